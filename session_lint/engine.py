@@ -1,0 +1,214 @@
+"""Lint one source text with the selected rules, and apply their fixes until stable."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+from .config import Config
+from .diagnostics import SYNTAX_ERROR_CODE, Diagnostic
+from .names import module_name_for, rewrap_for_relative_imports, wrap_module
+from .rules import RuleContext, all_rules
+
+MAX_FIX_ROUNDS = 10
+
+# flake8's noqa syntax: `# noqa`, `# noqa: SES001`, `# NOQA:SES001,SES003`.
+NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+
+
+class FixError(Exception):
+    """A fix produced code that does not parse; the file is left untouched."""
+
+
+@dataclass
+class LintRun:
+    """The parsed module and the diagnostics found in it (fixes refer to its nodes)."""
+
+    source: str
+    module: cst.Module | None
+    diagnostics: list[Diagnostic]
+
+
+@dataclass
+class FixResult:
+    source: str
+    applied: int
+    remaining: list[Diagnostic] = field(default_factory=list)
+
+
+def syntax_error(path: str, message: str, line: int = 1, column: int = 1) -> Diagnostic:
+    return Diagnostic(SYNTAX_ERROR_CODE, message, path, line, column, line, column)
+
+
+def parse(source: str, path: str) -> cst.Module | Diagnostic:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+        return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1)
+    except RecursionError:
+        return syntax_error(path, "file is too deeply nested to parse (RecursionError)")
+
+
+def run_rules(source: str, path: str, config: Config) -> LintRun:
+    """Parse and visit with every selected rule; noqa'd diagnostics are dropped."""
+    parsed = parse(source, path)
+    if isinstance(parsed, Diagnostic):
+        found = [parsed] if config.is_selected(parsed.code, path) else []
+        return LintRun(source, None, found)
+    module = parsed
+    rule_classes = [r for r in all_rules() if config.is_selected(r.code, path)]
+    if not rule_classes:
+        return LintRun(source, module, [])
+    context = RuleContext(path=path, config=config, module=module,
+                          module_name=module_name_for(path).name)
+    for wrap in (wrap_module, rewrap_for_relative_imports):
+        rules = [cls(context) for cls in rule_classes]
+        try:
+            wrap(module, path).visit_batched(rules)
+            break
+        except ImportError:  # relative import beyond the detected package: retry with a deeper one
+            continue
+        except RecursionError:
+            return LintRun(source, None, [syntax_error(path, "file is too deeply nested to analyse (RecursionError)")])
+    diagnostics = [d for rule in rules for d in rule.diagnostics]
+    diagnostics = sorted(apply_noqa(diagnostics, source), key=lambda d: d.sort_key)
+    return LintRun(source, module, diagnostics)
+
+
+def apply_noqa(diagnostics: Iterable[Diagnostic], source: str) -> list[Diagnostic]:
+    lines = source.splitlines()
+    kept = []
+    for diagnostic in diagnostics:
+        line = lines[diagnostic.line - 1] if 0 < diagnostic.line <= len(lines) else ""
+        match = NOQA_RE.search(line)
+        if match:
+            codes = match.group("codes")
+            if not codes or diagnostic.code in re.split(r"[,\s]+", codes.upper()):
+                continue
+        kept.append(diagnostic)
+    return kept
+
+
+def lint_source(source: str, path: str | Path = "<stdin>", config: Config | None = None) -> list[Diagnostic]:
+    """Diagnostics for one source text, sorted by position."""
+    return run_rules(source, str(path), config or Config()).diagnostics
+
+
+# -- fixes ---------------------------------------------------------------------
+
+class _ReplaceNodes(cst.CSTTransformer):
+    def __init__(self, replacements: dict) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):
+        return self.replacements.get(original_node, updated_node)
+
+
+def _overlaps(a: list, b: list) -> bool:
+    return any(s1 < e2 and s2 < e1 for s1, e1 in a for s2, e2 in b)
+
+
+def apply_fixes(module: cst.Module, diagnostics: list[Diagnostic], path: str) -> tuple[cst.Module, int]:
+    """Apply every fix whose rewritten spans do not overlap an earlier one's."""
+    chosen: list[Diagnostic] = []
+    taken: list = []
+    transform_fix = None
+    for diagnostic in diagnostics:
+        fix = diagnostic.fix
+        if fix is None:
+            continue
+        if fix.transform is not None:
+            transform_fix = transform_fix or diagnostic
+            continue
+        if _overlaps(diagnostic.fix_spans, taken):
+            continue
+        chosen.append(diagnostic)
+        taken.extend(diagnostic.fix_spans)
+    if not chosen and transform_fix is not None:
+        chosen = [transform_fix]  # a whole-module rewrite goes alone in its round
+    replacements: dict = {}
+    for diagnostic in chosen:
+        replacements.update(diagnostic.fix.replacements)
+    tree = module.visit(_ReplaceNodes(replacements)) if replacements else module
+    context = CodemodContext(filename=path)
+    for diagnostic in chosen:
+        fix = diagnostic.fix
+        if fix.transform is not None:
+            tree = fix.transform(tree)
+        for spec in fix.add_imports:
+            AddImportsVisitor.add_needed_import(context, spec.module, spec.obj, spec.asname)
+        for spec in fix.remove_imports:
+            RemoveImportsVisitor.remove_unused_import(context, spec.module, spec.obj, spec.asname)
+    if any(d.fix.add_imports for d in chosen):
+        tree = AddImportsVisitor(context).transform_module(tree)
+    if any(d.fix.remove_imports for d in chosen):
+        tree = RemoveImportsVisitor(context).transform_module(tree)
+    return tree, len(chosen)
+
+
+def check_parses(code: str, path: str) -> None:
+    try:
+        cst.parse_module(code)
+        ast.parse(code, filename=path)
+    except (cst.ParserSyntaxError, SyntaxError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FixError(f"{path}: a fix produced code that does not parse ({first}); file left unchanged") from None
+
+
+def fix_source(source: str, path: str | Path = "<stdin>", config: Config | None = None,
+               unsafe_fixes: bool = False) -> FixResult:
+    """Apply fixes until none applies (at most MAX_FIX_ROUNDS rounds)."""
+    path, config = str(path), config or Config()
+    current, applied = source, 0
+    for _ in range(MAX_FIX_ROUNDS):
+        run = run_rules(current, path, config)
+        fixable = [d for d in run.diagnostics if d.is_fixable(unsafe_fixes)]
+        if run.module is None or not fixable:
+            return FixResult(current, applied, run.diagnostics)
+        try:
+            tree, count = apply_fixes(run.module, fixable, path)
+            new_code = tree.code
+        except Exception as exc:  # a rewrite helper failed: report it, keep the file as it was
+            raise FixError(f"{path}: internal error while applying fixes ({type(exc).__name__}: {exc}); "
+                           "file left unchanged") from None
+        if new_code == current:
+            return FixResult(current, applied, run.diagnostics)
+        check_parses(new_code, path)
+        current, applied = new_code, applied + count
+    return FixResult(current, applied, run_rules(current, path, config).diagnostics)
+
+
+def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
+    """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns)."""
+    if run.module is None or diagnostic.fix is None:
+        return []
+    try:
+        tree, _ = apply_fixes(run.module, [diagnostic], diagnostic.path)
+    except Exception:  # an edit preview must never break reporting
+        return []
+    return text_edits(run.source, tree.code)
+
+
+def text_edits(old: str, new: str) -> list[dict]:
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    edits = []
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        edits.append({
+            "content": "".join(new_lines[j1:j2]),
+            "location": {"row": i1 + 1, "column": 1},
+            "end_location": {"row": i2 + 1, "column": 1},
+        })
+    return edits

@@ -1,0 +1,79 @@
+"""What a name or attribute in a module refers to.
+
+Rules ask `qualified_names(node)` (through `Rule.qualified_names`) and get the
+dotted names the expression resolves to, through `import x`, `import x as y`,
+`from x import y as z`, relative imports (resolved from the file's package
+path) and function-local imports. It is LibCST's FullyQualifiedNameProvider,
+fed with the module's own dotted name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import FullyQualifiedNameProvider, MetadataWrapper
+from libcst.metadata.name_provider import ModuleNameAndPackage
+
+
+def module_name_for(path: str | Path) -> ModuleNameAndPackage:
+    """Dotted module name of a file, from the chain of packages (`__init__.py`) above it."""
+    p = Path(path)
+    stem = p.name.rsplit(".", 1)[0]
+    parts = [] if stem == "__init__" else [stem]
+    directory = p.resolve().parent if p.exists() else p.parent
+    packages: list[str] = []
+    while (directory / "__init__.py").exists() or (directory / "__init__.pyi").exists():
+        packages.insert(0, directory.name)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    name = ".".join(packages + parts) or stem
+    return ModuleNameAndPackage(name, ".".join(packages))
+
+
+def _fallback_module_name(path: str | Path) -> ModuleNameAndPackage:
+    """Every directory counts as a package: deep enough for any relative import."""
+    parts = [part for part in Path(path).resolve().with_suffix("").parts[1:] if part.isidentifier()]
+    parts = parts or ["module"]
+    return ModuleNameAndPackage(".".join(parts), ".".join(parts[:-1]))
+
+
+def wrap_module(module: cst.Module, path: str | Path) -> MetadataWrapper:
+    """A MetadataWrapper whose fully qualified names know the module's package."""
+    return MetadataWrapper(
+        module, unsafe_skip_copy=True,
+        cache={FullyQualifiedNameProvider: module_name_for(path)},
+    )
+
+
+def rewrap_for_relative_imports(module: cst.Module, path: str | Path) -> MetadataWrapper:
+    """Used when the package chain is too short for a relative import (namespace packages)."""
+    return MetadataWrapper(
+        module, unsafe_skip_copy=True,
+        cache={FullyQualifiedNameProvider: _fallback_module_name(path)},
+    )
+
+
+def dotted_name(node: cst.BaseExpression | None) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None (spelling only, no resolution)."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def name_matches(qualified: str, wanted: str, default_module: str | None = None) -> bool:
+    """Does a resolved dotted name denote the configured name `wanted`?
+
+    A dotted `wanted` (`app.db.get_session`) must match exactly; a bare one
+    (`SessionLocal`) matches `<default_module>.SessionLocal` and any resolved
+    name whose last component it is (the project may re-export it).
+    """
+    if "." in wanted:
+        return qualified == wanted
+    if default_module and qualified == f"{default_module}.{wanted}":
+        return True
+    return qualified.rsplit(".", 1)[-1] == wanted

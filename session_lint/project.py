@@ -1,0 +1,78 @@
+"""Looking at other modules of the linted project (without importing them)."""
+
+from __future__ import annotations
+
+import ast
+from functools import lru_cache
+from pathlib import Path
+
+from .names import module_name_for
+
+
+def search_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
+    """Directories a dotted module name may be relative to, nearest first."""
+    p = Path(path).resolve()
+    module = module_name_for(p)
+    depth = module.name.count(".") + (0 if p.name.startswith("__init__.") else 1)
+    package_root = p
+    for _ in range(depth):
+        package_root = package_root.parent
+    roots = [package_root, *(d for d in [config_root, Path.cwd()] if d is not None)]
+    return tuple(dict.fromkeys(r.resolve() for r in roots))
+
+
+def find_module_source(dotted: str, roots: tuple[Path, ...]) -> Path | None:
+    rel = Path(*dotted.split("."))
+    for root in roots:
+        for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py",
+                          root / "src" / rel.with_suffix(".py"), root / "src" / rel / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+@lru_cache(maxsize=256)
+def _top_level_names(path: Path, mtime_ns: int) -> frozenset[str] | None:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if any(a.name == "*" for a in node.names):
+                return None  # cannot know what a star import brings
+            names.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, (ast.If, ast.Try)):
+            # conditional definitions (`try: import x except ImportError: ...`) count
+            for sub in ast.walk(node):
+                if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(sub.name)
+                elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+                elif isinstance(sub, ast.alias):
+                    names.add((sub.asname or sub.name).split(".")[0])
+    return frozenset(names)
+
+
+def module_defines(dotted_module: str, name: str, roots: tuple[Path, ...]) -> bool:
+    """Is `name` a top-level name of the project module `dotted_module`? False when unknown."""
+    source = find_module_source(dotted_module, roots)
+    if source is None:
+        return False
+    names = _top_level_names(source, source.stat().st_mtime_ns)
+    if names is None:
+        return False
+    if name in names:
+        return True
+    # a submodule of a package counts too (`from core import database`)
+    return find_module_source(f"{dotted_module}.{name}", roots) is not None

@@ -1,0 +1,92 @@
+"""The rule base class: a LibCST batchable visitor with a code, docs and examples.
+
+A rule module defines one subclass of `Rule`; the registry in
+`session_lint/rules/__init__.py` finds it. Modelled on Fixit's LintRule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import libcst as cst
+from libcst.metadata import (
+    CodeRange,
+    FullyQualifiedNameProvider,
+    ParentNodeProvider,
+    PositionProvider,
+)
+
+from ..config import Config
+from ..diagnostics import Diagnostic, Fix
+from ..names import name_matches
+
+
+@dataclass
+class RuleContext:
+    """What a rule knows about the file it is visiting."""
+
+    path: str
+    config: Config
+    module: cst.Module
+    module_name: str
+
+    def in_module(self, dotted: str) -> bool:
+        """Is this file the module `dotted` (or inside the package `dotted`)?"""
+        return self.module_name == dotted or self.module_name.endswith("." + dotted)
+
+
+class Rule(cst.BatchableCSTVisitor):
+    code: ClassVar[str]
+    name: ClassVar[str]  # kebab-case
+    summary: ClassVar[str]  # one line, for --list-rules and SARIF
+    docs: ClassVar[str]  # ruff-style Markdown: What it does / Why is this bad / ...
+    fix_availability: ClassVar[str] = "none"  # "safe", "unsafe", "sometimes" or "none"
+    VALID: ClassVar[tuple[str, ...]] = ()  # sources that must not be flagged
+    INVALID: ClassVar[tuple[str, ...]] = ()  # sources that must be flagged
+
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, FullyQualifiedNameProvider)
+
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__()
+        self.context = context
+        self.config = context.config
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- helpers rules share --------------------------------------------------
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        return {q.name for q in self.get_metadata(FullyQualifiedNameProvider, node, set())}
+
+    def resolves_to(self, node: cst.CSTNode, wanted: str | tuple[str, ...] | list[str],
+                    default_module: str | None = None) -> bool:
+        """Does `node` resolve to one of the configured names in `wanted`?"""
+        names = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+        module = default_module if default_module is not None else self.config.session_module
+        return any(name_matches(q, w, module) for q in self.qualified_names(node) for w in names)
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.get_metadata(ParentNodeProvider, node, None)
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        return self.get_metadata(PositionProvider, node)
+
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+        pos = self.position(node)
+        diagnostic = Diagnostic(
+            code=self.code, message=message, path=self.context.path,
+            line=pos.start.line, column=pos.start.column + 1,
+            end_line=pos.end.line, end_column=pos.end.column + 1, fix=fix,
+        )
+        if fix is not None:
+            # Spans the fix rewrites, so the engine can apply non-overlapping fixes together.
+            diagnostic.fix_spans = [self._span(n) for n in fix.replacements]
+        self.diagnostics.append(diagnostic)
+
+    def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
+        pos = self.position(node)
+        return (pos.start.line, pos.start.column), (pos.end.line, pos.end.column)
+
+    @classmethod
+    def url(cls) -> str:
+        return f"https://github.com/session-lint/session-lint/blob/main/docs/rules.md#{cls.code.lower()}-{cls.name}"

@@ -1,0 +1,63 @@
+"""One-line test helpers shared by every rule's tests (pyupgrade style).
+
+Sources are linted as if they were `app/module.py` inside a small project whose
+`core/database.py` is the reference session module, so names are resolved the
+way they are in a real checkout.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+from session_lint.api import Config, fix_source, lint_source
+
+PROJECT = Path(__file__).parent / "project"
+DEFAULT_PATH = PROJECT / "app" / "module.py"
+
+
+def config(**overrides) -> Config:
+    return replace(Config(root=PROJECT), **overrides)
+
+
+def _prepare(src: str) -> str:
+    return textwrap.dedent(src).lstrip("\n")
+
+
+def found(src: str, code: str | None = None, path: Path = DEFAULT_PATH, cfg: Config | None = None):
+    """[(line, column, code)] for the diagnostics of `src` (only `code`'s when given)."""
+    diagnostics = lint_source(_prepare(src), str(path), cfg or config())
+    return [(d.line, d.column, d.code) for d in diagnostics if code is None or d.code == code]
+
+
+def check_flagged(src: str, expected: list[tuple[int, int, str]], **kwargs) -> None:
+    code = expected[0][2] if expected else None
+    assert found(src, code, **kwargs) == expected
+
+
+def check_noop(src: str, code: str, **kwargs) -> None:
+    """`src` must not be flagged with `code`."""
+    assert found(src, code, **kwargs) == []
+
+
+def check_fixed(before: str, after: str, code: str, *, unsafe: bool = False,
+                path: Path = DEFAULT_PATH, cfg: Config | None = None) -> None:
+    """The fix turns `before` into exactly `after`; `after` lints clean for `code`; a second fix is a no-op."""
+    cfg = cfg or config()
+    before, after = _prepare(before), _prepare(after)
+    result = fix_source(before, str(path), cfg, unsafe_fixes=unsafe)
+    assert result.source == after
+    assert result.applied >= 1
+    assert [d for d in lint_source(after, str(path), cfg) if d.code == code] == []
+    assert fix_source(after, str(path), cfg, unsafe_fixes=unsafe).source == after
+
+
+def check_not_fixed(src: str, code: str, *, unsafe: bool = True, path: Path = DEFAULT_PATH,
+                    cfg: Config | None = None) -> None:
+    """`src` is flagged with `code` but offers no fix (for this applicability)."""
+    cfg = cfg or config()
+    src = _prepare(src)
+    diagnostics = [d for d in lint_source(src, str(path), cfg) if d.code == code]
+    assert diagnostics, f"expected {code}"
+    assert not any(d.is_fixable(unsafe) for d in diagnostics)
