@@ -69,7 +69,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     # A database per test: a leaked connection ("before" code) cannot block the next test,
     # and DROP ... WITH (FORCE) ends whatever it left open.
     name = f"session_lint_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    admin = create_engine(core_database.sync_url(server), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:

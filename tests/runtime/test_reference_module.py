@@ -152,7 +152,9 @@ def test_shim_reexports_the_same_sessionmaker():
     assert database_manager.SessionLocal is db_module.SessionLocal
 
 
-def test_async_url_mapping():
+def test_url_drivers():
+    assert db_module.sync_url("postgresql://u@h/db").drivername in {"postgresql+psycopg", "postgresql+psycopg2"}
+    assert db_module.sync_url("postgresql+psycopg2://u@h/db").drivername == "postgresql+psycopg2"
     assert str(db_module.async_url("sqlite:////tmp/x.db")) == "sqlite+aiosqlite:////tmp/x.db"
     assert str(db_module.async_url("postgresql+psycopg2://u@h/db")) == "postgresql+asyncpg://u@h/db"
     with pytest.raises(ValueError):
