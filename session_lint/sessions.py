@@ -109,3 +109,156 @@ def session_block_target(rule: Rule, item: cst.WithItem) -> tuple[str, Flavor] |
 
 def _spelled(node: cst.CSTNode, name: str) -> bool:
     return isinstance(node, cst.Name) and node.value == name
+
+
+# -- manual sessions in context (SES001-SES003) -----------------------------------
+# Kept apart from the predicates above: wrappers and module-local registries need a
+# look at the whole module, cached on the rule's context (one per linted file).
+
+def _module_cache(rule: Rule, key: str, compute):
+    cache = rule.context.__dict__
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def local_registries(rule: Rule) -> dict[str, Flavor]:
+    """Module-level `Session = sessionmaker(...)` in this file: calling the name opens a raw session."""
+    def compute() -> dict[str, Flavor]:
+        found = {}
+        for stmt in rule.context.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if not (isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(small.value, cst.Call)):
+                    continue
+                names = rule.qualified_names(small.value.func)
+                flavor = (Flavor.SYNC if names & SESSIONMAKERS else
+                          Flavor.ASYNC if names & ASYNC_SESSIONMAKERS else None)
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                for target in targets:
+                    if flavor and isinstance(target, cst.Name):
+                        found[target.value] = flavor
+        return found
+    return _module_cache(rule, "_local_registries", compute)
+
+
+def session_wrappers(rule: Rule) -> dict[str, Flavor]:
+    """Top-level functions of this file whose whole body is `return <raw session>`:
+    their callers open manual sessions too."""
+    def compute() -> dict[str, Flavor]:
+        found = {}
+        for stmt in rule.context.module.body:
+            if not isinstance(stmt, cst.FunctionDef) or stmt.asynchronous:
+                continue
+            body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else stmt.body.body
+            body = [s for s in body if not _is_docstring(s)]
+            if (len(body) == 1 and isinstance(body[0], cst.SimpleStatementLine)
+                    and isinstance(body[0].body[0], cst.Return)):
+                flavor = _raw_or_registry(rule, body[0].body[0].value)
+                if flavor:
+                    found[stmt.name.value] = flavor
+        return found
+    return _module_cache(rule, "_session_wrappers", compute)
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr)
+            and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+
+
+def _local_call(rule: Rule, call: cst.Call, table: dict[str, Flavor]) -> Flavor | None:
+    func = call.func
+    if isinstance(func, cst.Name) and func.value in table:
+        names = rule.qualified_names(func)
+        if not names or f"{rule.context.module_name}.{func.value}" in names:
+            return table[func.value]
+    return None
+
+
+def _raw_or_registry(rule: Rule, node: cst.CSTNode | None) -> Flavor | None:
+    if not isinstance(node, cst.Call):
+        return None
+    return raw_session_call(rule, node) or _local_call(rule, node, local_registries(rule))
+
+
+def manual_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
+    """A session opened by hand: a raw session call, a call of a `sessionmaker` bound in this
+    module, or a call of a same-module wrapper returning one."""
+    if not isinstance(node, cst.Call):
+        return None
+    return _raw_or_registry(rule, node) or _local_call(rule, node, session_wrappers(rule))
+
+
+def wrapper_body_call(rule: Rule, node: cst.Call) -> str | None:
+    """The wrapper function whose `return` this call is, if any."""
+    ret = rule.parent(node)
+    line = rule.parent(ret) if isinstance(ret, cst.Return) else None
+    block = rule.parent(line) if line is not None else None
+    func = rule.parent(block) if block is not None else None
+    if isinstance(func, cst.FunctionDef) and func.name.value in session_wrappers(rule) \
+            and isinstance(rule.parent(func), cst.Module):
+        return func.name.value
+    return None
+
+
+def enclosing_function(rule: Rule, node: cst.CSTNode) -> cst.FunctionDef | None:
+    """The nearest function (not lambda) around `node`; None at module or class level."""
+    current = rule.parent(node)
+    while current is not None:
+        if isinstance(current, cst.FunctionDef):
+            return current
+        if isinstance(current, cst.ClassDef):
+            return None
+        current = rule.parent(current)
+    return None
+
+
+def bound_to(rule: Rule, call: cst.Call) -> cst.CSTNode | None:
+    """The Assign/AnnAssign whose value is this call (through `x or Call()` / `a if c else Call()`)."""
+    node: cst.CSTNode = call
+    parent = rule.parent(node)
+    while isinstance(parent, (cst.BooleanOperation, cst.IfExp)):
+        node, parent = parent, rule.parent(parent)
+    if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
+        return parent
+    return None
+
+
+def global_session_binding(rule: Rule, call: cst.Call) -> str | None:
+    """Where a session bound here lives longer than a unit of work: `"module"`, `"class"`
+    or `"instance"` (`self.db = SessionLocal()` in a method of a class that is not itself a
+    context manager or a test case); None otherwise."""
+    binding = bound_to(rule, call)
+    if binding is None:
+        return None
+    targets = [t.target for t in binding.targets] if isinstance(binding, cst.Assign) else [binding.target]
+    function = enclosing_function(rule, call)
+    if function is None:
+        owner = _enclosing_class(rule, call)
+        return "class" if owner is not None else "module"
+    if not any(isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name)
+               and t.value.value in ("self", "cls") for t in targets):
+        return None
+    owner = _enclosing_class(rule, function)
+    if owner is None or _scoped_owner(owner):
+        return None
+    return "instance"
+
+
+_SCOPED_METHODS = frozenset({"__exit__", "__aexit__", "tearDown", "asyncTearDown", "teardown_method"})
+
+
+def _scoped_owner(cls: cst.ClassDef) -> bool:
+    """A context manager or a test case: the session it stores lives for one block or one test."""
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    return any(isinstance(s, cst.FunctionDef) and s.name.value in _SCOPED_METHODS for s in body)
+
+
+def _enclosing_class(rule: Rule, node: cst.CSTNode) -> cst.ClassDef | None:
+    current = rule.parent(node)
+    while current is not None and not isinstance(current, cst.Module):
+        if isinstance(current, cst.ClassDef):
+            return current
+        current = rule.parent(current)
+    return None

@@ -1,0 +1,242 @@
+"""Block-rewrite helpers for fixes that move statements in and out of session blocks.
+
+Pure functions on LibCST nodes (no metadata): what a block does with a session
+(writes, commits, closes), whether a rewrite would drop a comment, renaming a
+name inside statements, and building `with`/`async with` statements.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import libcst as cst
+import libcst.matchers as m
+
+from .diagnostics import ImportSpec
+
+# Session methods that change what the next commit writes.
+WRITE_METHODS = frozenset({
+    "add", "add_all", "delete", "merge", "flush", "execute", "bulk_save_objects",
+    "bulk_insert_mappings", "bulk_update_mappings", "update", "insert",
+})
+# Statements that leave a block other than by falling off its end or raising.
+_EXITS = (cst.Return, cst.Break, cst.Continue)
+_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def has_comment(node: cst.CSTNode) -> bool:
+    return bool(m.findall(node, m.Comment()))
+
+
+def root_name(expr: cst.BaseExpression) -> str | None:
+    """`db` for `db.query(X).filter(...).delete`."""
+    while True:
+        if isinstance(expr, cst.Name):
+            return expr.value
+        if isinstance(expr, cst.Attribute):
+            expr = expr.value
+        elif isinstance(expr, cst.Call):
+            expr = expr.func
+        elif isinstance(expr, cst.Subscript):
+            expr = expr.value
+        else:
+            return None
+
+
+class _Uses(cst.CSTVisitor):
+    """Collects what a subtree does with the session called `name`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.writes = False  # a write method, an attribute assignment, or the session handed to a call
+        self.exits = False  # a return/break/continue leaving the block (not inside a nested loop)
+        self.yields = False
+        self.escapes = False  # returned, yielded or stored: it outlives the block
+        self.loops = 0
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def visit_Lambda(self, node) -> bool:
+        return False
+
+    def visit_For(self, node) -> None:
+        self.loops += 1
+
+    def leave_For(self, node) -> None:
+        self.loops -= 1
+
+    def visit_While(self, node) -> None:
+        self.loops += 1
+
+    def leave_While(self, node) -> None:
+        self.loops -= 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if (isinstance(func, cst.Attribute) and func.attr.value in WRITE_METHODS
+                and root_name(func.value) == self.name):
+            self.writes = True
+        # handed to another function: it may write through it
+        if any(m.matches(arg.value, m.Name(self.name)) for arg in node.args):
+            self.writes = True
+
+    def _assigned(self, targets: Sequence[cst.BaseExpression], value) -> None:
+        if any(m.findall(t, m.Attribute() | m.Subscript()) for t in targets):
+            self.writes = True  # attribute assignment on a loaded object
+        if value is not None and m.matches(value, m.Name(self.name)):
+            self.escapes = True  # aliased or stored somewhere
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._assigned([t.target for t in node.targets], node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._assigned([node.target], node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._assigned([node.target], None)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        if m.findall(node.target, m.Attribute() | m.Subscript()):
+            self.writes = True
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.exits = True
+        if node.value is not None and _mentions(node.value, self.name):
+            self.escapes = True
+
+    def visit_Break(self, node) -> None:
+        self.exits = self.exits or self.loops == 0
+
+    def visit_Continue(self, node) -> None:
+        self.exits = self.exits or self.loops == 0
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.yields = True
+        if node.value is not None and _mentions(node.value, self.name):
+            self.escapes = True
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    """Does the value hand out the session itself (`db`, `(db, x)`, `Repo(db)`), not just a result of it?"""
+    session = m.Name(name)
+    return (m.matches(node, session) or bool(m.findall(node, m.Element(value=session)))
+            or bool(m.findall(node, m.Arg(value=session))))
+
+
+def uses(nodes: Sequence[cst.CSTNode], name: str) -> _Uses:
+    visitor = _Uses(name)
+    for node in nodes:
+        node.visit(visitor)
+    return visitor
+
+
+def writes(nodes: Sequence[cst.CSTNode], name: str) -> bool:
+    return uses(nodes, name).writes
+
+
+def is_method_stmt(stmt: cst.CSTNode, name: str, method: str) -> bool:
+    """`name.method()` (or `await name.method()`) as a statement of its own."""
+    call = m.Call(func=m.Attribute(value=m.Name(name), attr=m.Name(method)), args=[])
+    return m.matches(stmt, m.SimpleStatementLine(body=[m.Expr(value=call | m.Await(expression=call))]))
+
+
+def commits_on_every_path(stmts: Sequence[cst.BaseStatement], name: str) -> bool:
+    """Does the block end in `name.commit()` with no way out before it and no write after it?"""
+    last = max((i for i, s in enumerate(stmts) if is_method_stmt(s, name, "commit")), default=None)
+    if last is None:
+        return False
+    before, after = uses(stmts[:last], name), uses(stmts[last + 1:], name)
+    return not before.exits and not before.yields and not after.writes
+
+
+def safe_to_manage(stmts: Sequence[cst.BaseStatement], name: str) -> bool:
+    """Can a manager that commits on success take over without changing what is committed?"""
+    return not writes(stmts, name) or commits_on_every_path(stmts, name)
+
+
+def is_rollback_reraise(handler: cst.ExceptHandler, name: str) -> bool:
+    """`except ...: name.rollback(); raise` — exactly what the context manager does."""
+    body = handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ()
+    if len(body) != 2 or not is_method_stmt(body[0], name, "rollback"):
+        return False
+    return m.matches(body[1], m.SimpleStatementLine(body=[m.Raise(exc=None)]))
+
+
+def without_rollback(handler: cst.ExceptHandler, name: str) -> cst.ExceptHandler | None:
+    """The handler minus its `name.rollback()` when it re-raises (the manager rolls back);
+    None when it swallows the error (the rollback must stay)."""
+    body = list(handler.body.body) if isinstance(handler.body, cst.IndentedBlock) else []
+    if not body or not m.matches(body[-1], m.SimpleStatementLine(body=[m.Raise()])):
+        return handler
+    kept = [s for s in body if not is_method_stmt(s, name, "rollback")]
+    return handler.with_changes(body=handler.body.with_changes(body=kept))
+
+
+class _Rename(cst.CSTTransformer):
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__()
+        self.old, self.new = old, new
+
+    def leave_Name(self, original, updated):
+        return updated.with_changes(value=self.new) if original.value == self.old else updated
+
+    def leave_Attribute(self, original, updated):
+        return updated.with_changes(attr=original.attr)  # `x.old` is not the variable
+
+    def leave_Arg(self, original, updated):
+        return updated.with_changes(keyword=original.keyword)  # nor is `f(old=...)`
+
+
+def rename(stmts: Sequence[cst.BaseStatement], old: str, new: str) -> list[cst.BaseStatement]:
+    if old == new:
+        return list(stmts)
+    return [s.visit(_Rename(old, new)) for s in stmts]
+
+
+def with_block(call: cst.BaseExpression, name: str, body: Sequence[cst.BaseStatement], *,
+               asynchronous: bool = False, leading_lines: Sequence[cst.EmptyLine] = (),
+               header: cst.TrailingWhitespace | None = None) -> cst.With:
+    block = cst.IndentedBlock(body=list(body), header=header or cst.TrailingWhitespace())
+    return cst.With(
+        items=[cst.WithItem(item=call, asname=cst.AsName(name=cst.Name(name)))],
+        body=block,
+        asynchronous=cst.Asynchronous() if asynchronous else None,
+        leading_lines=list(leading_lines),
+    )
+
+
+def helper_call(dotted: str, default_module: str, module_alias: cst.BaseExpression | None = None,
+                ) -> tuple[cst.Call, ImportSpec | None]:
+    """A call of a configured helper (`get_db_session()`), and the import it needs.
+
+    `module_alias`: an expression already naming the session module in this file
+    (`database` for `import core.database as database`); then no import is added.
+    """
+    module, _, leaf = dotted.rpartition(".")
+    if module_alias is not None:
+        return cst.Call(func=cst.Attribute(value=module_alias, attr=cst.Name(leaf))), None
+    return cst.Call(func=cst.Name(leaf)), ImportSpec(module or default_module, leaf)
+
+
+def name_import(dotted: str, default_module: str) -> tuple[cst.Name, ImportSpec]:
+    module, _, leaf = dotted.rpartition(".")
+    return cst.Name(leaf), ImportSpec(module or default_module, leaf)
+
+
+def prepend_leading_lines(stmt: cst.BaseStatement, lines: Sequence[cst.EmptyLine]) -> cst.BaseStatement:
+    return stmt.with_changes(leading_lines=[*lines, *stmt.leading_lines]) if lines else stmt
+
+
+def block_statements(node: cst.BaseSuite) -> list[cst.BaseStatement] | None:
+    return list(node.body) if isinstance(node, cst.IndentedBlock) else None
+
+
+def split_docstring(stmts: Sequence[cst.BaseStatement]) -> tuple[list, list]:
+    if stmts and m.matches(stmts[0], m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString()
+                                                                       | m.ConcatenatedString())])):
+        return [stmts[0]], list(stmts[1:])
+    return [], list(stmts)

@@ -1,0 +1,237 @@
+"""FastAPI awareness: route functions, sessions injected with `Depends`, adding a dependency parameter."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+import libcst.matchers as m
+
+from .codemod import name_import
+from .diagnostics import ImportSpec
+from .names import dotted_name
+from .project import find_module_source, search_roots
+from .sessions import ASYNC_SESSION_CLASSES, SESSION_CLASSES, Flavor, is_dependency
+
+if TYPE_CHECKING:
+    from .rules.base import Rule
+
+ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "trace",
+                           "api_route", "websocket", "route"})
+APP_CLASSES = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI",
+                         "fastapi.APIRouter", "fastapi.routing.APIRouter"})
+DEPENDS = frozenset({"fastapi.Depends", "fastapi.param_functions.Depends", "fastapi.params.Depends"})
+ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
+
+
+@dataclass(frozen=True)
+class Injected:
+    """A parameter through which FastAPI hands the function a session."""
+
+    name: str
+    flavor: Flavor
+    param: cst.Param
+
+
+def _module_assignments(module: cst.Module) -> dict[str, cst.BaseExpression]:
+    """Top-level `name = value` / `name: T = value` of a module."""
+    found: dict[str, cst.BaseExpression] = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Assign) and small.value is not None:
+                for target in small.targets:
+                    if isinstance(target.target, cst.Name):
+                        found[target.target.value] = small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None and isinstance(small.target, cst.Name):
+                found[small.target.value] = small.value
+    return found
+
+
+def _assignments(rule: Rule) -> dict[str, cst.BaseExpression]:
+    cache = rule.context.__dict__
+    if "_module_assignments" not in cache:
+        cache["_module_assignments"] = _module_assignments(rule.context.module)
+    return cache["_module_assignments"]
+
+
+def is_route(rule: Rule, func: cst.FunctionDef) -> bool:
+    """Decorated with `@<app or router>.get/post/.../api_route/websocket(...)`."""
+    for decorator in func.decorators:
+        call = decorator.decorator
+        if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value in ROUTE_METHODS):
+            continue
+        owner = call.func.value
+        if isinstance(owner, cst.Name) and owner.value in _assignments(rule):
+            value = _assignments(rule)[owner.value]
+            if isinstance(value, cst.Call) and rule.qualified_names(value.func) & APP_CLASSES:
+                return True
+            continue  # a known object that is not an app or router (Flask, a cache, ...)
+        return True  # imported or attribute: cannot resolve, trust the decorator's shape
+    return False
+
+
+def _is_depends(rule: Rule, node: cst.BaseExpression | None) -> cst.Call | None:
+    if not isinstance(node, cst.Call):
+        return None
+    names = rule.qualified_names(node.func)
+    if names & DEPENDS or (not names and dotted_name(node.func) in ("Depends", "fastapi.Depends")):
+        return node
+    return None
+
+
+def _session_type_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
+    names = rule.qualified_names(node)
+    if names & SESSION_CLASSES or rule.resolves_to(node, rule.config.session_type):
+        return Flavor.SYNC
+    if names & ASYNC_SESSION_CLASSES or rule.resolves_to(node, rule.config.async_session_type):
+        return Flavor.ASYNC
+    return None
+
+
+def _depends_flavor(rule: Rule, depends: cst.Call, annotation: cst.BaseExpression | None) -> Flavor | None:
+    """A session dependency: the configured one, or any dependency of a Session-typed parameter."""
+    if depends.args:
+        flavor = is_dependency(rule, depends.args[0].value)
+        if flavor:
+            return flavor
+    if annotation is not None:
+        return _session_type_flavor(rule, annotation)
+    return None
+
+
+def _annotated_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
+    """`Annotated[Session, Depends(get_db)]`."""
+    if not (isinstance(node, cst.Subscript) and rule.qualified_names(node.value) & ANNOTATED
+            or isinstance(node, cst.Subscript) and dotted_name(node.value) == "Annotated"):
+        return None
+    elements = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
+    if len(elements) < 2:
+        return None
+    for extra in elements[1:]:
+        depends = _is_depends(rule, extra)
+        if depends:
+            return _depends_flavor(rule, depends, elements[0])
+    return None
+
+
+def _alias_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
+    """`DbSession` where `DbSession = Annotated[Session, Depends(get_db)]` here or in a project module."""
+    if not isinstance(node, cst.Name):
+        return None
+    local = _assignments(rule).get(node.value)
+    here = f"{rule.context.module_name}.{node.value}"
+    names = rule.qualified_names(node)
+    if local is not None and (here in names or not names):
+        return _annotated_flavor(rule, local)
+    for qualified in names:
+        module, _, leaf = qualified.rpartition(".")
+        if module and module != rule.context.module_name:
+            return _imported_alias_flavor(rule, module, leaf)
+    return None
+
+
+def _imported_alias_flavor(rule: Rule, module: str, name: str) -> Flavor | None:
+    """Read the alias's definition from the project module's source (spelling level)."""
+    source = find_module_source(module, search_roots(rule.context.path, rule.config.root))
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for stmt in tree.body:
+        value = None
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+            value = stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name:
+            value = stmt.value
+        if not (isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Tuple)):
+            continue
+        first, *extras = value.slice.elts
+        depends = [e for e in extras if isinstance(e, ast.Call) and _ast_leaf(e.func) == "Depends"]
+        if not depends:
+            return None
+        target = _ast_leaf(depends[0].args[0]) if depends[0].args else None
+        config = rule.config
+        if target == config.dependency.rpartition(".")[2]:
+            return Flavor.SYNC
+        if target == config.async_dependency.rpartition(".")[2]:
+            return Flavor.ASYNC
+        leaf = _ast_leaf(first)
+        if leaf == "AsyncSession" or leaf == config.async_session_type.rpartition(".")[2]:
+            return Flavor.ASYNC
+        if leaf == "Session" or leaf == config.session_type.rpartition(".")[2]:
+            return Flavor.SYNC
+    return None
+
+
+def _ast_leaf(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def injected_sessions(rule: Rule, func: cst.FunctionDef) -> list[Injected]:
+    """Parameters that receive a session from FastAPI's dependency injection."""
+    found = []
+    params = func.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        annotation = param.annotation.annotation if param.annotation else None
+        flavor = None
+        depends = _is_depends(rule, param.default)
+        if depends is not None:
+            flavor = _depends_flavor(rule, depends, annotation)
+        elif annotation is not None:
+            flavor = _annotated_flavor(rule, annotation) or _alias_flavor(rule, annotation)
+        if flavor:
+            found.append(Injected(param.name.value, flavor, param))
+    return found
+
+
+def parameter_names(func: cst.FunctionDef) -> set[str]:
+    p = func.params
+    names = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+    for star in (p.star_arg, p.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.add(star.name.value)
+    return names
+
+
+def add_dependency_param(rule: Rule, func: cst.FunctionDef, name: str, flavor: Flavor,
+                         ) -> tuple[cst.Parameters, tuple[ImportSpec, ...]]:
+    """`name: Session = Depends(get_db)` appended to the signature, and the imports it needs."""
+    config = rule.config
+    sync = flavor is Flavor.SYNC
+    type_name, type_import = name_import(config.session_type if sync else config.async_session_type, "")
+    dep_name, dep_import = name_import(config.dependency if sync else config.async_dependency,
+                                       config.session_module)
+    param = cst.Param(
+        name=cst.Name(name),
+        annotation=cst.Annotation(type_name),
+        default=cst.Call(func=cst.Name("Depends"), args=[cst.Arg(dep_name)]),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(" "),
+                              whitespace_after=cst.SimpleWhitespace(" ")),
+    )
+    params = func.params
+    use_kwonly = isinstance(params.star_arg, cst.Param) or bool(params.kwonly_params)
+    existing = list(params.kwonly_params if use_kwonly else params.params)
+    if existing:
+        last = existing[-1]
+        if isinstance(last.comma, cst.Comma):  # a trailing comma: keep the one-per-line layout
+            param = param.with_changes(comma=last.comma)
+            between = (existing[-2].comma if len(existing) > 1 and isinstance(existing[-2].comma, cst.Comma)
+                       else cst.Comma(whitespace_after=func.whitespace_before_params))
+            existing[-1] = last.with_changes(comma=between)
+        else:
+            existing[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    existing.append(param)
+    new_params = params.with_changes(**{"kwonly_params" if use_kwonly else "params": existing})
+    imports = (ImportSpec("fastapi", "Depends"), type_import, dep_import)
+    return new_params, imports

@@ -1,0 +1,331 @@
+"""SES001 manual-session: a session factory called by hand outside the session module."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import ImportAssignment, ScopeProvider
+
+from ..codemod import (
+    has_comment, helper_call, is_method_stmt, is_rollback_reraise, safe_to_manage, uses,
+    with_block, without_rollback,
+)
+from ..diagnostics import Applicability, Fix, ImportSpec
+from ..fastapi import add_dependency_param, injected_sessions, is_route, parameter_names
+from ..names import dotted_name
+from ..sessions import (
+    Flavor, bound_to, enclosing_function, global_session_binding, manual_session_call,
+    raw_session_call, session_wrappers, wrapper_body_call,
+)
+from .base import Rule
+
+DOCS = """\
+## What it does
+Checks for sessions created by calling a session factory by hand
+(`SessionLocal()`, `AsyncSessionLocal()`, `Session(engine)`, `sessionmaker(...)()`,
+`next(get_db())`, or a one-line wrapper returning one) outside the configured
+`session-module`.
+
+## Why is this bad?
+A hand-made session must be committed, rolled back and closed by hand on every
+path. Forgetting `close()` (or an exception before it) leaks a pooled
+connection until the pool is exhausted; forgetting `rollback()` leaves the
+connection in a failed transaction. The house conventions do this in one place:
+`with get_db_session() as db:` (commit on success, rollback on error, always
+close) in services and scripts, and `db: Session = Depends(get_db)` in routes.
+
+## Example
+```python
+def rename_user(user_id: int, name: str) -> None:
+    db = SessionLocal()
+    try:
+        db.get(User, user_id).name = name
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+```
+
+## Use instead
+```python
+def rename_user(user_id: int, name: str) -> None:
+    with get_db_session() as db:
+        db.get(User, user_id).name = name
+        db.commit()
+```
+In a FastAPI route, the session comes from the dependency:
+```python
+@router.get("/users")
+def list_users(db: Session = Depends(get_db)):
+    return db.query(User).all()
+```
+
+## Fix safety
+The context manager commits when the block succeeds. The fix is safe only when
+that cannot change what is committed: the block performs no writes, or it ends
+in an explicit `commit()` on every success path. Otherwise it is unsafe (the
+manager would commit what the old code discarded). A never-closed session gets
+an unsafe fix that wraps the rest of its block. Handlers that only roll back and
+re-raise are dropped (the manager does that); other handlers are kept.
+Sessions passed inline (`Service(db=SessionLocal())`), returned, or stored get
+no fix.
+
+## Options
+- `session-module`, `session-factories`, `async-session-factories`,
+  `context-manager`, `async-context-manager`, `dependency`, `async-dependency`,
+  `session-type`, `async-session-type`.
+
+## References
+- [SQLAlchemy: When do I construct a Session, when do I commit it, and when do I close it?](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#session-faq-whentocreate)
+- [FastAPI: Dependencies with yield](https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/)
+"""
+
+
+class ManualSession(Rule):
+    code = "SES001"
+    name = "manual-session"
+    summary = "Session created by hand instead of the context manager or dependency"
+    docs = DOCS
+    fix_availability = "sometimes"
+    METADATA_DEPENDENCIES = Rule.METADATA_DEPENDENCIES + (ScopeProvider,)
+
+    VALID = (
+        "from core.database import get_db_session\n\nwith get_db_session() as db:\n    pass\n",
+        "import boto3\n\nsession = boto3.Session()\n",
+    )
+    INVALID = (
+        "from core.database import SessionLocal\n\ndef job():\n    db = SessionLocal()\n",
+        "from sqlalchemy.orm import Session\n\ndef job(engine):\n    with Session(engine) as s:\n        pass\n",
+    )
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.skip = context.in_module(self.config.session_module)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.skip:
+            return
+        flavor = manual_session_call(self, node)
+        if not flavor or global_session_binding(self, node):
+            return  # SES002's
+        function = enclosing_function(self, node)
+        if function is not None and injected_sessions(self, function):
+            return  # SES003's
+        wrapper = wrapper_body_call(self, node)
+        if wrapper and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
+            return  # reported at the wrapper's callers
+        code = self.context.module.code_for_node(node.func)
+        helper = self.config.async_context_manager if flavor is Flavor.ASYNC else self.config.context_manager
+        self.report(node, f"manual session `{code}()`: use `{helper}()` or the FastAPI dependency",
+                    self.fix_for(node, flavor, function))
+
+    # -- fixes ----------------------------------------------------------------------
+    def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
+        parent = self.parent(call)
+        if isinstance(parent, cst.WithItem) and parent.item is call:
+            return self.fix_with(call, parent, self.parent(parent), flavor, function)
+        assign = bound_to(self, call)
+        if (isinstance(assign, cst.Assign) and assign.value is call and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)):
+            line = self.parent(assign)
+            block = self.parent(line)
+            if isinstance(block, cst.IndentedBlock) and len(line.body) == 1:
+                return self.fix_assign(call, assign.targets[0].target.value, line, block, flavor, function)
+        return None
+
+    def fix_with(self, call, item: cst.WithItem, stmt: cst.With, flavor: Flavor, function) -> Fix | None:
+        if (flavor is Flavor.ASYNC) != bool(stmt.asynchronous):
+            return None
+        name = item.asname.name.value if item.asname and isinstance(item.asname.name, cst.Name) else None
+        body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else None
+        if name is None or body is None:
+            return None
+        applicability = Applicability.SAFE if safe_to_manage(body, name) else Applicability.UNSAFE
+        if self.route_body(stmt, function):
+            if len(stmt.items) != 1 or has_comment(stmt.body.header) or has_comment(
+                    cst.IndentedBlock(body=[], footer=stmt.body.footer)):
+                return None
+            moved = [*body]
+            moved[0] = _prepend(moved[0], stmt.leading_lines)
+            return self.route_fix(function, stmt, moved, name, flavor, call, applicability)
+        new_call, add = self.helper(call, flavor)
+        return Fix(applicability, f"Use `{self.context.module.code_for_node(new_call)}`",
+                   {call: new_call}, add_imports=add, remove_imports=self.factory_imports(call))
+
+    def fix_assign(self, call, name: str, line, block: cst.IndentedBlock, flavor: Flavor, function) -> Fix | None:
+        if has_comment(line.with_changes(leading_lines=())):
+            return None
+        if flavor is Flavor.ASYNC and not (function is not None and function.asynchronous):
+            return None
+        stmts = list(block.body)
+        i = stmts.index(line)
+        rest = stmts[i + 1:]
+        k = next((j for j, s in enumerate(rest) if isinstance(s, cst.Try) and s.finalbody is not None
+                  and any(is_method_stmt(f, name, "close") for f in s.finalbody.body.body)), None)
+        closed_by_hand = k is not None
+        if k is not None:
+            managed = self.unwrap_try(rest[:k], rest[k], name)
+            if managed is None:
+                return None
+            body, header, applicability, removed_lines = managed
+            after = rest[k + 1:]
+        else:
+            closes = [j for j, s in enumerate(rest) if is_method_stmt(s, name, "close")]
+            if closes:
+                j = closes[0]
+                if has_comment(rest[j]):
+                    return None
+                body, after = rest[:j], rest[j + 1:]
+                applicability = (Applicability.SAFE if safe_to_manage(body, name) else Applicability.UNSAFE)
+            else:
+                body, after = rest, []
+                applicability = Applicability.UNSAFE  # never closed: the manager changes its fate
+            closed_by_hand = bool(closes)
+            header, removed_lines = cst.TrailingWhitespace(), []
+        if not body or any(m.findall(s, m.Name(name)) for s in after):
+            return None  # nothing to wrap, or used after it was closed
+        if self.mentions_close(body, name):
+            return None  # closed somewhere inside: not a shape we rewrite
+        if uses(body, name).escapes:
+            return None  # returned or stored: it outlives the block
+        leading = [*line.leading_lines, *removed_lines]
+        if function is not None and block is function.body and self.route(function):
+            if has_comment(header):
+                return None
+            moved = [*body]
+            moved[0] = _prepend(_strip_blank(moved[0]), leading)
+            return self.route_fix(function, None, [*stmts[:i], *moved, *after], name, flavor, call,
+                                  applicability, whole_body=True)
+        new_call, add = self.helper(call, flavor)
+        first, *others = body
+        new_with = with_block(new_call, name, [_strip_blank(first), *others],
+                              asynchronous=flavor is Flavor.ASYNC, leading_lines=leading, header=header)
+        new_block = block.with_changes(body=[*stmts[:i], new_with, *after])
+        what = "wrap the rest of the block in" if not closed_by_hand else "use"
+        return Fix(applicability, f"{what.capitalize()} `with {self.context.module.code_for_node(new_call)} "
+                                  f"as {name}:`", {block: new_block}, add_imports=add,
+                   remove_imports=self.factory_imports(call))
+
+    def unwrap_try(self, before: list, trial: cst.Try, name: str):
+        """`try: BODY [except] finally: name.close()` -> the statements the `with` should hold."""
+        if trial.orelse is not None or not isinstance(trial.body, cst.IndentedBlock):
+            return None
+        handlers, swallowing_unsafe = [], False
+        for handler in trial.handlers:
+            if is_rollback_reraise(handler, name):
+                if has_comment(handler):
+                    return None
+                continue
+            kept = without_rollback(handler, name)
+            handler_body = list(kept.body.body) if isinstance(kept.body, cst.IndentedBlock) else []
+            reraises = bool(handler_body) and m.matches(handler_body[-1], m.SimpleStatementLine(body=[m.Raise()]))
+            rolls_back = any(is_method_stmt(s, name, "rollback") for s in handler_body)
+            if uses(handler_body, name).writes or not (reraises or rolls_back):
+                swallowing_unsafe = True
+            if kept is not handler and has_comment(next(s for s in handler.body.body
+                                                         if is_method_stmt(s, name, "rollback"))):
+                return None
+            handlers.append(kept)
+        final = trial.finalbody
+        rest_final = [s for s in final.body.body if not is_method_stmt(s, name, "close")]
+        removed_close = [s for s in final.body.body if is_method_stmt(s, name, "close")]
+        if rest_final and any(has_comment(s) for s in removed_close):
+            return None
+        if not rest_final and has_comment(final):
+            return None
+        inner = list(trial.body.body)
+        header = trial.body.header
+        if handlers or rest_final:
+            new_final = final.with_changes(body=final.body.with_changes(body=rest_final)) if rest_final else None
+            inner = [trial.with_changes(handlers=handlers, finalbody=new_final, leading_lines=[])]
+            header = cst.TrailingWhitespace()
+        safe = safe_to_manage([*before, *trial.body.body], name) and not swallowing_unsafe
+        removed_lines = [] if before else [ln for ln in trial.leading_lines if ln.comment is not None]
+        body = [*before, *inner]
+        if before and any(ln.comment for ln in trial.leading_lines):
+            body[len(before)] = _prepend(body[len(before)], trial.leading_lines)
+        return body, header, Applicability.SAFE if safe else Applicability.UNSAFE, removed_lines
+
+    def route_fix(self, function: cst.FunctionDef, stmt, new_body: list, name: str, flavor: Flavor,
+                  call: cst.Call, applicability: Applicability, whole_body: bool = False) -> Fix | None:
+        if name in parameter_names(function):
+            return None
+        if not whole_body:
+            stmts = list(function.body.body)
+            i = stmts.index(stmt)
+            new_body = [*stmts[:i], *new_body, *stmts[i + 1:]]
+        params, imports = add_dependency_param(self, function, name, flavor)
+        new_function = function.with_changes(params=params, body=function.body.with_changes(body=new_body))
+        dependency = self.config.async_dependency if flavor is Flavor.ASYNC else self.config.dependency
+        return Fix(applicability, f"Inject the session: `{name} = Depends({dependency.rpartition('.')[2]})`",
+                   {function: new_function}, add_imports=imports, remove_imports=self.factory_imports(call))
+
+    # -- helpers --------------------------------------------------------------------
+    def route(self, function: cst.FunctionDef) -> bool:
+        return is_route(self, function)
+
+    def route_body(self, stmt: cst.CSTNode, function: cst.FunctionDef | None) -> bool:
+        return function is not None and self.parent(stmt) is function.body and self.route(function)
+
+    @staticmethod
+    def mentions_close(body: list, name: str) -> bool:
+        close = m.Call(func=m.Attribute(value=m.Name(name), attr=m.Name("close")))
+        return any(m.findall(s, close) for s in body)
+
+    def helper(self, call: cst.Call, flavor: Flavor) -> tuple[cst.Call, tuple[ImportSpec, ...]]:
+        """`get_db_session()` (or `database.get_db_session()` when the factory was reached that way)."""
+        config = self.config
+        dotted = config.async_context_manager if flavor is Flavor.ASYNC else config.context_manager
+        alias = None
+        func = call.func
+        if (isinstance(func, cst.Attribute) and "." not in dotted
+                and config.session_module in self.qualified_names(func.value)):
+            alias = func.value
+        new_call, spec = helper_call(dotted, config.session_module, alias)
+        return new_call, (spec,) if spec else ()
+
+    def factory_imports(self, call: cst.Call) -> tuple[ImportSpec, ...]:
+        """The imports of the factory this fix stops using (removed only if unused afterwards)."""
+        func = call.func
+        if isinstance(func, cst.Call):  # sessionmaker(...)()
+            func = func.func
+        elif raw_session_call(self, call) and dotted_name(func) == "next" and call.args:
+            inner = call.args[0].value
+            func = inner.func if isinstance(inner, cst.Call) else func
+        if isinstance(func, cst.Name) and func.value in session_wrappers(self):
+            return ()
+        name = dotted_name(func)
+        if name is None:
+            return ()
+        first = name.split(".")[0]
+        scope = self.get_metadata(ScopeProvider, func, None)
+        if scope is None:
+            return ()
+        specs = []
+        for assignment in scope[first]:
+            if not isinstance(assignment, ImportAssignment):
+                continue
+            node = assignment.node
+            if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+                module = "." * len(node.relative) + (dotted_name(node.module) or "")
+                for alias in node.names:
+                    asname = alias.asname.name.value if alias.asname else None
+                    if (asname or dotted_name(alias.name)) == first:
+                        specs.append(ImportSpec(module, dotted_name(alias.name), asname))
+            elif isinstance(node, cst.Import):
+                for alias in node.names:
+                    asname = alias.asname.name.value if alias.asname else None
+                    if asname == first:
+                        specs.append(ImportSpec(dotted_name(alias.name), None, asname))
+        return tuple(specs)
+
+
+def _prepend(stmt: cst.BaseStatement, lines) -> cst.BaseStatement:
+    return stmt.with_changes(leading_lines=[*lines, *stmt.leading_lines]) if lines else stmt
+
+
+def _strip_blank(stmt: cst.BaseStatement) -> cst.BaseStatement:
+    """Drop blank lines before the first statement of a new block (comment lines stay)."""
+    return stmt.with_changes(leading_lines=[ln for ln in stmt.leading_lines if ln.comment is not None])

@@ -1,0 +1,570 @@
+"""SES001 manual-session: factory shapes, near misses, exact fixes outside and inside routes."""
+
+import pytest
+
+from helpers import DEFAULT_PATH, PROJECT, check_fixed, check_flagged, check_noop, check_not_fixed, config, found
+from session_lint.api import fix_source
+
+CODE = "SES001"
+
+
+# -- flagged, with exact positions --------------------------------------------------
+@pytest.mark.parametrize("src, expected", [
+    # the configured factory, resolved through imports and aliases
+    ("from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", [(4, 10, CODE)]),
+    ("from core.database import SessionLocal as SL\n\ndef f():\n    db = SL()\n", [(4, 10, CODE)]),
+    ("import core.database as database\n\ndef f():\n    db = database.SessionLocal()\n", [(4, 10, CODE)]),
+    ("import core.database\n\ndef f():\n    db = core.database.SessionLocal()\n", [(4, 10, CODE)]),
+    ("from core import database\n\ndef f():\n    return database.SessionLocal().query(X).all()\n",
+     [(4, 12, CODE)]),
+    # a re-export elsewhere in the project (app.database.SessionLocal) is the same factory
+    ("from .database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", [(4, 10, CODE)]),
+    ("from core.database import AsyncSessionLocal\n\nasync def f():\n    async with AsyncSessionLocal() as s:\n"
+     "        pass\n", [(4, 16, CODE)]),
+    # SQLAlchemy / SQLModel session classes and an immediately called sessionmaker
+    ("from sqlalchemy.orm import Session\n\ndef f(engine):\n    with Session(engine) as s:\n        pass\n",
+     [(4, 10, CODE)]),
+    ("from sqlalchemy.orm import Session\n\ndef f(connection):\n    s = Session(bind=connection)\n",
+     [(4, 9, CODE)]),
+    ("import sqlalchemy.orm as orm\n\ndef f(e):\n    s = orm.Session(e)\n", [(4, 9, CODE)]),
+    ("from sqlmodel import Session\n\ndef f(engine):\n    with Session(engine) as s:\n        pass\n",
+     [(4, 10, CODE)]),
+    ("from sqlalchemy.orm import sessionmaker\n\ndef f(e):\n    s = sessionmaker(bind=e)()\n", [(4, 9, CODE)]),
+    ("from sqlalchemy.ext.asyncio import AsyncSession\n\nasync def f(e):\n    async with AsyncSession(e) as s:\n"
+     "        pass\n", [(4, 16, CODE)]),
+    # a sessionmaker bound in this module and called by hand
+    ("from sqlalchemy.orm import sessionmaker\nSession = sessionmaker()\n\ndef f():\n    s = Session()\n",
+     [(5, 9, CODE)]),
+    # a dependency generator driven by hand
+    ("from core.database import get_db\n\ndef f():\n    db = next(get_db())\n", [(4, 10, CODE)]),
+    # passed inline
+    ("from core.database import SessionLocal\n\ndef f():\n    return Service(db=SessionLocal())\n",
+     [(4, 23, CODE)]),
+    # a one-line wrapper: its callers are flagged, not its body
+    ("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n\n"
+     "def f():\n    db = get_session()\n", [(7, 10, CODE)]),
+    # ... unless nobody here calls it
+    ("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n", [(4, 12, CODE)]),
+    # a module-level `with` block is a unit of work, not a global
+    ("from core.database import SessionLocal\n\nwith SessionLocal() as db:\n    pass\n", [(3, 6, CODE)]),
+    # a context manager class owns its session for one block: manual, not global
+    ("from core.database import SessionLocal\n\nclass Unit:\n    def __enter__(self):\n"
+     "        self.db = SessionLocal()\n        return self.db\n\n    def __exit__(self, *exc):\n"
+     "        self.db.close()\n", [(5, 19, CODE)]),
+    # Depends parameters of something that is not a session do not make it SES003
+    ("from fastapi import Depends\nfrom core.database import SessionLocal\n\n"
+     "def f(user=Depends(current_user)):\n    db = SessionLocal()\n", [(5, 10, CODE)]),
+])
+def test_flagged(src, expected):
+    check_flagged(src, expected)
+
+
+# -- near misses --------------------------------------------------------------------
+@pytest.mark.parametrize("src", [
+    "import boto3\n\ndef f():\n    s = boto3.Session()\n",
+    "import requests\n\ndef f():\n    s = requests.Session()\n",
+    "from requests import Session\n\ndef f():\n    with Session() as s:\n        pass\n",
+    "class Session:\n    pass\n\ndef f():\n    s = Session()\n",
+    "from core.database import get_db_session\n\ndef f():\n    with get_db_session() as db:\n        pass\n",
+    "from core.database import SessionLocal\n\nfactory = SessionLocal\n",
+    "from sqlalchemy.orm import sessionmaker\n\nSessionLocal = sessionmaker(bind=engine)\n",
+    "from sqlalchemy.orm import scoped_session, sessionmaker\n\nSession = scoped_session(sessionmaker())\n",
+    "def f(SessionFactory):\n    return SessionFactory()\n",
+    "from core.database import get_db\n\ndef f():\n    return get_db()\n",
+    "def f():\n    db = next(iter(rows))\n",
+    # module-level / class-level / self bindings are SES002's
+    "from core.database import SessionLocal\n\ndb = SessionLocal()\n",
+    "from core.database import SessionLocal\n\nclass Repo:\n    db = SessionLocal()\n",
+    "from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self):\n        self.db = SessionLocal()\n",
+    # an inner session in a function with an injected one is SES003's
+    "from fastapi import Depends\nfrom core.database import SessionLocal, get_db\n\n"
+    "def f(db=Depends(get_db)):\n    other = SessionLocal()\n",
+])
+def test_not_flagged(src):
+    check_noop(src, CODE)
+
+
+def test_the_session_module_is_exempt():
+    src = "from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker()\n\ndef get_db():\n" \
+          "    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n"
+    check_noop(src, CODE, path=PROJECT / "core" / "database.py")
+
+
+def test_noqa():
+    assert found("from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()  # noqa: SES001\n",
+                 CODE) == []
+
+
+# -- fixes outside routes ---------------------------------------------------------------
+def test_fix_try_finally_read_only_is_safe():
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def count_users():
+            db = SessionLocal()
+            try:
+                return db.query(User).count()
+            finally:
+                db.close()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def count_users():
+            with get_db_session() as db:
+                return db.query(User).count()
+        """, CODE)
+
+
+def test_fix_keeps_comments_alias_import_and_drops_rollback_reraise_handler():
+    check_fixed(
+        """\
+        from core.database import SessionLocal as SL
+
+
+        def rename(user_id, name):
+            # one unit of work
+            db = SL()
+            try:  # may fail
+                user = db.get(User, user_id)
+                user.name = name  # a write
+                db.commit()
+            except Exception:
+                db.rollback()
+                raise
+            finally:
+                db.close()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def rename(user_id, name):
+            # one unit of work
+            with get_db_session() as db:  # may fail
+                user = db.get(User, user_id)
+                user.name = name  # a write
+                db.commit()
+        """, CODE)
+
+
+def test_fix_keeps_handlers_that_do_more_without_their_rollback():
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def create(name):
+            db = SessionLocal()
+            try:
+                db.add(User(name=name))
+                db.commit()
+            except IntegrityError:
+                db.rollback()
+                log.warning("duplicate %s", name)
+                raise
+            finally:
+                db.close()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def create(name):
+            with get_db_session() as db:
+                try:
+                    db.add(User(name=name))
+                    db.commit()
+                except IntegrityError:
+                    log.warning("duplicate %s", name)
+                    raise
+        """, CODE)
+
+
+def test_write_without_commit_is_unsafe():
+    src = """\
+        from core.database import SessionLocal
+
+
+        def stage(name):
+            db = SessionLocal()
+            try:
+                db.add(User(name=name))
+            finally:
+                db.close()
+        """
+    check_not_fixed(src, CODE, unsafe=False)
+    check_fixed(src, """\
+        from core.database import get_db_session
+
+
+        def stage(name):
+            with get_db_session() as db:
+                db.add(User(name=name))
+        """, CODE, unsafe=True)
+
+
+@pytest.mark.parametrize("body", [
+    # a return before the commit: that path's writes were discarded
+    "        if name:\n            db.add(User(name=name))\n            return\n        db.commit()\n",
+    # a write after the last commit
+    "        db.commit()\n        db.add(User(name=name))\n",
+    # handing the session to other code may write
+    "        save(db, name)\n",
+    # attribute assignment on a loaded object
+    "        db.get(User, 1).name = name\n",
+    "        db.query(User).filter(User.id == 1).delete()\n",
+    "        db.execute(text('delete from users'))\n",
+])
+def test_writes_make_the_fix_unsafe(body):
+    src = ("from core.database import SessionLocal\n\n\ndef job(name):\n    db = SessionLocal()\n    try:\n"
+           + body + "    finally:\n        db.close()\n")
+    check_not_fixed(src, CODE, unsafe=False)
+    assert found(src, CODE) == [(5, 10, CODE)]
+
+
+def test_swallowing_handler_keeps_its_rollback_and_stays_safe():
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def job():
+            db = SessionLocal()
+            try:
+                db.add(User())
+                db.commit()
+            except Exception:
+                db.rollback()
+                log.exception("failed")
+            finally:
+                db.close()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def job():
+            with get_db_session() as db:
+                try:
+                    db.add(User())
+                    db.commit()
+                except Exception:
+                    db.rollback()
+                    log.exception("failed")
+        """, CODE)
+
+
+def test_swallowing_handler_without_rollback_is_unsafe():
+    # the old code discarded the pending add on error; the manager would commit it
+    src = """\
+        from core.database import SessionLocal
+
+
+        def job():
+            db = SessionLocal()
+            try:
+                db.add(User())
+                db.flush()
+                notify()
+                db.commit()
+            except Exception:
+                log.exception("failed")
+            finally:
+                db.close()
+        """
+    check_not_fixed(src, CODE, unsafe=False)
+    assert found(src, CODE) == [(5, 10, CODE)]
+
+
+def test_fix_with_factory_is_renamed_to_the_context_manager():
+    check_fixed(
+        "from core.database import SessionLocal\n\n\ndef f():\n    with SessionLocal() as db:  # read\n"
+        "        return db.query(User).all()\n",
+        "from core.database import get_db_session\n\n\ndef f():\n    with get_db_session() as db:  # read\n"
+        "        return db.query(User).all()\n", CODE)
+
+
+def test_fix_module_alias_is_reused():
+    check_fixed(
+        "import core.database as database\n\n\ndef f():\n    with database.SessionLocal() as db:\n"
+        "        return db.query(User).all()\n",
+        "import core.database as database\n\n\ndef f():\n    with database.get_db_session() as db:\n"
+        "        return db.query(User).all()\n", CODE)
+
+
+def test_fix_async_with():
+    check_fixed(
+        "from core.database import AsyncSessionLocal\n\n\nasync def f():\n    async with AsyncSessionLocal() as s:\n"
+        "        return await s.get(User, 1)\n",
+        "from core.database import get_async_session\n\n\nasync def f():\n    async with get_async_session() as s:\n"
+        "        return await s.get(User, 1)\n", CODE)
+
+
+def test_fix_async_try_finally():
+    check_fixed(
+        """\
+        from core.database import AsyncSessionLocal
+
+
+        async def f():
+            session = AsyncSessionLocal()
+            try:
+                return (await session.execute(select(User))).scalars().all()
+            finally:
+                await session.close()
+        """,
+        """\
+        from core.database import get_async_session
+
+
+        async def f():
+            async with get_async_session() as session:
+                return (await session.execute(select(User))).scalars().all()
+        """, CODE, unsafe=True)  # execute counts as a write
+
+
+def test_fix_never_closed_wraps_the_rest_of_the_block_unsafe():
+    src = """\
+        from core.database import SessionLocal
+
+
+        def job(ids):
+            log.info("start")
+            db = SessionLocal()
+
+            for i in ids:
+                db.add(Item(id=i))
+            db.commit()
+        """
+    check_not_fixed(src, CODE, unsafe=False)
+    check_fixed(src, """\
+        from core.database import get_db_session
+
+
+        def job(ids):
+            log.info("start")
+            with get_db_session() as db:
+                for i in ids:
+                    db.add(Item(id=i))
+                db.commit()
+        """, CODE, unsafe=True)
+
+
+def test_fix_closed_at_the_end_without_finally():
+    check_fixed(
+        "from core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n    n = db.query(User).count()\n"
+        "    db.close()\n    return n\n",
+        "from core.database import get_db_session\n\n\ndef f():\n    with get_db_session() as db:\n"
+        "        n = db.query(User).count()\n    return n\n", CODE)
+
+
+def test_fix_next_get_db():
+    check_fixed(
+        "from core.database import get_db\n\n\ndef f():\n    db = next(get_db())\n    try:\n"
+        "        return db.query(User).all()\n    finally:\n        db.close()\n",
+        "from core.database import get_db_session\n\n\ndef f():\n    with get_db_session() as db:\n"
+        "        return db.query(User).all()\n", CODE)
+
+
+def test_fix_wrapper_caller_then_the_unused_wrapper_is_reported():
+    before = ("from core.database import SessionLocal\n\n\ndef get_session():\n    return SessionLocal()\n\n\n"
+              "def f():\n    with get_session() as db:\n        return db.query(User).all()\n")
+    result = fix_source(before, str(DEFAULT_PATH), config())
+    assert result.source == (
+        "from core.database import get_db_session, SessionLocal\n\n\ndef get_session():\n    return SessionLocal()\n"
+        "\n\ndef f():\n    with get_db_session() as db:\n        return db.query(User).all()\n")
+    # nobody here calls the wrapper any more: now its own body is the manual session
+    assert [(d.line, d.column, d.code) for d in result.remaining] == [(5, 12, CODE)]
+    assert fix_source(result.source, str(DEFAULT_PATH), config(), unsafe_fixes=True).source == result.source
+
+
+def test_fix_keeps_other_finally_work():
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def f(lock):
+            db = SessionLocal()
+            try:
+                return db.query(User).all()
+            finally:
+                db.close()
+                lock.release()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def f(lock):
+            with get_db_session() as db:
+                try:
+                    return db.query(User).all()
+                finally:
+                    lock.release()
+        """, CODE)
+
+
+@pytest.mark.parametrize("src", [
+    # passed inline / returned / stored: the session outlives any block we could write
+    "from core.database import SessionLocal\n\ndef f():\n    return Service(db=SessionLocal())\n",
+    "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    return db\n",
+    "from core.database import SessionLocal\n\ndef f(o):\n    db = SessionLocal()\n    o.db = db\n",
+    # a comment on the removed line
+    "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()  # keep me\n    try:\n"
+    "        db.query(X).all()\n    finally:\n        db.close()\n",
+    # a comment in the removed finally
+    "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    try:\n"
+    "        db.query(X).all()\n    finally:\n        # always\n        db.close()\n",
+    # used after close
+    "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    try:\n"
+    "        db.query(X).all()\n    finally:\n        db.close()\n    print(db)\n",
+    # an async session in sync code (broken anyway)
+    "from core.database import AsyncSessionLocal\n\ndef f():\n    s = AsyncSessionLocal()\n    s.close()\n",
+    # a one-line suite
+    "from core.database import SessionLocal\n\ndef f(x):\n    if x: db = SessionLocal()\n",
+])
+def test_flagged_without_fix(src):
+    check_not_fixed(src, CODE)
+
+
+# -- fixes in routes ---------------------------------------------------------------------------
+def test_route_fix_injects_the_dependency():
+    check_fixed(
+        """\
+        from fastapi import APIRouter
+        from core.database import SessionLocal
+
+        router = APIRouter()
+
+
+        @router.get("/users")
+        def list_users(limit: int = 10):
+            db = SessionLocal()
+            try:
+                return db.query(User).limit(limit).all()
+            finally:
+                db.close()
+        """,
+        """\
+        from fastapi import Depends, APIRouter
+        from core.database import get_db
+        from sqlalchemy.orm import Session
+
+        router = APIRouter()
+
+
+        @router.get("/users")
+        def list_users(limit: int = 10, db: Session = Depends(get_db)):
+            return db.query(User).limit(limit).all()
+        """, CODE)
+
+
+def test_route_fix_with_block_and_multiline_signature():
+    check_fixed(
+        """\
+        from fastapi import FastAPI, Depends
+        from core.database import SessionLocal
+
+        app = FastAPI()
+
+
+        @app.post("/users")
+        def create_user(
+            name: str,
+            email: str,
+        ):
+            # create it
+            with SessionLocal() as session:
+                session.add(User(name=name, email=email))
+                session.commit()
+            return {"ok": True}
+        """,
+        """\
+        from fastapi import FastAPI, Depends
+        from core.database import get_db
+        from sqlalchemy.orm import Session
+
+        app = FastAPI()
+
+
+        @app.post("/users")
+        def create_user(
+            name: str,
+            email: str,
+            session: Session = Depends(get_db),
+        ):
+            # create it
+            session.add(User(name=name, email=email))
+            session.commit()
+            return {"ok": True}
+        """, CODE)
+
+
+def test_async_route_fix():
+    check_fixed(
+        """\
+        from fastapi import APIRouter
+        from core.database import AsyncSessionLocal
+
+        router = APIRouter()
+
+
+        @router.get("/users/{user_id}")
+        async def get_user(user_id: int):
+            async with AsyncSessionLocal() as db:
+                return await db.get(User, user_id)
+        """,
+        """\
+        from fastapi import Depends, APIRouter
+        from core.database import get_async_db
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        router = APIRouter()
+
+
+        @router.get("/users/{user_id}")
+        async def get_user(user_id: int, db: AsyncSession = Depends(get_async_db)):
+            return await db.get(User, user_id)
+        """, CODE)
+
+
+def test_flask_route_is_not_a_fastapi_route():
+    check_fixed(
+        """\
+        from flask import Flask
+        from core.database import SessionLocal
+
+        app = Flask(__name__)
+
+
+        @app.get("/users")
+        def list_users():
+            with SessionLocal() as db:
+                return db.query(User).all()
+        """,
+        """\
+        from flask import Flask
+        from core.database import get_db_session
+
+        app = Flask(__name__)
+
+
+        @app.get("/users")
+        def list_users():
+            with get_db_session() as db:
+                return db.query(User).all()
+        """, CODE)
+
+
+def test_imported_router_counts_as_a_route():
+    check_fixed(
+        "from app.api import router\nfrom core.database import SessionLocal\n\n\n@router.get('/')\ndef index():\n"
+        "    with SessionLocal() as db:\n        return db.query(User).all()\n",
+        "from app.api import router\nfrom core.database import get_db\nfrom fastapi import Depends\n"
+        "from sqlalchemy.orm import Session\n\n\n@router.get('/')\ndef index(db: Session = Depends(get_db)):\n"
+        "    return db.query(User).all()\n", CODE)
