@@ -10,6 +10,10 @@ import enum
 from typing import TYPE_CHECKING
 
 import libcst as cst
+from libcst.metadata import ImportAssignment, ScopeProvider
+
+from .diagnostics import ImportSpec
+from .names import dotted_name
 
 if TYPE_CHECKING:
     from .rules.base import Rule
@@ -262,3 +266,40 @@ def _enclosing_class(rule: Rule, node: cst.CSTNode) -> cst.ClassDef | None:
             return current
         current = rule.parent(current)
     return None
+
+
+def factory_import_specs(rule: Rule, call: cst.Call) -> tuple[ImportSpec, ...]:
+    """The imports of the factory a fix stops calling (the engine removes them only if unused).
+    Needs ScopeProvider in the rule's METADATA_DEPENDENCIES."""
+    func = call.func
+    if isinstance(func, cst.Call):  # sessionmaker(...)()
+        func = func.func
+    elif raw_session_call(rule, call) and dotted_name(func) == "next" and call.args:
+        inner = call.args[0].value
+        func = inner.func if isinstance(inner, cst.Call) else func
+    if isinstance(func, cst.Name) and func.value in session_wrappers(rule):
+        return ()
+    name = dotted_name(func)
+    if name is None:
+        return ()
+    first = name.split(".")[0]
+    scope = rule.get_metadata(ScopeProvider, func, None)
+    if scope is None:
+        return ()
+    specs = []
+    for assignment in scope[first]:
+        if not isinstance(assignment, ImportAssignment):
+            continue
+        node = assignment.node
+        if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+            module = "." * len(node.relative) + (dotted_name(node.module) or "")
+            for alias in node.names:
+                asname = alias.asname.name.value if alias.asname else None
+                if (asname or dotted_name(alias.name)) == first:
+                    specs.append(ImportSpec(module, dotted_name(alias.name), asname))
+        elif isinstance(node, cst.Import):
+            for alias in node.names:
+                asname = alias.asname.name.value if alias.asname else None
+                if asname == first:
+                    specs.append(ImportSpec(dotted_name(alias.name), None, asname))
+    return tuple(specs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import ImportAssignment, ScopeProvider
+from libcst.metadata import ScopeProvider
 
 from ..codemod import (
     has_comment, helper_call, is_method_stmt, is_rollback_reraise, safe_to_manage, uses,
@@ -12,10 +12,9 @@ from ..codemod import (
 )
 from ..diagnostics import Applicability, Fix, ImportSpec
 from ..fastapi import add_dependency_param, injected_sessions, is_route, parameter_names
-from ..names import dotted_name
 from ..sessions import (
     Flavor, bound_to, enclosing_function, global_session_binding, manual_session_call,
-    raw_session_call, session_wrappers, wrapper_body_call,
+    factory_import_specs, wrapper_body_call,
 )
 from .base import Rule
 
@@ -287,39 +286,7 @@ class ManualSession(Rule):
         return new_call, (spec,) if spec else ()
 
     def factory_imports(self, call: cst.Call) -> tuple[ImportSpec, ...]:
-        """The imports of the factory this fix stops using (removed only if unused afterwards)."""
-        func = call.func
-        if isinstance(func, cst.Call):  # sessionmaker(...)()
-            func = func.func
-        elif raw_session_call(self, call) and dotted_name(func) == "next" and call.args:
-            inner = call.args[0].value
-            func = inner.func if isinstance(inner, cst.Call) else func
-        if isinstance(func, cst.Name) and func.value in session_wrappers(self):
-            return ()
-        name = dotted_name(func)
-        if name is None:
-            return ()
-        first = name.split(".")[0]
-        scope = self.get_metadata(ScopeProvider, func, None)
-        if scope is None:
-            return ()
-        specs = []
-        for assignment in scope[first]:
-            if not isinstance(assignment, ImportAssignment):
-                continue
-            node = assignment.node
-            if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
-                module = "." * len(node.relative) + (dotted_name(node.module) or "")
-                for alias in node.names:
-                    asname = alias.asname.name.value if alias.asname else None
-                    if (asname or dotted_name(alias.name)) == first:
-                        specs.append(ImportSpec(module, dotted_name(alias.name), asname))
-            elif isinstance(node, cst.Import):
-                for alias in node.names:
-                    asname = alias.asname.name.value if alias.asname else None
-                    if asname == first:
-                        specs.append(ImportSpec(dotted_name(alias.name), None, asname))
-        return tuple(specs)
+        return factory_import_specs(self, call)
 
 
 def _prepend(stmt: cst.BaseStatement, lines) -> cst.BaseStatement:

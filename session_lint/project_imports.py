@@ -1,0 +1,77 @@
+"""Does any other module of the project import a given name from this one? (read, never imported)
+
+Used before a fix removes a module-level name: a "yes" or "cannot tell" means no fix.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from functools import lru_cache
+from pathlib import Path
+
+SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", "env"})
+MAX_FILES = 5000
+
+
+def _python_files(root: Path):
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS]
+        for file in files:
+            if file.endswith(".py"):
+                yield Path(directory) / file
+
+
+def _package_of(path: Path, root: Path) -> str:
+    rel = path.relative_to(root).with_suffix("")
+    parts = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+    return ".".join(parts)
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    if not node.level:
+        return node.module or ""
+    base = package.split(".") if package else []
+    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _imports_name(tree: ast.AST, text: str, module: str, name: str, package: str) -> bool:
+    parent, _, leaf = module.rpartition(".")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = _absolute(node, package)
+            for alias in node.names:
+                if source == module and alias.name in (name, "*"):
+                    return True
+                if source == parent and alias.name == leaf and f"{alias.asname or leaf}.{name}" in text:
+                    return True
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == module and f"{alias.asname or module}.{name}" in text:
+                    return True
+    return False
+
+
+@lru_cache(maxsize=128)
+def imported_elsewhere(root: Path, module: str, name: str, own_path: Path) -> bool:
+    """True when another project file imports `name` from `module` (or when we cannot tell)."""
+    leaf = module.rpartition(".")[2]
+    for count, path in enumerate(_python_files(root)):
+        if count > MAX_FILES:
+            return True
+        if path.resolve() == own_path:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if name not in text or leaf not in text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            return True
+        if _imports_name(tree, text, module, name, _package_of(path, root)):
+            return True
+    return False
