@@ -1,0 +1,158 @@
+"""SES003 mixed-session-patterns: a function that receives a session through `Depends` opens another."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import ScopeProvider
+
+from ..codemod import commits_on_every_path, has_comment, rename, uses
+from ..diagnostics import Applicability, Fix
+from ..fastapi import Injected, injected_sessions
+from ..sessions import Flavor, factory_import_specs, managed_session_call, manual_session_call, opens_session
+from .base import Rule
+
+DOCS = """\
+## What it does
+Checks for functions that receive a session through FastAPI's dependency
+injection (`db: Session = Depends(get_db)`, `Annotated[Session, Depends(get_db)]`
+or an alias of it such as `DbSession`) and also open another session inside
+(`with get_db_session() as s:`, `SessionLocal()`, `next(get_db())`).
+
+## Why is this bad?
+The request now runs two transactions on two connections. Rows written by one
+are invisible to the other until committed; the inner block commits on its own
+schedule while the outer one may roll back (half-applied requests); and when
+both write to the same rows the request can deadlock against itself (on SQLite:
+`database is locked`). Each request also holds two pooled connections.
+
+## Example
+```python
+@router.post("/users")
+def create_user(data: UserIn, db: Session = Depends(get_db)):
+    with get_db_session() as session:
+        session.add(User(**data.dict()))
+    return db.query(User).count()
+```
+
+## Use instead
+```python
+@router.post("/users")
+def create_user(data: UserIn, db: Session = Depends(get_db)):
+    db.add(User(**data.dict()))
+    db.commit()
+    return db.query(User).count()
+```
+
+## Fix safety
+The fix unwraps the inner `with` block and renames its session to the injected
+one. It is safe when the inner block does not write. When it writes, the fix is
+unsafe: the inner manager committed at the end of the block, the dependency does
+not, so the fix adds an explicit `<param>.commit()` where the inner block ended
+(which now also commits whatever the request had pending on the injected
+session). No fix when the sessions' flavours differ (sync inside async), when
+the inner session is created without a `with`, or when a comment would be lost.
+
+## Options
+- `dependency`, `async-dependency`, `context-manager`, `async-context-manager`,
+  `session-factories`, `async-session-factories`, `session-type`, `async-session-type`.
+
+## References
+- [FastAPI: Dependencies with yield](https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/)
+- [SQLAlchemy: Session basics](https://docs.sqlalchemy.org/en/20/orm/session_basics.html)
+"""
+
+
+class MixedSessionPatterns(Rule):
+    code = "SES003"
+    name = "mixed-session-patterns"
+    summary = "Second session opened in a function that already receives one through Depends"
+    docs = DOCS
+    fix_availability = "sometimes"
+    METADATA_DEPENDENCIES = Rule.METADATA_DEPENDENCIES + (ScopeProvider,)
+
+    VALID = (
+        "from fastapi import Depends\nfrom core.database import get_db\n\n"
+        "def f(db=Depends(get_db)):\n    return db.query(User).all()\n",
+    )
+    INVALID = (
+        "from fastapi import Depends\nfrom core.database import get_db, get_db_session\n\n"
+        "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.add(User())\n",
+    )
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.functions: list[tuple[cst.FunctionDef, list[Injected]]] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append((node, injected_sessions(self, node)))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.functions or not self.functions[-1][1]:
+            return
+        function, injected = self.functions[-1]
+        flavor = opens_session(self, node) or manual_session_call(self, node)
+        if not flavor or not self.in_body(node, function):
+            return
+        params = ", ".join(f"`{i.name}`" for i in injected)
+        call = self.context.module.code_for_node(node.func)
+        message = (f"second session `{call}()` in `{function.name.value}`, which already receives "
+                   f"{params} through Depends: use the injected session")
+        item = self.parent(node)
+        if isinstance(item, cst.WithItem) and item.item is node:
+            stmt = self.parent(item)
+            self.report(stmt, message, self.fix_for(stmt, item, node, flavor, injected, function))
+        else:
+            self.report(node, message)
+
+    def in_body(self, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+        child, current = node, self.parent(node)
+        while current is not None and current is not function:
+            child, current = current, self.parent(current)
+        return current is function and child is function.body
+
+    # -- fix: unwrap the inner block onto the injected session ---------------------------
+    def fix_for(self, stmt: cst.With, item: cst.WithItem, call: cst.Call, flavor: Flavor,
+                injected: list[Injected], function: cst.FunctionDef) -> Fix | None:
+        target = next((i for i in injected if i.flavor is flavor), None)
+        if (target is None or len(stmt.items) != 1 or not isinstance(stmt.body, cst.IndentedBlock)
+                or not (item.asname and isinstance(item.asname.name, cst.Name))):
+            return None
+        if (flavor is Flavor.ASYNC) != bool(stmt.asynchronous):
+            return None
+        inner = item.asname.name.value
+        body = list(stmt.body.body)
+        if has_comment(stmt.body.header) or has_comment(cst.IndentedBlock(body=[], footer=stmt.body.footer)):
+            return None
+        if inner != target.name and self.used_outside(function, stmt, inner):
+            return None
+        found = uses(body, inner)
+        if found.escapes:
+            return None
+        applicability = Applicability.SAFE
+        if found.writes:
+            applicability = Applicability.UNSAFE
+            commits_at_exit = managed_session_call(self, call) is not None
+            if commits_at_exit and not commits_on_every_path(body, inner):
+                if found.exits:
+                    return None  # a return inside would skip the commit we add at the end
+                body.append(self.commit_stmt(target.name, flavor))
+        moved = rename(body, inner, target.name)
+        moved[0] = moved[0].with_changes(leading_lines=[*stmt.leading_lines, *moved[0].leading_lines])
+        return Fix(applicability, f"Use the injected session `{target.name}`",
+                   {stmt: cst.FlattenSentinel(moved)}, remove_imports=factory_import_specs(self, call))
+
+    @staticmethod
+    def commit_stmt(name: str, flavor: Flavor) -> cst.SimpleStatementLine:
+        call = cst.Call(func=cst.Attribute(value=cst.Name(name), attr=cst.Name("commit")))
+        value = cst.Await(expression=call) if flavor is Flavor.ASYNC else call
+        return cst.SimpleStatementLine(body=[cst.Expr(value=value)])
+
+    @staticmethod
+    def used_outside(function: cst.FunctionDef, stmt: cst.With, name: str) -> bool:
+        inside = len(m.findall(stmt, m.Name(name)))
+        return len(m.findall(function.body, m.Name(name))) > inside
+

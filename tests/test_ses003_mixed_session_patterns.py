@@ -1,0 +1,217 @@
+"""SES003 mixed-session-patterns: injected sessions in every spelling, inner sessions, exact fixes."""
+
+import pytest
+
+from helpers import check_fixed, check_flagged, check_noop, check_not_fixed, found
+
+CODE = "SES003"
+HEAD = ("from typing import Annotated\nfrom fastapi import APIRouter, Depends\nfrom sqlalchemy.orm import Session\n"
+        "from core.database import SessionLocal, get_db, get_db_session\n\nrouter = APIRouter()\n\n\n")
+# HEAD is 8 lines: sources below start at line 9
+
+
+# -- flagged, with exact positions (anchored at the inner `with`, or the call) -----------------
+@pytest.mark.parametrize("src, expected", [
+    ("def f(db: Session = Depends(get_db)):\n    with get_db_session() as s:\n        s.add(X())\n", [(10, 5, CODE)]),
+    ("def f(db=Depends(get_db)):\n    with SessionLocal() as s:\n        pass\n", [(10, 5, CODE)]),
+    ("def f(db: Annotated[Session, Depends(get_db)]):\n    with get_db_session() as s:\n        pass\n",
+     [(10, 5, CODE)]),
+    # an alias defined here
+    ("DbSession = Annotated[Session, Depends(get_db)]\n\ndef f(db: DbSession):\n    with get_db_session() as s:\n"
+     "        pass\n", [(12, 5, CODE)]),
+    # any dependency of a Session-typed parameter
+    ("def f(db: Session = Depends(my_session)):\n    with get_db_session() as s:\n        pass\n", [(10, 5, CODE)]),
+    # the inner session reuses the injected name
+    ("@router.get('/')\ndef f(db: Session = Depends(get_db)):\n    with get_db_session() as db:\n        pass\n",
+     [(11, 5, CODE)]),
+    # created by hand
+    ("def f(db=Depends(get_db)):\n    other = SessionLocal()\n    other.close()\n", [(10, 13, CODE)]),
+    ("def f(db=Depends(get_db)):\n    return Service(SessionLocal())\n", [(10, 20, CODE)]),
+    ("def f(db=Depends(get_db)):\n    s = next(get_db())\n", [(10, 9, CODE)]),
+    # two inner sessions: two diagnostics
+    ("async def f(db=Depends(get_db)):\n    with get_db_session() as a:\n        pass\n    with SessionLocal() as b:\n"
+     "        pass\n", [(10, 5, CODE), (12, 5, CODE)]),
+    # nested inside another block
+    ("def f(db=Depends(get_db)):\n    for i in range(3):\n        with get_db_session() as s:\n            pass\n",
+     [(11, 9, CODE)]),
+])
+def test_flagged(src, expected):
+    check_flagged(HEAD + src, expected)
+
+
+def test_imported_alias():
+    src = ("from app.deps import SessionDep\nfrom core.database import get_db_session\n\n\n"
+           "def f(db: SessionDep):\n    with get_db_session() as s:\n        pass\n")
+    check_flagged(src, [(6, 5, CODE)])
+
+
+def test_async_dependency():
+    src = ("from fastapi import Depends\nfrom sqlalchemy.ext.asyncio import AsyncSession\n"
+           "from core.database import get_async_db, get_async_session\n\n\n"
+           "async def f(db: AsyncSession = Depends(get_async_db)):\n    async with get_async_session() as s:\n"
+           "        await s.get(User, 1)\n")
+    check_flagged(src, [(7, 5, CODE)])
+
+
+# -- near misses ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("src", [
+    # no injected session
+    "def f():\n    with get_db_session() as s:\n        pass\n",
+    "def f(user=Depends(current_user)):\n    with get_db_session() as s:\n        pass\n",
+    "def f(user: Annotated[str, Depends(current_user)]):\n    with get_db_session() as s:\n        pass\n",
+    # the injected session only
+    "def f(db: Session = Depends(get_db)):\n    return db.query(X).all()\n",
+    # an inner function is its own unit of work (SES001's business)
+    "def f(db=Depends(get_db)):\n    def later():\n        with get_db_session() as s:\n            pass\n"
+    "    return later\n",
+    # a session-typed parameter that is not injected
+    "def f(db: Session):\n    with get_db_session() as s:\n        pass\n",
+    # Depends used for a non-session and boto3 sessions inside
+    "import boto3\n\ndef f(db=Depends(get_db)):\n    s = boto3.Session()\n",
+])
+def test_not_flagged(src):
+    check_noop(HEAD + src, CODE)
+
+
+def test_imported_non_session_alias_is_not_a_session():
+    check_noop("from app.deps import CurrentUser\nfrom core.database import get_db_session\n\n\n"
+               "def f(user: CurrentUser):\n    with get_db_session() as s:\n        pass\n", CODE)
+
+
+def test_not_also_ses001():
+    assert found(HEAD + "def f(db=Depends(get_db)):\n    with SessionLocal() as s:\n        pass\n", "SES001") == []
+
+
+# -- fixes ------------------------------------------------------------------------------------------
+def test_fix_read_only_inner_block_is_safe_and_renamed():
+    check_fixed(
+        """\
+        from fastapi import APIRouter, Depends
+        from sqlalchemy.orm import Session
+        from core.database import get_db, get_db_session
+
+        router = APIRouter()
+
+
+        @router.get("/users")
+        def list_users(db: Session = Depends(get_db)):
+            # the report
+            with get_db_session() as session:
+                users = session.query(User).all()  # all of them
+                count = len(users)
+            return {"users": users, "count": count}
+        """,
+        """\
+        from fastapi import APIRouter, Depends
+        from sqlalchemy.orm import Session
+        from core.database import get_db
+
+        router = APIRouter()
+
+
+        @router.get("/users")
+        def list_users(db: Session = Depends(get_db)):
+            # the report
+            users = db.query(User).all()  # all of them
+            count = len(users)
+            return {"users": users, "count": count}
+        """, CODE)
+
+
+def test_fix_writing_inner_block_is_unsafe_and_commits_where_it_ended():
+    src = """\
+        from fastapi import APIRouter, Depends
+        from sqlalchemy.orm import Session
+        from core.database import get_db, get_db_session
+
+        router = APIRouter()
+
+
+        @router.post("/users")
+        def create_user(name: str, db: Session = Depends(get_db)):
+            with get_db_session() as db:
+                db.add(User(name=name))
+            return db.query(User).count()
+        """
+    check_not_fixed(src, CODE, unsafe=False)
+    check_fixed(src, """\
+        from fastapi import APIRouter, Depends
+        from sqlalchemy.orm import Session
+        from core.database import get_db
+
+        router = APIRouter()
+
+
+        @router.post("/users")
+        def create_user(name: str, db: Session = Depends(get_db)):
+            db.add(User(name=name))
+            db.commit()
+            return db.query(User).count()
+        """, CODE, unsafe=True)
+
+
+def test_fix_inner_commit_already_there_adds_none():
+    check_fixed(
+        HEAD + "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.add(X())\n        s.commit()\n",
+        HEAD.replace("SessionLocal, get_db, get_db_session", "SessionLocal, get_db")
+        + "def f(db=Depends(get_db)):\n    db.add(X())\n    db.commit()\n", CODE, unsafe=True)
+
+
+def test_fix_raw_inner_with_does_not_add_a_commit():
+    # `with SessionLocal()` never committed at exit: nothing to add
+    check_fixed(
+        HEAD + "def f(db=Depends(get_db)):\n    with SessionLocal() as s:\n        s.add(X())\n    return 1\n",
+        HEAD.replace("SessionLocal, get_db, get_db_session", "get_db, get_db_session")
+        + "def f(db=Depends(get_db)):\n    db.add(X())\n    return 1\n", CODE, unsafe=True)
+
+
+def test_fix_async():
+    check_fixed(
+        """\
+        from fastapi import Depends
+        from sqlalchemy.ext.asyncio import AsyncSession
+        from core.database import get_async_db, get_async_session
+
+
+        async def f(db: AsyncSession = Depends(get_async_db)):
+            async with get_async_session() as s:
+                s.add(User())
+            return 1
+        """,
+        """\
+        from fastapi import Depends
+        from sqlalchemy.ext.asyncio import AsyncSession
+        from core.database import get_async_db
+
+
+        async def f(db: AsyncSession = Depends(get_async_db)):
+            s.add(User())
+            await db.commit()
+            return 1
+        """.replace("    s.add", "    db.add"), CODE, unsafe=True)
+
+
+def test_fix_annotated_alias():
+    check_fixed(
+        HEAD + "DbSession = Annotated[Session, Depends(get_db)]\n\n\ndef f(db: DbSession):\n"
+        "    with get_db_session() as s:\n        return s.query(X).all()\n",
+        HEAD.replace("SessionLocal, get_db, get_db_session", "SessionLocal, get_db")
+        + "DbSession = Annotated[Session, Depends(get_db)]\n\n\ndef f(db: DbSession):\n    return db.query(X).all()\n",
+        CODE)
+
+
+@pytest.mark.parametrize("src", [
+    # created by hand, not in a `with`
+    "def f(db=Depends(get_db)):\n    s = SessionLocal()\n    s.close()\n",
+    # sync inner block in an async-injected function
+    "from sqlalchemy.ext.asyncio import AsyncSession\n\nasync def f(db: AsyncSession = Depends(get_async_db)):\n"
+    "    with get_db_session() as s:\n        pass\n",
+    # the inner name is used after the block
+    "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.query(X).all()\n    return s\n",
+    # a return inside a writing managed block would skip the added commit
+    "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.add(X())\n        if x:\n            return 1\n",
+    # a comment on the `with` line would be lost
+    "def f(db=Depends(get_db)):\n    with get_db_session() as s:  # separate\n        s.query(X).all()\n",
+])
+def test_flagged_without_fix(src):
+    check_not_fixed(HEAD + src, CODE)
