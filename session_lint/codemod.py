@@ -240,3 +240,52 @@ def split_docstring(stmts: Sequence[cst.BaseStatement]) -> tuple[list, list]:
                                                                        | m.ConcatenatedString())])):
         return [stmts[0]], list(stmts[1:])
     return [], list(stmts)
+
+
+class _ReplaceByIdentity(cst.CSTTransformer):
+    def __init__(self, old: cst.CSTNode, new: cst.CSTNode) -> None:
+        super().__init__()
+        self.old, self.new, self.found = old, new, False
+
+    def on_leave(self, original_node, updated_node):
+        if original_node is self.old:
+            self.found = True
+            return self.new
+        return updated_node
+
+
+def swap_into(replacements: dict, old: cst.CSTNode, new: cst.CSTNode) -> dict:
+    """Replace `old` by `new`: inside a replacement that already contains it, else on its own."""
+    result = {}
+    found = False
+    for key, value in replacements.items():
+        if isinstance(value, cst.CSTNode) and not found:
+            swapper = _ReplaceByIdentity(old, new)
+            value = value.visit(swapper)
+            found = swapper.found
+        elif isinstance(value, cst.FlattenSentinel) and not found:
+            nodes = []
+            for node in value.nodes:
+                swapper = _ReplaceByIdentity(old, new)
+                nodes.append(node.visit(swapper))
+                found = found or swapper.found
+            value = cst.FlattenSentinel(nodes)
+        result[key] = value
+    if not found:
+        result[old] = new
+    return result
+
+
+def add_import_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
+    """`from m import a` -> `from m import a, name` (unless already there)."""
+    names = list(node.names)
+    if any(isinstance(a.name, cst.Name) and a.name.value == name and a.asname is None for a in names):
+        return node
+    last = names[-1]
+    trailing = last.comma
+    names[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                                  if not isinstance(trailing, cst.Comma) else trailing)
+    names.append(cst.ImportAlias(name=cst.Name(name),
+                                 comma=cst.MaybeSentinel.DEFAULT if not isinstance(trailing, cst.Comma)
+                                 else trailing))
+    return node.with_changes(names=names)

@@ -10,10 +10,12 @@ import enum
 from typing import TYPE_CHECKING
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import ImportAssignment, ScopeProvider
 
 from .diagnostics import ImportSpec
 from .names import dotted_name
+from .project import module_defines, search_roots
 
 if TYPE_CHECKING:
     from .rules.base import Rule
@@ -303,3 +305,37 @@ def factory_import_specs(rule: Rule, call: cst.Call) -> tuple[ImportSpec, ...]:
                 if asname == first:
                     specs.append(ImportSpec(dotted_name(alias.name), None, asname))
     return tuple(specs)
+
+
+def helper_available(rule: Rule, dotted: str) -> bool:
+    """Is the configured helper (`get_db_session`, `app.api.deps.get_db`) known to exist? A fix
+    only imports a helper it can find in the project's source (like SES004's moves)."""
+    module, _, leaf = dotted.rpartition(".")
+    module = module or rule.config.session_module
+    roots = _module_cache(rule, "_search_roots", lambda: search_roots(rule.context.path, rule.config.root))
+    return module_defines(module, leaf, roots)
+
+
+def yields_session(rule: Rule, node: cst.CSTNode, name: str | None) -> bool:
+    """Is `node` in a generator that yields the session `name`: a dependency or context manager
+    that provides sessions (where creating one by hand is the point)?"""
+    function = enclosing_function(rule, node)
+    if function is None or name is None:
+        return False
+    return bool(m.findall(function.body, m.Yield(value=m.Name(name))))
+
+
+def local_import_of(rule: Rule, func: cst.CSTNode) -> cst.ImportFrom | None:
+    """The function-local `from m import Factory` that binds the factory name used in `func`.
+    (A fix adds its helper there too: a module-level import may create an import cycle.)"""
+    if not isinstance(func, cst.Name):
+        return None
+    scope = rule.get_metadata(ScopeProvider, func, None)
+    if scope is None:
+        return None
+    for assignment in scope[func.value]:
+        node = getattr(assignment, "node", None)
+        if (isinstance(assignment, ImportAssignment) and isinstance(node, cst.ImportFrom)
+                and not isinstance(node.names, cst.ImportStar) and enclosing_function(rule, node) is not None):
+            return node
+    return None

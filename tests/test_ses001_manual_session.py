@@ -568,3 +568,46 @@ def test_imported_router_counts_as_a_route():
         "from app.api import router\nfrom core.database import get_db\nfrom fastapi import Depends\n"
         "from sqlalchemy.orm import Session\n\n\n@router.get('/')\ndef index(db: Session = Depends(get_db)):\n"
         "    return db.query(User).all()\n", CODE)
+
+
+# -- found on real projects ---------------------------------------------------------------
+@pytest.mark.parametrize("src", [
+    # a dependency / context manager that provides sessions (full-stack-fastapi-template's get_db)
+    "from sqlmodel import Session\n\ndef get_db():\n    with Session(engine) as session:\n        yield session\n",
+    "from core.database import SessionLocal\n\ndef provide():\n    db = SessionLocal()\n    try:\n        yield db\n"
+    "    finally:\n        db.close()\n",
+])
+def test_session_providers_are_not_flagged(src):
+    check_noop(src, CODE)
+
+
+def test_no_fix_when_the_helper_does_not_exist_in_the_session_module():
+    src = "from core.database import SessionLocal\n\ndef f():\n    with SessionLocal() as db:\n        db.query(X).all()\n"
+    check_not_fixed(src, CODE, cfg=config(context_manager="session_scope"))
+
+
+def test_function_local_factory_import_gets_the_helper_locally():
+    # a module-level import could create an import cycle (Netflix/dispatch's CLI imports lazily)
+    check_fixed(
+        """\
+        import click
+
+
+        def list_plugins():
+            from core.database import SessionLocal
+
+            db_session = SessionLocal()
+            for record in db_session.query(Plugin):
+                click.echo(record.title)
+        """,
+        """\
+        import click
+
+
+        def list_plugins():
+            from core.database import get_db_session
+
+            with get_db_session() as db_session:
+                for record in db_session.query(Plugin):
+                    click.echo(record.title)
+        """, CODE, unsafe=True)

@@ -175,3 +175,9 @@ def test_no_fix_when_another_project_module_imports_the_global():
     check_not_fixed(src, CODE, path=PROJECT / "app" / "shared.py")
     check_fixed(src, "from core.database import get_db_session\n\ndef f():\n    with get_db_session() as session:\n"
                      "        return session.query(X).all()\n", CODE, unsafe=True, path=PROJECT / "app" / "other.py")
+
+
+def test_no_fix_when_the_helper_does_not_exist_in_the_session_module():
+    from helpers import config
+    check_not_fixed("from core.database import SessionLocal\n\ndb = SessionLocal()\n\ndef f():\n    return db.query(X).all()\n",
+                    CODE, cfg=config(context_manager="session_scope"))

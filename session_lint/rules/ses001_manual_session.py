@@ -7,14 +7,15 @@ import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
 from ..codemod import (
-    has_comment, helper_call, is_method_stmt, is_rollback_reraise, safe_to_manage, uses,
-    with_block, without_rollback,
+    add_import_alias, has_comment, helper_call, is_method_stmt, is_rollback_reraise, safe_to_manage,
+    swap_into, uses, with_block, without_rollback,
 )
 from ..diagnostics import Applicability, Fix, ImportSpec
+from ..names import dotted_name
 from ..fastapi import add_dependency_param, injected_sessions, is_route, parameter_names
 from ..sessions import (
-    Flavor, bound_to, enclosing_function, global_session_binding, manual_session_call,
-    factory_import_specs, wrapper_body_call,
+    Flavor, bound_to, enclosing_function, factory_import_specs, global_session_binding, helper_available,
+    local_import_of, manual_session_call, wrapper_body_call, yields_session,
 )
 from .base import Rule
 
@@ -112,6 +113,8 @@ class ManualSession(Rule):
         function = enclosing_function(self, node)
         if function is not None and injected_sessions(self, function):
             return  # SES003's
+        if yields_session(self, node, self.session_name(node)):
+            return  # a dependency / context manager providing sessions: creating one is its job
         wrapper = wrapper_body_call(self, node)
         if wrapper and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
             return  # reported at the wrapper's callers
@@ -150,8 +153,10 @@ class ManualSession(Rule):
             moved[0] = _prepend(moved[0], stmt.leading_lines)
             return self.route_fix(function, stmt, moved, name, flavor, call, applicability)
         new_call, add = self.helper(call, flavor)
-        return Fix(applicability, f"Use `{self.context.module.code_for_node(new_call)}`",
-                   {call: new_call}, add_imports=add, remove_imports=self.factory_imports(call))
+        if new_call is None:
+            return None
+        return self.fix(applicability, f"Use `{self.context.module.code_for_node(new_call)}`",
+                        {call: new_call}, call, flavor, add)
 
     def fix_assign(self, call, name: str, line, block: cst.IndentedBlock, flavor: Flavor, function) -> Fix | None:
         if has_comment(line.with_changes(leading_lines=())):
@@ -198,14 +203,15 @@ class ManualSession(Rule):
             return self.route_fix(function, None, [*stmts[:i], *moved, *after], name, flavor, call,
                                   applicability, whole_body=True)
         new_call, add = self.helper(call, flavor)
+        if new_call is None:
+            return None
         first, *others = body
         new_with = with_block(new_call, name, [_strip_blank(first), *others],
                               asynchronous=flavor is Flavor.ASYNC, leading_lines=leading, header=header)
         new_block = block.with_changes(body=[*stmts[:i], new_with, *after])
         what = "wrap the rest of the block in" if not closed_by_hand else "use"
-        return Fix(applicability, f"{what.capitalize()} `with {self.context.module.code_for_node(new_call)} "
-                                  f"as {name}:`", {block: new_block}, add_imports=add,
-                   remove_imports=self.factory_imports(call))
+        return self.fix(applicability, f"{what.capitalize()} `with {self.context.module.code_for_node(new_call)} "
+                                       f"as {name}:`", {block: new_block}, call, flavor, add)
 
     def unwrap_try(self, before: list, trial: cst.Try, name: str):
         """`try: BODY [except] finally: name.close()` -> the statements the `with` should hold."""
@@ -249,7 +255,8 @@ class ManualSession(Rule):
 
     def route_fix(self, function: cst.FunctionDef, stmt, new_body: list, name: str, flavor: Flavor,
                   call: cst.Call, applicability: Applicability, whole_body: bool = False) -> Fix | None:
-        if name in parameter_names(function):
+        dependency = self.config.async_dependency if flavor is Flavor.ASYNC else self.config.dependency
+        if name in parameter_names(function) or not helper_available(self, dependency):
             return None
         if not whole_body:
             stmts = list(function.body.body)
@@ -257,7 +264,6 @@ class ManualSession(Rule):
             new_body = [*stmts[:i], *new_body, *stmts[i + 1:]]
         params, imports = add_dependency_param(self, function, name, flavor)
         new_function = function.with_changes(params=params, body=function.body.with_changes(body=new_body))
-        dependency = self.config.async_dependency if flavor is Flavor.ASYNC else self.config.dependency
         return Fix(applicability, f"Inject the session: `{name} = Depends({dependency.rpartition('.')[2]})`",
                    {function: new_function}, add_imports=imports, remove_imports=self.factory_imports(call))
 
@@ -273,10 +279,32 @@ class ManualSession(Rule):
         close = m.Call(func=m.Attribute(value=m.Name(name), attr=m.Name("close")))
         return any(m.findall(s, close) for s in body)
 
-    def helper(self, call: cst.Call, flavor: Flavor) -> tuple[cst.Call, tuple[ImportSpec, ...]]:
-        """`get_db_session()` (or `database.get_db_session()` when the factory was reached that way)."""
+    def session_name(self, call: cst.Call) -> str | None:
+        parent = self.parent(call)
+        if isinstance(parent, cst.WithItem) and parent.asname and isinstance(parent.asname.name, cst.Name):
+            return parent.asname.name.value
+        binding = bound_to(self, call)
+        if isinstance(binding, cst.Assign) and isinstance(binding.targets[0].target, cst.Name):
+            return binding.targets[0].target.value
+        return None
+
+    def fix(self, applicability, message, replacements, call, flavor, add) -> Fix:
+        """The fix, with the helper imported next to a function-local factory import when there is one."""
+        local = local_import_of(self, call.func)
+        if local is not None and add and not local.relative and dotted_name(local.module) == add[0].module:
+            leaf = add[0].obj
+            replacements = swap_into(dict(replacements), local, add_import_alias(local, leaf))
+            add = ()
+        return Fix(applicability, message, replacements, add_imports=add,
+                   remove_imports=self.factory_imports(call))
+
+    def helper(self, call: cst.Call, flavor: Flavor) -> tuple[cst.Call | None, tuple[ImportSpec, ...]]:
+        """`get_db_session()` (or `database.get_db_session()` when the factory was reached that way);
+        None when the helper is not known to exist in the project."""
         config = self.config
         dotted = config.async_context_manager if flavor is Flavor.ASYNC else config.context_manager
+        if not helper_available(self, dotted):
+            return None, ()
         alias = None
         func = call.func
         if (isinstance(func, cst.Attribute) and "." not in dotted

@@ -12,7 +12,9 @@ from ..codemod import has_comment, helper_call, is_method_stmt, split_docstring,
 from ..diagnostics import Applicability, Fix
 from ..project import search_roots
 from ..project_imports import imported_elsewhere
-from ..sessions import Flavor, bound_to, factory_import_specs, global_session_binding, manual_session_call
+from ..sessions import (
+    Flavor, bound_to, factory_import_specs, global_session_binding, helper_available, manual_session_call,
+)
 from .base import Rule
 
 DOCS = """\
@@ -125,9 +127,10 @@ class GlobalSession(Rule):
             functions[function] = None
         if not functions or self.imported_elsewhere(name):
             return None
-        new_call, spec = helper_call(
-            self.config.async_context_manager if flavor is Flavor.ASYNC else self.config.context_manager,
-            self.config.session_module)
+        helper = self.config.async_context_manager if flavor is Flavor.ASYNC else self.config.context_manager
+        if not helper_available(self, helper):
+            return None
+        new_call, spec = helper_call(helper, self.config.session_module)
         replacements: dict = {line: cst.RemoveFromParent()}
         for function in functions:
             rebuilt = self.open_in(function, name, new_call, flavor, set(functions))
