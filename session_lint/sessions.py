@@ -339,3 +339,12 @@ def local_import_of(rule: Rule, func: cst.CSTNode) -> cst.ImportFrom | None:
                 and not isinstance(node.names, cst.ImportStar) and enclosing_function(rule, node) is not None):
             return node
     return None
+
+
+def explicitly_bound(call: cst.Call) -> bool:
+    """`Session(connection)`, `SessionLocal(bind=other)`, `sessionmaker(bind=e)()`: a session tied to a
+    connection or engine of the caller's choosing, which the house helpers cannot reproduce (inside an
+    event hook or a migration it must share the caller's connection)."""
+    if isinstance(call.func, cst.Call):
+        return True
+    return bool(call.args) and dotted_name(call.func) != "next"

@@ -611,3 +611,18 @@ def test_function_local_factory_import_gets_the_helper_locally():
                 for record in db_session.query(Plugin):
                     click.echo(record.title)
         """, CODE, unsafe=True)
+
+
+@pytest.mark.parametrize("src", [
+    # bound to the caller's connection (mealie's flush hooks, alembic migrations): the helper
+    # would open a different connection and transaction
+    "from sqlalchemy import orm\n\ndef hook(mapper, connection, target):\n    session = orm.Session(bind=connection)\n"
+    "    session.add(Log())\n    session.commit()\n",
+    "from sqlalchemy.orm import Session\nfrom alembic import op\n\ndef upgrade():\n    session = Session(bind=op.get_bind())\n"
+    "    session.query(X).all()\n",
+    "from sqlalchemy.orm import sessionmaker\n\ndef f(schema_engine):\n    with sessionmaker(bind=schema_engine)() as s:\n"
+    "        s.query(X).all()\n",
+    "from core.database import SessionLocal\n\ndef f(conn):\n    with SessionLocal(bind=conn) as s:\n        s.query(X).all()\n",
+])
+def test_explicitly_bound_sessions_are_flagged_without_fix(src):
+    check_not_fixed(src, CODE)

@@ -181,3 +181,8 @@ def test_no_fix_when_the_helper_does_not_exist_in_the_session_module():
     from helpers import config
     check_not_fixed("from core.database import SessionLocal\n\ndb = SessionLocal()\n\ndef f():\n    return db.query(X).all()\n",
                     CODE, cfg=config(context_manager="session_scope"))
+
+
+def test_no_fix_for_an_explicitly_bound_global():
+    check_not_fixed("from sqlalchemy.orm import Session\n\nsession = Session(engine)\n\ndef f():\n    return session.query(X).all()\n",
+                    CODE)

@@ -14,7 +14,7 @@ from ..diagnostics import Applicability, Fix, ImportSpec
 from ..names import dotted_name
 from ..fastapi import add_dependency_param, injected_sessions, is_route, parameter_names
 from ..sessions import (
-    Flavor, bound_to, enclosing_function, factory_import_specs, global_session_binding, helper_available,
+    Flavor, bound_to, enclosing_function, explicitly_bound, factory_import_specs, global_session_binding, helper_available,
     local_import_of, manual_session_call, wrapper_body_call, yields_session,
 )
 from .base import Rule
@@ -125,6 +125,8 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
+        if explicitly_bound(call):
+            return None
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.item is call:
             return self.fix_with(call, parent, self.parent(parent), flavor, function)

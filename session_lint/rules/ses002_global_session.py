@@ -13,7 +13,7 @@ from ..diagnostics import Applicability, Fix
 from ..project import search_roots
 from ..project_imports import imported_elsewhere
 from ..sessions import (
-    Flavor, bound_to, factory_import_specs, global_session_binding, helper_available, manual_session_call,
+    Flavor, bound_to, explicitly_bound, factory_import_specs, global_session_binding, helper_available, manual_session_call,
 )
 from .base import Rule
 
@@ -107,6 +107,8 @@ class GlobalSession(Rule):
 
     # -- fix: every function that used the global opens its own session ----------------
     def fix_for(self, call: cst.Call, binding, flavor: Flavor) -> Fix | None:
+        if explicitly_bound(call):
+            return None
         if not (isinstance(binding, cst.Assign) and binding.value is call and len(binding.targets) == 1
                 and isinstance(binding.targets[0].target, cst.Name)):
             return None
