@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -106,8 +108,9 @@ def _depends_flavor(rule: Rule, depends: cst.Call, annotation: cst.BaseExpressio
 
 def _annotated_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
     """`Annotated[Session, Depends(get_db)]`."""
-    if not (isinstance(node, cst.Subscript) and rule.qualified_names(node.value) & ANNOTATED
-            or isinstance(node, cst.Subscript) and dotted_name(node.value) == "Annotated"):
+    if not isinstance(node, cst.Subscript):
+        return None
+    if not (rule.qualified_names(node.value) & ANNOTATED or dotted_name(node.value) == "Annotated"):
         return None
     elements = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
     if len(elements) < 2:
@@ -130,7 +133,7 @@ def _alias_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
         return _annotated_flavor(rule, local)
     for qualified in names:
         module, _, leaf = qualified.rpartition(".")
-        if module and module != rule.context.module_name:
+        if module and module not in (rule.context.module_name, "builtins", "typing"):
             return _imported_alias_flavor(rule, module, leaf)
     return None
 
@@ -140,34 +143,50 @@ def _imported_alias_flavor(rule: Rule, module: str, name: str) -> Flavor | None:
     source = find_module_source(module, search_roots(rule.context.path, rule.config.root))
     if source is None:
         return None
-    try:
-        tree = ast.parse(source.read_bytes())
-    except (OSError, SyntaxError, ValueError):
+    alias = _annotated_aliases(source, source.stat().st_mtime_ns).get(name)
+    if alias is None:
         return None
+    first, target = alias
+    config = rule.config
+    if target == config.dependency.rpartition(".")[2]:
+        return Flavor.SYNC
+    if target == config.async_dependency.rpartition(".")[2]:
+        return Flavor.ASYNC
+    if first in ("AsyncSession", config.async_session_type.rpartition(".")[2]):
+        return Flavor.ASYNC
+    if first in ("Session", config.session_type.rpartition(".")[2]):
+        return Flavor.SYNC
+    return None
+
+
+@lru_cache(maxsize=256)
+def _annotated_aliases(path: Path, mtime_ns: int) -> dict[str, tuple[str | None, str | None]]:
+    """`Name = Annotated[T, Depends(dep)]` at the top of a module: {Name: (T, dep)} (last components)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found = {}
     for stmt in tree.body:
-        value = None
-        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
-            value = stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name:
-            value = stmt.value
-        if not (isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Tuple)):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            target, value = stmt.targets[0].id, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            target, value = stmt.target.id, stmt.value
+        elif type_alias is not None and isinstance(stmt, type_alias):
+            target, value = stmt.name.id, stmt.value
+        else:
+            continue
+        if not (isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Tuple) and value.slice.elts):
             continue
         first, *extras = value.slice.elts
         depends = [e for e in extras if isinstance(e, ast.Call) and _ast_leaf(e.func) == "Depends"]
-        if not depends:
-            return None
-        target = _ast_leaf(depends[0].args[0]) if depends[0].args else None
-        config = rule.config
-        if target == config.dependency.rpartition(".")[2]:
-            return Flavor.SYNC
-        if target == config.async_dependency.rpartition(".")[2]:
-            return Flavor.ASYNC
-        leaf = _ast_leaf(first)
-        if leaf == "AsyncSession" or leaf == config.async_session_type.rpartition(".")[2]:
-            return Flavor.ASYNC
-        if leaf == "Session" or leaf == config.session_type.rpartition(".")[2]:
-            return Flavor.SYNC
-    return None
+        if depends:
+            dependency = _ast_leaf(depends[0].args[0]) if depends[0].args else None
+            found[target] = (_ast_leaf(first), dependency)
+    return found
+
+
+type_alias = getattr(ast, "TypeAlias", None)  # `type DbSession = Annotated[...]` (Python 3.12+)
 
 
 def _ast_leaf(node: ast.AST) -> str | None:

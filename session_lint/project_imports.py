@@ -23,9 +23,7 @@ def _python_files(root: Path):
 
 
 def _package_of(path: Path, root: Path) -> str:
-    rel = path.relative_to(root).with_suffix("")
-    parts = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
-    return ".".join(parts)
+    return ".".join(path.relative_to(root).parts[:-1])
 
 
 def _absolute(node: ast.ImportFrom, package: str) -> str:
