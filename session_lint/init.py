@@ -754,6 +754,6 @@ def run_init(path: str | Path, write: bool = False) -> tuple[str, Path | None]:
     return block, (write_config(block, root) if write else None)
 
 
-NO_CONFIG_NOTICE = ("session-lint: no [tool.session-lint] configuration found; using the default names "
-                    "(core.database, SessionLocal, get_db, get_db_session). Run `session-lint --init` "
-                    "to discover your project's own.")
+NO_CONFIG_NOTICE = ("session-lint: no [tool.session-lint] configuration found, so the defaults are in use "
+                    "(core.database, SessionLocal, get_db, get_db_session); `session-lint --init` discovers "
+                    "your project's own names.")

@@ -344,3 +344,42 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         run_init(tmp_path, write=True)
+
+
+# -- the command line -------------------------------------------------------------------
+
+def cli(*args, cwd: Path | None = None):
+    from click.testing import CliRunner
+
+    from session_lint.cli import main
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_init_prints_and_writes(tmp_path):
+    root = project(tmp_path, {"db.py": "from sqlalchemy.orm import sessionmaker\nMaker = sessionmaker()\n"})
+    code, out, _ = cli("--init", root)
+    assert code == 0 and out.startswith("[tool.session-lint]\n") and '"Maker",  # db.py:2' in out
+    assert not (root / "pyproject.toml").exists()
+    code, _, err = cli("--init", "--write", root)
+    assert code == 0 and "Added [tool.session-lint] to" in err
+    assert (root / "pyproject.toml").read_text() == out
+    code, out, err = cli("--init", "--write", root)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "already has" in err
+
+
+def test_cli_init_bad_path_is_one_line(tmp_path):
+    code, _, err = cli("--init", tmp_path / "nope")
+    assert code == 2 and err.strip().splitlines() == [
+        f"session-lint: error: --init expects a project directory, got {tmp_path / 'nope'}"]
+
+
+def test_notice_when_no_configuration_exists(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("a.py")
+    if (tmp_path.parent / "pyproject.toml").exists():  # pragma: no cover - a config above tmp
+        pytest.skip("a pyproject.toml above the temporary directory")
+    assert code == 0 and err.count("--init") == 1 and "defaults" in err
+    (tmp_path / "pyproject.toml").write_text("[tool.session-lint]\n")
+    assert "--init" not in cli("a.py")[2]
