@@ -88,6 +88,7 @@ class Discovery:
     expire_on_commit: tuple[bool, Origin] | None = None
     deprecated: list[tuple[str, str, Origin]] = field(default_factory=list)
     session_module: tuple[str, str] | None = None  # (dotted name, relative path)
+    migrations: list[Origin] = field(default_factory=list)  # Alembic env.py files
 
 
 # -- per-module facts -----------------------------------------------------------------
@@ -282,6 +283,7 @@ class _Scanner:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     self.functions[f"{module.name}.{node.name}"] = (module, node)
         self._find_deprecated()
+        self._find_migrations()
         live = [m for m in self.modules if m.name not in self.deprecated_modules]
         builders = [m for m in live if "sessionmaker" in m.text or "scoped_session" in m.text]
         for module in builders:
@@ -566,6 +568,13 @@ class _Scanner:
             best = max(votes, key=lambda m: (votes[m], -m.count("."), m))
             self.result.session_module = (best, where[best])
 
+    def _find_migrations(self) -> None:
+        """Alembic environments: their revisions bind sessions to the migration's connection."""
+        for module in self.modules:
+            if module.path.name == "env.py" and any(v == "alembic.context" or v.startswith("alembic.context.")
+                                                    for v in module.imports.values()):
+                self.result.migrations.append(Origin(module.rel, 1))
+
     def _find_deprecated(self) -> None:
         for module in self.modules:
             if "Deprecat" in module.text and any(self._warns_deprecation(module, node) for node in module.nodes):
@@ -682,6 +691,13 @@ def render(discovery: Discovery) -> str:
             session_module) if i.session_type and "." in i.session_type), None)
         if session_type and session_type != _DEFAULT_TYPES[flavor] and _flavor_of_type(session_type) == flavor:
             lines.append(f"{prefix}session-type = {_q(session_type)}  # annotation of the dependency")
+
+    if discovery.migrations:
+        lines.append("exclude = [  # Alembic migrations: a session there must use the migration's connection")
+        for origin in discovery.migrations:
+            directory = origin.path.rsplit("/", 1)[0] if "/" in origin.path else "."
+            lines.append(f"    {_q(directory)},  # {origin.path}")
+        lines.append("]")
 
     for alias_source, alias in discovery.aliases:
         lines.append(f"# dependency alias {alias.origin}: {alias_source}")

@@ -383,3 +383,18 @@ def test_notice_when_no_configuration_exists(tmp_path, monkeypatch):
     assert code == 0 and err.count("--init") == 1 and "defaults" in err
     (tmp_path / "pyproject.toml").write_text("[tool.session-lint]\n")
     assert "--init" not in cli("a.py")[2]
+
+
+def test_alembic_migrations_are_excluded(tmp_path):
+    root = project(tmp_path, {"app/__init__.py": "", "app/migrations/env.py": """
+        from alembic import context
+        context.configure()
+    """, "app/migrations/versions/0001_x.py": """
+        from sqlalchemy.orm import Session
+        def upgrade():
+            session = Session(bind=op.get_bind())
+    """, "other/env.py": "import os\n"})
+    cfg = init_config(root)
+    assert cfg.exclude == ("app/migrations",)
+    assert cfg.is_excluded(root / "app" / "migrations" / "versions" / "0001_x.py")
+    assert not cfg.is_excluded(root / "app" / "models.py")
