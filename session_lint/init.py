@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ConfigError
+from .config import Config, ConfigError
 from .discovery import discover
 from .names import module_name_for
 
@@ -676,7 +676,9 @@ def render(discovery: Discovery) -> str:
             ranked = _rank([i for i in items if i.flavor == flavor], session_module)
             key = f"{prefix}{label}"
             if not ranked:
-                lines.append(f"# {key}: none found")
+                default = getattr(Config(), key.replace("-", "_"))
+                lines.append(f"# {key}: none found; the default {_q(default)} stays, and a fix that uses it "
+                             "imports it from session-module")
                 continue
             best = ranked[0]
             detail = f", used {best.uses} times" if best.uses else ""
