@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .config import ConfigError
 from .diagnostics import Diagnostic
-from .output_formats import SourceLines
+from .output import SourceLines
 
 VERSION = 1
 MAX_MATCHED_LINES = 5  # longer ranges (a whole `with` block) are matched by their first line

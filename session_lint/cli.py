@@ -14,9 +14,8 @@ from .discovery import discover
 from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
 from .docs import explain as explain_rule
 from .init import NO_CONFIG_NOTICE, run_init
-from .output import format_json, summary
-from .output_formats import (SourceLines, format_concise, format_full, format_github, format_sarif,
-                             format_statistics, use_color)
+from .output import (SourceLines, format_concise, format_full, format_github, format_json, format_sarif,
+                     format_statistics, summary, use_color)
 from .rules import all_rules, rule_by_code
 from .runner import FileOutcome, Mode, process_file, process_text
 

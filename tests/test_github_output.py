@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from session_lint.cli import main
 from session_lint.diagnostics import Diagnostic
-from session_lint.output_formats import github_annotation
+from session_lint.output import github_annotation
 
 
 def test_annotation_shape():

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from session_lint.cli import main
 from session_lint.diagnostics import Applicability, Diagnostic, Fix
-from session_lint.output_formats import SourceLines, format_full, format_statistics, use_color
+from session_lint.output import SourceLines, format_full, format_statistics, use_color
 
 OLD = "from core.database_manager import get_db_session\n"
 
@@ -118,9 +118,9 @@ def test_cli_statistics_and_concise(project):
     assert (result.exit_code, result.stdout) == (1, "2\tSES004\t[*] deprecated-session-import\n")
     result = CliRunner().invoke(main, ["--output-format", "concise", "a.py", "b.py"])
     assert result.stdout.splitlines()[:2] == [
-        f"a.py:1:1: SES004 deprecated session import `core.database_manager.get_db_session` "
+        "a.py:1:1: SES004 deprecated session import `core.database_manager.get_db_session` "
         "(use `core.database.get_db_session`)",
-        f"b.py:1:1: SES004 deprecated session import `core.database_manager.get_db_session` "
+        "b.py:1:1: SES004 deprecated session import `core.database_manager.get_db_session` "
         "(use `core.database.get_db_session`)"]
 
 
