@@ -155,8 +155,8 @@ def session_wrappers(rule: Rule) -> dict[str, Flavor]:
     def compute() -> dict[str, Flavor]:
         found = {}
         for stmt in rule.context.module.body:
-            if not isinstance(stmt, cst.FunctionDef) or stmt.asynchronous:
-                continue
+            if not isinstance(stmt, cst.FunctionDef) or stmt.asynchronous or stmt.decorators:
+                continue  # a decorator (lru_cache, contextmanager) changes what a call returns
             body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else stmt.body.body
             body = [s for s in body if not _is_docstring(s)]
             if (len(body) == 1 and isinstance(body[0], cst.SimpleStatementLine)

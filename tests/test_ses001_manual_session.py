@@ -626,3 +626,28 @@ def test_function_local_factory_import_gets_the_helper_locally():
 ])
 def test_explicitly_bound_sessions_are_flagged_without_fix(src):
     check_not_fixed(src, CODE)
+
+
+def test_messages_name_the_factory_and_the_house_pattern():
+    from session_lint.api import lint_source
+    src = ("from fastapi import FastAPI\nfrom core.database import SessionLocal, AsyncSessionLocal\n\napp = FastAPI()\n\n\n"
+           "@app.websocket('/ws')\nasync def ws(socket):\n    db = SessionLocal()\n    db.close()\n\n\n"
+           "async def job():\n    s = AsyncSessionLocal()\n    await s.close()\n")
+    messages = [d.message for d in lint_source(src, str(DEFAULT_PATH), config()) if d.code == CODE]
+    assert messages == ["manual session `SessionLocal()`: inject it with `Depends(get_db)`",
+                        "manual session `AsyncSessionLocal()`: use `async with get_async_session()`"]
+
+
+def test_api_route_and_websocket_are_routes():
+    check_fixed(
+        "from fastapi import FastAPI\nfrom core.database import SessionLocal\n\napp = FastAPI()\n\n\n"
+        "@app.api_route('/x', methods=['GET'])\ndef x():\n    with SessionLocal() as db:\n        return db.query(X).all()\n",
+        "from fastapi import Depends, FastAPI\nfrom core.database import get_db\nfrom sqlalchemy.orm import Session\n\n"
+        "app = FastAPI()\n\n\n@app.api_route('/x', methods=['GET'])\ndef x(db: Session = Depends(get_db)):\n"
+        "    return db.query(X).all()\n", CODE)
+
+
+def test_decorated_wrapper_is_not_a_plain_factory():
+    # lru_cache makes it one shared session: the body is what gets reported, not each caller
+    check_flagged("from functools import lru_cache\nfrom core.database import SessionLocal\n\n@lru_cache\n"
+                  "def get_session():\n    return SessionLocal()\n\ndef f():\n    db = get_session()\n", [(6, 12, CODE)])

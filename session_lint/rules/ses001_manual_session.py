@@ -119,9 +119,14 @@ class ManualSession(Rule):
         if wrapper and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
             return  # reported at the wrapper's callers
         code = self.context.module.code_for_node(node.func)
-        helper = self.config.async_context_manager if flavor is Flavor.ASYNC else self.config.context_manager
-        self.report(node, f"manual session `{code}()`: use `{helper}()` or the FastAPI dependency",
-                    self.fix_for(node, flavor, function))
+        sync = flavor is Flavor.SYNC
+        if function is not None and self.route(function):
+            dependency = (self.config.dependency if sync else self.config.async_dependency).rpartition(".")[2]
+            advice = f"inject it with `Depends({dependency})`"
+        else:
+            helper = (self.config.context_manager if sync else self.config.async_context_manager).rpartition(".")[2]
+            advice = f"use `{'with' if sync else 'async with'} {helper}()`"
+        self.report(node, f"manual session `{code}()`: {advice}", self.fix_for(node, flavor, function))
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
