@@ -243,13 +243,15 @@ def add_dependency_param(rule: Rule, func: cst.FunctionDef, name: str, flavor: F
     existing = list(params.kwonly_params if use_kwonly else params.params)
     if existing:
         last = existing[-1]
-        if isinstance(last.comma, cst.Comma):  # a trailing comma: keep the one-per-line layout
-            param = param.with_changes(comma=last.comma)
-            between = (existing[-2].comma if len(existing) > 1 and isinstance(existing[-2].comma, cst.Comma)
-                       else cst.Comma(whitespace_after=func.whitespace_before_params))
-            existing[-1] = last.with_changes(comma=between)
+        param = param.with_changes(comma=last.comma)  # whatever followed the last one follows ours
+        if len(existing) > 1 and isinstance(existing[-2].comma, cst.Comma):
+            between = existing[-2].comma  # the signature's own separator (one per line or not)
+        elif isinstance(last.comma, cst.Comma) and isinstance(last.comma.whitespace_after,
+                                                                cst.ParenthesizedWhitespace):
+            between = cst.Comma(whitespace_after=func.whitespace_before_params)  # `(\n    a,\n)`
         else:
-            existing[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            between = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        existing[-1] = last.with_changes(comma=between)
     existing.append(param)
     new_params = params.with_changes(**{"kwonly_params" if use_kwonly else "params": existing})
     imports = (ImportSpec("fastapi", "Depends"), type_import, dep_import)

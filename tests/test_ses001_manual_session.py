@@ -651,3 +651,18 @@ def test_decorated_wrapper_is_not_a_plain_factory():
     # lru_cache makes it one shared session: the body is what gets reported, not each caller
     check_flagged("from functools import lru_cache\nfrom core.database import SessionLocal\n\n@lru_cache\n"
                   "def get_session():\n    return SessionLocal()\n\ndef f():\n    db = get_session()\n", [(6, 12, CODE)])
+
+
+@pytest.mark.parametrize("signature, expected", [
+    ("x, /, y, *args, z=1, **kw", "x, /, y, *args, z=1, db: Session = Depends(get_db), **kw"),
+    ("*, k: int", "*, k: int, db: Session = Depends(get_db)"),
+    ("", "db: Session = Depends(get_db)"),
+    ("a, b=2", "a, b=2, db: Session = Depends(get_db)"),
+    ("\n    a,\n", "\n    a,\n    db: Session = Depends(get_db),\n"),
+])
+def test_route_fix_signature_shapes(signature, expected):
+    src = ("from fastapi import APIRouter\nfrom core.database import SessionLocal\n\nrouter = APIRouter()\n\n\n"
+           f"@router.get('/')\ndef index({signature}):\n    with SessionLocal() as db:\n        return db.query(X).all()\n")
+    after = ("from fastapi import Depends, APIRouter\nfrom core.database import get_db\nfrom sqlalchemy.orm import Session\n\n"
+             f"router = APIRouter()\n\n\n@router.get('/')\ndef index({expected}):\n    return db.query(X).all()\n")
+    check_fixed(src, after, CODE)
