@@ -7,7 +7,7 @@ name inside statements, and building `with`/`async with` statements.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import libcst as cst
 import libcst.matchers as m

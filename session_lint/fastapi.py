@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
-import libcst.matchers as m
 
 from .codemod import name_import
 from .diagnostics import ImportSpec

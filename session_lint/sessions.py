@@ -157,11 +157,13 @@ def session_wrappers(rule: Rule) -> dict[str, Flavor]:
         for stmt in rule.context.module.body:
             if not isinstance(stmt, cst.FunctionDef) or stmt.asynchronous or stmt.decorators:
                 continue  # a decorator (lru_cache, contextmanager) changes what a call returns
-            body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else stmt.body.body
-            body = [s for s in body if not _is_docstring(s)]
-            if (len(body) == 1 and isinstance(body[0], cst.SimpleStatementLine)
-                    and isinstance(body[0].body[0], cst.Return)):
-                flavor = _raw_or_registry(rule, body[0].body[0].value)
+            if isinstance(stmt.body, cst.IndentedBlock):  # one statement, after any docstring
+                lines = [s for s in stmt.body.body if not _is_docstring(s)]
+                small = lines[0].body if len(lines) == 1 and isinstance(lines[0], cst.SimpleStatementLine) else []
+            else:  # `def get(): return SessionLocal()`
+                small = stmt.body.body
+            if len(small) == 1 and isinstance(small[0], cst.Return):
+                flavor = _raw_or_registry(rule, small[0].value)
                 if flavor:
                     found[stmt.name.value] = flavor
         return found
@@ -199,11 +201,8 @@ def manual_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
 def wrapper_body_call(rule: Rule, node: cst.Call) -> str | None:
     """The wrapper function whose `return` this call is, if any."""
     ret = rule.parent(node)
-    line = rule.parent(ret) if isinstance(ret, cst.Return) else None
-    block = rule.parent(line) if line is not None else None
-    func = rule.parent(block) if block is not None else None
-    if isinstance(func, cst.FunctionDef) and func.name.value in session_wrappers(rule) \
-            and isinstance(rule.parent(func), cst.Module):
+    func = enclosing_function(rule, ret) if isinstance(ret, cst.Return) else None
+    if func is not None and func.name.value in session_wrappers(rule) and isinstance(rule.parent(func), cst.Module):
         return func.name.value
     return None
 

@@ -1,8 +1,17 @@
 """SES001 manual-session: factory shapes, near misses, exact fixes outside and inside routes."""
 
 import pytest
+from helpers import (
+    DEFAULT_PATH,
+    PROJECT,
+    check_fixed,
+    check_flagged,
+    check_noop,
+    check_not_fixed,
+    config,
+    found,
+)
 
-from helpers import DEFAULT_PATH, PROJECT, check_fixed, check_flagged, check_noop, check_not_fixed, config, found
 from session_lint.api import fix_source
 
 CODE = "SES001"
@@ -19,8 +28,8 @@ CODE = "SES001"
      [(4, 12, CODE)]),
     # a re-export elsewhere in the project (app.database.SessionLocal) is the same factory
     ("from .database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", [(4, 10, CODE)]),
-    ("from core.database import AsyncSessionLocal\n\nasync def f():\n    async with AsyncSessionLocal() as s:\n"
-     "        pass\n", [(4, 16, CODE)]),
+    (("from core.database import AsyncSessionLocal\n\nasync def f():\n    async with AsyncSessionLocal() as s:\n"
+     "        pass\n"), [(4, 16, CODE)]),
     # SQLAlchemy / SQLModel session classes and an immediately called sessionmaker
     ("from sqlalchemy.orm import Session\n\ndef f(engine):\n    with Session(engine) as s:\n        pass\n",
      [(4, 10, CODE)]),
@@ -30,8 +39,8 @@ CODE = "SES001"
     ("from sqlmodel import Session\n\ndef f(engine):\n    with Session(engine) as s:\n        pass\n",
      [(4, 10, CODE)]),
     ("from sqlalchemy.orm import sessionmaker\n\ndef f(e):\n    s = sessionmaker(bind=e)()\n", [(4, 9, CODE)]),
-    ("from sqlalchemy.ext.asyncio import AsyncSession\n\nasync def f(e):\n    async with AsyncSession(e) as s:\n"
-     "        pass\n", [(4, 16, CODE)]),
+    (("from sqlalchemy.ext.asyncio import AsyncSession\n\nasync def f(e):\n    async with AsyncSession(e) as s:\n"
+     "        pass\n"), [(4, 16, CODE)]),
     # a sessionmaker bound in this module and called by hand
     ("from sqlalchemy.orm import sessionmaker\nSession = sessionmaker()\n\ndef f():\n    s = Session()\n",
      [(5, 9, CODE)]),
@@ -41,19 +50,21 @@ CODE = "SES001"
     ("from core.database import SessionLocal\n\ndef f():\n    return Service(db=SessionLocal())\n",
      [(4, 23, CODE)]),
     # a one-line wrapper: its callers are flagged, not its body
-    ("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n\n"
-     "def f():\n    db = get_session()\n", [(7, 10, CODE)]),
+    (("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n\n"
+     "def f():\n    db = get_session()\n"), [(7, 10, CODE)]),
+    ("from core.database import SessionLocal\n\ndef get_session(): return SessionLocal()\n\n"
+     "def f():\n    db = get_session()\n", [(6, 10, CODE)]),
     # ... unless nobody here calls it
     ("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n", [(4, 12, CODE)]),
     # a module-level `with` block is a unit of work, not a global
     ("from core.database import SessionLocal\n\nwith SessionLocal() as db:\n    pass\n", [(3, 6, CODE)]),
     # a context manager class owns its session for one block: manual, not global
-    ("from core.database import SessionLocal\n\nclass Unit:\n    def __enter__(self):\n"
+    (("from core.database import SessionLocal\n\nclass Unit:\n    def __enter__(self):\n"
      "        self.db = SessionLocal()\n        return self.db\n\n    def __exit__(self, *exc):\n"
-     "        self.db.close()\n", [(5, 19, CODE)]),
+     "        self.db.close()\n"), [(5, 19, CODE)]),
     # Depends parameters of something that is not a session do not make it SES003
-    ("from fastapi import Depends\nfrom core.database import SessionLocal\n\n"
-     "def f(user=Depends(current_user)):\n    db = SessionLocal()\n", [(5, 10, CODE)]),
+    (("from fastapi import Depends\nfrom core.database import SessionLocal\n\n"
+     "def f(user=Depends(current_user)):\n    db = SessionLocal()\n"), [(5, 10, CODE)]),
 ])
 def test_flagged(src, expected):
     check_flagged(src, expected)
@@ -77,8 +88,8 @@ def test_flagged(src, expected):
     "from core.database import SessionLocal\n\nclass Repo:\n    db = SessionLocal()\n",
     "from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self):\n        self.db = SessionLocal()\n",
     # an inner session in a function with an injected one is SES003's
-    "from fastapi import Depends\nfrom core.database import SessionLocal, get_db\n\n"
-    "def f(db=Depends(get_db)):\n    other = SessionLocal()\n",
+    ("from fastapi import Depends\nfrom core.database import SessionLocal, get_db\n\n"
+    "def f(db=Depends(get_db)):\n    other = SessionLocal()\n"),
 ])
 def test_not_flagged(src):
     check_noop(src, CODE)
@@ -415,14 +426,14 @@ def test_fix_keeps_other_finally_work():
     "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    return db\n",
     "from core.database import SessionLocal\n\ndef f(o):\n    db = SessionLocal()\n    o.db = db\n",
     # a comment on the removed line
-    "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()  # keep me\n    try:\n"
-    "        db.query(X).all()\n    finally:\n        db.close()\n",
+    ("from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()  # keep me\n    try:\n"
+    "        db.query(X).all()\n    finally:\n        db.close()\n"),
     # a comment in the removed finally
-    "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    try:\n"
-    "        db.query(X).all()\n    finally:\n        # always\n        db.close()\n",
+    ("from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    try:\n"
+    "        db.query(X).all()\n    finally:\n        # always\n        db.close()\n"),
     # used after close
-    "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    try:\n"
-    "        db.query(X).all()\n    finally:\n        db.close()\n    print(db)\n",
+    ("from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    try:\n"
+    "        db.query(X).all()\n    finally:\n        db.close()\n    print(db)\n"),
     # an async session in sync code (broken anyway)
     "from core.database import AsyncSessionLocal\n\ndef f():\n    s = AsyncSessionLocal()\n    s.close()\n",
     # a one-line suite
@@ -574,8 +585,8 @@ def test_imported_router_counts_as_a_route():
 @pytest.mark.parametrize("src", [
     # a dependency / context manager that provides sessions (full-stack-fastapi-template's get_db)
     "from sqlmodel import Session\n\ndef get_db():\n    with Session(engine) as session:\n        yield session\n",
-    "from core.database import SessionLocal\n\ndef provide():\n    db = SessionLocal()\n    try:\n        yield db\n"
-    "    finally:\n        db.close()\n",
+    ("from core.database import SessionLocal\n\ndef provide():\n    db = SessionLocal()\n    try:\n        yield db\n"
+    "    finally:\n        db.close()\n"),
 ])
 def test_session_providers_are_not_flagged(src):
     check_noop(src, CODE)
@@ -616,12 +627,12 @@ def test_function_local_factory_import_gets_the_helper_locally():
 @pytest.mark.parametrize("src", [
     # bound to the caller's connection (mealie's flush hooks, alembic migrations): the helper
     # would open a different connection and transaction
-    "from sqlalchemy import orm\n\ndef hook(mapper, connection, target):\n    session = orm.Session(bind=connection)\n"
-    "    session.add(Log())\n    session.commit()\n",
-    "from sqlalchemy.orm import Session\nfrom alembic import op\n\ndef upgrade():\n    session = Session(bind=op.get_bind())\n"
-    "    session.query(X).all()\n",
-    "from sqlalchemy.orm import sessionmaker\n\ndef f(schema_engine):\n    with sessionmaker(bind=schema_engine)() as s:\n"
-    "        s.query(X).all()\n",
+    ("from sqlalchemy import orm\n\ndef hook(mapper, connection, target):\n    session = orm.Session(bind=connection)\n"
+    "    session.add(Log())\n    session.commit()\n"),
+    ("from sqlalchemy.orm import Session\nfrom alembic import op\n\ndef upgrade():\n    session = Session(bind=op.get_bind())\n"
+    "    session.query(X).all()\n"),
+    ("from sqlalchemy.orm import sessionmaker\n\ndef f(schema_engine):\n    with sessionmaker(bind=schema_engine)() as s:\n"
+    "        s.query(X).all()\n"),
     "from core.database import SessionLocal\n\ndef f(conn):\n    with SessionLocal(bind=conn) as s:\n        s.query(X).all()\n",
 ])
 def test_explicitly_bound_sessions_are_flagged_without_fix(src):

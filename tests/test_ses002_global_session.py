@@ -1,7 +1,6 @@
 """SES002 global-session: module, class and instance bindings, registries, exact fixes."""
 
 import pytest
-
 from helpers import PROJECT, check_fixed, check_flagged, check_noop, check_not_fixed
 
 CODE = "SES002"
@@ -18,16 +17,16 @@ CODE = "SES002"
     ("from core.database import SessionLocal\n\nif __name__ == '__main__':\n    db = SessionLocal()\n",
      [(4, 10, CODE)]),
     ("from core.database import SessionLocal\n\nclass Repo:\n    db = SessionLocal()\n", [(4, 10, CODE)]),
-    ("from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self):\n"
-     "        self.db = SessionLocal()\n", [(5, 19, CODE)]),
+    (("from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self):\n"
+     "        self.db = SessionLocal()\n"), [(5, 19, CODE)]),
     # lazily, in any method, also through `or`
-    ("from core.database import SessionLocal\n\nclass Repo:\n    @property\n    def db(self):\n"
-     "        if self._db is None:\n            self._db = SessionLocal()\n        return self._db\n",
+    (("from core.database import SessionLocal\n\nclass Repo:\n    @property\n    def db(self):\n"
+     "        if self._db is None:\n            self._db = SessionLocal()\n        return self._db\n"),
      [(7, 24, CODE)]),
-    ("from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self, db=None):\n"
-     "        self.db = db or SessionLocal()\n", [(5, 25, CODE)]),
-    ("from core.database import SessionLocal\n\nclass Repo:\n    @classmethod\n    def setup(cls):\n"
-     "        cls.db = SessionLocal()\n", [(6, 18, CODE)]),
+    (("from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self, db=None):\n"
+     "        self.db = db or SessionLocal()\n"), [(5, 25, CODE)]),
+    (("from core.database import SessionLocal\n\nclass Repo:\n    @classmethod\n    def setup(cls):\n"
+     "        cls.db = SessionLocal()\n"), [(6, 18, CODE)]),
     # a sessionmaker bound here and called at module level
     ("from sqlalchemy.orm import sessionmaker\n\nSession = sessionmaker()\nsession = Session()\n", [(4, 11, CODE)]),
 ])
@@ -45,10 +44,10 @@ def test_flagged(src, expected):
     "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n",
     "from core.database import SessionLocal\n\nclass Repo:\n    def run(self):\n        db = SessionLocal()\n",
     # a context manager / a test case own the session for one block / one test
-    "from core.database import SessionLocal\n\nclass Unit:\n    def __enter__(self):\n        self.db = SessionLocal()\n"
-    "    def __exit__(self, *a):\n        self.db.close()\n",
-    "from core.database import SessionLocal\n\nclass T(TestCase):\n    def setUp(self):\n        self.db = SessionLocal()\n"
-    "    def tearDown(self):\n        self.db.close()\n",
+    ("from core.database import SessionLocal\n\nclass Unit:\n    def __enter__(self):\n        self.db = SessionLocal()\n"
+    "    def __exit__(self, *a):\n        self.db.close()\n"),
+    ("from core.database import SessionLocal\n\nclass T(TestCase):\n    def setUp(self):\n        self.db = SessionLocal()\n"
+    "    def tearDown(self):\n        self.db.close()\n"),
     # `self.x = ...` outside a class
     "from core.database import SessionLocal\n\ndef f(self):\n    self.db = SessionLocal()\n",
 ])
@@ -153,8 +152,8 @@ def test_fix_drops_the_shutdown_close_of_a_function_that_also_uses_it():
     # returned: it escapes
     "from core.database import SessionLocal\n\ndb = SessionLocal()\n\ndef get():\n    return db\n",
     # a nested function uses it too
-    "from core.database import SessionLocal\n\ndb = SessionLocal()\n\ndef outer():\n    db.query(X)\n"
-    "    def inner():\n        return db.query(Y).all()\n    return inner\n",
+    ("from core.database import SessionLocal\n\ndb = SessionLocal()\n\ndef outer():\n    db.query(X)\n"
+    "    def inner():\n        return db.query(Y).all()\n    return inner\n"),
     # only closed somewhere
     "from core.database import SessionLocal\n\ndb = SessionLocal()\n\ndef shutdown():\n    db.close()\n",
     # a comment would be lost

@@ -1,7 +1,6 @@
 """SES003 mixed-session-patterns: injected sessions in every spelling, inner sessions, exact fixes."""
 
 import pytest
-
 from helpers import check_fixed, check_flagged, check_noop, check_not_fixed, found
 
 CODE = "SES003"
@@ -17,8 +16,8 @@ HEAD = ("from typing import Annotated\nfrom fastapi import APIRouter, Depends\nf
     ("def f(db: Annotated[Session, Depends(get_db)]):\n    with get_db_session() as s:\n        pass\n",
      [(10, 5, CODE)]),
     # an alias defined here
-    ("DbSession = Annotated[Session, Depends(get_db)]\n\ndef f(db: DbSession):\n    with get_db_session() as s:\n"
-     "        pass\n", [(12, 5, CODE)]),
+    (("DbSession = Annotated[Session, Depends(get_db)]\n\ndef f(db: DbSession):\n    with get_db_session() as s:\n"
+     "        pass\n"), [(12, 5, CODE)]),
     # any dependency of a Session-typed parameter
     ("def f(db: Session = Depends(my_session)):\n    with get_db_session() as s:\n        pass\n", [(10, 5, CODE)]),
     # the inner session reuses the injected name
@@ -29,8 +28,8 @@ HEAD = ("from typing import Annotated\nfrom fastapi import APIRouter, Depends\nf
     ("def f(db=Depends(get_db)):\n    return Service(SessionLocal())\n", [(10, 20, CODE)]),
     ("def f(db=Depends(get_db)):\n    s = next(get_db())\n", [(10, 9, CODE)]),
     # two inner sessions: two diagnostics
-    ("async def f(db=Depends(get_db)):\n    with get_db_session() as a:\n        pass\n    with SessionLocal() as b:\n"
-     "        pass\n", [(10, 5, CODE), (12, 5, CODE)]),
+    (("async def f(db=Depends(get_db)):\n    with get_db_session() as a:\n        pass\n    with SessionLocal() as b:\n"
+     "        pass\n"), [(10, 5, CODE), (12, 5, CODE)]),
     # nested inside another block
     ("def f(db=Depends(get_db)):\n    for i in range(3):\n        with get_db_session() as s:\n            pass\n",
      [(11, 9, CODE)]),
@@ -62,8 +61,8 @@ def test_async_dependency():
     # the injected session only
     "def f(db: Session = Depends(get_db)):\n    return db.query(X).all()\n",
     # an inner function is its own unit of work (SES001's business)
-    "def f(db=Depends(get_db)):\n    def later():\n        with get_db_session() as s:\n            pass\n"
-    "    return later\n",
+    ("def f(db=Depends(get_db)):\n    def later():\n        with get_db_session() as s:\n            pass\n"
+    "    return later\n"),
     # a session-typed parameter that is not injected
     "def f(db: Session):\n    with get_db_session() as s:\n        pass\n",
     # Depends used for a non-session and boto3 sessions inside
@@ -204,8 +203,8 @@ def test_fix_annotated_alias():
     # created by hand, not in a `with`
     "def f(db=Depends(get_db)):\n    s = SessionLocal()\n    s.close()\n",
     # sync inner block in an async-injected function
-    "from sqlalchemy.ext.asyncio import AsyncSession\n\nasync def f(db: AsyncSession = Depends(get_async_db)):\n"
-    "    with get_db_session() as s:\n        pass\n",
+    ("from sqlalchemy.ext.asyncio import AsyncSession\n\nasync def f(db: AsyncSession = Depends(get_async_db)):\n"
+    "    with get_db_session() as s:\n        pass\n"),
     # the inner name is used after the block
     "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.query(X).all()\n    return s\n",
     # a return inside a writing managed block would skip the added commit

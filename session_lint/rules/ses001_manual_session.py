@@ -7,15 +7,32 @@ import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
 from ..codemod import (
-    add_import_alias, has_comment, helper_call, is_method_stmt, is_rollback_reraise, safe_to_manage,
-    swap_into, uses, with_block, without_rollback,
+    add_import_alias,
+    has_comment,
+    helper_call,
+    is_method_stmt,
+    is_rollback_reraise,
+    safe_to_manage,
+    swap_into,
+    uses,
+    with_block,
+    without_rollback,
 )
 from ..diagnostics import Applicability, Fix, ImportSpec
-from ..names import dotted_name
 from ..fastapi import add_dependency_param, injected_sessions, is_route, parameter_names
+from ..names import dotted_name
 from ..sessions import (
-    Flavor, bound_to, enclosing_function, explicitly_bound, factory_import_specs, global_session_binding, helper_available,
-    local_import_of, manual_session_call, wrapper_body_call, yields_session,
+    Flavor,
+    bound_to,
+    enclosing_function,
+    explicitly_bound,
+    factory_import_specs,
+    global_session_binding,
+    helper_available,
+    local_import_of,
+    manual_session_call,
+    wrapper_body_call,
+    yields_session,
 )
 from .base import Rule
 

@@ -8,12 +8,25 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
-from ..codemod import has_comment, helper_call, is_method_stmt, split_docstring, uses, with_block
+from ..codemod import (
+    has_comment,
+    helper_call,
+    is_method_stmt,
+    split_docstring,
+    uses,
+    with_block,
+)
 from ..diagnostics import Applicability, Fix
 from ..project import search_roots
 from ..project_imports import imported_elsewhere
 from ..sessions import (
-    Flavor, bound_to, explicitly_bound, factory_import_specs, global_session_binding, helper_available, manual_session_call,
+    Flavor,
+    bound_to,
+    explicitly_bound,
+    factory_import_specs,
+    global_session_binding,
+    helper_available,
+    manual_session_call,
 )
 from .base import Rule
 
@@ -83,8 +96,8 @@ class GlobalSession(Rule):
     )
     INVALID = (
         "from core.database import SessionLocal\n\ndb = SessionLocal()\n",
-        "from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self):\n"
-        "        self.db = SessionLocal()\n",
+        ("from core.database import SessionLocal\n\nclass Repo:\n    def __init__(self):\n"
+        "        self.db = SessionLocal()\n"),
     )
 
     def __init__(self, context) -> None:

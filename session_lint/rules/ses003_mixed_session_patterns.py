@@ -9,7 +9,13 @@ from libcst.metadata import ScopeProvider
 from ..codemod import commits_on_every_path, has_comment, rename, uses
 from ..diagnostics import Applicability, Fix
 from ..fastapi import Injected, injected_sessions
-from ..sessions import Flavor, factory_import_specs, managed_session_call, manual_session_call, opens_session
+from ..sessions import (
+    Flavor,
+    factory_import_specs,
+    managed_session_call,
+    manual_session_call,
+    opens_session,
+)
 from .base import Rule
 
 DOCS = """\
@@ -72,12 +78,12 @@ class MixedSessionPatterns(Rule):
     METADATA_DEPENDENCIES = Rule.METADATA_DEPENDENCIES + (ScopeProvider,)
 
     VALID = (
-        "from fastapi import Depends\nfrom core.database import get_db\n\n"
-        "def f(db=Depends(get_db)):\n    return db.query(User).all()\n",
+        ("from fastapi import Depends\nfrom core.database import get_db\n\n"
+        "def f(db=Depends(get_db)):\n    return db.query(User).all()\n"),
     )
     INVALID = (
-        "from fastapi import Depends\nfrom core.database import get_db, get_db_session\n\n"
-        "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.add(User())\n",
+        ("from fastapi import Depends\nfrom core.database import get_db, get_db_session\n\n"
+        "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.add(User())\n"),
     )
 
     def __init__(self, context) -> None:

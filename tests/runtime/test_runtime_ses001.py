@@ -8,11 +8,10 @@ import gc
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import select
-
 from app.models import User
 from core import database as db_module
 from pairs import import_case_module, load_case
+from sqlalchemy import select
 
 
 def committed_emails() -> list[str]:

@@ -4,12 +4,11 @@ next one (PendingRollbackError); after the fix each call has its own unit of wor
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import PendingRollbackError
-
 from app.models import User
 from core import database as db_module
 from pairs import import_case_module, load_case
+from sqlalchemy import select
+from sqlalchemy.exc import PendingRollbackError
 
 
 def committed_emails() -> list[str]:

@@ -3,11 +3,10 @@ connections at once; after the fix it uses the request's session only, with the 
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from app.models import User
 from core import database as db_module
 from pairs import import_case_module, load_case
+from sqlalchemy import select
 
 
 def committed_emails() -> list[str]:
