@@ -52,8 +52,8 @@ CODE = "SES001"
     # a one-line wrapper: its callers are flagged, not its body
     (("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n\n"
      "def f():\n    db = get_session()\n"), [(7, 10, CODE)]),
-    ("from core.database import SessionLocal\n\ndef get_session(): return SessionLocal()\n\n"
-     "def f():\n    db = get_session()\n", [(6, 10, CODE)]),
+    (("from core.database import SessionLocal\n\ndef get_session(): return SessionLocal()\n\n"
+     "def f():\n    db = get_session()\n"), [(6, 10, CODE)]),
     # ... unless nobody here calls it
     ("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n", [(4, 12, CODE)]),
     # a module-level `with` block is a unit of work, not a global
