@@ -109,3 +109,47 @@ def session_block_target(rule: Rule, item: cst.WithItem) -> tuple[str, Flavor] |
 
 def _spelled(node: cst.CSTNode, name: str) -> bool:
     return isinstance(node, cst.Name) and node.value == name
+
+
+# -- session blocks, for the flow analysis of SES005/SES006 ------------------------
+
+def session_block_opening(rule: Rule, item: cst.WithItem) -> tuple[str, bool] | None:
+    """For a `with` item that opens a session bound to a name, return (name, commits at exit).
+
+    The house context manager and `sessionmaker.begin()` / `Factory.begin()` commit when the
+    block ends; a raw `with SessionLocal() as db:` / `with Session(engine) as s:` only closes.
+    """
+    if not (item.asname and isinstance(item.asname.name, cst.Name)):
+        return None
+    name = item.asname.name.value
+    call = item.item
+    if managed_session_call(rule, call):
+        return name, True
+    if raw_session_call(rule, call):
+        return name, False
+    if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "begin" and _is_session_factory(rule, call.func.value)):
+        return name, True  # `with SessionLocal.begin() as db:`
+    return None
+
+
+def _is_session_factory(rule: Rule, node: cst.CSTNode) -> bool:
+    config = rule.config
+    return (rule.resolves_to(node, config.session_factories)
+            or rule.resolves_to(node, config.async_session_factories)
+            or is_registry_call(rule, node))
+
+
+def is_session_annotation(rule: Rule, annotation: cst.BaseExpression | None) -> bool:
+    """Is this annotation the (async) session type (`Session`, `AsyncSession`, the configured ones)?"""
+    if annotation is None:
+        return False
+    if isinstance(annotation, cst.Subscript):  # Annotated[Session, Depends(get_db)]
+        elements = annotation.slice
+        if not elements or not isinstance(elements[0].slice, cst.Index):
+            return False
+        annotation = elements[0].slice.value
+    names = rule.qualified_names(annotation)
+    config = rule.config
+    return bool(names & (SESSION_CLASSES | ASYNC_SESSION_CLASSES)) or rule.resolves_to(
+        annotation, (config.session_type, config.async_session_type))

@@ -1,0 +1,218 @@
+"""Relationship and deferred-column names of the ORM model classes a module can see.
+
+Used by SES005 when objects are detached but not expired (`expire-on-commit = false`,
+or a session that closed without committing): then only attributes that were never
+loaded fail, i.e. lazy relationships and deferred columns. Read with `ast`, never
+imported: the linted module itself, plus the project modules it imports from
+(following re-exports a few levels, e.g. `app/models/__init__.py`).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .names import module_name_for
+from .project import find_module_source, search_roots
+
+EAGER_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
+MAX_MODULES = 40  # keep the scan cheap on large projects
+
+
+@dataclass
+class ModelInfo:
+    relationships: dict[str, bool] = field(default_factory=dict)  # name -> eager by default
+    deferred: set[str] = field(default_factory=set)
+    columns: set[str] = field(default_factory=set)
+    bases: tuple[str, ...] = ()
+
+
+class ModelRegistry:
+    def __init__(self, models: dict[str, ModelInfo]) -> None:
+        self.models = models
+        self.lazy_relationships = {n for m in models.values() for n, eager in m.relationships.items() if not eager}
+        self.all_columns = {c for m in models.values() for c in m.columns}
+        self.all_deferred = {c for m in models.values() for c in m.deferred}
+
+    def _lookup(self, model: str, attr: str, seen: set[str]) -> str | None:
+        info = self.models.get(model)
+        if info is None or model in seen:
+            return None
+        seen.add(model)
+        if attr in info.relationships:
+            return "eager-relationship" if info.relationships[attr] else "relationship"
+        if attr in info.deferred:
+            return "deferred"
+        if attr in info.columns:
+            return "column"
+        for base in info.bases:
+            kind = self._lookup(base, attr, seen)
+            if kind:
+                return kind
+        return None
+
+    def attribute_kind(self, model: str | None, attr: str) -> str | None:
+        """"relationship" (lazy), "eager-relationship", "deferred", "column", or None (unknown)."""
+        if model and model in self.models:
+            return self._lookup(model, attr, set())
+        # unknown model: only a name that is a lazy relationship and never a column anywhere
+        if attr in self.lazy_relationships and attr not in self.all_columns:
+            return "relationship"
+        if attr in self.all_deferred and attr not in self.all_columns:
+            return "deferred"
+        return None
+
+
+# -- reading one module ------------------------------------------------------------
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            return func.attr
+        if isinstance(func, ast.Name):
+            return func.id
+    return ""
+
+
+def _string(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _keyword(call: ast.Call, name: str) -> ast.AST | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _is_eager(call: ast.Call) -> bool:
+    lazy = _string(_keyword(call, "lazy"))
+    kwargs = _keyword(call, "sa_relationship_kwargs")  # SQLModel
+    if isinstance(kwargs, ast.Dict):
+        for key, value in zip(kwargs.keys, kwargs.values):
+            if _string(key) == "lazy":
+                lazy = _string(value)
+    return lazy in EAGER_LAZY
+
+
+def _target_class(call: ast.Call) -> str | None:
+    """`relationship("Address")` / `relationship(Address)` -> "Address"."""
+    if not call.args:
+        return None
+    arg = call.args[0]
+    text = _string(arg) or (arg.id if isinstance(arg, ast.Name) else None)
+    return text.rsplit(".", 1)[-1] if text else None
+
+
+def _backref(call: ast.Call) -> str | None:
+    value = _keyword(call, "backref")
+    if isinstance(value, ast.Call) and value.args:
+        return _string(value.args[0])
+    return _string(value)
+
+
+@dataclass
+class ModuleModels:
+    classes: dict[str, ModelInfo]
+    backrefs: list[tuple[str, str]]  # (target class, attribute name)
+    imports: list[tuple[str, str | None]]  # (absolute module, imported name or None for a module)
+
+
+def _absolute(module: str | None, level: int, package: str) -> str | None:
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else [])) or None
+
+
+def read_module(tree: ast.Module, package: str) -> ModuleModels:
+    classes: dict[str, ModelInfo] = {}
+    backrefs: list[tuple[str, str]] = []
+    imports: list[tuple[str, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = _absolute(node.module, node.level, package)
+            if module:
+                for alias in node.names:
+                    imports.append((module, alias.name))
+        elif isinstance(node, ast.Import):
+            imports.extend((alias.name, None) for alias in node.names)
+        elif isinstance(node, ast.ClassDef):
+            info = ModelInfo(bases=tuple(b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")
+                                         for b in node.bases))
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    target, value, annotated = stmt.targets[0].id, stmt.value, False
+                elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                    target, value, annotated = stmt.target.id, stmt.value, True
+                else:
+                    continue
+                kind = _call_name(value).lower() if value is not None else ""
+                if kind == "relationship":
+                    info.relationships[target] = _is_eager(value)
+                    other, back = _target_class(value), _backref(value)
+                    if other and back:
+                        backrefs.append((other, back))
+                elif kind == "deferred" or (kind in {"mapped_column", "column_property", "column"}
+                                            and isinstance(_keyword(value, "deferred"), ast.Constant)
+                                            and _keyword(value, "deferred").value is True):
+                    info.deferred.add(target)
+                elif value is not None and kind or annotated:
+                    info.columns.add(target)
+            if info.relationships or info.deferred or info.columns:
+                classes[node.name] = info
+    return ModuleModels(classes, backrefs, imports)
+
+
+@lru_cache(maxsize=512)
+def _read_file(path: Path, mtime_ns: int, package: str) -> ModuleModels | None:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return read_module(tree, package)
+
+
+def _read_path(path: Path) -> ModuleModels | None:
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _read_file(path, mtime, module_name_for(path).package)
+
+
+def registry_for(source: str, path: str, config_root: Path | None) -> ModelRegistry:
+    """Models of the linted module and of the project modules it imports names from."""
+    try:
+        own = read_module(ast.parse(source), module_name_for(path).package)
+    except (SyntaxError, ValueError):
+        return ModelRegistry({})
+    roots = search_roots(path, config_root)
+    classes = dict(own.classes)
+    backrefs = list(own.backrefs)
+    seen: set[tuple[Path, str | None]] = set()
+    queue = [(module, name, 0) for module, name in own.imports]
+    while queue and len(seen) < MAX_MODULES:
+        module, name, depth = queue.pop(0)
+        source_path = find_module_source(module, roots)
+        if source_path is None and name is not None:  # `from app import models`: a submodule
+            source_path = find_module_source(f"{module}.{name}", roots)
+            name = None
+        if source_path is None or (source_path, name) in seen:
+            continue
+        seen.add((source_path, name))
+        found = _read_path(source_path)
+        if found is None:
+            continue
+        for cls, info in found.classes.items():
+            classes.setdefault(cls, info)
+        backrefs.extend(found.backrefs)
+        if depth < 3:  # re-exports: `from .user import User` in a models package
+            queue.extend((m, n, depth + 1) for m, n in found.imports if name is None or n in (name, "*"))
+    for cls, attr in backrefs:
+        if cls in classes:
+            classes[cls].relationships.setdefault(attr, False)
+    return ModelRegistry(classes)
