@@ -103,7 +103,8 @@ class Config:
             values[attr] = value
         for attr in ("select", "ignore", "extend_select"):
             for code in values.get(attr, ()):
-                if code != "ALL" and not (code.startswith("SES") and code[3:].isdigit()):
+                # a full code or a prefix of one: "SES", "SES00", "SES004", or "ALL"
+                if code != "ALL" and not (code.startswith("SES") and (code[3:].isdigit() or not code[3:])):
                     raise ConfigError(f"{where}'{attr.replace('_', '-')}' has invalid code {code!r}")
         return cls(**values, source=source, root=root)
 

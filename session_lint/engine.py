@@ -52,6 +52,13 @@ def parse(source: str, path: str) -> cst.Module | Diagnostic:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        # CPython's own parser gives the clearer message and position; ask it on this rare path
+        try:
+            ast.parse(source, filename=path)
+        except SyntaxError as py_exc:
+            return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1)
+        except (ValueError, RecursionError):
+            pass
         first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
         return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1)
     except RecursionError:

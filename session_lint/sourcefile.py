@@ -34,7 +34,7 @@ class Source:
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         except SyntaxError as exc:
-            raise SourceError(f"cannot detect encoding: {exc}") from None
+            raise SourceError(f"cannot decode file: {exc}") from None
         if encoding == "utf-8-sig":
             encoding = "utf-8"
         try:

@@ -199,3 +199,18 @@ def test_noqa_suppresses():
     assert found("from core.database_manager import get_db_session  # noqa\n", CODE) == []
     assert found("from core.database_manager import get_db_session  # noqa: SES004\n", CODE) == []
     assert found("from core.database_manager import get_db_session  # noqa: SES001\n", CODE) == [(1, 1, CODE)]
+
+
+def test_fix_from_package_import_module_renames_renamed_members():
+    check_fixed("from core import database_manager\n\ndatabase_manager.get_monitored_db_session()\n",
+                "from core import database\n\ndatabase.get_db_session()\n", CODE)
+
+
+def test_module_imported_from_package_with_unknown_member_has_no_fix():
+    check_not_fixed("from core import database_manager\n\ndatabase_manager.DatabaseManager()\n", CODE)
+
+
+def test_fix_rename_within_the_same_module_keeps_the_other_names():
+    cfg = config(deprecated=(("core.database.get_session", "core.database.get_db_session"),))
+    check_fixed("from core.database import SessionLocal, get_session, get_db_session\n\nget_session()\n",
+                "from core.database import SessionLocal, get_db_session\n\nget_db_session()\n", CODE, cfg=cfg)

@@ -11,7 +11,7 @@ from libcst.metadata import ScopeProvider
 
 from ..diagnostics import Applicability, Fix, ImportSpec
 from ..names import dotted_name, module_name_for
-from ..project import module_defines, search_roots
+from ..project import find_module_source, module_defines, search_roots
 from .base import Rule
 
 DOCS = """\
@@ -190,12 +190,22 @@ class DeprecatedSessionImport(Rule):
                 return None
             new_leaf = new.rpartition(".")[2]
             asname = alias.asname.name.value if alias.asname else None
-            if asname is None and new_leaf != alias.name.value:
-                renamed = self.rename_uses(node, alias.name.value, new_leaf, new)
+            local = asname or alias.name.value
+            if asname is None and new_leaf != alias.name.value and not self.name_free(new_leaf, new):
+                asname = alias.name.value  # the new name is taken: keep the old one as an alias
+            new_local = asname or new_leaf
+            if self.is_module(old, new):
+                uses = self.attribute_uses(node, local)
+                members = None if uses is None else self.member_replacements(
+                    uses, old, new, cst.Name(new_local) if new_local != local else None)
+                if members is None:
+                    return None
+                replacements.update(members)
+            elif new_local != local:
+                renamed = self.rename_uses(node, local, new_local, new)
                 if renamed is None:
-                    asname = alias.name.value  # the new name is taken: keep the old one as an alias
-                else:
-                    replacements.update(renamed)
+                    return None
+                replacements.update(renamed)
             if asname == new_leaf:
                 asname = None
             new_aliases.append((alias, new_leaf, asname))
@@ -211,16 +221,22 @@ class DeprecatedSessionImport(Rule):
                 replacements[node] = cst.RemoveFromParent()
             adds = tuple(ImportSpec(new_module, leaf, asname) for _, leaf, asname in new_aliases)
             return Fix(Applicability.SAFE, message, replacements, add_imports=adds)
-        if len(new_modules) != 1 or len(moves) != len(node.names):
+        if len(new_modules) != 1:
             return None  # a statement split over modules: leave it to a human
         (new_module,) = new_modules
+        if len(moves) != len(node.names) and new_module != item.module:
+            return None  # other names stay in the old module: leave it to a human
+        # Rewrite in place: moved names renamed, other names (same module) kept as they are.
+        renamed = {alias: (leaf, asname) for alias, leaf, asname in new_aliases}
         names, seen = [], set()
-        for alias, leaf, asname in new_aliases:
+        for alias in node.names:
+            leaf, asname = renamed.get(alias, (alias.name.value, alias.asname and alias.asname.name.value))
             if (leaf, asname) in seen:
                 continue  # a rename made it a duplicate of a name already imported here
             seen.add((leaf, asname))
             names.append(alias.with_changes(name=cst.Name(leaf),
-                                            asname=cst.AsName(cst.Name(asname)) if asname else None))
+                                            asname=cst.AsName(cst.Name(asname)) if asname else None)
+                         if alias in renamed else alias)
         names[-1] = names[-1].with_changes(comma=node.names[-1].comma)
         relative, module_expr = self.module_reference(node, new_module, item.package)
         replacements[node] = node.with_changes(relative=relative, module=module_expr, names=names)
@@ -312,15 +328,36 @@ class DeprecatedSessionImport(Rule):
             uses = [(attr, attr.value) for attr in self.attributes
                     if isinstance(attr.value, (cst.Attribute, cst.Name))
                     and dotted_name(attr.value) == old and old in self.qualified_names(attr.value)]
+        members = self.member_replacements(uses, old, new, None if alias.asname else cst.parse_expression(new))
+        if members is None:
+            return None
+        replacements.update(members)
+        return Fix(Applicability.SAFE, f"Import `{new}`", replacements)
+
+    def member_replacements(self, uses: list, old: str, new: str, new_base: cst.BaseExpression | None) -> dict | None:
+        """Rewrite `<module>.member` uses for a module moved from `old` to `new`.
+
+        Renamed members get their new name; a member not known to exist in the
+        new module means no fix. `new_base` replaces the module reference (None: keep it).
+        """
+        replacements = {}
         for attribute, base in uses:
             old_member = f"{old}.{attribute.attr.value}"
             new_member = self.new_name_for(old_member)
-            if not new_member or new_member.rpartition(".")[0] != new or not self.known_to_exist(old_member, new_member):
+            if (not new_member or new_member.rpartition(".")[0] != new
+                    or not self.known_to_exist(old_member, new_member)):
                 return None
             new_attr = attribute.attr.with_changes(value=new_member.rpartition(".")[2])
-            new_base = base if alias.asname else cst.parse_expression(new)
-            replacements[attribute] = attribute.with_changes(value=new_base, attr=new_attr)
-        return Fix(Applicability.SAFE, f"Import `{new}`", replacements)
+            replacements[attribute] = attribute.with_changes(value=new_base or base, attr=new_attr)
+        return replacements
+
+    def is_module(self, old: str, new: str) -> bool:
+        """Does the deprecated dotted name `old` denote a module (not a function or class)?"""
+        if any(key.startswith(old + ".") for key in self.table):
+            return True
+        if self._roots is None:
+            self._roots = search_roots(self.context.path, self.config.root)
+        return find_module_source(new, self._roots) is not None
 
     def attribute_uses(self, node: cst.CSTNode, local: str) -> list | None:
         """(attribute, base name) for every `local.member` use; None if `local` is used bare."""

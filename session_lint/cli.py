@@ -1,0 +1,172 @@
+"""`session-lint`: the command line. Exit codes: 0 clean, 1 findings remain, 2 error."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import Config, ConfigError
+from .discovery import discover
+from .output import format_json, format_text, summary
+from .rules import all_rules, rule_by_code
+from .runner import FileOutcome, Mode, process_file, process_text
+
+OUTPUT_FORMATS = ("text", "json")
+
+
+def _codes(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
+    for code in codes:
+        if code != "ALL" and not (code.startswith("SES") and (code[3:].isdigit() or not code[3:])):
+            raise click.BadParameter(f"invalid rule code or prefix {code!r}")
+    return codes
+
+
+def _fail(message: str) -> None:
+    click.echo(f"session-lint: error: {message}", err=True)
+    sys.exit(2)
+
+
+class _Configs:
+    """The configuration for each linted path: --config, or the nearest pyproject.toml."""
+
+    def __init__(self, explicit: Path | None, overrides: dict) -> None:
+        self.explicit = Config.from_file(explicit) if explicit else None
+        self.overrides = overrides
+        self.cache: dict[Path, Config] = {}
+
+    def for_path(self, path: Path) -> Config:
+        if self.explicit is not None:
+            return self._apply(self.explicit)
+        directory = (path if path.is_dir() else path.parent).resolve()
+        if directory not in self.cache:
+            self.cache[directory] = self._apply(Config.discover(directory))
+        return self.cache[directory]
+
+    def _apply(self, config: Config) -> Config:
+        select, ignore, extend = self.overrides["select"], self.overrides["ignore"], self.overrides["extend_select"]
+        return replace(
+            config,
+            select=select if select is not None else config.select,
+            ignore=config.ignore + (ignore or ()),
+            extend_select=config.extend_select + (extend or ()),
+        )
+
+
+def explain(code: str) -> str:
+    rule = rule_by_code(code)
+    if rule is None:
+        _fail(f"unknown rule {code!r} (see `session-lint --list-rules`)")
+    header = f"# {rule.name} ({rule.code})\n\nFix is {'always' if rule.fix_availability in ('safe', 'unsafe') else rule.fix_availability} available"
+    if rule.fix_availability == "none":
+        header = f"# {rule.name} ({rule.code})\n\nNo fix is available"
+    elif rule.fix_availability in ("safe", "unsafe"):
+        header += f" ({rule.fix_availability})"
+    return f"{header}.\n\n{rule.docs.rstrip()}\n"
+
+
+def list_rules() -> str:
+    lines = [f"{'code':<8}{'name':<30}{'fix':<11}summary"]
+    for rule in all_rules():
+        lines.append(f"{rule.code:<8}{rule.name:<30}{rule.fix_availability:<11}{rule.summary}")
+    return "\n".join(lines) + "\n"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix/--diff, apply unsafe fixes too.")
+@click.option("--diff", is_flag=True, help="Show the diff --fix would make; write nothing.")
+@click.option("--select", help="Comma-separated rule codes or prefixes to enable (replaces the configured select).")
+@click.option("--ignore", help="Comma-separated rule codes or prefixes to disable.")
+@click.option("--extend-select", help="Comma-separated rule codes or prefixes to enable on top of select.")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Read [tool.session-lint] from this file instead of the nearest pyproject.toml.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (2 still means an error).")
+@click.option("--stdin-filename", help="Lint source read from stdin as if it were this file.")
+@click.option("--explain", "explain_code", metavar="CODE", help="Show a rule's documentation.")
+@click.option("--list-rules", "show_rules", is_flag=True, help="List every rule.")
+@click.version_option(__version__, "--version", prog_name="session-lint")
+def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_format, config_file,
+         exit_zero, stdin_filename, explain_code, show_rules):
+    """Find and fix SQLAlchemy session anti-patterns in PATHS (default: .)."""
+    if explain_code:
+        click.echo(explain(explain_code), nl=False)
+        return
+    if show_rules:
+        click.echo(list_rules(), nl=False)
+        return
+    mode = Mode.DIFF if diff else Mode.FIX if fix else Mode.CHECK
+    try:
+        configs = _Configs(config_file, {"select": _codes(select), "ignore": _codes(ignore),
+                                         "extend_select": _codes(extend_select)})
+        from_stdin = stdin_filename is not None or list(paths) == [Path("-")]
+        if from_stdin:
+            outcomes = [_run_stdin(stdin_filename or "-", configs, mode, unsafe_fixes, output_format)]
+        else:
+            outcomes = _run_paths(list(paths) or [Path(".")], configs, mode, unsafe_fixes, output_format)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except click.BadParameter as exc:
+        _fail(exc.format_message())
+    # With stdin + --fix the fixed source owns stdout, so findings go to stderr.
+    out = sys.stderr if from_stdin and mode is Mode.FIX else sys.stdout
+    sys.exit(_report(outcomes, mode, unsafe_fixes, output_format, exit_zero, out))
+
+
+def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: bool,
+               output_format: str) -> list[FileOutcome]:
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file or directory")
+    jobs: list[tuple[Path, Config]] = []
+    for root in paths:
+        root_config = configs.for_path(root)
+        for file in discover([root], root_config.is_excluded):
+            config = configs.for_path(file) if file.parent.resolve() != root.resolve() else root_config
+            jobs.append((file, config))
+    with_edits = output_format != "text"
+    return [process_file(file, config, mode, unsafe_fixes, with_edits) for file, config in jobs]
+
+
+def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,
+               output_format: str) -> FileOutcome:
+    text = sys.stdin.read()
+    config = configs.for_path(Path(name) if name != "-" else Path("."))
+    outcome, fixed_text = process_text(text, name, config, mode, unsafe_fixes, output_format != "text")
+    if mode is Mode.FIX:  # stdin has no file to write: print the fixed source instead
+        sys.stdout.write(fixed_text)
+    return outcome
+
+
+def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_format: str,
+            exit_zero: bool, out) -> int:
+    diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=lambda d: d.sort_key)
+    errors = [o.error for o in outcomes if o.error]
+    fixed = sum(o.fixed for o in outcomes)
+    if mode is Mode.DIFF:
+        for outcome in outcomes:
+            out.write(outcome.diff)
+        if fixed:
+            click.echo(f"Would fix {fixed} error{'s' if fixed != 1 else ''}.", err=True)
+    elif output_format == "json":
+        format_json(diagnostics, out)
+    else:
+        format_text(diagnostics, out)
+        click.echo(summary(diagnostics, fixed if mode is Mode.FIX else 0, unsafe_fixes), file=out)
+    for error in errors:
+        click.echo(f"session-lint: error: {error}", err=True)
+    if errors:
+        return 2
+    if exit_zero:
+        return 0
+    if mode is Mode.DIFF:
+        return 1 if fixed else 0
+    return 1 if diagnostics else 0

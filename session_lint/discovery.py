@@ -1,0 +1,96 @@
+"""Which files to lint: `.py`/`.pyi` under the given paths, minus ignored places.
+
+Skipped: VCS and tool directories, virtualenvs (any directory with a
+`pyvenv.cfg`), build output, `node_modules`, paths matched by `.gitignore`
+files found on the way down, and the configured `exclude` globs. A file named
+explicitly on the command line is linted unless `exclude` matches it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pathspec
+
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".bzr", "__pycache__", ".venv", "venv", ".tox", ".nox",
+    "build", "dist", "node_modules", ".eggs", ".mypy_cache", ".ruff_cache",
+    ".pytest_cache", ".session_lint_cache", "site-packages", "__pypackages__", ".direnv",
+})
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+class _GitIgnores:
+    """The .gitignore files seen from the walk's root down to the current directory."""
+
+    def __init__(self) -> None:
+        self.specs: list[tuple[Path, pathspec.PathSpec]] = []
+        self.cache: dict[Path, pathspec.PathSpec | None] = {}
+
+    def load(self, directory: Path) -> None:
+        if directory not in self.cache:
+            spec = None
+            gitignore = directory / ".gitignore"
+            if gitignore.is_file():
+                try:
+                    lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+                    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+                except OSError:
+                    spec = None
+            self.cache[directory] = spec
+        spec = self.cache[directory]
+        if spec is not None:
+            self.specs.append((directory, spec))
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        for base, spec in self.specs:
+            try:
+                rel = path.relative_to(base).as_posix()
+            except ValueError:
+                continue
+            if spec.match_file(rel + "/" if is_dir else rel):
+                return True
+        return False
+
+
+def _is_skipped_dir(path: Path) -> bool:
+    return path.name in SKIP_DIRS or path.name.endswith(".egg-info") or (path / "pyvenv.cfg").exists()
+
+
+def discover(paths: list[Path], is_excluded: Callable[[Path], bool]) -> Iterator[Path]:
+    """Files to lint, each once, in a stable order."""
+    seen: set[Path] = set()
+    for root in paths:
+        if root.is_file():
+            if not is_excluded(root) and root not in seen:
+                seen.add(root)
+                yield root
+            continue
+        ignores = _GitIgnores()
+        for parent in reversed(root.resolve().parents):  # .gitignore files above the root apply too
+            ignores.load(parent)
+        yield from _walk(root, ignores, is_excluded, seen)
+
+
+def _walk(directory: Path, ignores: _GitIgnores, is_excluded, seen: set[Path]) -> Iterator[Path]:
+    depth = len(ignores.specs)
+    ignores.load(directory.resolve())
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        entries = []
+    for entry in entries:
+        path = Path(entry.path)
+        resolved = path.resolve()
+        if entry.is_dir(follow_symlinks=False):
+            if _is_skipped_dir(path) or ignores.ignored(resolved, True) or is_excluded(path):
+                continue
+            yield from _walk(path, ignores, is_excluded, seen)
+        elif entry.name.endswith(PYTHON_SUFFIXES) and entry.is_file():
+            if ignores.ignored(resolved, False) or is_excluded(path) or path in seen:
+                continue
+            seen.add(path)
+            yield path
+    del ignores.specs[depth:]

@@ -1,0 +1,30 @@
+"""flake8 plugin: `flake8 --select SES` reports what `session-lint` reports for the same file and configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from . import __version__
+from .config import Config, ConfigError
+from .engine import lint_source
+
+
+class SessionLintPlugin:
+    name = "session-lint"
+    version = __version__
+
+    def __init__(self, tree, filename: str, lines: list[str]) -> None:  # `tree` marks a file-level plugin
+        self.filename = filename
+        self.lines = lines
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        path = Path(self.filename) if self.filename not in ("-", "stdin") else Path.cwd() / "stdin.py"
+        try:
+            config = Config.discover(path)
+        except ConfigError as exc:
+            yield 1, 0, f"SES999 invalid session-lint configuration: {exc}", type(self)
+            return
+        # flake8 applies `# noqa` itself; select/ignore come from session-lint's own config as well
+        for d in lint_source("".join(self.lines), self.filename, config):
+            yield d.line, d.column - 1, f"{d.code} {d.message}", type(self)

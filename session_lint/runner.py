@@ -1,0 +1,92 @@
+"""Process one file: read it, lint or fix it, and say what happened (never raise)."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config
+from .diagnostics import Diagnostic, Fix
+from .engine import FixError, fix_edits, fix_source, run_rules, syntax_error
+from .sourcefile import Source, SourceError, write_atomic
+
+
+class Mode(enum.Enum):
+    CHECK = "check"
+    FIX = "fix"  # write fixed files
+    DIFF = "diff"  # show what --fix would change, write nothing
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    fixed: int = 0  # fixes applied (FIX) or that would be applied (DIFF)
+    diff: str = ""  # DIFF mode: unified diff of the fixed file
+    error: str | None = None  # an error that makes the run exit 2 (fix not applicable, write failed)
+
+
+def _detached(diagnostic: Diagnostic) -> Diagnostic:
+    """The diagnostic without CST nodes, so it can cross process boundaries and be cached."""
+    if diagnostic.fix is not None:
+        diagnostic.fix = Fix(diagnostic.fix.applicability, diagnostic.fix.message)
+    diagnostic.fix_spans = []
+    return diagnostic
+
+
+def lint_text(text: str, path: str, config: Config, with_edits: bool = False) -> list[Diagnostic]:
+    run = run_rules(text, path, config)
+    if with_edits:
+        for diagnostic in run.diagnostics:
+            if diagnostic.fix is not None:
+                diagnostic.edits = fix_edits(run, diagnostic)
+    return [_detached(d) for d in run.diagnostics]
+
+
+def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes: bool,
+                 with_edits: bool = False) -> tuple[FileOutcome, str]:
+    """Lint or fix a source text; returns the outcome and the (possibly fixed) text."""
+    outcome = FileOutcome(path)
+    try:
+        if mode is Mode.CHECK:
+            outcome.diagnostics = lint_text(text, path, config, with_edits)
+            return outcome, text
+        try:
+            result = fix_source(text, path, config, unsafe_fixes=unsafe_fixes)
+        except FixError as exc:
+            outcome.error = str(exc)
+            outcome.diagnostics = lint_text(text, path, config, with_edits)
+            return outcome, text
+        outcome.fixed = result.applied
+        if mode is Mode.DIFF and result.source != text:
+            outcome.diff = "".join(difflib.unified_diff(
+                text.splitlines(keepends=True), result.source.splitlines(keepends=True),
+                fromfile=f"a/{path}", tofile=f"b/{path}"))
+        outcome.diagnostics = [_detached(d) for d in result.remaining] if mode is Mode.FIX \
+            else lint_text(text, path, config, with_edits)
+        return outcome, result.source
+    except Exception as exc:  # a bug in a rule must not stop the run or print a traceback
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        outcome.error = (f"{path}: internal error ({type(exc).__name__}: {exc} at "
+                         f"{Path(where.filename).name}:{where.lineno}); please report it")
+        return outcome, text
+
+
+def process_file(path: Path, config: Config, mode: Mode = Mode.CHECK, unsafe_fixes: bool = False,
+                 with_edits: bool = False) -> FileOutcome:
+    display = str(path)
+    try:
+        source = Source.read(path)
+    except SourceError as exc:
+        return FileOutcome(display, [syntax_error(display, str(exc))])
+    outcome, new_text = process_text(source.text, display, config, mode, unsafe_fixes, with_edits)
+    if mode is Mode.FIX and outcome.error is None and new_text != source.text:
+        try:
+            write_atomic(path, source.encode(new_text))
+        except (OSError, UnicodeEncodeError) as exc:
+            outcome.error = f"{display}: cannot write fixed file: {exc}"
+            outcome.fixed = 0
+    return outcome

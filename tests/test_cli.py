@@ -1,0 +1,223 @@
+"""The command line end to end: exit codes, formats, fixes on disk, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from session_lint.cli import main
+
+DEMO = Path(__file__).parent.parent / "fixtures" / "demo"
+DEPRECATED = "from core.database_manager import get_db_session\n\n\ndef job():\n    with get_db_session() as db:\n        return db\n"
+
+
+def run(*args: str, input: str | None = None):
+    result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def demo(tmp_path) -> Path:
+    target = tmp_path / "demo"
+    shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A tiny project: core/database.py + a pyproject with [tool.session-lint]."""
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "__init__.py").write_text("")
+    (tmp_path / "core" / "database.py").write_text("def get_db_session(): ...\ndef get_db(): ...\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.session-lint]\n")
+    return tmp_path
+
+
+def test_demo_reports_ses004_then_fix_is_stable_and_clean(demo):
+    code, out, _ = run(demo)
+    assert code == 1
+    lines = [line for line in out.splitlines() if ": SES" in line]
+    assert len(lines) >= 4 and all(": SES004 " in line for line in lines if "SES004" in line)
+    assert any(line.startswith(f"{demo / 'app' / 'reports.py'}:8:1: SES004 ") for line in lines)
+    assert out.rstrip().endswith("fixable with --fix).")
+
+    code, out, _ = run("--fix", demo)
+    assert "fixed" in out
+    snapshot = {p: p.read_bytes() for p in demo.rglob("*.py")}
+    code, out, _ = run("--fix", demo)
+    assert {p: p.read_bytes() for p in demo.rglob("*.py")} == snapshot  # second --fix changes nothing
+    code, out, _ = run("--select", "SES004", demo)
+    assert (code, out.strip()) == (0, "All checks passed!")
+
+
+def test_text_format_and_summary(project):
+    (project / "job.py").write_text(DEPRECATED)
+    code, out, _ = run(project / "job.py")
+    assert code == 1
+    assert out.splitlines() == [
+        f"{project / 'job.py'}:1:1: SES004 deprecated session import `core.database_manager.get_db_session` "
+        "(use `core.database.get_db_session`)",
+        "Found 1 error (1 fixable with --fix).",
+    ]
+
+
+def test_json_format_has_ruffs_shape(project):
+    (project / "job.py").write_text(DEPRECATED)
+    code, out, _ = run("--output-format", "json", project)
+    assert code == 1
+    (record,) = json.loads(out)
+    assert set(record) == {"code", "message", "filename", "location", "end_location", "fix", "noqa_row", "url"}
+    assert record["code"] == "SES004"
+    assert record["location"] == {"row": 1, "column": 1}
+    assert record["end_location"] == {"row": 1, "column": 49}
+    assert record["fix"]["applicability"] == "safe"
+    assert record["fix"]["edits"] == [{"content": "from core.database import get_db_session\n",
+                                       "location": {"row": 1, "column": 1},
+                                       "end_location": {"row": 2, "column": 1}}]
+
+
+def test_diff_writes_nothing(project):
+    path = project / "job.py"
+    path.write_text(DEPRECATED)
+    code, out, _ = run("--diff", path)
+    assert code == 1
+    assert "-from core.database_manager import get_db_session\n+from core.database import get_db_session\n" in out
+    assert path.read_text() == DEPRECATED
+
+
+def test_exit_zero(project):
+    (project / "job.py").write_text(DEPRECATED)
+    assert run("--exit-zero", project)[0] == 0
+
+
+def test_fix_keeps_crlf_bom_encoding_and_mode(project):
+    path = project / "job.py"
+    path.write_bytes(b"\xef\xbb\xbf" + DEPRECATED.replace("\n", "\r\n").encode())
+    path.chmod(0o751)
+    code, _, _ = run("--fix", path)
+    assert code == 0
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data == b"\xef\xbb\xbf" + DEPRECATED.replace("core.database_manager", "core.database").replace("\n", "\r\n").encode()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+    assert [p.name for p in project.iterdir() if p.name.startswith(".job")] == []  # no temp file left
+
+
+def test_fix_keeps_a_declared_latin1_encoding(project):
+    path = project / "job.py"
+    source = "# -*- coding: latin-1 -*-\n" + DEPRECATED + "NAME = 'Müller'\n"
+    path.write_bytes(source.encode("latin-1"))
+    run("--fix", path)
+    assert path.read_bytes() == source.replace("core.database_manager", "core.database").encode("latin-1")
+
+
+def test_syntax_error_next_to_a_good_file(project):
+    (project / "broken.py").write_text("def f(:\n    pass\n")
+    (project / "job.py").write_text(DEPRECATED)
+    code, out, err = run(project)
+    assert code == 1
+    assert f"{project / 'broken.py'}:1:7: SES999 SyntaxError" in out
+    assert f"{project / 'job.py'}:1:1: SES004" in out
+    assert "Traceback" not in out + err
+
+
+def test_undecodable_file_is_ses999(project):
+    (project / "bad.py").write_bytes(b"x = '\xff\xfe'\n")
+    code, out, _ = run(project / "bad.py")
+    assert code == 1 and f"{project / 'bad.py'}:1:1: SES999 cannot decode file" in out
+
+
+@pytest.mark.parametrize("table, message", [
+    ("[tool.session-lint]\nsesion-module = 'x'\n", "unknown key 'sesion-module'"),
+    ("[tool.session-lint]\nsession-factories = 'SessionLocal'\n", "'session-factories' must be a list of strings"),
+    ("[tool.session-lint]\nexpire-on-commit = 'yes'\n", "'expire-on-commit' must be true or false"),
+    ("[tool.session-lint]\nselect = ['XYZ1']\n", "invalid code 'XYZ1'"),
+    ("[tool.session-lint\n", "invalid TOML"),
+])
+def test_config_errors_exit_2_with_one_line(project, table, message):
+    (project / "pyproject.toml").write_text(table)
+    (project / "job.py").write_text("x = 1\n")
+    code, out, err = run(project)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err and err.startswith("session-lint: error: ")
+
+
+def test_explicit_config_file_and_missing_path(project, tmp_path):
+    assert run("--config", tmp_path / "missing.toml", project)[0] == 2
+    code, _, err = run(project / "nope.py")
+    assert code == 2 and "no such file or directory" in err
+
+
+def test_select_ignore_extend_select_and_per_file_ignores(project):
+    (project / "job.py").write_text(DEPRECATED)
+    assert run("--ignore", "SES004", project)[0] == 0
+    assert run("--select", "SES001", project)[0] == 0
+    assert run("--select", "SES001", "--extend-select", "SES004", project)[0] == 1
+    assert run("--select", "SES00", project)[0] == 1
+    (project / "pyproject.toml").write_text('[tool.session-lint]\nper-file-ignores = { "job.py" = ["SES004"] }\n')
+    assert run(project)[0] == 0
+    (project / "pyproject.toml").write_text('[tool.session-lint]\nignore = ["SES"]\nextend-select = ["SES004"]\n')
+    assert run(project)[0] == 1  # ruff semantics: the more specific selector wins
+
+
+def test_discovery_skips_ignored_places(project):
+    for place in [".venv/lib/x.py", "build/x.py", "node_modules/x.py", "generated/x.py", "vendor/x.py",
+                  "envdir/x.py"]:
+        (project / place).parent.mkdir(parents=True, exist_ok=True)
+        (project / place).write_text(DEPRECATED)
+    (project / "envdir" / "pyvenv.cfg").write_text("")
+    (project / ".gitignore").write_text("generated/\n")
+    (project / "pyproject.toml").write_text('[tool.session-lint]\nexclude = ["vendor"]\n')
+    (project / "pkg").mkdir()
+    (project / "pkg" / "job.py").write_text(DEPRECATED)
+    (project / "pkg" / "stub.pyi").write_text(DEPRECATED)
+    (project / "pkg" / "notes.txt").write_text(DEPRECATED)
+    code, out, _ = run("--output-format", "json", project)
+    assert sorted(Path(r["filename"]).relative_to(project).as_posix() for r in json.loads(out)) == [
+        "pkg/job.py", "pkg/stub.pyi"]
+
+
+def test_stdin(project):
+    code, out, _ = run("--stdin-filename", project / "job.py", input=DEPRECATED)
+    assert code == 1 and f"{project / 'job.py'}:1:1: SES004" in out
+    code, out, err = run("--fix", "--stdin-filename", project / "job.py", input=DEPRECATED)
+    assert out == DEPRECATED.replace("core.database_manager", "core.database")
+    assert code == 0
+
+
+def test_explain_list_rules_version():
+    code, out, _ = run("--explain", "SES004")
+    assert code == 0 and out.startswith("# deprecated-session-import (SES004)") and "## Fix safety" in out
+    code, _, err = run("--explain", "SES123")
+    assert code == 2 and "unknown rule" in err
+    code, out, _ = run("--list-rules")
+    assert code == 0 and "SES004  deprecated-session-import" in out
+    code, out, _ = run("--version")
+    assert code == 0 and out.startswith("session-lint, version ")
+
+
+def test_a_fix_that_would_not_parse_is_not_written(project, monkeypatch):
+    import libcst as cst
+
+    from session_lint.rules.ses004_deprecated_session_import import DeprecatedSessionImport
+
+    original = DeprecatedSessionImport.fix_from_import
+
+    def broken(self, item, moves):
+        fix = original(self, item, moves)
+        fix.replacements = {item.node: item.node.with_changes(names=[cst.ImportAlias(cst.Name("lambda"))])}
+        return fix
+
+    monkeypatch.setattr(DeprecatedSessionImport, "fix_from_import", broken)
+    path = project / "job.py"
+    path.write_text(DEPRECATED)
+    code, _, err = run("--fix", path)
+    assert code == 2 and "does not parse" in err and "Traceback" not in err
+    assert path.read_text() == DEPRECATED
