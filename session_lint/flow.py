@@ -52,6 +52,7 @@ class Obj:
     entity: bool | None = True  # None: could not tell (e.g. `select(self.model)`)
     expired: bool = False
     pending: bool = False  # added and never flushed: transient again after the close
+    added: bool = False  # came from `add()`, not from a query
     loaded: frozenset[str] = frozenset()  # attributes read while the session was open
     closure: Closure | None = None  # set once the session closed: the object is detached
 
@@ -129,6 +130,8 @@ class Analysis:
     closed_uses: list[ClosedUse] = field(default_factory=list)
     # every use (read, name load) of a closed block's objects or session, by closure node
     uses_after: dict[cst.CSTNode, list[cst.CSTNode]] = field(default_factory=dict)
+    # blocks whose exit commit flushed added objects: reads moved into the block would see them unflushed
+    flushed_at_exit: set[cst.CSTNode] = field(default_factory=set)
 
 
 def _strip(node: cst.BaseExpression) -> cst.BaseExpression:
@@ -412,6 +415,8 @@ class FlowAnalysis:
             return None
         for name in committing:
             if out.open_session(name):
+                if any(o.pending and o.session == name and o.closure is None for o in out.objects.values()):
+                    self.result.flushed_at_exit.add(node)
                 self.commit(name, out)
         end_line = self.rule.position(node).end.line
         for name in reversed(opened):
@@ -561,7 +566,7 @@ class FlowAnalysis:
                     if known is not None and known.session == session and known.closure is None:
                         continue
                     model = self._constructed_model(arg.value, st)
-                    st.objects[arg.value] = Obj(session, model, pending=known is None, entity=True) \
+                    st.objects[arg.value] = Obj(session, model, pending=True, added=True) \
                         if known is None else replace(known, session=session, closure=None)
         elif method == "refresh" and args and isinstance(args[0], cst.Name):
             obj = st.objects.get(args[0].value)

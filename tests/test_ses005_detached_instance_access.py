@@ -293,8 +293,22 @@ def test_fix_is_unsafe_only():
     # a use in a later function-level statement after a loop containing the block
     "def f(ids):\n    for i in ids:\n        with get_db_session() as db:\n            user = db.get(User, i)\n"
     "    return user.name\n",
+    # an added object is flushed by the exit commit: inside the block it has no id yet
+    "def f(name):\n    with get_db_session() as db:\n        user = User(name=name)\n        db.add(user)\n"
+    "    return user.id\n",
     # moving a yield into the block would keep the session open across it
     "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    yield user.name\n",
 ])
 def test_no_fix(body):
     check_not_fixed(src(body), CODE)
+
+
+def test_message_for_an_added_object_suggests_a_flush():
+    from session_lint.api import lint_source
+    from helpers import DEFAULT_PATH
+    body = "def f(name):\n    with get_db_session() as db:\n        user = User(name=name)\n        db.add(user)\n" \
+           "    return user.id\n"
+    (d,) = [d for d in lint_source(src(body), str(DEFAULT_PATH), config()) if d.code == CODE]
+    assert d.message == ("`user.id` read after the session `db` closed (line 9): `user` is detached and its "
+                         "attributes were expired by the commit; read what you need inside the block after "
+                         "`db.flush()`")

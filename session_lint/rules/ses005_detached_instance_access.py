@@ -116,6 +116,7 @@ class DetachedInstanceAccess(Rule):
                 text += f" and the deferred column `{read.attr}` was never loaded"
         if not fixable:
             text += "; read what you need inside the block" + (
+                f" after `{read.obj.session}.flush()`" if read.obj.added else "") + (
                 " or eager-load it" if read.reason == "relationship" else "")
         return text
 
@@ -125,6 +126,8 @@ class DetachedInstanceAccess(Rule):
         block = closure.node
         if closure.by_close_call or not isinstance(block, cst.With) or not isinstance(block.body, cst.IndentedBlock):
             return None
+        if block in analysis.flushed_at_exit:
+            return None  # inside the block, added objects are not flushed yet (no id, no defaults)
         suite = self.parent(block)
         if not isinstance(suite, (cst.IndentedBlock, cst.Module)):
             return None
