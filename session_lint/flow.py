@@ -449,8 +449,14 @@ class FlowAnalysis:
     # -- what a session hands out ---------------------------------------------------------------
     def load(self, expr: cst.BaseExpression, st: State) -> Obj | None:
         """The object (or list of objects) an expression loads from an open session, if it does."""
-        chain: list[tuple[str, cst.Call]] = []
         node = _strip(expr)
+        if (isinstance(node, cst.Call) and len(node.args) == 1 and "builtins.list" in self.rule.qualified_names(node.func)):
+            inner = self.load(node.args[0].value, st)  # `list(db.scalars(...))`, `list(helper(db))`
+            return replace(inner, collection=True) if inner is not None else None
+        helper = self.helper_load(node, st)
+        if helper is not None:
+            return helper
+        chain: list[tuple[str, cst.Call]] = []
         while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
             chain.append((node.func.attr.value, node))
             node = _strip(node.func.value)
@@ -495,6 +501,23 @@ class FlowAnalysis:
             if entity is False:
                 return None
             return Obj(session, model, eager, collection=not single, entity=entity)
+        return None
+
+    def helper_load(self, call: cst.BaseExpression, st: State) -> Obj | None:
+        """A project function given the open session that returns what it loaded from it
+        (`organization_service.get_all(db_session=db)`), found by reading its source."""
+        if not isinstance(call, cst.Call):
+            return None
+        sessions = [a.value.value for a in call.args
+                    if isinstance(a.value, cst.Name) and st.open_session(a.value.value)]
+        if len(sessions) != 1:
+            return None
+        from .models import project_loader
+
+        for name in sorted(self.rule.qualified_names(call.func)):
+            loader = project_loader(name, self.rule.context.path, self.rule.config.root)
+            if loader is not None:
+                return Obj(sessions[0], loader.model, collection=loader.collection, entity=True)
         return None
 
     def statement_info(self, stmt: cst.BaseExpression, st: State) -> tuple[bool | None, str | None, frozenset]:

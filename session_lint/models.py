@@ -216,3 +216,122 @@ def registry_for(source: str, path: str, config_root: Path | None) -> ModelRegis
         if cls in classes:
             classes[cls].relationships.setdefault(attr, False)
     return ModelRegistry(classes)
+
+
+# -- project functions that hand out ORM objects (repository / service helpers) ----------
+
+@dataclass(frozen=True)
+class Loader:
+    """What a project function returns when it returns ORM objects loaded from its session argument."""
+
+    model: str | None
+    collection: bool
+
+
+_SINGLE = frozenset({"first", "one", "one_or_none", "get", "get_one", "scalar_one", "scalar_one_or_none"})
+_PASSTHROUGH = frozenset({"filter", "filter_by", "where", "order_by", "options", "join", "outerjoin", "limit",
+                          "offset", "distinct", "unique", "group_by", "populate_existing", "with_for_update"})
+
+
+def _model_of(node: ast.AST | None) -> tuple[bool, str | None]:
+    """(is an entity?, model name) for the argument of query()/get()/select()."""
+    if isinstance(node, ast.Name) and node.id[:1].isupper():
+        return True, node.id
+    if isinstance(node, ast.Attribute) and node.attr[:1].isupper():
+        return True, node.attr
+    return False, None
+
+
+def _loaded_by(expr: ast.AST | None, params: set[str], assigned: dict[str, ast.AST], depth: int = 0) -> Loader | None:
+    """Does `expr` load ORM objects from one of the function's parameters (its session)?"""
+    while isinstance(expr, ast.Await):
+        expr = expr.value
+    if isinstance(expr, ast.Name) and expr.id in assigned and depth < 3:
+        return _loaded_by(assigned[expr.id], params, assigned, depth + 1)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "list" and expr.args:
+        inner = _loaded_by(expr.args[0], params, assigned, depth + 1)
+        return Loader(inner.model, True) if inner else None
+    chain: list[tuple[str, ast.Call]] = []
+    node = expr
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        chain.append((node.func.attr, node))
+        node = node.func.value
+        while isinstance(node, ast.Await):
+            node = node.value
+    if not (isinstance(node, ast.Name) and node.id in params) or not chain:
+        return None
+    chain.reverse()
+    (first, call), rest = chain[0], [m for m, _ in chain[1:]]
+    arg = call.args[0] if call.args else None
+    if first in ("get", "get_one") and not rest:
+        entity, model = _model_of(arg)
+        return Loader(model, False) if entity else None
+    if first == "query" and len(call.args) == 1:
+        entity, model = _model_of(arg)
+        if not entity or not all(m in _PASSTHROUGH for m in rest[:-1]):
+            return None
+        if not rest or rest[-1] in _PASSTHROUGH or rest[-1] == "all":
+            return Loader(model, True)  # a Query (iterated by the caller) or a list
+        return Loader(model, False) if rest[-1] in _SINGLE else None
+    if first in ("scalars", "execute", "scalar"):
+        if first == "execute":
+            if not rest or rest[0] not in ("scalars", "scalar_one", "scalar_one_or_none"):
+                return None
+            rest = rest[1:] if rest[0] == "scalars" else rest
+        stmt = arg
+        if isinstance(stmt, ast.Name) and stmt.id in assigned:
+            stmt = assigned[stmt.id]
+        while isinstance(stmt, ast.Call) and isinstance(stmt.func, ast.Attribute):
+            stmt = stmt.func.value
+        if not (isinstance(stmt, ast.Call) and _call_name(stmt) == "select" and len(stmt.args) == 1):
+            return None
+        entity, model = _model_of(stmt.args[0])
+        if not entity:
+            return None
+        single = first == "scalar" or bool(rest) and rest[-1] in _SINGLE
+        return Loader(model, not single)
+    return None
+
+
+def _function_loader(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Loader | None:
+    args = func.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    assigned: dict[str, ast.AST] = {}
+    returns: list[ast.AST] = []
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            assigned[node.targets[0].id] = node.value
+        elif isinstance(node, ast.Return) and node.value is not None and not (
+                isinstance(node.value, ast.Constant) and node.value.value is None):
+            returns.append(node.value)
+        elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return None
+    loaders = [_loaded_by(value, params, assigned) for value in returns]
+    if not loaders or any(loader is None for loader in loaders):
+        return None  # every value it returns must be loaded objects
+    return loaders[0]
+
+
+@lru_cache(maxsize=512)
+def _module_functions(path: Path, mtime_ns: int) -> dict[str, Loader | None]:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    return {node.name: _function_loader(node) for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def project_loader(qualified_name: str, path: str, config_root: Path | None) -> Loader | None:
+    """`dispatch.organization.service.get_all` -> what it returns, when it returns ORM objects."""
+    module, _, function = qualified_name.rpartition(".")
+    if not module:
+        return None
+    source = find_module_source(module, search_roots(path, config_root))
+    if source is None:
+        return None
+    try:
+        mtime = source.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _module_functions(source, mtime).get(function)

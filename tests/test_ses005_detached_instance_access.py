@@ -312,3 +312,33 @@ def test_message_for_an_added_object_suggests_a_flush():
     assert d.message == ("`user.id` read after the session `db` closed (line 9): `user` is detached and its "
                          "attributes were expired by the commit; read what you need inside the block after "
                          "`db.flush()`")
+
+
+# -- objects handed out by the project's own repository functions (read from their source) -----
+SERVICES = "from app import orm_services\nfrom app.orm_services import get_user, list_users, user_names\n"
+
+
+@pytest.mark.parametrize("body, line, col", [
+    ("def f(uid):\n    with get_db_session() as db:\n        user = get_user(db, uid)\n    return user.email\n", 11, 12),
+    ("def f():\n    with get_db_session() as db:\n        users = list(list_users(db_session=db))\n"
+     "    for u in users:\n        print(u.name)\n", 12, 15),
+    ("async def f(e):\n    async with get_async_session() as db:\n        user = await orm_services.find_user(db, e)\n"
+     "    return user.id\n", 11, 12),
+    ("def f(uid):\n    with get_db_session() as db:\n        user = orm_services.maybe_user(db, uid)\n"
+     "    return user.email\n", 11, 12),
+])
+def test_flagged_through_project_helpers(body, line, col):
+    check_flagged(src(SERVICES + body), [(line, col, CODE)])
+
+
+@pytest.mark.parametrize("body", [
+    # plain data, counts: not ORM objects
+    "def f():\n    with get_db_session() as db:\n        names = user_names(db)\n    return names[0].upper()\n",
+    "def f():\n    with get_db_session() as db:\n        n = orm_services.count_users(db)\n    return n.real\n",
+    # a function the project does not define (unknown): not assumed to load anything
+    "def f(uid):\n    with get_db_session() as db:\n        user = fetch_remote(db, uid)\n    return user.email\n",
+    # the helper's objects used inside the block
+    "def f(uid):\n    with get_db_session() as db:\n        return get_user(db, uid).email\n",
+])
+def test_not_flagged_through_project_helpers(body):
+    check_noop(src(SERVICES + body), CODE)
