@@ -451,7 +451,8 @@ class FlowAnalysis:
         """The object (or list of objects) an expression loads from an open session, if it does."""
         node = _strip(expr)
         if (isinstance(node, cst.Call) and len(node.args) == 1 and "builtins.list" in self.rule.qualified_names(node.func)):
-            inner = self.load(node.args[0].value, st)  # `list(db.scalars(...))`, `list(helper(db))`
+            arg = node.args[0].value  # `list(db.scalars(...))`, `list(helper(db))`: evaluated here
+            inner = self.load(arg, st) or self.helper_load(arg, st, evaluated=True)
             return replace(inner, collection=True) if inner is not None else None
         helper = self.helper_load(node, st)
         if helper is not None:
@@ -503,7 +504,7 @@ class FlowAnalysis:
             return Obj(session, model, eager, collection=not single, entity=entity)
         return None
 
-    def helper_load(self, call: cst.BaseExpression, st: State) -> Obj | None:
+    def helper_load(self, call: cst.BaseExpression, st: State, evaluated: bool = False) -> Obj | None:
         """A project function given the open session that returns what it loaded from it
         (`organization_service.get_all(db_session=db)`), found by reading its source."""
         if not isinstance(call, cst.Call):
@@ -516,7 +517,8 @@ class FlowAnalysis:
 
         for name in sorted(self.rule.qualified_names(call.func)):
             loader = project_loader(name, self.rule.context.path, self.rule.config.root)
-            if loader is not None:
+            if loader is not None and (evaluated or not loader.query):
+                # an unevaluated Query iterated later re-runs, on a reopened session (not detached objects)
                 return Obj(sessions[0], loader.model, collection=loader.collection, entity=True)
         return None
 

@@ -226,6 +226,7 @@ class Loader:
 
     model: str | None
     collection: bool
+    query: bool = False  # an unevaluated Query: it runs (on whatever session) when iterated
 
 
 _SINGLE = frozenset({"first", "one", "one_or_none", "get", "get_one", "scalar_one", "scalar_one_or_none"})
@@ -250,7 +251,7 @@ def _loaded_by(expr: ast.AST | None, params: set[str], assigned: dict[str, ast.A
         return _loaded_by(assigned[expr.id], params, assigned, depth + 1)
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "list" and expr.args:
         inner = _loaded_by(expr.args[0], params, assigned, depth + 1)
-        return Loader(inner.model, True) if inner else None
+        return Loader(inner.model, True) if inner else None  # evaluated here
     chain: list[tuple[str, ast.Call]] = []
     node = expr
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -270,8 +271,10 @@ def _loaded_by(expr: ast.AST | None, params: set[str], assigned: dict[str, ast.A
         entity, model = _model_of(arg)
         if not entity or not all(m in _PASSTHROUGH for m in rest[:-1]):
             return None
-        if not rest or rest[-1] in _PASSTHROUGH or rest[-1] == "all":
-            return Loader(model, True)  # a Query (iterated by the caller) or a list
+        if not rest or rest[-1] in _PASSTHROUGH:
+            return Loader(model, True, query=True)
+        if rest[-1] == "all":
+            return Loader(model, True)
         return Loader(model, False) if rest[-1] in _SINGLE else None
     if first in ("scalars", "execute", "scalar"):
         if first == "execute":

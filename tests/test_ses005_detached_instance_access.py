@@ -335,6 +335,9 @@ def test_flagged_through_project_helpers(body, line, col):
     # plain data, counts: not ORM objects
     "def f():\n    with get_db_session() as db:\n        names = user_names(db)\n    return names[0].upper()\n",
     "def f():\n    with get_db_session() as db:\n        n = orm_services.count_users(db)\n    return n.real\n",
+    # an unevaluated Query handed out: iterating it later re-runs it (SES006 territory, not detached objects)
+    "def f():\n    with get_db_session() as db:\n        users = list_users(db_session=db)\n"
+    "    for u in users:\n        print(u.name)\n",
     # a function the project does not define (unknown): not assumed to load anything
     "def f(uid):\n    with get_db_session() as db:\n        user = fetch_remote(db, uid)\n    return user.email\n",
     # the helper's objects used inside the block
