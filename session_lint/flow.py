@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import libcst as cst
 
-from .sessions import is_session_annotation, raw_session_call, session_block_opening
+from .sessions import is_session_annotation, raw_session_call, session_block_opening, session_expires_on_commit
 
 if TYPE_CHECKING:
     from .models import ModelRegistry
@@ -68,6 +68,7 @@ class Obj:
 @dataclass(frozen=True)
 class Sess:
     commits_at_exit: bool = False
+    expires: bool = True  # expire_on_commit of this session
     closure: Closure | None = None
 
 
@@ -215,7 +216,7 @@ class FlowAnalysis:
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             ann = param.annotation.annotation if param.annotation else None
             if is_session_annotation(self.rule, ann):
-                state.sessions[param.name.value] = Sess()
+                state.sessions[param.name.value] = Sess(expires=self.expire_on_commit)
         self.block(node.body, state)
         return self.result
 
@@ -397,7 +398,7 @@ class FlowAnalysis:
             if block is not None:
                 name, commits = block
                 st.unbind(name)
-                st.sessions[name] = Sess(commits_at_exit=commits)
+                st.sessions[name] = Sess(commits, session_expires_on_commit(self.rule, _strip(item.item)))
                 opened.append(name)
                 if commits:
                     committing.append(name)
@@ -442,7 +443,7 @@ class FlowAnalysis:
         elif alias is not None:
             st.objects[name] = alias  # another name for the same object
         elif raw_session_call(self.rule, _strip(value)):
-            st.sessions[name] = Sess()  # `db = SessionLocal()`: closed by hand
+            st.sessions[name] = Sess(expires=session_expires_on_commit(self.rule, _strip(value)))  # closed by hand
         else:
             st.values[name] = previous + (value,)  # `stmt = select(User)`; `stmt = stmt.where(...)`
 
@@ -551,10 +552,11 @@ class FlowAnalysis:
 
     # -- session events --------------------------------------------------------------------
     def commit(self, session: str, st: State) -> None:
+        expires = st.sessions[session].expires if session in st.sessions else self.expire_on_commit
         for name, obj in st.objects.items():
             if obj.session == session and obj.closure is None:
                 obj = replace(obj, pending=False)
-                if self.expire_on_commit:
+                if expires:
                     obj = replace(obj, expired=True, loaded=frozenset())
                 st.objects[name] = obj
 

@@ -345,3 +345,20 @@ def test_flagged_through_project_helpers(body, line, col):
 ])
 def test_not_flagged_through_project_helpers(body):
     check_noop(src(SERVICES + body), CODE)
+
+
+def test_a_context_manager_that_only_closes_does_not_expire():
+    cfg = config(context_manager="app.orm_services.session_context")
+    head = "from app.orm_services import session_context\n"
+    body = "def f(uid):\n    with session_context() as db:\n        user = db.get(User, uid)\n"
+    check_noop(src(head + body + "    return user.email\n"), CODE, cfg=cfg)
+    check_flagged(src(head + body + "    return user.posts\n"), [(10, 12, CODE)], cfg=cfg)
+    check_flagged(src(head + body + "        db.commit()\n    return user.email\n"), [(11, 12, CODE)], cfg=cfg)
+
+
+def test_expire_on_commit_given_to_the_session_itself():
+    body = ("def f(uid):\n    with Session(engine, expire_on_commit=False) as s:\n        user = s.get(User, uid)\n"
+            "        s.commit()\n")
+    check_noop(src(body + "    return user.email\n"), CODE)
+    check_flagged(src(body + "    return user.posts\n"), [(10, 12, CODE)])
+    check_flagged(src(body.replace("False", "True") + "    return user.email\n"), [(10, 12, CODE)], cfg=NO_EXPIRE)

@@ -1,5 +1,9 @@
 """Repository helpers for the SES005 tests (read, never imported)."""
+from contextlib import contextmanager
+
 from sqlalchemy import select
+
+from core.database import SessionLocal
 
 from app.orm_models import User
 
@@ -29,3 +33,13 @@ def maybe_user(db, user_id):
 
 def count_users(db):
     return db.query(User).count()
+
+
+@contextmanager
+def session_context():
+    """A project context manager that only closes (it never commits)."""
+    session = SessionLocal()
+    try:
+        yield session
+    finally:
+        session.close()
