@@ -13,12 +13,18 @@ prefers missing a finding to inventing one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from .sessions import is_session_annotation, raw_session_call, session_block_opening, session_expires_on_commit
+from .sessions import (
+    is_session_annotation,
+    raw_session_call,
+    session_block_opening,
+    session_expires_on_commit,
+)
 
 if TYPE_CHECKING:
     from .models import ModelRegistry
