@@ -490,7 +490,7 @@ class FlowAnalysis:
                 return None
             eager = _loader_targets(c for _, c in chain)
             return Obj(session, model, eager, collection=terminal == "all", entity=entity)
-        if first in ("scalars", "scalar", "execute"):
+        if first in ("scalars", "scalar", "execute", "exec"):  # exec: SQLModel's select -> scalars
             if first == "execute":
                 if not rest or rest[0] not in ("scalars", "scalar_one", "scalar_one_or_none", "scalar"):
                     return None  # rows

@@ -276,7 +276,7 @@ def _loaded_by(expr: ast.AST | None, params: set[str], assigned: dict[str, ast.A
         if rest[-1] == "all":
             return Loader(model, True)
         return Loader(model, False) if rest[-1] in _SINGLE else None
-    if first in ("scalars", "execute", "scalar"):
+    if first in ("scalars", "execute", "scalar", "exec"):
         if first == "execute":
             if not rest or rest[0] not in ("scalars", "scalar_one", "scalar_one_or_none"):
                 return None

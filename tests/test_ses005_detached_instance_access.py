@@ -72,6 +72,9 @@ def src(body: str) -> str:
     # rebound on one path only
     ("def f(uid, fresh):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    if fresh:\n"
      "        user = load(uid)\n    return user.name\n", 11, 12),
+    # SQLModel's session.exec(select(...))
+    ("def f(uid):\n    with Session(engine) as s:\n        hero = s.exec(select(User).where(User.id == uid)).one()\n"
+     "        s.commit()\n    return hero.name\n", 10, 12),
     # async
     ("async def f(uid):\n    async with get_async_session() as db:\n        user = await db.get(User, uid)\n"
      "    return user.email\n", 9, 12),
