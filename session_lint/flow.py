@@ -454,8 +454,9 @@ class FlowAnalysis:
             st.values[name] = previous + (value,)  # `stmt = select(User)`; `stmt = stmt.where(...)`
 
     # -- what a session hands out ---------------------------------------------------------------
-    def load(self, expr: cst.BaseExpression, st: State) -> Obj | None:
-        """The object (or list of objects) an expression loads from an open session, if it does."""
+    def load(self, expr: cst.BaseExpression, st: State, iterated: bool = False) -> Obj | None:
+        """The object (or list of objects) an expression loads from an open session, if it does.
+        `iterated`: the expression is iterated right here, so a bare `db.query(User)` runs now."""
         node = _strip(expr)
         if (isinstance(node, cst.Call) and len(node.args) == 1 and "builtins.list" in self.rule.qualified_names(node.func)):
             arg = node.args[0].value  # `list(db.scalars(...))`, `list(helper(db))`: evaluated here
@@ -480,9 +481,11 @@ class FlowAnalysis:
             entity, model = _entity_of(args[0]) if args and first != "merge" else (True, None)
             return Obj(session, model, entity=True if first == "merge" else entity) if entity is not False else None
         if first == "query":
-            if len(args) != 1 or not rest:
-                return None  # several entities: rows, not objects
+            if len(args) != 1 or not (rest or iterated):
+                return None  # several entities: rows, not objects; or a Query nobody ran yet
             entity, model = _entity_of(args[0])
+            if iterated and all(m in RESULT_PASSTHROUGH for m in rest):
+                rest = [*rest, "all"]
             terminal = rest[-1]
             if entity is False or not all(m in RESULT_PASSTHROUGH for m in rest[:-1]):
                 return None
@@ -551,7 +554,7 @@ class FlowAnalysis:
         if isinstance(iterable, cst.Name):
             obj = st.objects.get(iterable.value)
         else:
-            obj = self.load(iterable, st)
+            obj = self.load(iterable, st, iterated=True)
         if obj is not None and obj.collection:
             return replace(obj, collection=False)
         return None

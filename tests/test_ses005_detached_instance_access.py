@@ -43,6 +43,9 @@ def src(body: str) -> str:
     # an element of a loop over a result, kept in another name
     ("def f():\n    with get_db_session() as db:\n        for u in db.scalars(select(User)):\n            last = u\n"
      "    return last.name\n", 10, 12),
+    # iterating a Query runs it
+    ("def f():\n    with get_db_session() as db:\n        for u in db.query(User).filter(User.id > 1):\n"
+     "            found = u\n    return found.name\n", 10, 12),
     # a comprehension over the result after the block
     ("def f():\n    with get_db_session() as db:\n        users = db.query(User).all()\n"
      "    return [u.name for u in users]\n", 9, 13),
