@@ -283,6 +283,15 @@ def test_fix_up_to_the_end_of_the_function():
         CODE, unsafe=True)
 
 
+def test_fix_moves_the_uses_into_a_try_finally_closed_session():
+    check_fixed(
+        src("def f(uid):\n    db = SessionLocal()\n    try:\n        user = db.get(User, uid)\n        db.commit()\n"
+            "    finally:\n        db.close()\n    name = user.name\n    return name\n"),
+        src("def f(uid):\n    db = SessionLocal()\n    try:\n        user = db.get(User, uid)\n        db.commit()\n"
+            "        name = user.name\n        return name\n    finally:\n        db.close()\n"),
+        CODE, unsafe=True)
+
+
 def test_fix_is_unsafe_only():
     before = src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    return user.email\n")
     assert found(before, CODE) == [(9, 12, CODE)]
@@ -296,6 +305,11 @@ def test_fix_is_unsafe_only():
     # closed by hand, not by a block
     "def f(uid):\n    db = SessionLocal()\n    user = db.get(User, uid)\n    db.commit()\n    db.close()\n"
     "    return user.name\n",
+    # a try/finally with an except clause: moved statements would change which errors it catches
+    "def f(uid):\n    db = SessionLocal()\n    try:\n        user = db.get(User, uid)\n        db.commit()\n"
+    "    except KeyError:\n        raise\n    finally:\n        db.close()\n    return user.name\n",
+    "def f(uid):\n    db = SessionLocal()\n    try:\n        user = db.get(User, uid)\n        db.commit()\n"
+    "    finally:\n        log('x')\n        db.close()\n    return user.name\n",
     # a use in a later function-level statement after a loop containing the block
     "def f(ids):\n    for i in ids:\n        with get_db_session() as db:\n            user = db.get(User, i)\n"
     "    return user.name\n",

@@ -56,9 +56,11 @@ the relationship you read later (`options(selectinload(User.posts))`).
 ## Fix safety
 The fix is unsafe. When every use after the block lies in the statements that
 directly follow it, up to and including a `return` (or the end of the function),
-it moves those statements to the end of the block, where the session is still
-open. The commit then happens after them: if they raise, the transaction is
-rolled back instead of committed. Otherwise no fix is offered.
+it moves those statements to the end of the block (of the `try:` body for a
+`try: ... finally: db.close()` session), where the session is still open. The
+commit then happens after them: if they raise, the transaction is rolled back
+instead of committed. No fix is offered otherwise, nor when the block added
+new objects (inside it they are not flushed yet: no id, no server defaults).
 
 ## Options
 - `expire-on-commit`: set it to `false` when the project's `sessionmaker` uses
@@ -123,8 +125,8 @@ class DetachedInstanceAccess(Rule):
     # -- fix: move the statements that use the objects into the block -----------------
     def fix(self, read: DetachedRead, analysis: Analysis) -> Fix | None:
         closure = read.obj.closure
-        block = closure.node
-        if closure.by_close_call or not isinstance(block, cst.With) or not isinstance(block.body, cst.IndentedBlock):
+        block = self.try_finally_closing(closure.node) if closure.by_close_call else closure.node
+        if not isinstance(block, (cst.With, cst.Try)) or not isinstance(block.body, cst.IndentedBlock):
             return None
         if block in analysis.flushed_at_exit:
             return None  # inside the block, added objects are not flushed yet (no id, no defaults)
@@ -143,7 +145,7 @@ class DetachedInstanceAccess(Rule):
         if not moved or any(m.findall(stmt, m.Yield() | m.FunctionDef() | m.ClassDef()) for stmt in moved):
             return None
         first, last = self.position(moved[0]).start, self.position(moved[-1]).end
-        for use in analysis.uses_after.get(block, []):
+        for use in analysis.uses_after.get(closure.node, []):
             pos = self.position(use)
             if not ((first.line, first.column) <= (pos.start.line, pos.start.column)
                     and (pos.end.line, pos.end.column) <= (last.line, last.column)):
@@ -154,6 +156,18 @@ class DetachedInstanceAccess(Rule):
         new_suite = suite.with_changes(body=(*body[:index], new_block, *following[end + 1:]))
         return Fix(Applicability.UNSAFE, f"Move the code that uses `{read.name}` into the session block",
                    {suite: new_suite})
+
+
+    def try_finally_closing(self, call: cst.CSTNode) -> cst.Try | None:
+        """The `try:` of `try: ... finally: db.close()` (nothing else in the finally, no except/else:
+        moved statements must not change which errors are caught)."""
+        line = self.parent(self.parent(call))
+        finally_block = self.parent(self.parent(line)) if line is not None else None
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1
+                and isinstance(finally_block, cst.Finally) and len(finally_block.body.body) == 1):
+            return None
+        node = self.parent(finally_block)
+        return node if isinstance(node, cst.Try) and not node.handlers and node.orelse is None else None
 
 
 def _returns(stmt: cst.CSTNode) -> bool:
