@@ -382,3 +382,14 @@ def test_expire_on_commit_given_to_the_session_itself():
     check_noop(src(body + "    return user.email\n"), CODE)
     check_flagged(src(body + "    return user.posts\n"), [(10, 12, CODE)])
     check_flagged(src(body.replace("False", "True") + "    return user.email\n"), [(10, 12, CODE)], cfg=NO_EXPIRE)
+
+
+def test_sqlmodel_relationships_in_the_linted_file():
+    source = ("from sqlmodel import Field, Relationship, Session, SQLModel, select\n\n"
+              "class Hero(SQLModel, table=True):\n    id: int | None = Field(default=None, primary_key=True)\n"
+              "    team: 'Team' = Relationship(back_populates='heroes')\n"
+              "    powers: list['Power'] = Relationship(sa_relationship_kwargs={'lazy': 'selectin'})\n\n"
+              "def f(engine):\n    with Session(engine) as s:\n        hero = s.exec(select(Hero)).first()\n"
+              "    return hero.team, hero.powers, hero.id\n")
+    check_flagged(source, [(11, 12, CODE)], cfg=NO_EXPIRE)
+    check_noop(source.replace("hero.team, ", ""), CODE, cfg=NO_EXPIRE)
