@@ -172,6 +172,8 @@ def without_rollback(handler: cst.ExceptHandler, name: str) -> cst.ExceptHandler
     body = list(handler.body.body) if isinstance(handler.body, cst.IndentedBlock) else []
     if not body or not m.matches(body[-1], m.SimpleStatementLine(body=[m.Raise()])):
         return handler
+    if not any(is_method_stmt(s, name, "rollback") for s in body):
+        return handler
     kept = [s for s in body if not is_method_stmt(s, name, "rollback")]
     return handler.with_changes(body=handler.body.with_changes(body=kept))
 

@@ -677,3 +677,21 @@ def test_route_fix_signature_shapes(signature, expected):
     after = ("from fastapi import Depends, APIRouter\nfrom core.database import get_db\nfrom sqlalchemy.orm import Session\n\n"
              f"router = APIRouter()\n\n\n@router.get('/')\ndef index({expected}):\n    return db.query(X).all()\n")
     check_fixed(src, after, CODE)
+
+
+def test_handler_that_only_reraises_is_kept():
+    check_fixed(
+        "from core.database import SessionLocal\n\n\ndef f(uid):\n    db = SessionLocal()\n    try:\n"
+        "        return db.get(User, uid).name\n    except KeyError:\n        raise\n    finally:\n        db.close()\n",
+        "from core.database import get_db_session\n\n\ndef f(uid):\n    with get_db_session() as db:\n        try:\n"
+        "            return db.get(User, uid).name\n        except KeyError:\n            raise\n", CODE)
+
+
+def test_with_ses005_the_uses_after_the_block_move_into_the_new_with():
+    result = fix_source(
+        "from core.database import SessionLocal\n\ndef f(uid):\n    db = SessionLocal()\n    try:\n"
+        "        user = db.get(User, uid)\n        db.commit()\n    finally:\n        db.close()\n    return user.name\n",
+        str(DEFAULT_PATH), config(), unsafe_fixes=True)
+    assert result.source == ("from core.database import get_db_session\n\ndef f(uid):\n    with get_db_session() as db:\n"
+                             "        user = db.get(User, uid)\n        db.commit()\n        return user.name\n")
+    assert result.remaining == []

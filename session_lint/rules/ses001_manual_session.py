@@ -253,8 +253,8 @@ class ManualSession(Rule):
             rolls_back = any(is_method_stmt(s, name, "rollback") for s in handler_body)
             if uses(handler_body, name).writes or not (reraises or rolls_back):
                 swallowing_unsafe = True
-            if kept is not handler and has_comment(next(s for s in handler.body.body
-                                                         if is_method_stmt(s, name, "rollback"))):
+            if kept is not handler and any(has_comment(s) for s in handler.body.body
+                                           if is_method_stmt(s, name, "rollback")):
                 return None
             handlers.append(kept)
         final = trial.finalbody
