@@ -4,14 +4,16 @@ on success and none on error."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import pytest
 from app.models import User
 from core import database as db_module
 from pairs import import_case_module, load_case
 from sqlalchemy import select
+from sqlalchemy.exc import SAWarning
 
 
 def committed_emails() -> list[str]:
@@ -88,3 +90,28 @@ def test_route_gets_the_request_session_with_the_same_results(database):
     assert results[0] == results[1]
     assert results[0] == ({"status": 200, "body": {"emails": ["case@example.com"]}},
                           {"status": 500, "body": None}, ["case@example.com"])
+
+
+# aiosqlite's worker thread of the leaked connection dies when SQLAlchemy terminates it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_async_closed_without_finally_leaks_on_error_fixed_does_not(database):
+    before, after = pair("ses001_async_closed_without_finally")
+
+    async def scenario(module, leak_warning) -> tuple[list[str], int]:
+        try:
+            emails = await module.run("ok@example.com")
+            with leak_warning, no_cyclic_gc():
+                with pytest.raises(LookupError):
+                    await module.run("fail@example.com", fail=True)
+                leaked = db_module.async_checked_out()
+            return emails, leaked
+        finally:
+            await db_module.dispose_async_engine()
+
+    # the leaked connection is only found by the garbage collector, which says so
+    collected = pytest.warns(SAWarning, match="garbage collector is trying to clean up non-checked-in connection")
+    assert asyncio.run(scenario(before, collected)) == (["ok@example.com"], 1)
+    assert committed_emails() == ["ok@example.com"]
+    fresh_tables()
+    assert asyncio.run(scenario(after, nullcontext())) == (["ok@example.com"], 0)
+    assert committed_emails() == ["ok@example.com"]
