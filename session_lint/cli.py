@@ -13,7 +13,8 @@ from .config import Config, ConfigError
 from .discovery import discover
 from .output import format_json, format_text, summary
 from .rules import all_rules, rule_by_code
-from .runner import FileOutcome, Mode, process_file, process_text
+from .parallel import Options, default_jobs, run_jobs
+from .runner import FileOutcome, Mode, process_text
 
 OUTPUT_FORMATS = ("text", "json")
 
@@ -91,11 +92,14 @@ def list_rules() -> str:
               help="Read [tool.session-lint] from this file instead of the nearest pyproject.toml.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (2 still means an error).")
 @click.option("--stdin-filename", help="Lint source read from stdin as if it were this file.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: number of CPUs).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (.session_lint_cache/).")
 @click.option("--explain", "explain_code", metavar="CODE", help="Show a rule's documentation.")
 @click.option("--list-rules", "show_rules", is_flag=True, help="List every rule.")
 @click.version_option(__version__, "--version", prog_name="session-lint")
 def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_format, config_file,
-         exit_zero, stdin_filename, explain_code, show_rules):
+         exit_zero, stdin_filename, jobs, no_cache, explain_code, show_rules):
     """Find and fix SQLAlchemy session anti-patterns in PATHS (default: .)."""
     if explain_code:
         click.echo(explain(explain_code), nl=False)
@@ -111,7 +115,8 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         if from_stdin:
             outcomes = [_run_stdin(stdin_filename or "-", configs, mode, unsafe_fixes, output_format)]
         else:
-            outcomes = _run_paths(list(paths) or [Path(".")], configs, mode, unsafe_fixes, output_format)
+            outcomes = _run_paths(list(paths) or [Path(".")], configs, mode, unsafe_fixes, output_format,
+                                  jobs or default_jobs(), not no_cache)
     except ConfigError as exc:
         _fail(str(exc))
     except click.BadParameter as exc:
@@ -122,7 +127,7 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
 
 
 def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: bool,
-               output_format: str) -> list[FileOutcome]:
+               output_format: str, workers: int = 1, use_cache: bool = False) -> list[FileOutcome]:
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or directory")
@@ -132,8 +137,9 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
         for file in discover([root], root_config.is_excluded):
             config = configs.for_path(file) if file.parent.resolve() != root.resolve() else root_config
             jobs.append((file, config))
-    with_edits = output_format != "text"
-    return [process_file(file, config, mode, unsafe_fixes, with_edits) for file, config in jobs]
+    # session_lint/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
+    options = Options(mode, unsafe_fixes, with_edits=output_format != "text", use_cache=use_cache)
+    return run_jobs(jobs, options, workers)
 
 
 def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,
