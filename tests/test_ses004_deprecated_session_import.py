@@ -208,3 +208,9 @@ def test_fix_from_package_import_module_renames_renamed_members():
 
 def test_module_imported_from_package_with_unknown_member_has_no_fix():
     check_not_fixed("from core import database_manager\n\ndatabase_manager.DatabaseManager()\n", CODE)
+
+
+def test_fix_rename_within_the_same_module_keeps_the_other_names():
+    cfg = config(deprecated=(("core.database.get_session", "core.database.get_db_session"),))
+    check_fixed("from core.database import SessionLocal, get_session, get_db_session\n\nget_session()\n",
+                "from core.database import SessionLocal, get_db_session\n\nget_db_session()\n", CODE, cfg=cfg)

@@ -221,16 +221,22 @@ class DeprecatedSessionImport(Rule):
                 replacements[node] = cst.RemoveFromParent()
             adds = tuple(ImportSpec(new_module, leaf, asname) for _, leaf, asname in new_aliases)
             return Fix(Applicability.SAFE, message, replacements, add_imports=adds)
-        if len(new_modules) != 1 or len(moves) != len(node.names):
+        if len(new_modules) != 1:
             return None  # a statement split over modules: leave it to a human
         (new_module,) = new_modules
+        if len(moves) != len(node.names) and new_module != item.module:
+            return None  # other names stay in the old module: leave it to a human
+        # Rewrite in place: moved names renamed, other names (same module) kept as they are.
+        renamed = {alias: (leaf, asname) for alias, leaf, asname in new_aliases}
         names, seen = [], set()
-        for alias, leaf, asname in new_aliases:
+        for alias in node.names:
+            leaf, asname = renamed.get(alias, (alias.name.value, alias.asname and alias.asname.name.value))
             if (leaf, asname) in seen:
                 continue  # a rename made it a duplicate of a name already imported here
             seen.add((leaf, asname))
             names.append(alias.with_changes(name=cst.Name(leaf),
-                                            asname=cst.AsName(cst.Name(asname)) if asname else None))
+                                            asname=cst.AsName(cst.Name(asname)) if asname else None)
+                         if alias in renamed else alias)
         names[-1] = names[-1].with_changes(comma=node.names[-1].comma)
         relative, module_expr = self.module_reference(node, new_module, item.package)
         replacements[node] = node.with_changes(relative=relative, module=module_expr, names=names)

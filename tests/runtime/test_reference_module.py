@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import DetachedInstanceError
 
@@ -33,11 +33,22 @@ def test_context_manager_commits_on_success(database):
 
 
 def test_context_manager_rolls_back_and_reraises(database):
-    with pytest.raises(RuntimeError, match="boom"):
-        with get_db_session() as db:
-            db.add(User(name="Ada", email="ada@example.com"))
-            db.flush()  # the INSERT reached the database inside the transaction
-            raise RuntimeError("boom")
+    events: list[str] = []
+    # close() alone would also discard the INSERT: watch for the explicit rollback itself
+    on_rollback = lambda session: events.append("rollback")  # noqa: E731
+    on_commit = lambda session: events.append("commit")  # noqa: E731
+    event.listen(db_module.SessionLocal, "after_rollback", on_rollback)
+    event.listen(db_module.SessionLocal, "after_commit", on_commit)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            with get_db_session() as db:
+                db.add(User(name="Ada", email="ada@example.com"))
+                db.flush()  # the INSERT reached the database inside the transaction
+                raise RuntimeError("boom")
+    finally:
+        event.remove(db_module.SessionLocal, "after_rollback", on_rollback)
+        event.remove(db_module.SessionLocal, "after_commit", on_commit)
+    assert events == ["rollback"]
     assert emails() == []
     assert db_module.checked_out() == 0
 
