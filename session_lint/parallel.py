@@ -43,13 +43,13 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-_caches: dict[tuple[Config, bool], Cache] = {}
+_caches: dict[tuple, Cache] = {}
 
 
 def _cache_for(config: Config, options: Options) -> Cache | None:
     if not options.use_cache or options.mode is not Mode.CHECK:
         return None  # fixes must always run; only CHECK results are cached
-    key = (config, options.with_edits)
+    key = (config, config.root, options.with_edits)  # Config equality ignores its root
     if key not in _caches:
         _caches[key] = Cache(config, options.with_edits)
     return _caches[key]
