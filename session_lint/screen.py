@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from .config import Config
-from .rules import all_rules
+from .names import module_name_for
 from .sessions import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
 # Triggers (what a file must contain for a rule to possibly fire):
@@ -88,6 +88,7 @@ class Screen:
         codes = tuple(codes)
         self.enabled = all(code in TRIGGERS for code in codes)  # unknown rule: no screening
         self.triggers = frozenset(t for code in codes for t in TRIGGERS.get(code, ()))
+        self.config = config
         self.words = _Words.of(config)
         wanted: set[str] = set()
         if self.triggers & {"raw", "managed", "block"}:
@@ -111,7 +112,7 @@ class Screen:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return True  # the engine reports it (SES999) or decides for itself
         try:
-            return _Finder(self, tree, data).found()
+            return _Finder(self, tree, data, path).found()
         except RecursionError:
             return True
 
@@ -134,31 +135,55 @@ def _word_pattern(words: frozenset[str]) -> re.Pattern[bytes] | None:
 
 
 class _Finder:
-    """One pass over an `ast` tree looking for the screen's triggers."""
+    """One `ast.walk` collects what the triggers need; each trigger then looks at few nodes."""
 
-    def __init__(self, screen: Screen, tree: ast.Module, data: bytes) -> None:
+    def __init__(self, screen: Screen, tree: ast.Module, data: bytes, path: str) -> None:
         self.screen = screen
         self.words = screen.words
         self.tree = tree
         self.data = data
+        self.path = path
         self.imports: dict[str, set[str]] = {}  # local name -> dotted names it may be bound to
         self.star_modules: list[str] = []
         self.local_openers: set[str] = set()  # same-file registries / wrappers (`Session = sessionmaker()`)
+        self.calls: list[ast.Call] = []
+        self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+        self.withs: list[ast.With | ast.AsyncWith] = []
+        self.closes = False
+        self.deprecated_nodes: list[ast.AST] = []  # imports / attributes spelling a deprecated leaf
+        deprecated = self.words.deprecated
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
+            kind = type(node)
+            if kind is ast.Call:
+                self.calls.append(node)
+            elif kind is ast.Attribute:
+                if node.attr == "close":
+                    self.closes = True
+                if node.attr in deprecated:
+                    self.deprecated_nodes.append(node)
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                self.functions.append(node)
+            elif kind is ast.With or kind is ast.AsyncWith:
+                self.withs.append(node)
+            elif kind is ast.Import:
                 for alias in node.names:
                     if alias.asname:
                         self.imports.setdefault(alias.asname, set()).add(alias.name)
                     else:
                         first = alias.name.partition(".")[0]
                         self.imports.setdefault(first, set()).add(first)
-            elif isinstance(node, ast.ImportFrom):
+                    if deprecated.intersection(alias.name.split(".")):
+                        self.deprecated_nodes.append(node)
+            elif kind is ast.ImportFrom:
                 module = "." * node.level + (node.module or "")
                 for alias in node.names:
                     if alias.name == "*":
                         self.star_modules.append(module)
                     else:
                         self.imports.setdefault(alias.asname or alias.name, set()).add(f"{module}.{alias.name}")
+                if deprecated.intersection(module.lstrip(".").split(".")) or \
+                        any(alias.name in deprecated for alias in node.names):
+                    self.deprecated_nodes.append(node)
 
     # -- name resolution (a superset of what FullyQualifiedNameProvider can answer) -----------
     def resolve(self, node: ast.expr) -> set[str]:
@@ -186,6 +211,14 @@ class _Finder:
                 return True
         return False
 
+    def _may_matter(self, func: ast.expr) -> bool:
+        """Quick reject before resolving: the callee's last component (after import aliasing)."""
+        if isinstance(func, ast.Attribute):
+            return func.attr in self.interesting or func.attr == "begin"
+        if isinstance(func, ast.Name):
+            return func.id in self.interesting or func.id in self.local_openers
+        return isinstance(func, ast.Call)
+
     def is_raw(self, call: ast.Call) -> bool:
         func = call.func
         if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)()
@@ -209,30 +242,57 @@ class _Finder:
         triggers = self.screen.triggers
         if "deprecated" in triggers and self.deprecated():
             return True
+        if not triggers & {"raw", "managed", "block"}:
+            return False
+        words = self.words.raw | self.words.managed | _SQLALCHEMY_WORDS
+        self.interesting = set(words)  # local names that may resolve to one of the words
+        for local, bound in self.imports.items():
+            if any(_leaf(b) in words for b in bound):
+                self.interesting.add(local)
         self.find_local_openers()
-        calls = [n for n in ast.walk(self.tree) if isinstance(n, ast.Call)]
-        if "raw" in triggers and any(self.is_raw(c) for c in calls):
+        openings = [c for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
+        if "raw" in triggers and any(self.is_raw(c) for c in openings):
             return True
-        if "managed" in triggers and self.opening_in_injected_function():
+        if "managed" in triggers and openings and self.opening_in_injected_function(openings):
             return True
-        if "block" in triggers and (self.closes_typed_session() or self.block_names_used_after()):
+        if "block" in triggers and (self.closes_typed_session() or
+                                    (openings and self.block_names_used_after(openings))):
             return True
         return False
 
     def deprecated(self) -> bool:
-        words = self.words.deprecated
-        for node in ast.walk(self.tree):
+        """SES004's checks on the imports and attributes that spell a deprecated leaf."""
+        keys = [old for old, _ in self.screen.config.deprecated]
+
+        def hit(name: str | None, exact: bool = False) -> bool:
+            if name is None:
+                return True  # a relative import we cannot resolve: let the rule decide
+            return any(name == k or (not exact and name.startswith(k + ".")) for k in keys)
+
+        for node in self.deprecated_nodes:
             if isinstance(node, ast.Import):
-                if any(words.intersection(a.name.split(".")) for a in node.names):
+                if any(hit(alias.name) for alias in node.names):
                     return True
             elif isinstance(node, ast.ImportFrom):
-                if words.intersection((node.module or "").split(".")) or any(a.name in words for a in node.names):
+                module = self.absolute(node)
+                if any(hit(module if alias.name == "*" else module and f"{module}.{alias.name}")
+                       for alias in node.names):
                     return True
-            elif isinstance(node, ast.Attribute) and node.attr in words:
-                return True
-            elif isinstance(node, ast.Name) and node.id in words:
-                return True
+            else:  # `dm.get_db_session_for_request` through `import core.database_manager as dm`
+                for name in self.resolve(node):
+                    if name.startswith(".") or hit(name, exact=True):
+                        return True
         return False
+
+    def absolute(self, node: ast.ImportFrom) -> str | None:
+        if not node.level:
+            return node.module or ""
+        parts = module_name_for(self.path).package.split(".") if self.path else []
+        parts = [p for p in parts if p]
+        if node.level - 1 > len(parts) or not parts:
+            return None
+        base = parts[: len(parts) - (node.level - 1)]
+        return ".".join([*base, *([node.module] if node.module else [])])
 
     def find_local_openers(self) -> None:
         """`Session = sessionmaker(...)` and `def new_session(): return SessionLocal()` in this file:
@@ -243,61 +303,57 @@ class _Finder:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if any(isinstance(n, ast.Call) and self.is_raw(n) for n in ast.walk(node)):
+                if any(isinstance(n, ast.Call) and self._may_matter(n.func) and self.is_raw(n)
+                       for n in ast.walk(node)):
                     self.local_openers.add(node.name)
 
-    def opening_in_injected_function(self) -> bool:
-        for func in ast.walk(self.tree):
-            if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) and _may_inject(func):
-                if any(isinstance(n, ast.Call) and self.is_opening(n) for n in ast.walk(func)):
-                    return True
+    def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
+        lines = [c.lineno for c in openings]
+        for func in self.functions:
+            if _may_inject(func) and any(func.lineno <= line <= func.end_lineno for line in lines):
+                return True
         return False
 
     def closes_typed_session(self) -> bool:
         """`db.close()` on a session that came from a parameter (`db: Session`): SES005/SES006.
         Session types are looked for in the text, so string annotations count."""
-        if not any(isinstance(n, ast.Attribute) and n.attr == "close" for n in ast.walk(self.tree)):
-            return False
-        return _word_pattern(self.words.session_types).search(self.data) is not None
+        return self.closes and _word_pattern(self.words.session_types).search(self.data) is not None
 
-    def block_names_used_after(self) -> bool:
+    def block_names_used_after(self, openings: list[ast.Call]) -> bool:
         """A `with <opening> [as x]:` block a name of which (the session, an object loaded or added in
         it) is loaded after the block, or anywhere in an enclosing loop: SES005/SES006."""
-        for scope in ast.walk(self.tree):
-            if not isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            if self._scope_blocks(scope, scope, loops=()):
-                return True
-        return False
-
-    def _scope_blocks(self, scope: ast.AST, node: ast.AST, loops: tuple[ast.AST, ...]) -> bool:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                continue  # its own scope (walked separately)
-            if isinstance(child, (ast.With, ast.AsyncWith)) and any(
-                    isinstance(i.context_expr, ast.Call) and self.is_opening(i.context_expr) for i in child.items):
-                if self._used_after(scope, child, loops):
-                    return True
-            inner = loops + (child,) if isinstance(child, (ast.For, ast.AsyncFor, ast.While)) else loops
-            if self._scope_blocks(scope, child, inner):
-                return True
-        return False
-
-    @staticmethod
-    def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: tuple[ast.AST, ...]) -> bool:
-        callees = {id(n.func) for n in ast.walk(block) if isinstance(n, ast.Call)}  # `get_db_session` itself
-        inside = {n.id for n in ast.walk(block) if isinstance(n, ast.Name) and id(n) not in callees}
-        if not inside:
+        opening_ids = {id(c) for c in openings}
+        blocks = [w for w in self.withs if any(id(i.context_expr) in opening_ids for i in w.items)]
+        if not blocks:
             return False
-        end = (block.end_lineno, block.end_col_offset)
-        block_nodes = {id(n) for n in ast.walk(block)}
-        around = [scope, *loops]
-        for region_index, region in enumerate(around):
-            for n in ast.walk(region):
-                if isinstance(n, ast.Name) and n.id in inside and id(n) not in block_nodes:
-                    if region_index > 0 or (n.lineno, n.col_offset) >= end:
-                        return True
+        parents = {id(child): parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
+        for block in blocks:
+            loops: list[ast.AST] = []
+            scope: ast.AST = block
+            while True:
+                scope = parents.get(id(scope), self.tree)
+                if isinstance(scope, (ast.For, ast.AsyncFor, ast.While)):
+                    loops.append(scope)
+                if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    break
+            if _used_after(scope, block, loops):
+                return True
         return False
+
+
+def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast.AST]) -> bool:
+    callees = {id(n.func) for n in ast.walk(block) if isinstance(n, ast.Call)}  # `get_db_session` itself
+    inside = {n.id for n in ast.walk(block) if isinstance(n, ast.Name) and id(n) not in callees}
+    if not inside:
+        return False
+    end = (block.end_lineno, block.end_col_offset)
+    block_nodes = {id(n) for n in ast.walk(block)}
+    for region_index, region in enumerate([scope, *loops]):
+        for n in ast.walk(region):
+            if isinstance(n, ast.Name) and n.id in inside and id(n) not in block_nodes:
+                if region_index > 0 or (n.lineno, n.col_offset) >= end:
+                    return True
+    return False
 
 
 def _may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
