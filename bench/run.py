@@ -33,8 +33,9 @@ import json, resource, subprocess, sys, time
 start = time.perf_counter()
 proc = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 wall = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"wall": wall, "maxrss_kb": rss, "rc": proc.returncode,
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "maxrss_kb": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rc": proc.returncode,
                   "lines": proc.stdout.decode(errors="replace").count("\\n"),
                   "err": proc.stderr.decode(errors="replace")[-300:]}))
 """
@@ -87,7 +88,7 @@ def report(name: str, counts: dict, results: dict) -> None:
     for label, r in results.items():
         ratio = f"{r['wall'] / ruff:5.2f}x ruff"
         print(f"  {label:9s} {r['wall']:7.2f} s  {lines / r['wall']:>11,.0f} lines/s  {ratio}  "
-              f"peak RSS {r['maxrss_kb'] / 1024:6.0f} MB  ({r['lines']} output lines)")
+              f"cpu {r['cpu']:7.2f} s  peak RSS {r['maxrss_kb'] / 1024:6.0f} MB  ({r['lines']} output lines)")
     if "flake8" in results:
         print(f"  session-lint cold is {results['flake8']['wall'] / results['cold']['wall']:.1f}x faster than flake8")
 

@@ -11,6 +11,7 @@ the CLI sorts diagnostics by (path, line, column), so output does not depend on
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -128,6 +129,10 @@ def run_jobs(jobs: list[tuple[Path, Config]], options: Options, workers: int | N
     """Outcomes for every (file, config) job, in the order of `jobs`."""
     workers = workers or default_jobs()
     sizes = [_size(path) for path, _ in jobs]
+    # Parsing allocates millions of short-lived objects: collecting every 700 allocations costs
+    # ~25% of an `ast.parse`. Freeze what is loaded (workers inherit it) and collect less often.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     if workers <= 1 or len(jobs) <= 1 or _few_candidates(jobs, sizes):
         return [lint_one(path, config, options) for path, config in jobs]
     outcomes: list[FileOutcome | None] = [None] * len(jobs)

@@ -255,7 +255,7 @@ class _Finder:
             return True
         if "managed" in triggers and openings and self.opening_in_injected_function(openings):
             return True
-        if "block" in triggers and (self.closes_typed_session() or
+        if "block" in triggers and ((self.closes and self.closes_typed_session()) or
                                     (openings and self.block_names_used_after(openings))):
             return True
         return False
@@ -315,9 +315,22 @@ class _Finder:
         return False
 
     def closes_typed_session(self) -> bool:
-        """`db.close()` on a session that came from a parameter (`db: Session`): SES005/SES006.
-        Session types are looked for in the text, so string annotations count."""
-        return self.closes and _word_pattern(self.words.session_types).search(self.data) is not None
+        """`db.close()` on a parameter annotated as a session (`db: Session`, `db: "AsyncSession | None"`)
+        of an enclosing function: SES005/SES006 track such sessions too."""
+        closes = [c for c in self.calls if isinstance(c.func, ast.Attribute) and c.func.attr == "close"
+                  and isinstance(c.func.value, ast.Name)]
+        if not closes:
+            return False
+        types = _word_pattern(self.words.session_types)
+        for func in self.functions:
+            args = func.args
+            sessions = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]
+                        if a is not None and a.annotation is not None
+                        and types.search(ast.unparse(a.annotation).encode())}
+            if sessions and any(c.func.value.id in sessions and func.lineno <= c.lineno <= func.end_lineno
+                                for c in closes):
+                return True
+        return False
 
     def block_names_used_after(self, openings: list[ast.Call]) -> bool:
         """A `with <opening> [as x]:` block a name of which (the session, an object loaded or added in

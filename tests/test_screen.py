@@ -112,6 +112,7 @@ def screen(**overrides) -> Screen:
     "def f(db: Session):\n    return db.query(User).all()\n",  # a session parameter, nothing opened or closed
     "def f():\n    with get_db_session() as db:\n        db.add(User())\n",  # nothing used after the block
     "text = 'get_db_session() in a string'\n",
+    "class C:\n    def f(self, db: Session):\n        self.close(db)\n        db.query(User)\n",
 ])
 def test_screened_out(source):
     assert not screen().check(source.encode())
@@ -127,6 +128,7 @@ def test_screened_out(source):
     "db = next(get_db())\n",
     "def f():\n    with get_db_session() as db:\n        u = db.get(User, 1)\n    return u.name\n",
     "def f(db: 'Session'):\n    db.close()\n    db.query(User)\n",
+    "async def f(db: Optional[AsyncSession] = None):\n    await db.close()\n    await db.get(User, 1)\n",
     "def f(x: int, db=Depends(get_db)):\n    with get_db_session() as other:\n        pass\n",
     "from core import database_manager\n",
     "from .database_manager import get_db_session\n",
