@@ -33,7 +33,7 @@ import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .config import Config
 from .names import module_name_for
@@ -95,7 +95,8 @@ class Screen:
             wanted |= self.words.raw | self.words.managed | self.words.session_types | _SQLALCHEMY_WORDS
         if "deprecated" in self.triggers:
             wanted |= self.words.deprecated
-        self.pattern = _word_pattern(frozenset(wanted))
+        self.wanted = frozenset(wanted)
+        self.pattern = _word_pattern(self.wanted)
 
     def prefilter(self, data: bytes) -> bool:
         """May this file contain a candidate? (bytes regex; False means certainly not)."""
@@ -150,40 +151,95 @@ class _Finder:
         self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         self.withs: list[ast.With | ast.AsyncWith] = []
         self.closes = False
+        self.spelled: list[ast.stmt] = []  # top-level statements that spell a prefilter word
         self.deprecated_nodes: list[ast.AST] = []  # imports / attributes spelling a deprecated leaf
+        # 1. module-level imports (also under `if TYPE_CHECKING:` / `try:`): names resolve through them
+        top_imports = [n for stmt in tree.body for n in
+                       ((stmt,) if isinstance(stmt, (ast.Import, ast.ImportFrom)) else
+                        ast.walk(stmt) if isinstance(stmt, (ast.If, ast.Try, ast.With)) else ())
+                       if isinstance(n, (ast.Import, ast.ImportFrom))]
+        for node in top_imports:
+            self._add_import(node)
+        words = screen.wanted | self.words.raw | self.words.managed | _SQLALCHEMY_WORDS
+        self.interesting = set(words)  # local names that may resolve to one of the words
+        for local, bound in self.imports.items():
+            if any(_leaf(b) in words for b in bound):
+                self.interesting.add(local)
+        # 2. the top-level statements that spell a word or a local alias of one (`SL` for SessionLocal)
+        self.spelled = self._spelling(screen.wanted | self.interesting)
+        # 3. same-file registries / wrappers: their callers elsewhere in the file count too
+        self.find_local_openers()
+        if self.local_openers - self.interesting:
+            self.interesting |= self.local_openers
+            self.spelled = self._spelling(screen.wanted | self.interesting)
+        # 4. one walk over those statements collects what the triggers look at
         deprecated = self.words.deprecated
-        for node in ast.walk(tree):
-            kind = type(node)
-            if kind is ast.Call:
-                self.calls.append(node)
-            elif kind is ast.Attribute:
-                if node.attr == "close":
-                    self.closes = True
-                if node.attr in deprecated:
-                    self.deprecated_nodes.append(node)
-            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
-                self.functions.append(node)
-            elif kind is ast.With or kind is ast.AsyncWith:
-                self.withs.append(node)
-            elif kind is ast.Import:
-                for alias in node.names:
-                    if alias.asname:
-                        self.imports.setdefault(alias.asname, set()).add(alias.name)
-                    else:
-                        first = alias.name.partition(".")[0]
-                        self.imports.setdefault(first, set()).add(first)
-                    if deprecated.intersection(alias.name.split(".")):
+        seen_imports = {id(n) for n in top_imports}
+        for node in top_imports:
+            self._check_deprecated_import(node)
+        for stmt in self.spelled:
+            for node in ast.walk(stmt):
+                kind = type(node)
+                if kind is ast.Call:
+                    self.calls.append(node)
+                elif kind is ast.Attribute:
+                    if node.attr == "close":
+                        self.closes = True
+                    if node.attr in deprecated:
                         self.deprecated_nodes.append(node)
-            elif kind is ast.ImportFrom:
-                module = "." * node.level + (node.module or "")
-                for alias in node.names:
-                    if alias.name == "*":
-                        self.star_modules.append(module)
-                    else:
-                        self.imports.setdefault(alias.asname or alias.name, set()).add(f"{module}.{alias.name}")
-                if deprecated.intersection(module.lstrip(".").split(".")) or \
-                        any(alias.name in deprecated for alias in node.names):
-                    self.deprecated_nodes.append(node)
+                elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                    self.functions.append(node)
+                elif kind is ast.With or kind is ast.AsyncWith:
+                    self.withs.append(node)
+                elif (kind is ast.Import or kind is ast.ImportFrom) and id(node) not in seen_imports:
+                    self._add_import(node)  # function-local imports resolve names inside that function
+                    self._check_deprecated_import(node)
+
+    def _add_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.imports.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    first = alias.name.partition(".")[0]
+                    self.imports.setdefault(first, set()).add(first)
+            return
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                self.star_modules.append(module)
+            else:
+                self.imports.setdefault(alias.asname or alias.name, set()).add(f"{module}.{alias.name}")
+
+    def _check_deprecated_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        deprecated = self.words.deprecated
+        if isinstance(node, ast.Import):
+            spelled = any(deprecated.intersection(alias.name.split(".")) for alias in node.names)
+        else:
+            spelled = bool(deprecated.intersection((node.module or "").split("."))) or \
+                any(alias.name in deprecated for alias in node.names)
+        if spelled:
+            self.deprecated_nodes.append(node)
+
+    def _spelling(self, words: Iterable[str]) -> list[ast.stmt]:
+        """Top-level statements (not imports) containing one of `words` (a candidate construct is
+        inside such a statement, and so are the functions enclosing it)."""
+        pattern = _word_pattern(frozenset(words))
+        lines: list[int] = []
+        line, offset = 1, 0
+        for match in pattern.finditer(self.data) if pattern is not None else ():
+            line += self.data.count(b"\n", offset, match.start())
+            offset = match.start()
+            lines.append(line)
+        spelled, index = [], 0
+        for stmt in self.tree.body:
+            first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+            while index < len(lines) and lines[index] < first:
+                index += 1
+            if index < len(lines) and lines[index] <= stmt.end_lineno \
+                    and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                spelled.append(stmt)
+        return spelled
 
     # -- name resolution (a superset of what FullyQualifiedNameProvider can answer) -----------
     def resolve(self, node: ast.expr) -> set[str]:
@@ -232,6 +288,8 @@ class _Finder:
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr == "begin":  # `with SessionLocal.begin() as db:`
             base = func.value
+            if isinstance(base, ast.Call):  # `with sessionmaker(bind=e).begin() as db:`
+                base = base.func
             if (isinstance(base, ast.Name) and base.id in self.local_openers) \
                     or self._configured(base, self.words.raw) or self._sqlalchemy(base, REGISTRIES):
                 return True
@@ -244,12 +302,6 @@ class _Finder:
             return True
         if not triggers & {"raw", "managed", "block"}:
             return False
-        words = self.words.raw | self.words.managed | _SQLALCHEMY_WORDS
-        self.interesting = set(words)  # local names that may resolve to one of the words
-        for local, bound in self.imports.items():
-            if any(_leaf(b) in words for b in bound):
-                self.interesting.add(local)
-        self.find_local_openers()
         openings = [c for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
         if "raw" in triggers and any(self.is_raw(c) for c in openings):
             return True
@@ -297,7 +349,7 @@ class _Finder:
     def find_local_openers(self) -> None:
         """`Session = sessionmaker(...)` and `def new_session(): return SessionLocal()` in this file:
         calling them opens a raw session too (SES001's wrappers and local registries)."""
-        for node in self.tree.body:
+        for node in self.spelled:
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
                 if self._sqlalchemy(node.value.func, REGISTRIES) or self.is_raw(node.value):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]

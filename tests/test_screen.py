@@ -126,6 +126,11 @@ def test_screened_out(source):
     "from sqlalchemy.orm import sessionmaker\ndb = sessionmaker(bind=e)()\n",
     "from sqlalchemy.orm import sessionmaker\nS = sessionmaker(bind=e)\ndb = S()\n",
     "db = next(get_db())\n",
+    "from sqlalchemy.orm import sessionmaker\nMaker = sessionmaker(bind=e)\n\ndef f():\n    return Maker()\n",
+    "def new_session():\n    return SessionLocal()\n\ndef f():\n    db = new_session()\n",
+    "from sqlalchemy.orm import Session as S\n\ndef f():\n    return S(engine)\n",
+    "from sqlalchemy.orm import sessionmaker\n\ndef f():\n    with sessionmaker(bind=e).begin() as db:\n"
+    "        u = db.get(User, 1)\n    return u.name\n",
     "def f():\n    with get_db_session() as db:\n        u = db.get(User, 1)\n    return u.name\n",
     "def f(db: 'Session'):\n    db.close()\n    db.query(User)\n",
     "async def f(db: Optional[AsyncSession] = None):\n    await db.close()\n    await db.get(User, 1)\n",
