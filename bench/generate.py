@@ -1,10 +1,11 @@
 """Generate a synthetic FastAPI/SQLAlchemy repository for benchmarks and tests (never committed).
 
-Mix per 100 files (realistic: 5-35% of files of real repositories touch sessions):
-~75 unrelated modules (utilities, dataclasses, parsers, some mentioning `session` only in
-comments/strings or `requests.Session`), ~15 clean session users (routes with
-`Depends(get_db)`, services with `with get_db_session()`), ~10 with anti-patterns
-(every pattern SES001-SES006 flags). Deterministic for a given seed.
+Mix per 100 files by default (realistic: 5-35% of the files of real repositories touch
+sessions; in the real projects we ran, 1-3% of files had something to report): ~75
+unrelated modules (utilities, dataclasses; some mention "session" in docstrings, ~15% use
+`requests.Session()`), ~22 clean session users (routes with `Depends(get_db)`, services with
+`with get_db_session()`), ~3 with anti-patterns (cycling through every pattern SES001-SES006
+flag, and SES004 imports). Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -81,7 +82,13 @@ class Item(Base):
 
 UNRELATED_FUNC = '''
 def {name}(values: list[int], factor: float = {f}) -> dict[str, float]:
-    """Summarise values (the session word appears in docs: session handling lives elsewhere)."""
+    """Summarise values (the session word appears in docs: session handling lives elsewhere).
+
+    Args:
+        values: the samples.
+        factor: weight of the multiples.
+    """
+    # Accumulate in one pass; rounding happens at the end.
     total = 0.0
     result: dict[str, float] = {{}}
     for index, value in enumerate(values):
@@ -91,6 +98,8 @@ def {name}(values: list[int], factor: float = {f}) -> dict[str, float]:
             total -= value / (index + 1)
         else:
             result[f"v{{index}}"] = value ** 2
+
+    # Totals and the mean are reported with the per-item values.
     result["total"] = total
     result["mean"] = total / max(1, len(values))
     return {{key: round(val, 3) for key, val in sorted(result.items()) if val}}
@@ -201,10 +210,10 @@ def _unrelated(rng: random.Random, index: int, blocks: int) -> str:
     for b in range(blocks):
         kind = rng.random()
         name = f"item_{index}_{b}"
-        if kind < 0.5:
+        if kind < 0.55:
             parts.append(UNRELATED_FUNC.format(name=name, f=rng.randint(1, 9) / 2, m=rng.randint(2, 7),
                                                k=rng.randint(10, 99)))
-        elif kind < 0.9:
+        elif kind < 0.98:
             parts.append(UNRELATED_CLASS.format(name=f"Record{index}x{b}", label=f"label {b}"))
         else:
             parts.append(HTTP_CLIENT.format(name=name, k=rng.randint(1, 30)))
@@ -229,7 +238,7 @@ def _session_module(rng: random.Random, index: int, blocks: int, anti: bool) -> 
 
 
 def generate(root: Path, files: int = 2000, seed: int = 0, session_share: float = 0.25,
-             anti_share: float = 0.4, blocks: int = 8) -> dict:
+             anti_share: float = 0.12, blocks: int = 8) -> dict:
     """Write `files` modules under `root` (plus core/ and the pyproject); return counts."""
     rng = random.Random(seed)
     root = Path(root)

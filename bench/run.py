@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("--scaling", action="store_true", help="also time 4x and 16x trees (no flake8)")
     parser.add_argument("--no-flake8", action="store_true", help="skip flake8 (slow: LibCST on every file)")
     parser.add_argument("--keep", action="store_true", help="keep the generated trees")
+    parser.add_argument("--session-share", type=float, default=0.25, help="share of session-related modules")
+    parser.add_argument("--anti-share", type=float, default=0.12,
+                        help="share of session-related modules with an anti-pattern")
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=CHECKOUT, capture_output=True,
                             text=True).stdout.strip()
@@ -113,7 +116,8 @@ def main() -> None:
         summary = {}
         for scale in scales:
             root = base / f"x{scale}"
-            counts = generate(root, files=args.files * scale, seed=scale)
+            counts = generate(root, files=args.files * scale, seed=scale, session_share=args.session_share,
+                              anti_share=args.anti_share)
             results = bench_tree(root, args.jobs, args.repeat if scale == 1 else 1,
                                  flake8=scale == 1 and not args.no_flake8)
             report(f"{scale}x", counts, results)

@@ -23,7 +23,7 @@ def run(*args: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tree")
-    generate(root, files=60, seed=3, session_share=0.4, blocks=3)
+    generate(root, files=60, seed=3, session_share=0.4, anti_share=0.5, blocks=3)
     (root / "app" / "broken.py").write_text("def f(:\n    pass\n")  # SES999 in a file without session words
     (root / "app" / "huge.py").write_text("x = (" * 200 + "1" + ")" * 200 + "\n")  # too deeply nested
     return root
@@ -62,7 +62,7 @@ def test_largest_files_first_and_all_jobs_once():
 
 
 def test_fix_runs_in_parallel_too(tmp_path):
-    generate(tmp_path, files=30, seed=5, session_share=0.6, blocks=2)
+    generate(tmp_path, files=30, seed=5, session_share=0.6, anti_share=0.5, blocks=2)
     code, _ = run(str(tmp_path), "--fix", "--jobs", "2")
     assert code in (0, 1)
     assert not (tmp_path / CACHE_DIR).exists()  # fix runs never write the cache
