@@ -11,12 +11,16 @@ import click
 from . import __version__
 from .config import Config, ConfigError
 from .discovery import discover
-from .output import format_json, format_text, summary
+from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
+from .docs import explain as explain_rule
+from .init import NO_CONFIG_NOTICE, run_init
+from .output import (SourceLines, format_concise, format_full, format_github, format_json, format_sarif,
+                     format_statistics, summary, use_color)
 from .rules import all_rules, rule_by_code
 from .parallel import Options, default_jobs, run_jobs
 from .runner import FileOutcome, Mode, process_text
 
-OUTPUT_FORMATS = ("text", "json")
+OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
 
 
 def _codes(value: str | None) -> tuple[str, ...] | None:
@@ -41,13 +45,16 @@ class _Configs:
         self.explicit = Config.from_file(explicit) if explicit else None
         self.overrides = overrides
         self.cache: dict[Path, Config] = {}
+        self.defaults_used = False  # some path had no [tool.session-lint] anywhere above it
 
     def for_path(self, path: Path) -> Config:
         if self.explicit is not None:
             return self._apply(self.explicit)
         directory = (path if path.is_dir() else path.parent).resolve()
         if directory not in self.cache:
-            self.cache[directory] = self._apply(Config.discover(directory))
+            found = Config.discover(directory)
+            self.defaults_used |= found.source is None
+            self.cache[directory] = self._apply(found)
         return self.cache[directory]
 
     def _apply(self, config: Config) -> Config:
@@ -64,12 +71,7 @@ def explain(code: str) -> str:
     rule = rule_by_code(code)
     if rule is None:
         _fail(f"unknown rule {code!r} (see `session-lint --list-rules`)")
-    header = f"# {rule.name} ({rule.code})\n\nFix is {'always' if rule.fix_availability in ('safe', 'unsafe') else rule.fix_availability} available"
-    if rule.fix_availability == "none":
-        header = f"# {rule.name} ({rule.code})\n\nNo fix is available"
-    elif rule.fix_availability in ("safe", "unsafe"):
-        header += f" ({rule.fix_availability})"
-    return f"{header}.\n\n{rule.docs.rstrip()}\n"
+    return explain_rule(rule)
 
 
 def list_rules() -> str:
@@ -91,6 +93,14 @@ def list_rules() -> str:
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Read [tool.session-lint] from this file instead of the nearest pyproject.toml.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (2 still means an error).")
+@click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Report only findings not recorded in this baseline file.")
+@click.option("--write-baseline", "write_baseline_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Record the current findings in this baseline file and exit 0.")
+@click.option("--init", "init", is_flag=True,
+              help="Discover the project's session conventions in PATH and print a [tool.session-lint] block.")
+@click.option("--write", "init_write", is_flag=True, help="With --init, add the block to PATH/pyproject.toml.")
 @click.option("--stdin-filename", help="Lint source read from stdin as if it were this file.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: number of CPUs).")
@@ -99,8 +109,14 @@ def list_rules() -> str:
 @click.option("--list-rules", "show_rules", is_flag=True, help="List every rule.")
 @click.version_option(__version__, "--version", prog_name="session-lint")
 def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_format, config_file,
-         exit_zero, stdin_filename, jobs, no_cache, explain_code, show_rules):
+         exit_zero, statistics, baseline_file, write_baseline_file, init, init_write, stdin_filename,
+         jobs, no_cache, explain_code, show_rules):
     """Find and fix SQLAlchemy session anti-patterns in PATHS (default: .)."""
+    if init or init_write:
+        _init(paths, init_write)
+        return
+    if baseline_file and write_baseline_file:
+        _fail("--baseline and --write-baseline cannot be combined")
     if explain_code:
         click.echo(explain(explain_code), nl=False)
         return
@@ -108,12 +124,14 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         click.echo(list_rules(), nl=False)
         return
     mode = Mode.DIFF if diff else Mode.FIX if fix else Mode.CHECK
+    sources = SourceLines()
     try:
+        baseline = Baseline.load(baseline_file) if baseline_file else None
         configs = _Configs(config_file, {"select": _codes(select), "ignore": _codes(ignore),
                                          "extend_select": _codes(extend_select)})
         from_stdin = stdin_filename is not None or list(paths) == [Path("-")]
         if from_stdin:
-            outcomes = [_run_stdin(stdin_filename or "-", configs, mode, unsafe_fixes, output_format)]
+            outcomes = [_run_stdin(stdin_filename or "-", configs, mode, unsafe_fixes, output_format, sources)]
         else:
             outcomes = _run_paths(list(paths) or [Path(".")], configs, mode, unsafe_fixes, output_format,
                                   jobs or default_jobs(), not no_cache)
@@ -121,9 +139,35 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         _fail(str(exc))
     except click.BadParameter as exc:
         _fail(exc.format_message())
+    if configs.defaults_used and config_file is None:
+        click.echo(NO_CONFIG_NOTICE, err=True)
+    if write_baseline_file:
+        diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=lambda d: d.sort_key)
+        try:
+            count = write_baseline(write_baseline_file, diagnostics, sources)
+        except ConfigError as exc:
+            _fail(str(exc))
+        click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to {write_baseline_file}.", err=True)
+        sys.exit(2 if any(o.error for o in outcomes) else 0)
+    if baseline is not None:
+        for outcome in outcomes:
+            outcome.diagnostics = baseline.new_findings(outcome.diagnostics, sources)
     # With stdin + --fix the fixed source owns stdout, so findings go to stderr.
     out = sys.stderr if from_stdin and mode is Mode.FIX else sys.stdout
-    sys.exit(_report(outcomes, mode, unsafe_fixes, output_format, exit_zero, out))
+    sys.exit(_report(outcomes, mode, unsafe_fixes, output_format, exit_zero, out, statistics, sources))
+
+
+def _init(paths, write: bool) -> None:
+    if len(paths) > 1:
+        _fail("--init takes one project directory")
+    try:
+        block, written = run_init(paths[0] if paths else Path("."), write=write)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if written:
+        click.echo(f"Added [tool.session-lint] to {written}.", err=True)
+    else:
+        click.echo(block, nl=False)
 
 
 def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: bool,
@@ -138,22 +182,24 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
             config = configs.for_path(file) if file.parent.resolve() != root.resolve() else root_config
             jobs.append((file, config))
     # session_lint/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
-    options = Options(mode, unsafe_fixes, with_edits=output_format != "text", use_cache=use_cache)
+    options = Options(mode, unsafe_fixes, with_edits=output_format in ("json", "sarif"), use_cache=use_cache)
     return run_jobs(jobs, options, workers)
 
 
 def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,
-               output_format: str) -> FileOutcome:
+               output_format: str, sources: SourceLines) -> FileOutcome:
     text = sys.stdin.read()
+    sources.register(name, text)
     config = configs.for_path(Path(name) if name != "-" else Path("."))
-    outcome, fixed_text = process_text(text, name, config, mode, unsafe_fixes, output_format != "text")
+    outcome, fixed_text = process_text(text, name, config, mode, unsafe_fixes, output_format in ("json", "sarif"))
     if mode is Mode.FIX:  # stdin has no file to write: print the fixed source instead
         sys.stdout.write(fixed_text)
     return outcome
 
 
 def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_format: str,
-            exit_zero: bool, out) -> int:
+            exit_zero: bool, out, statistics: bool = False, sources: SourceLines | None = None) -> int:
+    sources = sources or SourceLines()
     diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=lambda d: d.sort_key)
     errors = [o.error for o in outcomes if o.error]
     fixed = sum(o.fixed for o in outcomes)
@@ -162,10 +208,21 @@ def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_
             out.write(outcome.diff)
         if fixed:
             click.echo(f"Would fix {fixed} error{'s' if fixed != 1 else ''}.", err=True)
+    elif statistics:
+        format_statistics(diagnostics, out, unsafe_fixes, as_json=output_format == "json")
     elif output_format == "json":
         format_json(diagnostics, out)
+    elif output_format == "sarif":
+        hashes = dict(zip(map(id, diagnostics), map(fingerprint_hash,
+                                                    fingerprints(diagnostics, sources, Path.cwd()))))
+        format_sarif(diagnostics, out, fingerprint=lambda d: hashes.get(id(d)))
+    elif output_format == "github":
+        format_github(diagnostics, out)
     else:
-        format_text(diagnostics, out)
+        if output_format == "concise":
+            format_concise(diagnostics, out)
+        else:
+            format_full(diagnostics, out, sources, color=use_color(out))
         click.echo(summary(diagnostics, fixed if mode is Mode.FIX else 0, unsafe_fixes), file=out)
     for error in errors:
         click.echo(f"session-lint: error: {error}", err=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 from pathlib import Path
@@ -58,13 +57,14 @@ def test_demo_reports_ses004_then_fix_is_stable_and_clean(demo):
 
 def test_text_format_and_summary(project):
     (project / "job.py").write_text(DEPRECATED)
-    code, out, _ = run(project / "job.py")
+    code, out, _ = run("--output-format", "concise", project / "job.py")
     assert code == 1
-    assert out.splitlines() == [
-        f"{project / 'job.py'}:1:1: SES004 deprecated session import `core.database_manager.get_db_session` "
-        "(use `core.database.get_db_session`)",
-        "Found 1 error (1 fixable with --fix).",
-    ]
+    first = (f"{project / 'job.py'}:1:1: SES004 deprecated session import `core.database_manager.get_db_session` "
+             "(use `core.database.get_db_session`)")
+    assert out.splitlines() == [first, "Found 1 error (1 fixable with --fix)."]
+    code, out, _ = run(project / "job.py")  # text: the same first line, then the source (ruff's full output)
+    assert code == 1
+    assert out.splitlines()[0] == first and out.splitlines()[-1] == "Found 1 error (1 fixable with --fix)."
 
 
 def test_json_format_has_ruffs_shape(project):

@@ -7,7 +7,6 @@ A rule module defines one subclass of `Rule`; the registry in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import libcst as cst

@@ -2,7 +2,7 @@
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 engine = create_engine("sqlite://")
 SessionLocal = sessionmaker(bind=engine)
