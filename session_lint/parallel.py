@@ -127,12 +127,20 @@ def chunks(jobs: list[tuple[Path, Config]], sizes: list[int], workers: int) -> l
 
 def run_jobs(jobs: list[tuple[Path, Config]], options: Options, workers: int | None = None) -> list[FileOutcome]:
     """Outcomes for every (file, config) job, in the order of `jobs`."""
-    workers = workers or default_jobs()
-    sizes = [_size(path) for path, _ in jobs]
     # Parsing allocates millions of short-lived objects: collecting every 700 allocations costs
-    # ~25% of an `ast.parse`. Freeze what is loaded (workers inherit it) and collect less often.
+    # ~25% of an `ast.parse`. Freeze what is loaded (forked workers inherit it) and collect less often.
+    threshold = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    try:
+        return _run(jobs, options, workers or default_jobs())
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int) -> list[FileOutcome]:
+    sizes = [_size(path) for path, _ in jobs]
     if workers <= 1 or len(jobs) <= 1 or _few_candidates(jobs, sizes):
         return [lint_one(path, config, options) for path, config in jobs]
     outcomes: list[FileOutcome | None] = [None] * len(jobs)
