@@ -1,7 +1,7 @@
 """Benchmark: session-lint cold/warm vs `ruff check --select ALL --no-cache` and `flake8 --select SES`.
 
-    python bench/run.py --files 2000            # ~200k lines; add --scaling for 1x/4x/16x
-    python bench/run.py --files 300 --no-flake8 # quick
+    python bench/run.py --files 2000 --scaling   # ~220k lines at 1x, then 4x and 16x
+    python bench/run.py --files 300 --repeat 1   # quick
 
 The synthetic repository is generated under /tmp (never committed). Each command runs
 in a fresh wrapper process that reports wall time and the peak RSS of the largest
@@ -61,7 +61,19 @@ def session_lint_cmd(root: Path, jobs: int, cache: bool) -> list[str]:
             *([] if cache else ["--no-cache"])]
 
 
-def bench_tree(root: Path, jobs: int, repeat: int, flake8: bool) -> dict:
+def bench_flake8(root: Path, jobs: int) -> dict:
+    """flake8 runs session-lint's rules through LibCST on every file (plus pyflakes/pycodestyle):
+    timed on a smaller tree to keep the run bounded, against session-lint cold on the same tree."""
+    shutil.rmtree(root / ".session_lint_cache", ignore_errors=True)
+    return {
+        "cold": measure(session_lint_cmd(root, jobs, False), root, 1),
+        "ruff": measure([str(VENV_BIN / "ruff"), "check", "--select", "ALL", "--no-cache", "--exit-zero",
+                         "--isolated", str(root)], root, 1),
+        "flake8": measure([str(VENV_BIN / "flake8"), "--select", "SES", "-j", str(jobs), str(root)], root, 1),
+    }
+
+
+def bench_tree(root: Path, jobs: int, repeat: int) -> dict:
     cache_dir = root / ".session_lint_cache"
 
     def clear():
@@ -74,9 +86,7 @@ def bench_tree(root: Path, jobs: int, repeat: int, flake8: bool) -> dict:
         "ruff": measure([str(VENV_BIN / "ruff"), "check", "--select", "ALL", "--no-cache", "--exit-zero",
                          "--isolated", str(root)], root, repeat),
     }
-    if flake8:
-        results["flake8"] = measure([str(VENV_BIN / "flake8"), "--select", "SES", "-j", str(jobs), str(root)],
-                                    root, 1)
+    results["jobs1"] = measure(session_lint_cmd(root, 1, False), root, 1)
     return results
 
 
@@ -99,7 +109,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=3, help="best of N for cold/warm/ruff")
     parser.add_argument("--scaling", action="store_true", help="also time 4x and 16x trees (no flake8)")
-    parser.add_argument("--no-flake8", action="store_true", help="skip flake8 (slow: LibCST on every file)")
+    parser.add_argument("--flake8-files", type=int, default=300,
+                        help="size of the tree for the flake8 comparison (0: skip; flake8 runs LibCST on every file)")
     parser.add_argument("--keep", action="store_true", help="keep the generated trees")
     parser.add_argument("--session-share", type=float, default=0.25, help="share of session-related modules")
     parser.add_argument("--anti-share", type=float, default=0.12,
@@ -118,10 +129,15 @@ def main() -> None:
             root = base / f"x{scale}"
             counts = generate(root, files=args.files * scale, seed=scale, session_share=args.session_share,
                               anti_share=args.anti_share)
-            results = bench_tree(root, args.jobs, args.repeat if scale == 1 else 1,
-                                 flake8=scale == 1 and not args.no_flake8)
+            results = bench_tree(root, args.jobs, args.repeat if scale == 1 else 1)
             report(f"{scale}x", counts, results)
+            shutil.rmtree(root, ignore_errors=True) if not args.keep else None
             summary[scale] = (counts["lines"], results["cold"]["wall"], results["ruff"]["wall"])
+        if args.flake8_files:
+            root = base / "flake8"
+            counts = generate(root, files=args.flake8_files, seed=7, session_share=args.session_share,
+                              anti_share=args.anti_share)
+            report("flake8 comparison", counts, bench_flake8(root, args.jobs))
         if len(summary) > 1:
             print("\nscaling (cold wall time per million lines):")
             for scale, (lines, cold, ruff) in summary.items():
