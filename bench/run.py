@@ -58,6 +58,7 @@ def measure(cmd: list[str], cwd: Path, repeat: int, before=None) -> dict:
 
 def session_lint_cmd(root: Path, jobs: int, cache: bool) -> list[str]:
     return [sys.executable, "-m", "session_lint", str(root), "--jobs", str(jobs), "--exit-zero",
+            "--output-format", "concise",
             *([] if cache else ["--no-cache"])]
 
 
