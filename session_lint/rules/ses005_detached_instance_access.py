@@ -1,0 +1,174 @@
+"""SES005 detached-instance-access: an ORM object's attributes read after its session closed."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from ..diagnostics import Applicability, Fix
+from ..flow import Analysis, DetachedRead, analyse
+from .base import Rule
+
+DOCS = """\
+## What it does
+Checks for ORM objects loaded inside a session block (`db.query(...).first()`,
+`db.get(Model, id)`, `db.scalars(...)`, `db.execute(...).scalar_one()`, an
+element of a loop over such a result) or added to it (`db.add(obj)`), whose
+attributes are read after the block closed the session.
+
+Which reads fail follows SQLAlchemy's semantics and the `expire-on-commit`
+option:
+- the block committed (the context manager commits at exit, or `db.commit()` was
+  called) and `expire-on-commit = true`: every attribute was expired by the
+  commit, so any read (and returning the object itself) fails;
+- otherwise the object was detached with what it had loaded: only lazy
+  relationships and deferred columns that were never loaded fail. Relationship
+  names come from the model classes of the file and of the project modules it
+  imports them from; `options(joinedload(...))`, `selectinload`, `subqueryload`
+  and `lazy="joined"/"selectin"` count as loaded.
+
+## Why is this bad?
+A detached object cannot load anything: the read raises
+`sqlalchemy.orm.exc.DetachedInstanceError` ("Instance <User> is not bound to a
+Session; attribute refresh operation cannot proceed", or "Parent instance is not
+bound to a Session; lazy load operation of attribute 'posts' cannot proceed").
+It often passes in tests, where data is still in the identity map, and fails in
+production.
+
+## Example
+```python
+def get_email(user_id: int) -> str:
+    with get_db_session() as db:
+        user = db.get(User, user_id)
+    return user.email
+```
+
+## Use instead
+```python
+def get_email(user_id: int) -> str:
+    with get_db_session() as db:
+        user = db.get(User, user_id)
+        return user.email
+```
+or copy the data you need out of the block (`email = user.email`), or eager-load
+the relationship you read later (`options(selectinload(User.posts))`).
+
+## Fix safety
+The fix is unsafe. When every use after the block lies in the statements that
+directly follow it, up to and including a `return` (or the end of the function),
+it moves those statements to the end of the block (of the `try:` body for a
+`try: ... finally: db.close()` session), where the session is still open. The
+commit then happens after them: if they raise, the transaction is rolled back
+instead of committed. No fix is offered otherwise, nor when the block added
+new objects (inside it they are not flushed yet: no id, no server defaults).
+
+## Options
+- `expire-on-commit`: set it to `false` when the project's `sessionmaker` uses
+  `expire_on_commit=False`; then only unloaded relationships and deferred
+  columns are reported.
+- `context-manager`, `session-factories` (and their async counterparts): what
+  opens a session block.
+
+## References
+- [SQLAlchemy: DetachedInstanceError](https://docs.sqlalchemy.org/en/20/errors.html#error-bhk3)
+- [SQLAlchemy: Session.commit() and expire_on_commit](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#committing)
+- [SQLAlchemy: relationship loading techniques](https://docs.sqlalchemy.org/en/20/orm/queryguide/relationships.html)
+"""
+
+
+class DetachedInstanceAccess(Rule):
+    code = "SES005"
+    name = "detached-instance-access"
+    summary = "ORM object attribute read after its session closed"
+    docs = DOCS
+    fix_availability = "sometimes"
+
+    VALID = (
+        "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+        "        return user.email\n",
+        "def f(uid):\n    with get_db_session() as db:\n        email = db.get(User, uid).email\n    return email\n",
+    )
+    INVALID = (
+        "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    return user.email\n",
+    )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.check(node, analyse(self, node))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.check(node, analyse(self, node))
+
+    def check(self, scope: cst.CSTNode, analysis: Analysis) -> None:
+        for read in analysis.reads:
+            fix = self.fix(read, analysis)
+            self.report(read.node, self.message(read, fixable=fix is not None), fix)
+
+    def message(self, read: DetachedRead, fixable: bool) -> str:
+        closure = read.obj.closure
+        where = f"after the session `{closure.session}` closed (line {closure.line})"
+        if read.attr is None:
+            text = f"`{read.name}` {read.verb} {where}: it is detached and its attributes were expired by the commit"
+        else:
+            text = f"`{read.name}.{read.attr}` read {where}: `{read.name}` is detached"
+            if read.reason == "expired":
+                text += " and its attributes were expired by the commit"
+            elif read.reason == "relationship":
+                text += f" and the relationship `{read.attr}` was never loaded"
+            else:
+                text += f" and the deferred column `{read.attr}` was never loaded"
+        if not fixable:
+            text += "; read what you need inside the block" + (
+                f" after `{read.obj.session}.flush()`" if read.obj.added else "") + (
+                " or eager-load it" if read.reason == "relationship" else "")
+        return text
+
+    # -- fix: move the statements that use the objects into the block -----------------
+    def fix(self, read: DetachedRead, analysis: Analysis) -> Fix | None:
+        closure = read.obj.closure
+        block = self.try_finally_closing(closure.node) if closure.by_close_call else closure.node
+        if not isinstance(block, (cst.With, cst.Try)) or not isinstance(block.body, cst.IndentedBlock):
+            return None
+        if block in analysis.flushed_at_exit:
+            return None  # inside the block, added objects are not flushed yet (no id, no defaults)
+        suite = self.parent(block)
+        if not isinstance(suite, (cst.IndentedBlock, cst.Module)):
+            return None
+        body = list(suite.body)
+        index = body.index(block)
+        following = body[index + 1:]
+        end = next((i for i, stmt in enumerate(following) if _returns(stmt)), None)
+        if end is None:
+            if not (isinstance(suite, cst.IndentedBlock) and isinstance(self.parent(suite), cst.FunctionDef)):
+                return None
+            end = len(following) - 1  # falls off the end of the function: an implicit return
+        moved = following[: end + 1]
+        if not moved or any(m.findall(stmt, m.Yield() | m.FunctionDef() | m.ClassDef()) for stmt in moved):
+            return None
+        first, last = self.position(moved[0]).start, self.position(moved[-1]).end
+        for use in analysis.uses_after.get(closure.node, []):
+            pos = self.position(use)
+            if not ((first.line, first.column) <= (pos.start.line, pos.start.column)
+                    and (pos.end.line, pos.end.column) <= (last.line, last.column)):
+                return None  # a use outside the moved statements
+        inner = block.body
+        moved[0] = moved[0].with_changes(leading_lines=(*inner.footer, *moved[0].leading_lines))
+        new_block = block.with_changes(body=inner.with_changes(body=(*inner.body, *moved), footer=()))
+        new_suite = suite.with_changes(body=(*body[:index], new_block, *following[end + 1:]))
+        return Fix(Applicability.UNSAFE, f"Move the code that uses `{read.name}` into the session block",
+                   {suite: new_suite})
+
+
+    def try_finally_closing(self, call: cst.CSTNode) -> cst.Try | None:
+        """The `try:` of `try: ... finally: db.close()` (nothing else in the finally, no except/else:
+        moved statements must not change which errors are caught)."""
+        line = self.parent(self.parent(call))
+        finally_block = self.parent(self.parent(line)) if line is not None else None
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1
+                and isinstance(finally_block, cst.Finally) and len(finally_block.body.body) == 1):
+            return None
+        node = self.parent(finally_block)
+        return node if isinstance(node, cst.Try) and not node.handlers and node.orelse is None else None
+
+
+def _returns(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and any(isinstance(s, cst.Return) for s in stmt.body)
