@@ -17,7 +17,8 @@ from .init import NO_CONFIG_NOTICE, run_init
 from .output import (SourceLines, format_concise, format_full, format_github, format_json, format_sarif,
                      format_statistics, summary, use_color)
 from .rules import all_rules, rule_by_code
-from .runner import FileOutcome, Mode, process_file, process_text
+from .parallel import Options, default_jobs, run_jobs
+from .runner import FileOutcome, Mode, process_text
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -101,12 +102,15 @@ def list_rules() -> str:
               help="Discover the project's session conventions in PATH and print a [tool.session-lint] block.")
 @click.option("--write", "init_write", is_flag=True, help="With --init, add the block to PATH/pyproject.toml.")
 @click.option("--stdin-filename", help="Lint source read from stdin as if it were this file.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: number of CPUs).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (.session_lint_cache/).")
 @click.option("--explain", "explain_code", metavar="CODE", help="Show a rule's documentation.")
 @click.option("--list-rules", "show_rules", is_flag=True, help="List every rule.")
 @click.version_option(__version__, "--version", prog_name="session-lint")
 def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_format, config_file,
          exit_zero, statistics, baseline_file, write_baseline_file, init, init_write, stdin_filename,
-         explain_code, show_rules):
+         jobs, no_cache, explain_code, show_rules):
     """Find and fix SQLAlchemy session anti-patterns in PATHS (default: .)."""
     if init or init_write:
         _init(paths, init_write)
@@ -129,7 +133,8 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         if from_stdin:
             outcomes = [_run_stdin(stdin_filename or "-", configs, mode, unsafe_fixes, output_format, sources)]
         else:
-            outcomes = _run_paths(list(paths) or [Path(".")], configs, mode, unsafe_fixes, output_format)
+            outcomes = _run_paths(list(paths) or [Path(".")], configs, mode, unsafe_fixes, output_format,
+                                  jobs or default_jobs(), not no_cache)
     except ConfigError as exc:
         _fail(str(exc))
     except click.BadParameter as exc:
@@ -166,7 +171,7 @@ def _init(paths, write: bool) -> None:
 
 
 def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: bool,
-               output_format: str) -> list[FileOutcome]:
+               output_format: str, workers: int = 1, use_cache: bool = False) -> list[FileOutcome]:
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or directory")
@@ -176,8 +181,9 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
         for file in discover([root], root_config.is_excluded):
             config = configs.for_path(file) if file.parent.resolve() != root.resolve() else root_config
             jobs.append((file, config))
-    with_edits = output_format in ("json", "sarif")
-    return [process_file(file, config, mode, unsafe_fixes, with_edits) for file, config in jobs]
+    # session_lint/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
+    options = Options(mode, unsafe_fixes, with_edits=output_format in ("json", "sarif"), use_cache=use_cache)
+    return run_jobs(jobs, options, workers)
 
 
 def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,

@@ -15,7 +15,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .config import Config
 from .diagnostics import SYNTAX_ERROR_CODE, Diagnostic
-from .names import module_name_for, rewrap_for_relative_imports, wrap_module
+from .names import fallback_module_name, module_name_for, wrap_module
 from .rules import RuleContext, all_rules
 
 MAX_FIX_ROUNDS = 10
@@ -75,12 +75,12 @@ def run_rules(source: str, path: str, config: Config) -> LintRun:
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path)]
     if not rule_classes:
         return LintRun(source, module, [])
-    context = RuleContext(path=path, config=config, module=module,
-                          module_name=module_name_for(path).name)
-    for wrap in (wrap_module, rewrap_for_relative_imports):
+    for module_name in (module_name_for(path), fallback_module_name(path)):
+        context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
+                              package=module_name.package)
         rules = [cls(context) for cls in rule_classes]
         try:
-            wrap(module, path).visit_batched(rules)
+            wrap_module(module).visit_batched(rules)
             break
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue

@@ -3,17 +3,21 @@
 Rules ask `qualified_names(node)` (through `Rule.qualified_names`) and get the
 dotted names the expression resolves to, through `import x`, `import x as y`,
 `from x import y as z`, relative imports (resolved from the file's package
-path) and function-local imports. It is LibCST's FullyQualifiedNameProvider,
-fed with the module's own dotted name.
+path) and function-local imports. It is LibCST's QualifiedNameProvider, made
+absolute with the module's own dotted name (the FullyQualifiedNameProvider logic).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Collection
 
 import libcst as cst
-from libcst.metadata import FullyQualifiedNameProvider, MetadataWrapper
-from libcst.metadata.name_provider import ModuleNameAndPackage
+from libcst.metadata import MetadataWrapper, QualifiedName
+from libcst.metadata.name_provider import (
+    FullyQualifiedNameVisitor,
+    ModuleNameAndPackage,
+)
 
 
 def module_name_for(path: str | Path) -> ModuleNameAndPackage:
@@ -32,27 +36,25 @@ def module_name_for(path: str | Path) -> ModuleNameAndPackage:
     return ModuleNameAndPackage(name, ".".join(packages))
 
 
-def _fallback_module_name(path: str | Path) -> ModuleNameAndPackage:
+def fallback_module_name(path: str | Path) -> ModuleNameAndPackage:
     """Every directory counts as a package: deep enough for any relative import."""
     parts = [part for part in Path(path).resolve().with_suffix("").parts[1:] if part.isidentifier()]
     parts = parts or ["module"]
     return ModuleNameAndPackage(".".join(parts), ".".join(parts[:-1]))
 
 
-def wrap_module(module: cst.Module, path: str | Path) -> MetadataWrapper:
-    """A MetadataWrapper whose fully qualified names know the module's package."""
-    return MetadataWrapper(
-        module, unsafe_skip_copy=True,
-        cache={FullyQualifiedNameProvider: module_name_for(path)},
-    )
+def fully_qualified(qnames: Collection[QualifiedName], module: ModuleNameAndPackage) -> set[str]:
+    """Absolute dotted names for the module-relative names of QualifiedNameProvider.
+
+    LibCST's FullyQualifiedNameProvider computes this eagerly for every node of the
+    module; asking only for the nodes a rule looks at costs a third less overall.
+    Raises ImportError for a relative import above the detected top-level package.
+    """
+    return {FullyQualifiedNameVisitor._fully_qualify(module.name, module.package, q).name for q in qnames}
 
 
-def rewrap_for_relative_imports(module: cst.Module, path: str | Path) -> MetadataWrapper:
-    """Used when the package chain is too short for a relative import (namespace packages)."""
-    return MetadataWrapper(
-        module, unsafe_skip_copy=True,
-        cache={FullyQualifiedNameProvider: _fallback_module_name(path)},
-    )
+def wrap_module(module: cst.Module) -> MetadataWrapper:
+    return MetadataWrapper(module, unsafe_skip_copy=True)
 
 
 def dotted_name(node: cst.BaseExpression | None) -> str | None:

@@ -6,20 +6,21 @@ A rule module defines one subclass of `Rule`; the registry in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import libcst as cst
 from libcst.metadata import (
     CodeRange,
-    FullyQualifiedNameProvider,
     ParentNodeProvider,
     PositionProvider,
+    QualifiedNameProvider,
 )
+from libcst.metadata.name_provider import ModuleNameAndPackage
 
 from ..config import Config
 from ..diagnostics import Diagnostic, Fix
-from ..names import name_matches
+from ..names import fully_qualified, name_matches
 
 
 @dataclass
@@ -30,6 +31,13 @@ class RuleContext:
     config: Config
     module: cst.Module
     module_name: str
+    package: str = ""
+    # fully qualified names per node, shared by the rules visiting this module
+    qualified_names: dict = field(default_factory=dict)
+
+    @property
+    def module_name_and_package(self) -> ModuleNameAndPackage:
+        return ModuleNameAndPackage(self.module_name, self.package)
 
     def in_module(self, dotted: str) -> bool:
         """Is this file the module `dotted` (or inside the package `dotted`)?"""
@@ -45,7 +53,7 @@ class Rule(cst.BatchableCSTVisitor):
     VALID: ClassVar[tuple[str, ...]] = ()  # sources that must not be flagged
     INVALID: ClassVar[tuple[str, ...]] = ()  # sources that must be flagged
 
-    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, FullyQualifiedNameProvider)
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider)
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__()
@@ -55,7 +63,11 @@ class Rule(cst.BatchableCSTVisitor):
 
     # -- helpers rules share --------------------------------------------------
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        return {q.name for q in self.get_metadata(FullyQualifiedNameProvider, node, set())}
+        cache = self.context.qualified_names
+        if node not in cache:
+            qnames = self.get_metadata(QualifiedNameProvider, node, set())
+            cache[node] = fully_qualified(qnames, self.context.module_name_and_package) if qnames else set()
+        return cache[node]
 
     def resolves_to(self, node: cst.CSTNode, wanted: str | tuple[str, ...] | list[str],
                     default_module: str | None = None) -> bool:

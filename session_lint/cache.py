@@ -1,0 +1,192 @@
+"""Per-file result cache: a warm re-run of an unchanged tree only reads and hashes files.
+
+An entry holds the CHECK-mode diagnostics of one file, keyed by a blake2b hash of
+the file's bytes, its resolved path and module name, the configuration, the output
+needs (JSON edits or not) and the tool itself (version + the mtimes/sizes of its own
+modules, so a changed rule never serves stale results). Fix and diff runs never use it.
+
+Rules may look at other project modules (SES004 checks a name exists in the new
+module, SES003 reads `SessionDep = Annotated[...]` aliases from the module that
+defines them). So an entry also records the (mtime, size) of the project modules the
+linted file imports, found the way the rules find them (`project.find_module_source`),
+and is a miss when one of them changed. Files the screen skipped depend on nothing else.
+
+Layout (like ruff's): `<config root>/.session_lint_cache/` with a `.gitignore` holding
+`*` and a CACHEDIR.TAG, entries in `v1/<2 hex>/<key>`. Each entry is written to a
+temporary file and renamed into place, so concurrent runs never see half an entry;
+an unreadable or corrupt entry is a miss and is overwritten.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__
+from .config import Config
+from .diagnostics import Diagnostic
+from .project import find_module_source, search_roots
+
+CACHE_DIR = ".session_lint_cache"
+_FORMAT = "v1"
+_CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                 "# This file is a cache directory tag created by session-lint.\n")
+
+Deps = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of project modules a result depends on
+
+
+@lru_cache(maxsize=1)
+def tool_fingerprint() -> str:
+    """The version plus the size/mtime of every module of session_lint (rules change during development)."""
+    package = Path(__file__).parent
+    h = hashlib.blake2b(__version__.encode(), digest_size=16)
+    for file in sorted(package.rglob("*.py")):
+        st = file.stat()
+        h.update(f"{file.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def config_fingerprint(config: Config) -> str:
+    values = [(f.name, getattr(config, f.name)) for f in fields(config)]
+    return repr(values)
+
+
+@lru_cache(maxsize=4096)
+def _package(directory: Path) -> str:
+    """The dotted package of a directory (names.module_name_for's package chain), memoised per directory."""
+    if (directory / "__init__.py").exists() or (directory / "__init__.pyi").exists():
+        parent = directory.parent
+        if parent == directory:
+            return directory.name
+        outer = _package(parent)
+        return f"{outer}.{directory.name}" if outer else directory.name
+    return ""
+
+
+class Cache:
+    """The cache for one configuration (one config root) and one kind of output."""
+
+    def __init__(self, config: Config, with_edits: bool) -> None:
+        root = config.root or Path.cwd()
+        self.base = root / CACHE_DIR
+        self.directory = self.base / _FORMAT
+        self.config = config
+        salt = hashlib.blake2b(digest_size=32)
+        salt.update(tool_fingerprint().encode())
+        salt.update(config_fingerprint(config).encode())
+        salt.update(b"edits" if with_edits else b"plain")
+        self.salt = salt.digest()
+
+    def key(self, path: Path, data: bytes) -> tuple[str, Path]:
+        resolved = Path(os.path.abspath(path))
+        h = hashlib.blake2b(self.salt, digest_size=32)
+        h.update(f"{resolved}\0{_package(resolved.parent)}\0".encode())
+        h.update(data)
+        return h.hexdigest(), resolved
+
+    def _entry(self, key: str) -> Path:
+        return self.directory / key[:2] / key
+
+    def get(self, key: str, display: str) -> list[Diagnostic] | None:
+        try:
+            with open(self._entry(key), "rb") as handle:
+                stored_key, deps, diagnostics = pickle.load(handle)
+        except FileNotFoundError:
+            return None
+        except Exception:  # corrupt, truncated or from another format: a miss (overwritten later)
+            return None
+        if stored_key != key or not _deps_unchanged(deps):
+            return None
+        for diagnostic in diagnostics:
+            diagnostic.path = display  # the same file may be named differently on the command line
+        return diagnostics
+
+    def put(self, key: str, path: Path, data: bytes, diagnostics: list[Diagnostic], linted: bool) -> None:
+        """Store a result; `linted` says whether LibCST ran (only then can it depend on other files)."""
+        deps = project_dependencies(path, data, self.config) if linted else ()
+        entry = self._entry(key)
+        try:
+            self._prepare(entry.parent)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=entry.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    pickle.dump((key, deps, diagnostics), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, entry)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except (OSError, pickle.PicklingError):
+            pass  # a read-only tree or a full disk must not fail the lint run
+
+    def _prepare(self, directory: Path) -> None:
+        if directory.is_dir():
+            return
+        if not self.base.is_dir():
+            self.base.mkdir(parents=True, exist_ok=True)
+            for name, text in ((".gitignore", "# Automatically created by session-lint.\n*\n"),
+                               ("CACHEDIR.TAG", _CACHEDIR_TAG)):
+                target = self.base / name
+                if not target.exists():
+                    _write_atomic_text(target, text)
+        directory.mkdir(parents=True, exist_ok=True)
+
+
+def _write_atomic_text(target: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, target)
+
+
+def _deps_unchanged(deps: Deps) -> bool:
+    for dep, mtime_ns, size in deps:
+        try:
+            st = os.stat(dep)
+        except OSError:
+            return False
+        if st.st_mtime_ns != mtime_ns or st.st_size != size:
+            return False
+    return True
+
+
+def project_dependencies(path: Path, data: bytes, config: Config) -> Deps:
+    """The project modules a lint result of `path` may depend on: every module it imports (and
+    `module.name` for `from module import name`), plus the deprecated table's new modules."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    package = _package(Path(os.path.abspath(path)).parent)
+    dotted: set[str] = {new.rpartition(".")[0] for _, new in config.deprecated} | {new for _, new in config.deprecated}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            dotted.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                module = ".".join(p for p in [*parts, module] if p)
+            if module:
+                dotted.add(module)
+                dotted.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+    try:
+        roots = search_roots(path, config.root)
+    except OSError:
+        return ()
+    found: dict[str, tuple[str, int, int]] = {}
+    for name in sorted(d for d in dotted if d):
+        source = find_module_source(name, roots)
+        if source is not None and str(source) not in found:
+            st = source.stat()
+            found[str(source)] = (str(source), st.st_mtime_ns, st.st_size)
+    return tuple(found.values())

@@ -1,0 +1,447 @@
+"""Cheap screens that decide, before LibCST, whether a file can produce any finding.
+
+Contract: `Screen.check(data, path)` returns False only when no selected rule can
+report anything for this file (SES999 included: a file `ast` cannot parse always
+passes, so the engine reports the syntax error exactly as it would without the
+screen). True means "maybe": the file goes through the full engine. Linting with
+and without the screen gives identical diagnostics; tests/test_screen.py checks
+this over every fixture, the rules' VALID/INVALID examples and real projects.
+
+Two stages:
+
+1. `prefilter` - a bytes regex (about 2.5M lines/s) over the raw file for the
+   words any candidate construct must spell: the last component of every
+   configured factory / context manager / dependency / session type, the last
+   component of every `[tool.session-lint.deprecated]` key, and the SQLAlchemy
+   names the rules know (`Session`, `AsyncSession`, `sessionmaker`, ...). A
+   resolved name always spells its last component somewhere in the file (in the
+   import that binds it, or at the use), so a file without any of these words
+   has no candidate. Word boundaries: `get_db` does not match `get_dbapi`.
+2. `ast` screen (about 10x cheaper than a LibCST parse, 40x cheaper than its
+   metadata) - import aliases are resolved, then each selected rule's trigger is
+   looked for (see TRIGGERS). Every trigger over-approximates what its rule
+   checks with LibCST metadata, never the other way round.
+
+A rule this module does not know (a new SESnnn without an entry in TRIGGERS)
+disables the screen for its files: new rules are correct first, fast once their
+trigger is added here.
+
+Syntax errors: files the prefilter skips are still compiled to an `ast` (about
+140k lines/s per core) so every unparsable file gets SES999, as with ruff. The one
+difference with an unscreened run: a file CPython parses but LibCST cannot (a
+LibCST parser gap, or its RecursionError on a huge implicitly joined string) is not
+reported when the screen skips it - that SES999 would be about the engine, not the file.
+A file the running interpreter cannot parse (newer syntax) always reaches LibCST.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+from .config import Config
+from .names import module_name_for
+from .sessions import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
+
+# Triggers (what a file must contain for a rule to possibly fire):
+#   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
+#             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
+#   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
+#   block     a `with` opening whose names are used after the block, or a `.close()` with a session type
+#   deprecated an import / attribute naming a deprecated module or name
+TRIGGERS: dict[str, frozenset[str]] = {
+    "SES001": frozenset({"raw"}),
+    "SES002": frozenset({"raw"}),
+    "SES003": frozenset({"managed"}),
+    "SES004": frozenset({"deprecated"}),
+    "SES005": frozenset({"raw", "block"}),
+    "SES006": frozenset({"raw", "block"}),
+}
+
+_SQLALCHEMY_WORDS = frozenset(n.rpartition(".")[2] for n in SESSION_CLASSES | ASYNC_SESSION_CLASSES | REGISTRIES)
+_SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
+
+
+def _leaf(dotted: str) -> str:
+    return dotted.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The identifiers each trigger looks for (last components only, see the module docstring)."""
+
+    raw: frozenset[str]  # configured: calling one opens a raw session (with `get_db`: `next(get_db())`)
+    managed: frozenset[str]  # configured context managers
+    session_types: frozenset[str]  # annotations that make a parameter a session
+    deprecated: frozenset[str]
+
+    @classmethod
+    def of(cls, config: Config) -> _Words:
+        raw = {_leaf(n) for n in config.session_factories + config.async_session_factories}
+        raw |= {_leaf(config.dependency), _leaf(config.async_dependency)}
+        managed = {_leaf(config.context_manager), _leaf(config.async_context_manager)}
+        types = {_leaf(config.session_type), _leaf(config.async_session_type), "Session", "AsyncSession"}
+        deprecated = {_leaf(old) for old, _ in config.deprecated}
+        return cls(frozenset(raw), frozenset(managed), frozenset(types), frozenset(deprecated))
+
+
+class Screen:
+    """The prefilter and the `ast` screen for one configuration and set of selected rules."""
+
+    def __init__(self, config: Config, codes: Iterable[str]) -> None:
+        codes = tuple(codes)
+        self.enabled = all(code in TRIGGERS for code in codes)  # unknown rule: no screening
+        self.triggers = frozenset(t for code in codes for t in TRIGGERS.get(code, ()))
+        self.config = config
+        self.words = _Words.of(config)
+        wanted: set[str] = set()
+        if self.triggers & {"raw", "managed", "block"}:
+            wanted |= self.words.raw | self.words.managed | self.words.session_types | _SQLALCHEMY_WORDS
+        if "deprecated" in self.triggers:
+            wanted |= self.words.deprecated
+        self.wanted = frozenset(wanted)
+        self.pattern = _word_pattern(self.wanted)
+
+    def prefilter(self, data: bytes) -> bool:
+        """May this file contain a candidate? (bytes regex; False means certainly not)."""
+        return not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
+
+    def check(self, data: bytes, path: str = "<unknown>") -> bool:
+        """False only when no selected rule can report anything for this file."""
+        if not self.enabled:
+            return True
+        if not self.prefilter(data):
+            return not parses(data, path)  # still report syntax errors (SES999)
+        try:
+            tree = ast.parse(data, filename=path)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return True  # the engine reports it (SES999) or decides for itself
+        try:
+            return _Finder(self, tree, data, path).found()
+        except RecursionError:
+            return True
+
+
+def parses(data: bytes, path: str = "<unknown>") -> bool:
+    """Does CPython parse this file? (The syntax check of files the prefilter skips.)"""
+    try:
+        compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _word_pattern(words: frozenset[str]) -> re.Pattern[bytes] | None:
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+    return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
+
+
+class _Finder:
+    """Collects what the triggers need, walking only the top-level statements that spell a word."""
+
+    def __init__(self, screen: Screen, tree: ast.Module, data: bytes, path: str) -> None:
+        self.screen = screen
+        self.words = screen.words
+        self.tree = tree
+        self.data = data
+        self.path = path
+        self.imports: dict[str, set[str]] = {}  # local name -> dotted names it may be bound to
+        self.star_modules: list[str] = []
+        self.local_openers: set[str] = set()  # same-file registries / wrappers (`Session = sessionmaker()`)
+        self.calls: list[ast.Call] = []
+        self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+        self.withs: list[ast.With | ast.AsyncWith] = []
+        self.closes = False
+        self.spelled: list[ast.stmt] = []  # top-level statements that spell a prefilter word
+        self.deprecated_nodes: list[ast.AST] = []  # imports / attributes spelling a deprecated leaf
+        # 1. module-level imports (also under `if TYPE_CHECKING:` / `try:`): names resolve through them
+        top_imports = [n for stmt in tree.body for n in
+                       ((stmt,) if isinstance(stmt, (ast.Import, ast.ImportFrom)) else
+                        ast.walk(stmt) if isinstance(stmt, (ast.If, ast.Try, ast.With)) else ())
+                       if isinstance(n, (ast.Import, ast.ImportFrom))]
+        for node in top_imports:
+            self._add_import(node)
+        words = screen.wanted | self.words.raw | self.words.managed | _SQLALCHEMY_WORDS
+        self.interesting = set(words)  # local names that may resolve to one of the words
+        for local, bound in self.imports.items():
+            if any(_leaf(b) in words for b in bound):
+                self.interesting.add(local)
+        # 2. the top-level statements that spell a word or a local alias of one (`SL` for SessionLocal)
+        self.spelled = self._spelling(screen.wanted | self.interesting)
+        # 3. same-file registries / wrappers: their callers elsewhere in the file count too
+        self.find_local_openers()
+        if self.local_openers - self.interesting:
+            self.interesting |= self.local_openers
+            self.spelled = self._spelling(screen.wanted | self.interesting)
+        # 4. one walk over those statements collects what the triggers look at
+        deprecated = self.words.deprecated
+        seen_imports = {id(n) for n in top_imports}
+        for node in top_imports:
+            self._check_deprecated_import(node)
+        for stmt in self.spelled:
+            for node in ast.walk(stmt):
+                kind = type(node)
+                if kind is ast.Call:
+                    self.calls.append(node)
+                elif kind is ast.Attribute:
+                    if node.attr == "close":
+                        self.closes = True
+                    if node.attr in deprecated:
+                        self.deprecated_nodes.append(node)
+                elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                    self.functions.append(node)
+                elif kind is ast.With or kind is ast.AsyncWith:
+                    self.withs.append(node)
+                elif (kind is ast.Import or kind is ast.ImportFrom) and id(node) not in seen_imports:
+                    self._add_import(node)  # function-local imports resolve names inside that function
+                    self._check_deprecated_import(node)
+
+    def _add_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.imports.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    first = alias.name.partition(".")[0]
+                    self.imports.setdefault(first, set()).add(first)
+            return
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                self.star_modules.append(module)
+            else:
+                self.imports.setdefault(alias.asname or alias.name, set()).add(f"{module}.{alias.name}")
+
+    def _check_deprecated_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        deprecated = self.words.deprecated
+        if isinstance(node, ast.Import):
+            spelled = any(deprecated.intersection(alias.name.split(".")) for alias in node.names)
+        else:
+            spelled = bool(deprecated.intersection((node.module or "").split("."))) or \
+                any(alias.name in deprecated for alias in node.names)
+        if spelled:
+            self.deprecated_nodes.append(node)
+
+    def _spelling(self, words: Iterable[str]) -> list[ast.stmt]:
+        """Top-level statements (not imports) containing one of `words` (a candidate construct is
+        inside such a statement, and so are the functions enclosing it)."""
+        pattern = _word_pattern(frozenset(words))
+        lines: list[int] = []
+        line, offset = 1, 0
+        for match in pattern.finditer(self.data) if pattern is not None else ():
+            line += self.data.count(b"\n", offset, match.start())
+            offset = match.start()
+            lines.append(line)
+        spelled, index = [], 0
+        for stmt in self.tree.body:
+            first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+            while index < len(lines) and lines[index] < first:
+                index += 1
+            if index < len(lines) and lines[index] <= stmt.end_lineno \
+                    and not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                spelled.append(stmt)
+        return spelled
+
+    # -- name resolution (a superset of what FullyQualifiedNameProvider can answer) -----------
+    def resolve(self, node: ast.expr) -> set[str]:
+        """Dotted names `node` may refer to: every import binding of its base, plus its spelling."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return set()
+        rest = "".join("." + p for p in reversed(parts))
+        found = {node.id + rest}
+        found |= {bound + rest for bound in self.imports.get(node.id, ())}
+        found |= {f"{module}.{node.id}{rest}" for module in self.star_modules}
+        return found
+
+    def _configured(self, node: ast.expr, leaves: frozenset[str]) -> bool:
+        """`resolves_to` for bare configured names (last component), a superset for dotted ones."""
+        return any(_leaf(name) in leaves for name in self.resolve(node))
+
+    def _sqlalchemy(self, node: ast.expr, classes: frozenset[str]) -> bool:
+        """May `node` be one of these SQLAlchemy classes? (`requests.Session` is not.)"""
+        for name in self.resolve(node):
+            if name in classes or (name.startswith(".") and _leaf(name) in _SQLALCHEMY_WORDS):
+                return True
+        return False
+
+    def _may_matter(self, func: ast.expr) -> bool:
+        """Quick reject before resolving: the callee's last component (after import aliasing)."""
+        if isinstance(func, ast.Attribute):
+            return func.attr in self.interesting or func.attr == "begin"
+        if isinstance(func, ast.Name):
+            return func.id in self.interesting or func.id in self.local_openers
+        return isinstance(func, ast.Call)
+
+    def is_raw(self, call: ast.Call) -> bool:
+        func = call.func
+        if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)()
+            return self._sqlalchemy(func.func, REGISTRIES) or self.is_raw(func)
+        if isinstance(func, ast.Name) and func.id in self.local_openers:
+            return True
+        return (self._configured(func, self.words.raw)
+                or self._sqlalchemy(func, SESSION_CLASSES | ASYNC_SESSION_CLASSES))
+
+    def is_opening(self, call: ast.Call) -> bool:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "begin":  # `with SessionLocal.begin() as db:`
+            base = func.value
+            if isinstance(base, ast.Call):  # `with sessionmaker(bind=e).begin() as db:`
+                base = base.func
+            if (isinstance(base, ast.Name) and base.id in self.local_openers) \
+                    or self._configured(base, self.words.raw) or self._sqlalchemy(base, REGISTRIES):
+                return True
+        return self.is_raw(call) or self._configured(func, self.words.managed)
+
+    # -- triggers ------------------------------------------------------------------------------
+    def found(self) -> bool:
+        triggers = self.screen.triggers
+        if "deprecated" in triggers and self.deprecated():
+            return True
+        if not triggers & {"raw", "managed", "block"}:
+            return False
+        openings = [c for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
+        if "raw" in triggers and any(self.is_raw(c) for c in openings):
+            return True
+        if "managed" in triggers and openings and self.opening_in_injected_function(openings):
+            return True
+        if "block" in triggers and ((self.closes and self.closes_typed_session()) or
+                                    (openings and self.block_names_used_after(openings))):
+            return True
+        return False
+
+    def deprecated(self) -> bool:
+        """SES004's checks on the imports and attributes that spell a deprecated leaf."""
+        keys = [old for old, _ in self.screen.config.deprecated]
+
+        def hit(name: str | None, exact: bool = False) -> bool:
+            if name is None:
+                return True  # a relative import we cannot resolve: let the rule decide
+            return any(name == k or (not exact and name.startswith(k + ".")) for k in keys)
+
+        for node in self.deprecated_nodes:
+            if isinstance(node, ast.Import):
+                if any(hit(alias.name) for alias in node.names):
+                    return True
+            elif isinstance(node, ast.ImportFrom):
+                module = self.absolute(node)
+                if any(hit(module if alias.name == "*" else module and f"{module}.{alias.name}")
+                       for alias in node.names):
+                    return True
+            else:  # `dm.get_db_session_for_request` through `import core.database_manager as dm`
+                for name in self.resolve(node):
+                    if name.startswith(".") or hit(name, exact=True):
+                        return True
+        return False
+
+    def absolute(self, node: ast.ImportFrom) -> str | None:
+        if not node.level:
+            return node.module or ""
+        parts = module_name_for(self.path).package.split(".") if self.path else []
+        parts = [p for p in parts if p]
+        if node.level - 1 > len(parts) or not parts:
+            return None
+        base = parts[: len(parts) - (node.level - 1)]
+        return ".".join([*base, *([node.module] if node.module else [])])
+
+    def find_local_openers(self) -> None:
+        """`Session = sessionmaker(...)` and `def new_session(): return SessionLocal()` in this file:
+        calling them opens a raw session too (SES001's wrappers and local registries)."""
+        for node in self.spelled:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+                if self._sqlalchemy(node.value.func, REGISTRIES) or self.is_raw(node.value):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if any(isinstance(n, ast.Call) and self._may_matter(n.func) and self.is_raw(n)
+                       for n in ast.walk(node)):
+                    self.local_openers.add(node.name)
+
+    def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
+        lines = [c.lineno for c in openings]
+        for func in self.functions:
+            if _may_inject(func) and any(func.lineno <= line <= func.end_lineno for line in lines):
+                return True
+        return False
+
+    def closes_typed_session(self) -> bool:
+        """`db.close()` on a parameter annotated as a session (`db: Session`, `db: "AsyncSession | None"`)
+        of an enclosing function: SES005/SES006 track such sessions too."""
+        closes = [c for c in self.calls if isinstance(c.func, ast.Attribute) and c.func.attr == "close"
+                  and isinstance(c.func.value, ast.Name)]
+        if not closes:
+            return False
+        types = _word_pattern(self.words.session_types)
+        for func in self.functions:
+            args = func.args
+            sessions = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]
+                        if a is not None and a.annotation is not None
+                        and types.search(ast.unparse(a.annotation).encode())}
+            if sessions and any(c.func.value.id in sessions and func.lineno <= c.lineno <= func.end_lineno
+                                for c in closes):
+                return True
+        return False
+
+    def block_names_used_after(self, openings: list[ast.Call]) -> bool:
+        """A `with <opening> [as x]:` block a name of which (the session, an object loaded or added in
+        it) is loaded after the block, or anywhere in an enclosing loop: SES005/SES006."""
+        opening_ids = {id(c) for c in openings}
+        blocks = [w for w in self.withs if any(id(i.context_expr) in opening_ids for i in w.items)]
+        if not blocks:
+            return False
+        parents = {id(child): parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
+        for block in blocks:
+            loops: list[ast.AST] = []
+            scope: ast.AST = block
+            while True:
+                scope = parents.get(id(scope), self.tree)
+                if isinstance(scope, (ast.For, ast.AsyncFor, ast.While)):
+                    loops.append(scope)
+                if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    break
+            if _used_after(scope, block, loops):
+                return True
+        return False
+
+
+def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast.AST]) -> bool:
+    callees = {id(n.func) for n in ast.walk(block) if isinstance(n, ast.Call)}  # `get_db_session` itself
+    inside = {n.id for n in ast.walk(block) if isinstance(n, ast.Name) and id(n) not in callees}
+    if not inside:
+        return False
+    end = (block.end_lineno, block.end_col_offset)
+    block_nodes = {id(n) for n in ast.walk(block)}
+    for region_index, region in enumerate([scope, *loops]):
+        for n in ast.walk(region):
+            if isinstance(n, ast.Name) and n.id in inside and id(n) not in block_nodes:
+                if region_index > 0 or (n.lineno, n.col_offset) >= end:
+                    return True
+    return False
+
+
+def _may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Could a parameter of `func` be a session injected with `Depends` (a default, or an annotation
+    that is not a plain scalar: `Annotated[...]`, an alias like `SessionDep`, `Session`)?"""
+    args = func.args
+    params = args.posonlyargs + args.args + args.kwonlyargs
+    if args.defaults or any(d is not None for d in args.kw_defaults):
+        return True
+    for param in params:
+        ann = param.annotation
+        if ann is None:
+            continue
+        if isinstance(ann, ast.Name) and ann.id in _SCALAR_ANNOTATIONS:
+            continue
+        if isinstance(ann, ast.Constant) and not isinstance(ann.value, str):
+            continue
+        return True
+    return False

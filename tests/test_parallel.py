@@ -1,0 +1,70 @@
+"""--jobs and the cache never change the output: cold, warm, serial and parallel runs are identical."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from bench.generate import generate  # noqa: E402
+from session_lint.cache import CACHE_DIR  # noqa: E402
+from session_lint.cli import main  # noqa: E402
+from session_lint.parallel import chunks  # noqa: E402
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tree")
+    generate(root, files=60, seed=3, session_share=0.4, anti_share=0.5, blocks=3)
+    (root / "app" / "broken.py").write_text("def f(:\n    pass\n")  # SES999 in a file without session words
+    (root / "app" / "huge.py").write_text("x = (" * 200 + "1" + ")" * 200 + "\n")  # too deeply nested
+    return root
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_cold_warm_serial_parallel_identical(tree, output_format):
+    fmt = f"--output-format={output_format}"
+    reference = run(str(tree), "--no-cache", "--jobs", "1", fmt)
+    assert reference[0] == 1 and "SES999" in reference[1]
+    runs = [
+        run(str(tree), "--no-cache", "--jobs", "2", fmt),
+        run(str(tree), "--jobs", "2", fmt),  # cold cache
+        run(str(tree), "--jobs", "2", fmt),  # warm
+        run(str(tree), "--jobs", "1", fmt),  # warm, serial
+    ]
+    assert (tree / CACHE_DIR / ".gitignore").is_file()
+    for result in runs:
+        assert result == reference
+
+
+def test_output_sorted_by_path_line_column(tree):
+    _, output = run(str(tree), "--jobs", "2", "--no-cache")
+    rows = [line.split(":")[:3] for line in output.splitlines() if ": SES" in line]
+    keys = [(path, int(line), int(col)) for path, line, col in rows]
+    assert keys == sorted(keys) and len(keys) >= 2
+
+
+def test_largest_files_first_and_all_jobs_once():
+    jobs = [(Path(f"f{i}.py"), None) for i in range(300)]
+    sizes = [i * 10 for i in range(300)]
+    work = chunks(jobs, sizes, workers=2)
+    order = [index for chunk in work for index, _, _ in chunk]
+    assert sorted(order) == list(range(300))
+    assert order[0] == 299 and all(sizes[a] >= sizes[b] for a, b in zip(order, order[1:]))
+
+
+def test_fix_runs_in_parallel_too(tmp_path):
+    generate(tmp_path, files=30, seed=5, session_share=0.6, anti_share=0.5, blocks=2)
+    code, _ = run(str(tmp_path), "--fix", "--jobs", "2")
+    assert code in (0, 1)
+    assert not (tmp_path / CACHE_DIR).exists()  # fix runs never write the cache
+    again = run(str(tmp_path), "--fix", "--jobs", "2")
+    assert "fixed" not in again[1].splitlines()[-1] or "0 fixed" in again[1]

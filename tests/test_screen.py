@@ -1,0 +1,160 @@
+"""The screen (prefilter + ast screen) never hides a diagnostic.
+
+The equivalence test lints every source we have with the full engine and checks that
+each file the screen skips has no diagnostic at all: committed fixtures, the test
+project, every rule's VALID/INVALID examples, every source snippet in the rule tests,
+and real projects under /tmp/real when present (never committed).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from helpers import PROJECT, config
+from session_lint.api import Config, lint_source
+from session_lint.rules import all_rules
+from session_lint.runner import screen_for
+from session_lint.screen import TRIGGERS, Screen
+
+ROOT = Path(__file__).parent.parent
+REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
+MODULE = PROJECT / "app" / "module.py"
+
+
+def screened_out(source: str, path: Path, cfg: Config) -> bool:
+    return not screen_for(cfg, str(path)).check(source.encode(), str(path))
+
+
+def assert_superset(source: str, path: Path, cfg: Config) -> None:
+    if screened_out(source, path, cfg):
+        found = lint_source(source, str(path), cfg)
+        assert found == [], f"the screen skipped {path}, which has {[(d.line, d.code) for d in found]}"
+
+
+def _snippets() -> list[str]:
+    """Rule examples plus every multi-line string constant in the rule tests that parses."""
+    found = [src for rule in all_rules() for src in rule.VALID + rule.INVALID]
+    for test in sorted(Path(__file__).parent.glob("test_ses*.py")):
+        for node in ast.walk(ast.parse(test.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value:
+                src = textwrap.dedent(node.value).lstrip("\n")
+                try:
+                    ast.parse(src)
+                except SyntaxError:
+                    continue
+                found.append(src)
+    return found
+
+
+def test_every_rule_has_a_trigger():
+    # a rule without one is linted on every file (correct, but slow): add its trigger to TRIGGERS
+    assert {rule.code for rule in all_rules()} <= set(TRIGGERS)
+
+
+@pytest.mark.parametrize("source", _snippets())
+def test_snippets_screen_is_superset(source):
+    assert_superset(source, MODULE, config())
+
+
+def test_fixture_and_project_files_screen_is_superset():
+    files = [*(ROOT / "fixtures").rglob("*.py"), *PROJECT.rglob("*.py")]
+    assert len(files) > 10
+    for file in files:
+        assert_superset(file.read_text(), file, Config.discover(file))
+        assert_superset(file.read_text(), file, config())
+
+
+def test_invalid_examples_pass_the_screen():
+    for rule in all_rules():
+        for source in rule.INVALID:
+            assert not screened_out(source, MODULE, config()), source
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=f"no real projects under {REAL} (fetch some there to run this)")
+def test_real_projects_screen_is_superset():
+    """Every screened-out file of each real project lints clean. A deterministic sample of
+    files unless SESSION_LINT_SCREEN_FULL=1 (full LibCST on every file takes minutes)."""
+    step = 1 if os.environ.get("SESSION_LINT_SCREEN_FULL") else 40
+    checked = 0
+    for project in sorted(p for p in REAL.iterdir() if p.is_dir()):
+        cfg = Config.discover(project)
+        toml = REAL / f"{project.name}.toml"
+        if toml.is_file():
+            cfg = Config.from_file(toml)
+            cfg = replace(cfg, root=project)
+        for file in sorted(project.rglob("*.py"))[::step]:
+            try:
+                source = file.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            assert_superset(source, file, cfg)
+            checked += 1
+    assert checked
+
+
+# -- the prefilter and the ast screen on their own --------------------------------------
+
+def screen(**overrides) -> Screen:
+    return Screen(config(**overrides), [r for r in TRIGGERS])
+
+
+@pytest.mark.parametrize("source", [
+    "from core.database import get_dbapi\nget_dbapi()\n",  # word boundary
+    "# SessionLocal() is not called here\nx = 1\n",
+    "import requests\ns = requests.Session()\n",
+    "from requests import Session\nwith Session() as s:\n    s.get('u')\n",
+    "def f(db: Session):\n    return db.query(User).all()\n",  # a session parameter, nothing opened or closed
+    "def f():\n    with get_db_session() as db:\n        db.add(User())\n",  # nothing used after the block
+    "text = 'get_db_session() in a string'\n",
+    "class C:\n    def f(self, db: Session):\n        self.close(db)\n        db.query(User)\n",
+])
+def test_screened_out(source):
+    assert not screen().check(source.encode())
+
+
+@pytest.mark.parametrize("source", [
+    "from core.database import SessionLocal as SL\ndb = SL()\n",
+    "import core.database as d\nd.SessionLocal()\n",
+    "from sqlalchemy import orm\norm.Session(engine)\n",
+    "from sqlalchemy.orm import *\nSession(engine)\n",
+    "from sqlalchemy.orm import sessionmaker\ndb = sessionmaker(bind=e)()\n",
+    "from sqlalchemy.orm import sessionmaker\nS = sessionmaker(bind=e)\ndb = S()\n",
+    "db = next(get_db())\n",
+    "from sqlalchemy.orm import sessionmaker\nMaker = sessionmaker(bind=e)\n\ndef f():\n    return Maker()\n",
+    "def new_session():\n    return SessionLocal()\n\ndef f():\n    db = new_session()\n",
+    "from sqlalchemy.orm import Session as S\n\ndef f():\n    return S(engine)\n",
+    "from sqlalchemy.orm import sessionmaker\n\ndef f():\n    with sessionmaker(bind=e).begin() as db:\n"
+    "        u = db.get(User, 1)\n    return u.name\n",
+    "def f():\n    with get_db_session() as db:\n        u = db.get(User, 1)\n    return u.name\n",
+    "def f(db: 'Session'):\n    db.close()\n    db.query(User)\n",
+    "async def f(db: Optional[AsyncSession] = None):\n    await db.close()\n    await db.get(User, 1)\n",
+    "def f(x: int, db=Depends(get_db)):\n    with get_db_session() as other:\n        pass\n",
+    "from core import database_manager\n",
+    "from .database_manager import get_db_session\n",
+    "def f(:\n",  # a syntax error always reaches the engine (SES999)
+])
+def test_candidates(source):
+    assert screen().check(source.encode())
+
+
+def test_configured_names_drive_the_prefilter():
+    custom = screen(context_manager="app.db.session_scope", session_factories=("make_session",))
+    assert custom.prefilter(b"with session_scope() as s: pass")
+    assert custom.prefilter(b"s = make_session()")
+    assert not custom.prefilter(b"s = make_sessions()")
+
+
+def test_unknown_rule_disables_the_screen():
+    unknown = Screen(config(), ["SES001", "SES777"])
+    assert unknown.check(b"x = 1\n")
+
+
+def test_syntax_error_in_prefiltered_out_file_still_reported():
+    assert screen().check(b"x = (\n")
+    assert not screen().check(b"x = (1)\n")
