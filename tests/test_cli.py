@@ -221,3 +221,20 @@ def test_a_fix_that_would_not_parse_is_not_written(project, monkeypatch):
     code, _, err = run("--fix", path)
     assert code == 2 and "does not parse" in err and "Traceback" not in err
     assert path.read_text() == DEPRECATED
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_crashing_rule_is_a_one_line_error_and_the_run_goes_on(project, monkeypatch, jobs):
+    from session_lint.rules.ses004_deprecated_session_import import DeprecatedSessionImport
+
+    def visit_ImportFrom(self, node):  # LibCST dispatches batched visitors by method name
+        raise ValueError("rule bug")
+
+    monkeypatch.setattr(DeprecatedSessionImport, "visit_ImportFrom", visit_ImportFrom)
+    (project / "a.py").write_text(DEPRECATED)
+    (project / "b.py").write_text(DEPRECATED)
+    code, out, err = run("--no-cache", "--jobs", jobs, project)
+    assert code == 2
+    assert "Traceback" not in out + err
+    errors = [line for line in err.splitlines() if "internal error" in line]
+    assert len(errors) == 2 and "ValueError: rule bug" in errors[0]
