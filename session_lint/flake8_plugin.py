@@ -8,6 +8,7 @@ from typing import Iterator
 from . import __version__
 from .config import Config, ConfigError
 from .engine import lint_source
+from .runner import screen_for
 
 
 class SessionLintPlugin:
@@ -25,6 +26,10 @@ class SessionLintPlugin:
         except ConfigError as exc:
             yield 1, 0, f"SES999 invalid session-lint configuration: {exc}", type(self)
             return
+        source = "".join(self.lines)
+        # the CLI's cheap screen: files no rule can flag never pay for LibCST
+        if not screen_for(config, self.filename).check(source.encode("utf-8", "surrogatepass"), self.filename):
+            return
         # flake8 applies `# noqa` itself; select/ignore come from session-lint's own config as well
-        for d in lint_source("".join(self.lines), self.filename, config):
+        for d in lint_source(source, self.filename, config):
             yield d.line, d.column - 1, f"{d.code} {d.message}", type(self)
