@@ -238,3 +238,15 @@ def test_a_crashing_rule_is_a_one_line_error_and_the_run_goes_on(project, monkey
     assert "Traceback" not in out + err
     errors = [line for line in err.splitlines() if "internal error" in line]
     assert len(errors) == 2 and "ValueError: rule bug" in errors[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "No such option '--bogus'"),
+    (["--output-format", "xml", "."], "'xml' is not one of"),
+    (["--jobs", "x", "."], "'x' is not a valid integer"),
+    (["--config", "."], "is a directory"),
+])
+def test_usage_errors_are_one_line(args, message):
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("session-lint: error: ") and message in err
