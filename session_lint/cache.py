@@ -31,6 +31,7 @@ from pathlib import Path
 from . import __version__
 from .config import Config
 from .diagnostics import Diagnostic
+from .names import absolute_module
 from .project import find_module_source, search_roots
 
 CACHE_DIR = ".session_lint_cache"
@@ -171,11 +172,7 @@ def project_dependencies(path: Path, data: bytes, config: Config) -> Deps:
         if isinstance(node, ast.Import):
             dotted.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                parts = package.split(".") if package else []
-                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-                module = ".".join(p for p in [*parts, module] if p)
+            module = absolute_module(node.module, node.level, package)
             if module:
                 dotted.add(module)
                 dotted.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")

@@ -9,15 +9,24 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
 from .config import Config, ConfigError
 from .discovery import discover
-from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
 from .docs import explain as explain_rule
 from .init import NO_CONFIG_NOTICE, run_init
-from .output import (SourceLines, format_concise, format_full, format_github, format_json, format_sarif,
-                     format_statistics, summary, use_color)
-from .rules import all_rules, rule_by_code
+from .output import (
+    SourceLines,
+    format_concise,
+    format_full,
+    format_github,
+    format_json,
+    format_sarif,
+    format_statistics,
+    summary,
+    use_color,
+)
 from .parallel import Options, default_jobs, run_jobs
+from .rules import all_rules, rule_by_code
 from .runner import FileOutcome, Mode, process_text
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError
 from .discovery import discover
-from .names import module_name_for
+from .names import absolute_module, module_name_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -143,11 +143,8 @@ def _read_imports(module: _Module) -> None:
                     top = alias.name.split(".")[0]
                     module.imports[top] = top
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                package = module.package.split(".") if module.package else []
-                keep = len(package) - (node.level - 1)
-                base = ".".join(package[:max(keep, 0)] + ([node.module] if node.module else []))
+            # above the top-level package: keep the module as written
+            base = absolute_module(node.module, node.level, module.package) or node.module or ""
             for alias in node.names:
                 if alias.name != "*":
                     module.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name

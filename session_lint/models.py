@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .names import module_name_for
+from .names import absolute_module, module_name_for
 from .project import find_module_source, search_roots
 
 EAGER_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
@@ -118,23 +118,13 @@ class ModuleModels:
     imports: list[tuple[str, str | None]]  # (absolute module, imported name or None for a module)
 
 
-def _absolute(module: str | None, level: int, package: str) -> str | None:
-    if level == 0:
-        return module
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    return ".".join(base + ([module] if module else [])) or None
-
-
 def read_module(tree: ast.Module, package: str) -> ModuleModels:
     classes: dict[str, ModelInfo] = {}
     backrefs: list[tuple[str, str]] = []
     imports: list[tuple[str, str | None]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            module = _absolute(node.module, node.level, package)
+            module = absolute_module(node.module, node.level, package)
             if module:
                 for alias in node.names:
                     imports.append((module, alias.name))

@@ -57,6 +57,20 @@ def wrap_module(module: cst.Module) -> MetadataWrapper:
     return MetadataWrapper(module, unsafe_skip_copy=True)
 
 
+def absolute_module(module: str | None, level: int, package: str) -> str | None:
+    """The module a `from <dots><module> import ...` in `package` refers to (importlib's rule).
+
+    None when the dots climb above the top-level package (or name nothing at all).
+    """
+    if not level:
+        return module or None
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join(base + ([module] if module else [])) or None
+
+
 def dotted_name(node: cst.BaseExpression | None) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None (spelling only, no resolution)."""
     if isinstance(node, cst.Name):

@@ -36,7 +36,10 @@ class SourceLines:
 
     def lines(self, path: str) -> list[str] | None:
         if path not in self._texts:
-            from .sourcefile import Source, SourceError  # late: only text/baseline output needs it
+            from .sourcefile import (  # late: only text/baseline output needs it
+                Source,
+                SourceError,
+            )
             try:
                 self._texts[path] = Source.read(path).text.splitlines()
             except SourceError:

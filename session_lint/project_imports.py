@@ -10,6 +10,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from .names import absolute_module
+
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", "env"})
 MAX_FILES = 5000
 
@@ -26,19 +28,11 @@ def _package_of(path: Path, root: Path) -> str:
     return ".".join(path.relative_to(root).parts[:-1])
 
 
-def _absolute(node: ast.ImportFrom, package: str) -> str:
-    if not node.level:
-        return node.module or ""
-    base = package.split(".") if package else []
-    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
-    return ".".join([*base, *([node.module] if node.module else [])])
-
-
 def _imports_name(tree: ast.AST, text: str, module: str, name: str, package: str) -> bool:
     parent, _, leaf = module.rpartition(".")
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            source = _absolute(node, package)
+            source = absolute_module(node.module, node.level, package) or ""
             for alias in node.names:
                 if source == module and alias.name in (name, "*"):
                     return True

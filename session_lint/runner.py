@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import enum
 import traceback
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .config import Config

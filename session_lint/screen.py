@@ -43,7 +43,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from .config import Config
-from .names import module_name_for
+from .names import absolute_module, module_name_for
 from .sessions import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
 # Triggers (what a file must contain for a rule to possibly fire):
@@ -346,12 +346,10 @@ class _Finder:
     def absolute(self, node: ast.ImportFrom) -> str | None:
         if not node.level:
             return node.module or ""
-        parts = module_name_for(self.path).package.split(".") if self.path else []
-        parts = [p for p in parts if p]
-        if node.level - 1 > len(parts) or not parts:
-            return None
-        base = parts[: len(parts) - (node.level - 1)]
-        return ".".join([*base, *([node.module] if node.module else [])])
+        package = module_name_for(self.path).package if self.path else ""
+        if not package:
+            return None  # a relative import outside any package resolves to nothing
+        return absolute_module(node.module, node.level, package)
 
     def find_local_openers(self) -> None:
         """`Session = sessionmaker(...)` and `def new_session(): return SessionLocal()` in this file:
