@@ -15,7 +15,8 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .config import Config
 from .diagnostics import SYNTAX_ERROR_CODE, Diagnostic
-from .names import fallback_module_name, module_name_for, wrap_module
+from .metadata import visit_with_rules
+from .names import fallback_module_name, module_name_for
 from .rules import RuleContext, all_rules
 
 MAX_FIX_ROUNDS = 10
@@ -80,7 +81,7 @@ def run_rules(source: str, path: str, config: Config) -> LintRun:
                               package=module_name.package)
         rules = [cls(context) for cls in rule_classes]
         try:
-            wrap_module(module).visit_batched(rules)
+            visit_with_rules(module, rules)
             break
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Collection
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, QualifiedName
+from libcst.metadata import QualifiedName
 from libcst.metadata.name_provider import (
     FullyQualifiedNameVisitor,
     ModuleNameAndPackage,
@@ -51,10 +51,6 @@ def fully_qualified(qnames: Collection[QualifiedName], module: ModuleNameAndPack
     Raises ImportError for a relative import above the detected top-level package.
     """
     return {FullyQualifiedNameVisitor._fully_qualify(module.name, module.package, q).name for q in qnames}
-
-
-def wrap_module(module: cst.Module) -> MetadataWrapper:
-    return MetadataWrapper(module, unsafe_skip_copy=True)
 
 
 def absolute_module(module: str | None, level: int, package: str) -> str | None:

@@ -1,0 +1,262 @@
+"""One traversal of a module for all rules, with LibCST metadata computed only when asked for.
+
+`MetadataWrapper.visit_batched` resolves every declared provider before the rules
+visit: a ParentNodeProvider pass, a ScopeProvider pass, an eager QualifiedNameProvider
+pass, a PositionProvider pass, then the rules' pass (on ~150-line files that made
+LibCST ~4x the cost of its parse). Here the rules' traversal records each node's
+parent as it goes (a node is visited after all its ancestors, which is what rules
+ask for), scope and positions are LibCST's own providers resolved on first use,
+and qualified names are asked of the node's scope only for the nodes rules look at
+(what QualifiedNameProvider computes for every node). Rules keep using
+`get_metadata(...)` with the same providers and get the same answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import (
+    CodePosition,
+    CodeRange,
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
+
+
+class _Lazy(Mapping):
+    """A provider's node -> value mapping, computed on first access."""
+
+    def __init__(self, compute: Callable[[], Mapping]) -> None:
+        self._compute = compute
+        self._data: Mapping | None = None
+
+    @property
+    def data(self) -> Mapping:
+        if self._data is None:
+            self._data = self._compute()
+        return self._data
+
+    def __getitem__(self, node: cst.CSTNode) -> Any:
+        return self.data[node]
+
+    def get(self, node: cst.CSTNode, default: Any = None) -> Any:
+        return self.data.get(node, default)
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class _ParentRecorder(cst.CSTVisitor):
+    """Records each node's parent on the way down (cheaper than ParentNodeProvider, which asks
+    every node for its `children`, itself a visit)."""
+
+    def __init__(self, parents: dict) -> None:
+        super().__init__()
+        self.parents = parents
+        self.stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+
+def _all_parents(module: cst.Module) -> dict:
+    parents: dict = {}
+    module.visit(_ParentRecorder(parents))
+    return parents
+
+
+class _Parents(_Lazy):
+    """Parents recorded by the rules' traversal; a node not visited yet (a rule looking below
+    the current node) makes one parent pass over the whole module."""
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(lambda: _all_parents(module))
+        self.module = module
+        self.seen: dict[cst.CSTNode, cst.CSTNode] = {}
+
+    def __getitem__(self, node: cst.CSTNode) -> cst.CSTNode:
+        parent = self.seen.get(node)
+        return parent if parent is not None else self.data[node]
+
+    def get(self, node: cst.CSTNode, default: Any = None) -> Any:
+        parent = self.seen.get(node)
+        if parent is not None:
+            return parent
+        return default if node is self.module else self.data.get(node, default)
+
+
+class _QualifiedNames(_Lazy):
+    """QualifiedNameProvider's answer (`scope.get_qualified_names_for(node)`), per node on demand."""
+
+    def __init__(self, scopes: _Lazy) -> None:
+        super().__init__(dict)
+        self.scopes = scopes
+
+    def __getitem__(self, node: cst.CSTNode) -> Any:
+        return self.get(node, set())
+
+    def get(self, node: cst.CSTNode, default: Any = None) -> Any:
+        scope = self.scopes.get(node)
+        return scope.get_qualified_names_for(node) if scope else set()
+
+
+class _Positions(_Lazy):
+    """PositionProvider's ranges, computed for the top-level statement that holds the node.
+
+    A top-level statement's code starts at column 0 of the line after the code before it,
+    so LibCST's PositionProvider run over a module made of that statement alone gives
+    the same ranges shifted by that many lines. Rules ask positions for the nodes they
+    report and the functions they analyse, rarely for every statement of a file.
+    """
+
+    def __init__(self, module: cst.Module, parents: _Parents) -> None:
+        super().__init__(lambda: MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
+        self.module = module
+        self.parents = parents
+        self.by_statement: dict[cst.CSTNode, tuple[Mapping, int]] = {}
+        self._first_lines: dict[cst.CSTNode, int] | None = None
+
+    def first_lines(self) -> dict[cst.CSTNode, int]:
+        """Line (1-based) where each top-level statement's code (with its leading lines) starts."""
+        if self._first_lines is None:
+            module, line = self.module, 1
+            line += sum(_line_count(module.code_for_node(empty)) for empty in module.header)
+            self._first_lines = {}
+            for statement in module.body:
+                self._first_lines[statement] = line
+                line += _line_count(module.code_for_node(statement))
+        return self._first_lines
+
+    def top_statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        while True:
+            parent = self.parents.get(node)
+            if parent is None:
+                return None
+            if parent is self.module:
+                return node if node in self.first_lines() else None  # header / footer lines: None
+            node = parent
+
+    def get(self, node: cst.CSTNode, default: Any = None) -> Any:
+        top = self.top_statement(node)
+        if top is None:
+            return self.data.get(node, default)  # whole-module pass (module node, header comments)
+        if top not in self.by_statement:
+            alone = self.module.with_changes(body=[top], header=[], footer=[], has_trailing_newline=True)
+            ranges = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            self.by_statement[top] = (ranges, self.first_lines()[top] - 1)
+        ranges, shift = self.by_statement[top]
+        found = ranges.get(node)
+        if found is None:
+            return default
+        return CodeRange(CodePosition(found.start.line + shift, found.start.column),
+                         CodePosition(found.end.line + shift, found.end.column))
+
+    def __getitem__(self, node: cst.CSTNode) -> Any:
+        found = self.get(node, _MISSING)
+        if found is _MISSING:
+            raise KeyError(node)
+        return found
+
+
+_MISSING = object()
+_NEWLINE = re.compile(r"\r\n?|\n")  # what PositionProvider counts as a line break
+
+
+def _line_count(code: str) -> int:
+    return len(_NEWLINE.findall(code))
+
+
+class ModuleMetadata:
+    """The metadata mappings rules read through `get_metadata`, for one module."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.parents = _Parents(module)
+        scopes = _Lazy(lambda: MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider))
+        self.providers: dict[type, Mapping] = {
+            ParentNodeProvider: self.parents,
+            ScopeProvider: scopes,
+            QualifiedNameProvider: _QualifiedNames(scopes),
+            PositionProvider: _Positions(module, self.parents),
+        }
+
+
+@lru_cache(maxsize=None)
+def _hook_names(rule_class: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The `visit_<Node>` / `leave_<Node>` methods a rule class defines (not LibCST's no-op stubs)."""
+    names = [name for name in dir(rule_class) if name.startswith(("visit_", "leave_"))
+             and not getattr(getattr(rule_class, name), "_is_no_op", False)]
+    attribute_hooks = [name for name in names if name.count("_") > 1]  # visit_Call_func
+    if attribute_hooks:
+        raise TypeError(f"{rule_class.__name__}: per-attribute hooks are not supported ({attribute_hooks[0]})")
+    return tuple(n for n in names if n.startswith("visit_")), tuple(n for n in names if n.startswith("leave_"))
+
+
+class _RuleTraversal(cst.CSTVisitor):
+    """Calls every rule's hooks for each node (as LibCST's batched visitor does) and records parents."""
+
+    def __init__(self, rules: list[cst.BatchableCSTVisitor], parents: dict) -> None:
+        super().__init__()
+        self.visits: dict[str, list[Callable]] = {}
+        self.leaves: dict[str, list[Callable]] = {}
+        for rule in rules:
+            visits, leaves = _hook_names(type(rule))
+            for name in visits:
+                self.visits.setdefault(name[len("visit_"):], []).append(getattr(rule, name))
+            for name in leaves:
+                self.leaves.setdefault(name[len("leave_"):], []).append(getattr(rule, name))
+        self.parents = parents
+        self.stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        for hook in self.visits.get(type(node).__name__, ()):
+            hook(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        for hook in self.leaves.get(type(original_node).__name__, ()):
+            hook(original_node)
+        self.stack.pop()
+
+    # rules define no per-attribute hooks; skip CSTVisitor's getattr lookups for them
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+
+def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor]) -> None:
+    """Visit `module` once with every rule, metadata resolved as the rules ask for it."""
+    metadata = ModuleMetadata(module)
+    for rule in rules:
+        rule.metadata = metadata.providers
+    try:
+        module.visit(_RuleTraversal(rules, metadata.parents.seen))
+    finally:
+        for rule in rules:
+            rule.metadata = {}

@@ -1,0 +1,107 @@
+"""session_lint/metadata.py answers exactly what LibCST's providers answer, for every node.
+
+Parents recorded during the traversal, positions computed per top-level statement and
+qualified names asked per node are compared with ParentNodeProvider, PositionProvider
+and QualifiedNameProvider run over the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst._metadata_dependent import LazyValue
+from libcst.metadata import (
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+)
+
+from session_lint.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
+
+ROOT = Path(__file__).parent.parent
+REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
+
+TRICKY = [
+    "# header comment\n\n#!second\nimport os\n\n\n@dec\n# between\ndef f(a,\n      b):\n    x = 1; y = 2\n"
+    "    return (a\n            + b)\n# footer comment\n",
+    "x = 1\r\ny = [\r\n  1,\r\n]\r\ndef f():\r\n    return x\r\n",  # CRLF
+    "a = 1\rb = 2\r\nc = '''\r\n\n'''\n",  # mixed line breaks, one inside a string
+    "def f():\n    pass",  # no trailing newline
+    "\n\n\n",  # no statements
+    "class C:\n\tdef m(self):\n\t\treturn 'é' + \"\\u00e9\"  # tab indent, non-ASCII\n",
+    "if x:\n    pass\nelif y:\n    pass\nelse:\n    z = lambda q: q\n\x0c\ndef g(): return [i for i in x]\n",
+    "from . import a as b\nfrom .m import (n,\n  o)\nimport p.q\nclass D(b.E):\n    def f(self): return n + o + p.q\n",
+]
+
+
+def assert_same_metadata(source: str) -> None:
+    module = cst.parse_module(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many(
+        [ParentNodeProvider, PositionProvider, QualifiedNameProvider])
+    metadata = ModuleMetadata(module)
+    metadata.parents.seen.update(_seen_parents(module))
+    got = metadata.providers
+    nodes = list(expected[PositionProvider])
+    assert nodes
+    for node in nodes:
+        assert got[PositionProvider][node] == expected[PositionProvider][node], (type(node).__name__, source)
+        assert got[ParentNodeProvider].get(node) is expected[ParentNodeProvider].get(node), type(node).__name__
+        qualified = expected[QualifiedNameProvider].get(node, set())
+        qualified = qualified() if isinstance(qualified, LazyValue) else qualified
+        assert got[QualifiedNameProvider].get(node, set()) == qualified
+
+
+def _seen_parents(module: cst.Module) -> dict:
+    """What the rules' traversal records (visit_with_rules discards its metadata afterwards)."""
+    seen: dict = {}
+    module.visit(_RuleTraversal([], seen))
+    return seen
+
+
+@pytest.mark.parametrize("source", TRICKY)
+def test_tricky_sources(source):
+    assert_same_metadata(source)
+
+
+def test_fixture_and_rule_example_files():
+    files = [*(ROOT / "fixtures").rglob("*.py"), *(ROOT / "tests" / "project").rglob("*.py")]
+    assert len(files) > 20
+    for file in files:
+        assert_same_metadata(file.read_text(encoding="utf-8"))
+
+
+def test_positions_without_traversal_fall_back_to_whole_module():
+    """A rule asking a position before the traversal reached the node (no parent known)."""
+    module = cst.parse_module("x = 1\ndef f():\n    return x\n")
+    metadata = ModuleMetadata(module)
+    ret = module.body[1].body.body[0].body[0]
+    assert metadata.providers[PositionProvider][ret].start.line == 3
+    assert metadata.providers[ParentNodeProvider][ret] is module.body[1].body.body[0]
+
+
+def test_per_attribute_hooks_are_refused():
+    class Hooked(cst.BatchableCSTVisitor):
+        def visit_Call_func(self, node):
+            pass
+
+    with pytest.raises(TypeError, match="per-attribute hooks"):
+        visit_with_rules(cst.parse_module("f()\n"), [Hooked()])
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=f"no real projects under {REAL}")
+def test_real_project_files():
+    files = sorted(REAL.rglob("*.py"))[::100]  # a deterministic sample; full providers are slow
+    checked = 0
+    for file in files:
+        try:
+            source = file.read_text(encoding="utf-8")
+            cst.parse_module(source)
+        except (UnicodeDecodeError, OSError, cst.ParserSyntaxError, RecursionError):
+            continue
+        assert_same_metadata(source)
+        checked += 1
+    assert checked
