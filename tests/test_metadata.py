@@ -18,6 +18,7 @@ from libcst.metadata import (
     ParentNodeProvider,
     PositionProvider,
     QualifiedNameProvider,
+    ScopeProvider,
 )
 
 from session_lint.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
@@ -41,14 +42,21 @@ TRICKY = [
 def assert_same_metadata(source: str) -> None:
     module = cst.parse_module(source)
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many(
-        [ParentNodeProvider, PositionProvider, QualifiedNameProvider])
+        [ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
     metadata = ModuleMetadata(module)
     metadata.parents.seen.update(_seen_parents(module))
     got = metadata.providers
     nodes = list(expected[PositionProvider])
     assert nodes
+    in_module = set(nodes)  # (scope analysis also records nodes it parses out of string annotations)
+    assert set(got[ScopeProvider].data) & in_module == set(expected[ScopeProvider]) & in_module
     for node in nodes:
         assert got[PositionProvider][node] == expected[PositionProvider][node], (type(node).__name__, source)
+        scope, expected_scope = got[ScopeProvider].get(node), expected[ScopeProvider].get(node)
+        assert type(scope) is type(expected_scope)
+        if scope is not None:
+            assert {n.name for n in scope.assignments} == {n.name for n in expected_scope.assignments}
+            assert len(list(scope.accesses)) == len(list(expected_scope.accesses))
         assert got[ParentNodeProvider].get(node) is expected[ParentNodeProvider].get(node), type(node).__name__
         qualified = expected[QualifiedNameProvider].get(node, set())
         qualified = qualified() if isinstance(qualified, LazyValue) else qualified
