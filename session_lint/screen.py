@@ -26,12 +26,15 @@ A rule this module does not know (a new SESnnn without an entry in TRIGGERS)
 disables the screen for its files: new rules are correct first, fast once their
 trigger is added here.
 
-Syntax errors: files the prefilter skips are still compiled to an `ast` (about
-140k lines/s per core) so every unparsable file gets SES999, as with ruff. The one
-difference with an unscreened run: a file CPython parses but LibCST cannot (a
-LibCST parser gap, or its RecursionError on a huge implicitly joined string) is not
-reported when the screen skips it - that SES999 would be about the engine, not the file.
-A file the running interpreter cannot parse (newer syntax) always reaches LibCST.
+Syntax errors: a file the prefilter skips is never parsed (parsing every file with
+`ast` would cost more than everything else session-lint does on a typical tree, and
+ruff/flake8 already report syntax errors in every file as E999). SES999 is reported for
+every file that spells a session name and does not parse. Past the prefilter nothing is
+lost: a file `ast` cannot parse always reaches LibCST, so the engine reports it exactly
+as it would without the screen. The one difference with an unscreened run is a file
+CPython parses but LibCST cannot (a LibCST parser gap, or its RecursionError on a huge
+implicitly joined string): when the screen skips it, that SES999 - about the engine, not
+the file - is not reported.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ class Screen:
         if not self.enabled:
             return True
         if not self.prefilter(data):
-            return not parses(data, path)  # still report syntax errors (SES999)
+            return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -123,15 +126,6 @@ class Screen:
             return _Finder(self, tree, data, path).found()
         except RecursionError:
             return True
-
-
-def parses(data: bytes, path: str = "<unknown>") -> bool:
-    """Does CPython parse this file? (The syntax check of files the prefilter skips.)"""
-    try:
-        compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
 
 
 @lru_cache(maxsize=64)

@@ -118,17 +118,19 @@ def test_fix_keeps_a_declared_latin1_encoding(project):
 
 
 def test_syntax_error_next_to_a_good_file(project):
-    (project / "broken.py").write_text("def f(:\n    pass\n")
+    (project / "broken.py").write_text("from core.database import SessionLocal\ndef f(:\n    pass\n")
+    (project / "unrelated.py").write_text("def g(:\n")  # spells no session name: never parsed
     (project / "job.py").write_text(DEPRECATED)
     code, out, err = run(project)
     assert code == 1
-    assert f"{project / 'broken.py'}:1:7: SES999 SyntaxError" in out
+    assert f"{project / 'broken.py'}:2:7: SES999 SyntaxError" in out
+    assert "unrelated.py" not in out
     assert f"{project / 'job.py'}:1:1: SES004" in out
     assert "Traceback" not in out + err
 
 
 def test_undecodable_file_is_ses999(project):
-    (project / "bad.py").write_bytes(b"x = '\xff\xfe'\n")
+    (project / "bad.py").write_bytes(b"x = '\xff\xfe'\nfrom core.database import SessionLocal\n")
     code, out, _ = run(project / "bad.py")
     assert code == 1 and f"{project / 'bad.py'}:1:1: SES999 cannot decode file" in out
 

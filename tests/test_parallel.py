@@ -24,7 +24,7 @@ def run(*args: str) -> tuple[int, str]:
 def tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tree")
     generate(root, files=60, seed=3, session_share=0.4, anti_share=0.5, blocks=3)
-    (root / "app" / "broken.py").write_text("def f(:\n    pass\n")  # SES999 in a file without session words
+    (root / "app" / "broken.py").write_text("from sqlalchemy.orm import Session\ndef f(:\n    pass\n")  # SES999
     (root / "app" / "huge.py").write_text("x = (" * 200 + "1" + ")" * 200 + "\n")  # too deeply nested
     return root
 

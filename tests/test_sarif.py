@@ -30,7 +30,7 @@ def project(tmp_path, monkeypatch) -> Path:
     (tmp_path / "pyproject.toml").write_text("[tool.session-lint]\n")
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "job.py").write_text(DEPRECATED)
-    (tmp_path / "jobs" / "broken.py").write_text("def f(:\n")
+    (tmp_path / "jobs" / "broken.py").write_text("from core.database import get_db_session\ndef f(:\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
