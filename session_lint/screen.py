@@ -390,12 +390,10 @@ class _Finder:
         blocks = [w for w in self.withs if any(id(i.context_expr) in opening_ids for i in w.items)]
         if not blocks:
             return False
-        parents = {id(child): parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
         for block in blocks:
             loops: list[ast.AST] = []
-            scope: ast.AST = block
-            while True:
-                scope = parents.get(id(scope), self.tree)
+            scope: ast.AST = self.tree
+            for scope in reversed(_ancestors(self.tree, block)):
                 if isinstance(scope, (ast.For, ast.AsyncFor, ast.While)):
                     loops.append(scope)
                 if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -405,13 +403,29 @@ class _Finder:
         return False
 
 
+def _ancestors(tree: ast.Module, target: ast.stmt) -> list[ast.AST]:
+    """The nodes enclosing `target`, outermost first: a search that only enters nodes whose line
+    range holds the target (a parent map of the whole module cost more than the rest of the screen)."""
+    stack: list[tuple[ast.AST, list[ast.AST]]] = [(tree, [])]
+    while stack:
+        node, path = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if child is target:
+                return [*path, node]
+            first = getattr(child, "lineno", None)
+            if first is None or first <= target.lineno <= child.end_lineno:
+                stack.append((child, [*path, node]))
+    return [tree]
+
+
 def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast.AST]) -> bool:
-    callees = {id(n.func) for n in ast.walk(block) if isinstance(n, ast.Call)}  # `get_db_session` itself
-    inside = {n.id for n in ast.walk(block) if isinstance(n, ast.Name) and id(n) not in callees}
+    nodes = list(ast.walk(block))
+    callees = {id(n.func) for n in nodes if isinstance(n, ast.Call)}  # `get_db_session` itself
+    inside = {n.id for n in nodes if isinstance(n, ast.Name) and id(n) not in callees}
     if not inside:
         return False
     end = (block.end_lineno, block.end_col_offset)
-    block_nodes = {id(n) for n in ast.walk(block)}
+    block_nodes = {id(n) for n in nodes}
     for region_index, region in enumerate([scope, *loops]):
         for n in ast.walk(region):
             if isinstance(n, ast.Name) and n.id in inside and id(n) not in block_nodes:
