@@ -89,20 +89,31 @@ def _all_parents(module: cst.Module) -> dict:
 
 
 class _Parents(_Lazy):
-    """Parents recorded by the rules' traversal; a node not visited yet (a rule looking below
-    the current node) makes one parent pass over the whole module."""
+    """Parents recorded by the rules' traversal. A rule looking below the node being visited (a
+    rule analysing a function from `visit_FunctionDef`) gets that node's subtree walked once; a
+    node outside it (looked up from `visit_Module`) costs one parent pass over the whole module."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, stack: list[cst.CSTNode]) -> None:
         super().__init__(lambda: _all_parents(module))
         self.module = module
+        self.stack = stack
         self.seen: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.walked: set[cst.CSTNode] = set()  # subtrees whose parents are all in `seen`
+
+    def lookup(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        parent = self.seen.get(node)
+        if parent is None and self.stack and self.stack[-1] not in self.walked:
+            self.walked.add(self.stack[-1])
+            self.stack[-1].visit(_ParentRecorder(self.seen))
+            parent = self.seen.get(node)
+        return parent
 
     def __getitem__(self, node: cst.CSTNode) -> cst.CSTNode:
-        parent = self.seen.get(node)
+        parent = self.lookup(node)
         return parent if parent is not None else self.data[node]
 
     def get(self, node: cst.CSTNode, default: Any = None) -> Any:
-        parent = self.seen.get(node)
+        parent = self.lookup(node)
         if parent is not None:
             return parent
         return default if node is self.module else self.data.get(node, default)
@@ -132,10 +143,11 @@ class _Positions(_Lazy):
     report and the functions they analyse, rarely for every statement of a file.
     """
 
-    def __init__(self, module: cst.Module, parents: _Parents) -> None:
+    def __init__(self, module: cst.Module, parents: _Parents, stack: list[cst.CSTNode]) -> None:
         super().__init__(lambda: MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
         self.module = module
         self.parents = parents
+        self.stack = stack  # the traversal's current path: stack[1] is the current top-level statement
         self.by_statement: dict[cst.CSTNode, tuple[Mapping, int]] = {}
         self._first_lines: dict[cst.CSTNode, int] | None = None
 
@@ -150,29 +162,44 @@ class _Positions(_Lazy):
                 line += _line_count(module.code_for_node(statement))
         return self._first_lines
 
-    def top_statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        while True:
-            parent = self.parents.get(node)
-            if parent is None:
-                return None
+    def visited_top_statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The top-level statement holding an already visited node (parents the traversal saw)."""
+        seen = self.parents.seen
+        while node in seen:
+            parent = seen[node]
             if parent is self.module:
                 return node if node in self.first_lines() else None  # header / footer lines: None
             node = parent
+        return None
+
+    def candidates(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        """Top-level statements that may hold `node`, likeliest first: the one found through visited
+        parents, the statement being visited (rules analyse what is below them), then every other
+        in order (a rule looking ahead from `visit_Module`)."""
+        top = self.visited_top_statement(node)
+        if top is not None:
+            yield top
+            return
+        if len(self.stack) > 1:
+            yield self.stack[1]
+        yield from (statement for statement in self.module.body if statement not in self.by_statement)
+
+    def ranges_of(self, statement: cst.CSTNode) -> tuple[Mapping, int]:
+        if statement not in self.by_statement:
+            alone = self.module.with_changes(body=[statement], header=[], footer=[], has_trailing_newline=True)
+            ranges = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            self.by_statement[statement] = (ranges, self.first_lines()[statement] - 1)
+        return self.by_statement[statement]
 
     def get(self, node: cst.CSTNode, default: Any = None) -> Any:
-        top = self.top_statement(node)
-        if top is None:
-            return self.data.get(node, default)  # whole-module pass (module node, header comments)
-        if top not in self.by_statement:
-            alone = self.module.with_changes(body=[top], header=[], footer=[], has_trailing_newline=True)
-            ranges = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
-            self.by_statement[top] = (ranges, self.first_lines()[top] - 1)
-        ranges, shift = self.by_statement[top]
-        found = ranges.get(node)
-        if found is None:
-            return default
-        return CodeRange(CodePosition(found.start.line + shift, found.start.column),
-                         CodePosition(found.end.line + shift, found.end.column))
+        if node is not self.module:
+            for statement in self.candidates(node):
+                ranges, shift = self.ranges_of(statement)
+                found = ranges.get(node)
+                if found is not None:
+                    return CodeRange(CodePosition(found.start.line + shift, found.start.column),
+                                     CodePosition(found.end.line + shift, found.end.column))
+        return self.data.get(node, default)  # the module itself, header/footer comments
 
     def __getitem__(self, node: cst.CSTNode) -> Any:
         found = self.get(node, _MISSING)
@@ -207,13 +234,14 @@ class ModuleMetadata:
     """The metadata mappings rules read through `get_metadata`, for one module."""
 
     def __init__(self, module: cst.Module) -> None:
-        self.parents = _Parents(module)
+        self.stack: list[cst.CSTNode] = []  # the rules' traversal: path from the module to the current node
+        self.parents = _Parents(module, self.stack)
         scopes = _Lazy(lambda: _scopes(module))
         self.providers: dict[type, Mapping] = {
             ParentNodeProvider: self.parents,
             ScopeProvider: scopes,
             QualifiedNameProvider: _QualifiedNames(scopes),
-            PositionProvider: _Positions(module, self.parents),
+            PositionProvider: _Positions(module, self.parents, self.stack),
         }
 
 
@@ -231,7 +259,7 @@ def _hook_names(rule_class: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class _RuleTraversal(cst.CSTVisitor):
     """Calls every rule's hooks for each node (as LibCST's batched visitor does) and records parents."""
 
-    def __init__(self, rules: list[cst.BatchableCSTVisitor], parents: dict) -> None:
+    def __init__(self, rules: list[cst.BatchableCSTVisitor], metadata: ModuleMetadata) -> None:
         super().__init__()
         self.visits: dict[str, list[Callable]] = {}
         self.leaves: dict[str, list[Callable]] = {}
@@ -241,8 +269,8 @@ class _RuleTraversal(cst.CSTVisitor):
                 self.visits.setdefault(name[len("visit_"):], []).append(getattr(rule, name))
             for name in leaves:
                 self.leaves.setdefault(name[len("leave_"):], []).append(getattr(rule, name))
-        self.parents = parents
-        self.stack: list[cst.CSTNode] = []
+        self.parents = metadata.parents.seen
+        self.stack = metadata.stack
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self.stack:
@@ -271,7 +299,7 @@ def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor]) -
     for rule in rules:
         rule.metadata = metadata.providers
     try:
-        module.visit(_RuleTraversal(rules, metadata.parents.seen))
+        module.visit(_RuleTraversal(rules, metadata))
     finally:
         for rule in rules:
             rule.metadata = {}

@@ -14,6 +14,7 @@ import libcst as cst
 import pytest
 from libcst._metadata_dependent import LazyValue
 from libcst.metadata import (
+    CodeRange,
     MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
@@ -44,7 +45,7 @@ def assert_same_metadata(source: str) -> None:
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many(
         [ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
     metadata = ModuleMetadata(module)
-    metadata.parents.seen.update(_seen_parents(module))
+    module.visit(_RuleTraversal([], metadata))  # records parents as the rules' traversal does
     got = metadata.providers
     nodes = list(expected[PositionProvider])
     assert nodes
@@ -63,13 +64,6 @@ def assert_same_metadata(source: str) -> None:
         assert got[QualifiedNameProvider].get(node, set()) == qualified
 
 
-def _seen_parents(module: cst.Module) -> dict:
-    """What the rules' traversal records (visit_with_rules discards its metadata afterwards)."""
-    seen: dict = {}
-    module.visit(_RuleTraversal([], seen))
-    return seen
-
-
 @pytest.mark.parametrize("source", TRICKY)
 def test_tricky_sources(source):
     assert_same_metadata(source)
@@ -82,12 +76,13 @@ def test_fixture_and_rule_example_files():
         assert_same_metadata(file.read_text(encoding="utf-8"))
 
 
-def test_positions_without_traversal_fall_back_to_whole_module():
-    """A rule asking a position before the traversal reached the node (no parent known)."""
-    module = cst.parse_module("x = 1\ndef f():\n    return x\n")
+def test_metadata_of_nodes_the_traversal_has_not_reached():
+    """A rule asking from `visit_Module` about nodes below it (no parents recorded yet)."""
+    module = cst.parse_module("# header\nx = 1\n\ndef f():\n    return x\n")
     metadata = ModuleMetadata(module)
     ret = module.body[1].body.body[0].body[0]
-    assert metadata.providers[PositionProvider][ret].start.line == 3
+    assert metadata.providers[PositionProvider][ret] == CodeRange((5, 4), (5, 12))
+    assert metadata.providers[PositionProvider][module.header[0].comment] == CodeRange((1, 0), (1, 8))
     assert metadata.providers[ParentNodeProvider][ret] is module.body[1].body.body[0]
 
 
@@ -113,3 +108,29 @@ def test_real_project_files():
         assert_same_metadata(source)
         checked += 1
     assert checked
+
+
+def test_metadata_asked_below_the_node_being_visited():
+    """A rule analysing a function from `visit_FunctionDef` (SES005) asks about nodes not visited yet."""
+    source = "x = 1\n\n\ndef f():\n    if x:\n        return x\n\n\ndef g():\n    return 2\n"
+    module = cst.parse_module(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many([ParentNodeProvider, PositionProvider])
+    answers = []
+
+    class LooksAhead(cst.BatchableCSTVisitor):
+        METADATA_DEPENDENCIES = (ParentNodeProvider, PositionProvider)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            for inner in [n for n in expected[PositionProvider] if _inside(n, node)]:
+                answers.append((self.get_metadata(ParentNodeProvider, inner, None) is
+                                expected[ParentNodeProvider].get(inner),
+                                self.get_metadata(PositionProvider, inner) == expected[PositionProvider][inner]))
+
+    def _inside(inner, outer) -> bool:
+        parent = expected[ParentNodeProvider].get(inner)
+        while parent is not None and parent is not outer:
+            parent = expected[ParentNodeProvider].get(parent)
+        return parent is outer
+
+    visit_with_rules(module, [LooksAhead()])
+    assert len(answers) > 20 and all(a == (True, True) for a in answers)
