@@ -57,34 +57,75 @@ class _Lazy(Mapping):
         return len(self.data)
 
 
-class _ParentRecorder(cst.CSTVisitor):
-    """Records each node's parent on the way down (cheaper than ParentNodeProvider, which asks
-    every node for its `children`, itself a visit)."""
+class _FieldRecorder(cst.CSTVisitor):
+    """Notes which fields `_visit_and_replace_children` visits, without descending."""
 
-    def __init__(self, parents: dict) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.parents = parents
-        self.stack: list[cst.CSTNode] = []
+        self.fields: list[str] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.parents[node] = self.stack[-1]
-        self.stack.append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
+        return False
 
     def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        pass
+        if not self.fields or self.fields[-1] != attribute:
+            self.fields.append(attribute)
 
     def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
         pass
 
 
+# Node types whose `_visit_and_replace_children` skips a field depending on its value
+# (`format_spec` when None): their fields are recorded per node, not per type.
+# tests/test_metadata.py checks LibCST has no other conditional traversal.
+PER_NODE_FIELDS = frozenset({"FormattedStringExpression", "TemplatedStringExpression"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node: cst.CSTNode) -> tuple[str, ...]:
+    """The fields LibCST's own traversal visits, in its order (recorded from it once per type)."""
+    kind = type(node)
+    found = _CHILD_FIELDS.get(kind)
+    if found is None:
+        recorder = _FieldRecorder()
+        node._visit_and_replace_children(recorder)
+        found = tuple(recorder.fields)
+        if kind.__name__ not in PER_NODE_FIELDS:
+            _CHILD_FIELDS[kind] = found
+    return found
+
+
+def walk(node: cst.CSTNode, enter: Callable[[cst.CSTNode], None], leave: Callable[[cst.CSTNode], None]) -> None:
+    """LibCST's traversal order (`node.visit`) without what makes it expensive for a read-only
+    pass: `visit` rebuilds and re-validates every node it passes (about 4x this walk)."""
+    enter(node)
+    for name in _child_fields(node):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            walk(value, enter, leave)
+        elif isinstance(value, (list, tuple)):
+            for child in value:
+                if isinstance(child, cst.CSTNode):
+                    walk(child, enter, leave)
+    leave(node)
+
+
+def record_parents(root: cst.CSTNode, parents: dict) -> None:
+    """Each node's parent under `root` (cheaper than ParentNodeProvider, which asks every node
+    for its `children`, itself a visit)."""
+    stack: list[cst.CSTNode] = []
+
+    def enter(node: cst.CSTNode) -> None:
+        if stack:
+            parents[node] = stack[-1]
+        stack.append(node)
+
+    walk(root, enter, lambda node: stack.pop())
+
+
 def _all_parents(module: cst.Module) -> dict:
     parents: dict = {}
-    module.visit(_ParentRecorder(parents))
+    record_parents(module, parents)
     return parents
 
 
@@ -104,7 +145,7 @@ class _Parents(_Lazy):
         parent = self.seen.get(node)
         if parent is None and self.stack and self.stack[-1] not in self.walked:
             self.walked.add(self.stack[-1])
-            self.stack[-1].visit(_ParentRecorder(self.seen))
+            record_parents(self.stack[-1], self.seen)
             parent = self.seen.get(node)
         return parent
 
@@ -256,11 +297,10 @@ def _hook_names(rule_class: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(n for n in names if n.startswith("visit_")), tuple(n for n in names if n.startswith("leave_"))
 
 
-class _RuleTraversal(cst.CSTVisitor):
+class _RuleTraversal:
     """Calls every rule's hooks for each node (as LibCST's batched visitor does) and records parents."""
 
     def __init__(self, rules: list[cst.BatchableCSTVisitor], metadata: ModuleMetadata) -> None:
-        super().__init__()
         self.visits: dict[str, list[Callable]] = {}
         self.leaves: dict[str, list[Callable]] = {}
         for rule in rules:
@@ -272,25 +312,17 @@ class _RuleTraversal(cst.CSTVisitor):
         self.parents = metadata.parents.seen
         self.stack = metadata.stack
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    def enter(self, node: cst.CSTNode) -> None:
         if self.stack:
             self.parents[node] = self.stack[-1]
         self.stack.append(node)
         for hook in self.visits.get(type(node).__name__, ()):
             hook(node)
-        return True
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        for hook in self.leaves.get(type(original_node).__name__, ()):
-            hook(original_node)
+    def leave(self, node: cst.CSTNode) -> None:
+        for hook in self.leaves.get(type(node).__name__, ()):
+            hook(node)
         self.stack.pop()
-
-    # rules define no per-attribute hooks; skip CSTVisitor's getattr lookups for them
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        pass
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        pass
 
 
 def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor]) -> None:
@@ -298,8 +330,9 @@ def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor]) -
     metadata = ModuleMetadata(module)
     for rule in rules:
         rule.metadata = metadata.providers
+    traversal = _RuleTraversal(rules, metadata)
     try:
-        module.visit(_RuleTraversal(rules, metadata))
+        walk(module, traversal.enter, traversal.leave)
     finally:
         for rule in rules:
             rule.metadata = {}

@@ -7,6 +7,7 @@ and QualifiedNameProvider run over the whole module.
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from session_lint.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
+from session_lint.metadata import PER_NODE_FIELDS, ModuleMetadata, _RuleTraversal, visit_with_rules, walk
 
 ROOT = Path(__file__).parent.parent
 REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
@@ -45,7 +46,9 @@ def assert_same_metadata(source: str) -> None:
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many(
         [ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
     metadata = ModuleMetadata(module)
-    module.visit(_RuleTraversal([], metadata))  # records parents as the rules' traversal does
+    traversal = _RuleTraversal([], metadata)
+    walk(module, traversal.enter, traversal.leave)  # records parents as the rules' traversal does
+    assert_libcst_order(module)
     got = metadata.providers
     nodes = list(expected[PositionProvider])
     assert nodes
@@ -62,6 +65,49 @@ def assert_same_metadata(source: str) -> None:
         qualified = expected[QualifiedNameProvider].get(node, set())
         qualified = qualified() if isinstance(qualified, LazyValue) else qualified
         assert got[QualifiedNameProvider].get(node, set()) == qualified
+
+
+class _Order(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered: list[cst.CSTNode] = []
+        self.left: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.entered.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.left.append(original_node)
+
+
+def assert_libcst_order(module: cst.Module) -> None:
+    """`walk` enters and leaves the same nodes in the same order as LibCST's `visit`."""
+    expected, entered, left = _Order(), [], []
+    module.visit(expected)
+    walk(module, entered.append, left.append)
+    assert len(entered) == len(expected.entered) and all(a is b for a, b in zip(entered, expected.entered))
+    assert len(left) == len(expected.left) and all(a is b for a, b in zip(left, expected.left))
+
+
+def test_libcst_traverses_conditionally_only_the_node_types_walk_knows():
+    """`walk` records each type's fields once; a type whose traversal depends on a node's values
+    (an `if` in `_visit_and_replace_children` that can skip a field) must be in PER_NODE_FIELDS."""
+    conditional = set()
+    for file in (Path(cst.__file__).parent / "_nodes").glob("*.py"):
+        for cls in ast.parse(file.read_text(encoding="utf-8")).body:
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for fn in cls.body:
+                if isinstance(fn, ast.FunctionDef) and fn.name == "_visit_and_replace_children" and \
+                        any(isinstance(n, (ast.If, ast.IfExp, ast.For, ast.While)) for n in ast.walk(fn)):
+                    conditional.add(cls.name)
+    # ImportFrom: both branches visit `names` (a node or a sequence)
+    assert conditional - {"ImportFrom", "LazyImportFrom"} <= PER_NODE_FIELDS, conditional
+
+
+def test_format_specs_are_walked_whatever_the_first_f_string_looked_like():
+    assert_libcst_order(cst.parse_module('a = f"{x}"\nb = f"{y:>{width}}"\nc = f"{z!r:{w}}"\n'))
 
 
 @pytest.mark.parametrize("source", TRICKY)
