@@ -18,6 +18,8 @@ from .diagnostics import SYNTAX_ERROR_CODE, Diagnostic
 from .metadata import visit_with_rules
 from .names import fallback_module_name, module_name_for
 from .rules import RuleContext, all_rules
+from .scope_slice import slice_for_scope
+from .screen import scope_words
 
 MAX_FIX_ROUNDS = 10
 
@@ -76,12 +78,14 @@ def run_rules(source: str, path: str, config: Config) -> LintRun:
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path)]
     if not rule_classes:
         return LintRun(source, module, [])
+    words = scope_words(config, [r.code for r in rule_classes])
+    scope_module = slice_for_scope(module, words) if words is not None else module
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
                               package=module_name.package)
         rules = [cls(context) for cls in rule_classes]
         try:
-            visit_with_rules(module, rules)
+            visit_with_rules(module, rules, scope_module)
             break
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue

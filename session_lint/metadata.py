@@ -274,10 +274,10 @@ def _scopes(module: cst.Module) -> Mapping:
 class ModuleMetadata:
     """The metadata mappings rules read through `get_metadata`, for one module."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, scope_module: cst.Module | None = None) -> None:
         self.stack: list[cst.CSTNode] = []  # the rules' traversal: path from the module to the current node
         self.parents = _Parents(module, self.stack)
-        scopes = _Lazy(lambda: _scopes(module))
+        scopes = _Lazy(lambda: _scopes(scope_module or module))
         self.providers: dict[type, Mapping] = {
             ParentNodeProvider: self.parents,
             ScopeProvider: scopes,
@@ -325,9 +325,11 @@ class _RuleTraversal:
         self.stack.pop()
 
 
-def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor]) -> None:
-    """Visit `module` once with every rule, metadata resolved as the rules ask for it."""
-    metadata = ModuleMetadata(module)
+def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor],
+                     scope_module: cst.Module | None = None) -> None:
+    """Visit `module` once with every rule, metadata resolved as the rules ask for it (scopes from
+    `scope_module`, the statements of `module` name resolution depends on: scope_slice.py)."""
+    metadata = ModuleMetadata(module, scope_module)
     for rule in rules:
         rule.metadata = metadata.providers
     traversal = _RuleTraversal(rules, metadata)

@@ -49,6 +49,7 @@ from .config import Config
 from .names import absolute_module, module_name_for
 from .sessions import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
+
 # Triggers (what a file must contain for a rule to possibly fire):
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
@@ -126,6 +127,18 @@ class Screen:
             return _Finder(self, tree, data, path).found()
         except RecursionError:
             return True
+
+
+def scope_words(config: Config, codes: Iterable[str]) -> frozenset[str] | None:
+    """The words whose resolution the rules `codes` depend on (session_lint/scope_slice.py):
+    every configured name's components and SQLAlchemy's session words.
+    None when a rule has no trigger here (nothing known about what it resolves)."""
+    if not all(code in TRIGGERS for code in codes):
+        return None
+    words = _Words.of(config)
+    parts = {part for old, new in config.deprecated for part in (*old.split("."), *new.split("."))}
+    return frozenset(words.raw | words.managed | words.session_types | words.deprecated | parts
+                     | _SQLALCHEMY_WORDS)
 
 
 @lru_cache(maxsize=64)

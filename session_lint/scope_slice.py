@@ -1,0 +1,164 @@
+"""The top-level statements scope analysis must see for the names rules resolve.
+
+Scope analysis (LibCST's ScopeProvider) is the largest cost of linting a file that
+passed the screen. Rules only resolve names built from session words (configured
+factories, managers, dependencies, session types, deprecated names, SQLAlchemy's
+session classes) and the names a fix introduces; a utility function in the same file
+that spells none of them and shares no module-level name with the statements that do
+cannot change what those names resolve to. So ScopeProvider runs over a module made of:
+
+- every top-level statement that spells a word (`Name` nodes, aliases included: an
+  import `SessionLocal as SL` spells both; strings where scope analysis reads types)
+  or binds at module level a name fixes introduce (`db`, `Depends`, ...), then, until
+  nothing changes,
+- every top-level statement that mentions a module-level name a kept statement also
+  mentions (it binds it - `helper = ...` used by a kept function - or uses or rebinds
+  it - a function using the module-global session `db`).
+
+The nodes of the kept statements are the module's own nodes, so scopes map the same
+node objects; nodes of dropped statements get no scope (their qualified names are
+empty: none of them spells a word, so none could resolve to a configured name).
+"Module-level names" are the names bound in the module's scope: assignment, loop,
+`with`, walrus and match targets, imports, def/class names (not inside function or
+class bodies), and `global` declarations anywhere.
+tests/test_scope_slice.py compares diagnostics with and without the slice.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from .metadata import _child_fields
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Names fixes introduce (a parameter `db`, `Depends`, a session type): a statement binding one at
+# module level is kept, so the fixes' checks for clashes see it.
+FIX_NAMES = frozenset({"db", "session", "Depends", "Annotated", "Session", "AsyncSession"})
+
+
+_TYPING_CALLS = frozenset({"cast", "TypeVar", "NewType"})
+
+
+def _mentioned(node: cst.CSTNode, found: set[str], bound: set[str], typing: bool = False) -> None:
+    """Every `Name` under `node` into `found`, `global` declarations into `bound`. Strings count
+    where scope analysis parses them as types (`typing`: annotations, subscripts,
+    `cast`/`TypeVar`/`NewType` calls), not docstrings or messages."""
+    kind = type(node)
+    if kind is cst.Name:
+        found.add(node.value)
+        return
+    if kind is cst.SimpleString:
+        if typing:
+            found.update(_IDENTIFIER.findall(node.value))
+        return
+    if kind is cst.Global:
+        bound.update(item.name.value for item in node.names)
+    elif kind is cst.Annotation or kind is cst.Subscript:
+        typing = True
+    elif kind is cst.Call:
+        func = node.func
+        leaf = func.attr if isinstance(func, cst.Attribute) else func
+        typing = typing or (isinstance(leaf, cst.Name) and leaf.value in _TYPING_CALLS)
+    for child in _children(node):
+        _mentioned(child, found, bound, typing)
+
+
+def _bound(node: cst.CSTNode, bound: set[str]) -> None:
+    """Names `node` binds in the module's scope (assignments, imports, defs, loop and `with`
+    targets, walrus, match captures; not inside function or class bodies)."""
+    kind = type(node)
+    if kind is cst.FunctionDef or kind is cst.ClassDef:
+        bound.add(node.name.value)
+        for field in _child_fields(node):
+            if field != "body":  # decorators and defaults run at module level (a walrus there binds)
+                for child in _values(getattr(node, field)):
+                    _bound(child, bound)
+        return
+    if kind is cst.AssignTarget or kind is cst.AnnAssign or kind is cst.AugAssign:
+        _targets(node.target, bound)
+    elif kind is cst.For:  # (a comprehension's `for` binds in its own scope)
+        _targets(node.target, bound)
+    elif kind is cst.WithItem or kind is cst.ExceptHandler or kind is cst.ExceptStarHandler:
+        as_name = node.asname if kind is cst.WithItem else node.name
+        if as_name is not None:
+            _targets(as_name.name, bound)
+    elif kind is cst.NamedExpr:
+        _targets(node.target, bound)
+    elif kind is cst.Import:
+        for alias in node.names:
+            bound.add(alias.asname.name.value if alias.asname else _first(alias.name))
+    elif kind is cst.ImportFrom and not isinstance(node.names, cst.ImportStar):
+        for alias in node.names:
+            bound.add(alias.asname.name.value if alias.asname else _first(alias.name))
+    elif kind is cst.MatchAs or kind is cst.MatchStar:
+        if node.name is not None:
+            bound.add(node.name.value)
+    elif kind is cst.MatchMapping and node.rest is not None:
+        bound.add(node.rest.value)
+    elif kind is cst.TypeAlias:
+        bound.add(node.name.value)
+    for child in _children(node):
+        _bound(child, bound)
+
+
+def _targets(target: cst.CSTNode, bound: set[str]) -> None:
+    if isinstance(target, cst.Name):
+        bound.add(target.value)
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            _targets(element.value, bound)
+    elif isinstance(target, cst.StarredElement):
+        _targets(target.value, bound)
+    elif isinstance(target, cst.AsName):
+        _targets(target.name, bound)
+
+
+def _first(name: cst.CSTNode) -> str:
+    while isinstance(name, cst.Attribute):
+        name = name.value
+    return name.value if isinstance(name, cst.Name) else ""
+
+
+def _values(value: object) -> tuple:
+    return tuple(v for v in value if isinstance(v, cst.CSTNode)) if isinstance(value, (list, tuple)) \
+        else (value,) if isinstance(value, cst.CSTNode) else ()
+
+
+def _children(node: cst.CSTNode):
+    for field in _child_fields(node):
+        yield from _values(getattr(node, field))
+
+
+def slice_for_scope(module: cst.Module, words: frozenset[str]) -> cst.Module:
+    """`module` with the top-level statements no resolution of a word can depend on left out."""
+    mentioned: list[set[str]] = []
+    levels: list[set[str]] = []
+    globals_: set[str] = set()
+    for statement in module.body:
+        found: set[str] = set()
+        level: set[str] = set()
+        _mentioned(statement, found, globals_)
+        _bound(statement, level)
+        mentioned.append(found)
+        levels.append(level)
+    module_level = set().union(globals_, *levels)
+    kept = [bool(found & words or level & FIX_NAMES) or _star_import(statement)
+            for statement, found, level in zip(module.body, mentioned, levels)]
+    linking = set().union(*(found for found, keep in zip(mentioned, kept) if keep)) & module_level
+    changed = True
+    while changed:
+        changed = False
+        for index, found in enumerate(mentioned):
+            if not kept[index] and found & linking:
+                kept[index] = changed = True
+                linking |= found & module_level
+    if all(kept):
+        return module
+    return module.with_changes(body=[s for s, keep in zip(module.body, kept) if keep])
+
+
+def _star_import(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar) for small in statement.body)

@@ -1,0 +1,116 @@
+"""Scope analysis over the slice of a module gives the same diagnostics and fixes as over all of it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+import session_lint.engine as engine
+from session_lint.config import Config
+from session_lint.engine import fix_source, lint_source
+from session_lint.rules import all_rules
+from session_lint.runner import screen_for
+from session_lint.scope_slice import slice_for_scope
+from session_lint.screen import scope_words
+
+ROOT = Path(__file__).parent.parent
+REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
+WORDS = scope_words(Config(), [r.code for r in all_rules()])
+
+
+def kept(source: str) -> list[str]:
+    module = cst.parse_module(source)
+    return [module.code_for_node(s).strip().splitlines()[0] for s in slice_for_scope(module, WORDS).body]
+
+
+def test_unrelated_statements_are_left_out():
+    source = ("import json\nfrom core.database import SessionLocal\n\n"
+              "def load(uid):\n    db = SessionLocal()\n    return db.get(User, uid)\n\n"
+              "def fmt(x):\n    return json.dumps(x)\n\nLIMIT = 3\n")
+    assert kept(source) == ["from core.database import SessionLocal", "def load(uid):"]
+
+
+def test_statements_sharing_a_module_level_name_are_kept():
+    source = ("from core.database import SessionLocal\nimport helpers\n\nLIMIT = 3\n\n"
+              "def load(uid):\n    db = SessionLocal()\n    return helpers.clip(db.get(User, uid), LIMIT)\n\n"
+              "LIMIT = 4\n\ndef other():\n    return 1\n")
+    assert kept(source) == ["from core.database import SessionLocal", "import helpers", "LIMIT = 3",
+                            "def load(uid):", "LIMIT = 4"]
+
+
+def test_users_of_a_module_global_session_and_global_declarations_are_kept():
+    source = ("db = SessionLocal()\n\ndef a():\n    return db.query(User).all()\n\n"
+              "def b():\n    global conn\n    conn = 1\n\ndef c():\n    return conn\n\ndef d():\n    return 2\n")
+    assert kept(source) == ["db = SessionLocal()", "def a():"]
+    source += "\ndef e():\n    return conn + db.x\n"
+    assert kept(source) == ["db = SessionLocal()", "def a():", "def b():", "def c():", "def e():"]
+
+
+def test_words_in_string_annotations_and_star_imports_keep_their_statement():
+    source = 'from x import *\n\ndef f(s: "Session"):\n    pass\n\ndef g():\n    pass\n'
+    assert kept(source) == ["from x import *", "def f(s: \"Session\"):"]
+
+
+def test_docstrings_messages_and_parameter_names_do_not_link():
+    source = ('from core.database import SessionLocal\n\ndef load(values):\n    db = SessionLocal()\n'
+              '    return db\n\ndef fmt(values, db=None):\n    """Formats; the session lives elsewhere."""\n'
+              '    log("no db session here")\n    return values\n')
+    assert kept(source) == ["from core.database import SessionLocal", "def load(values):"]
+
+
+def test_nothing_to_leave_out_returns_the_module_itself():
+    module = cst.parse_module("from sqlalchemy.orm import Session\nS = Session\n")
+    assert slice_for_scope(module, WORDS) is module
+
+
+def _same_with_and_without_slice(source: str, path: str, config: Config, monkeypatch) -> None:
+    sliced = lint_source(source, path, config)
+    sliced_fix = fix_source(source, path, config, unsafe_fixes=True).source if sliced else source
+    with monkeypatch.context() as patched:
+        patched.setattr(engine, "scope_words", lambda *args: None)
+        whole = lint_source(source, path, config)
+        whole_fix = fix_source(source, path, config, unsafe_fixes=True).source if whole else source
+    assert [(d.line, d.column, d.code, d.message, d.fix and d.fix.applicability) for d in sliced] == \
+        [(d.line, d.column, d.code, d.message, d.fix and d.fix.applicability) for d in whole], path
+    assert sliced_fix == whole_fix, path
+
+
+def test_rule_examples(monkeypatch):
+    for rule in all_rules():
+        for source in (*rule.VALID, *rule.INVALID):
+            _same_with_and_without_slice(source, str(ROOT / "tests" / "project" / "app" / "module.py"),
+                                         Config(), monkeypatch)
+
+
+def test_fixture_and_project_files(monkeypatch):
+    files = [*(ROOT / "fixtures").rglob("*.py"), *(ROOT / "tests" / "project").rglob("*.py")]
+    for file in files:
+        _same_with_and_without_slice(file.read_text(encoding="utf-8"), str(file), Config.discover(file.parent),
+                                     monkeypatch)
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=f"no real projects under {REAL}")
+def test_real_project_files_that_pass_the_screen(monkeypatch):
+    """A deterministic sample unless SESSION_LINT_SCREEN_FULL=1 (every file takes a minute or more)."""
+    step = 1 if os.environ.get("SESSION_LINT_SCREEN_FULL") else 8
+    checked = 0
+    for project in sorted(p for p in REAL.iterdir() if p.is_dir()):
+        config = Config.discover(project)
+        toml = REAL / f"{project.name}.toml"
+        if toml.is_file():
+            config = replace(Config.from_file(toml), root=project)
+        for file in sorted(project.rglob("*.py"))[::step]:
+            data = file.read_bytes()
+            if not screen_for(config, str(file)).check(data, str(file)):
+                continue
+            try:
+                source = data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            _same_with_and_without_slice(source, str(file), config, monkeypatch)
+            checked += 1
+    assert checked
