@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import sys
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -137,10 +138,8 @@ class Config:
 
     def relative(self, path: str | Path) -> str:
         """`path` relative to the config root, with forward slashes, for glob matching."""
-        p = Path(path)
-        root = self.root or Path.cwd()
         try:
-            return p.resolve().relative_to(root.resolve()).as_posix()
+            return Path(path).resolve().relative_to(_resolved(self.root or Path.cwd())).as_posix()
         except (ValueError, OSError):
             return PurePath(path).as_posix()
 
@@ -161,8 +160,15 @@ class Config:
         return best_select >= 0 and best_select > best_ignore
 
     def is_excluded(self, path: str | Path) -> bool:
+        if not self.exclude:
+            return False  # (resolving the path is most of the cost of discovering a file)
         rel = self.relative(path)
         return any(_glob_match(rel, glob) for glob in self.exclude)
+
+
+@lru_cache(maxsize=64)
+def _resolved(root: Path) -> Path:
+    return root.resolve()
 
 
 def _prefix_match(code: str, prefix: str) -> bool:

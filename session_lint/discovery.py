@@ -76,14 +76,15 @@ def discover(paths: list[Path], is_excluded: Callable[[Path], bool]) -> Iterator
 
 def _walk(directory: Path, ignores: _GitIgnores, is_excluded, seen: set[Path]) -> Iterator[Path]:
     depth = len(ignores.specs)
-    ignores.load(directory.resolve())
+    resolved_directory = directory.resolve()
+    ignores.load(resolved_directory)
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
         entries = []
     for entry in entries:
         path = Path(entry.path)
-        resolved = path.resolve()
+        resolved = path.resolve() if entry.is_symlink() else resolved_directory / entry.name
         if entry.is_dir(follow_symlinks=False):
             if _is_skipped_dir(path) or ignores.ignored(resolved, True) or is_excluded(path):
                 continue
