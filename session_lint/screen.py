@@ -141,11 +141,20 @@ def scope_words(config: Config, codes: Iterable[str]) -> frozenset[str] | None:
                      | _SQLALCHEMY_WORDS)
 
 
+# Spellings of a word that name another library's class, never SQLAlchemy's (`requests.Session()`
+# in an HTTP helper, which the rules do not flag either): they do not count as spelling the word.
+FOREIGN_PREFIXES: dict[str, tuple[str, ...]] = {
+    "Session": ("requests.", "requests.sessions.", "boto3.", "boto3.session."),
+}
+
+
 @lru_cache(maxsize=64)
 def _word_pattern(words: frozenset[str]) -> re.Pattern[bytes] | None:
     if not words:
         return None
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+    alternatives = "|".join(
+        "".join(f"(?<!{re.escape(prefix)})" for prefix in FOREIGN_PREFIXES.get(w, ())) + re.escape(w)
+        for w in sorted(words, key=lambda w: (-len(w), w)))
     return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
 
 

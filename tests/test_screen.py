@@ -152,6 +152,17 @@ def test_configured_names_drive_the_prefilter():
     assert not custom.prefilter(b"s = make_sessions()")
 
 
+@pytest.mark.parametrize("source, passes", [
+    (b"import requests\ns = requests.Session()\n", False),  # an HTTP session: not a word
+    (b"import boto3\ns = boto3.session.Session()\n", False),
+    (b"from requests import Session\ns = Session()\n", True),  # the import spells the word: `ast` decides
+    (b"from sqlalchemy import orm\ns = orm.Session(engine)\n", True),
+    (b"import requests\nfrom sqlalchemy.orm import Session\nr = requests.Session()\n", True),
+])
+def test_other_libraries_sessions_do_not_pass_the_prefilter(source, passes):
+    assert screen().prefilter(source) is passes
+
+
 def test_unknown_rule_disables_the_screen():
     unknown = Screen(config(), ["SES001", "SES777"])
     assert unknown.check(b"x = 1\n")
