@@ -12,7 +12,6 @@ from . import __version__
 from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
 from .config import Config, ConfigError
 from .discovery import discover
-from .docs import explain as explain_rule
 from .init import NO_CONFIG_NOTICE, run_init
 from .output import (
     SourceLines,
@@ -77,6 +76,8 @@ class _Configs:
 
 
 def explain(code: str) -> str:
+    from .docs import explain as explain_rule
+
     rule = rule_by_code(code)
     if rule is None:
         _fail(f"unknown rule {code!r} (see `session-lint --list-rules`)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Union
+from typing import TYPE_CHECKING, Callable, Mapping, Union
 
-import libcst as cst
+if TYPE_CHECKING:  # diagnostics travel through the cache and output without loading LibCST
+    import libcst as cst
 
 
 class Applicability(str, enum.Enum):
@@ -16,7 +17,7 @@ class Applicability(str, enum.Enum):
 
 # A replacement for one node: a new node, `cst.RemoveFromParent()`, or a
 # `cst.FlattenSentinel` of statements.
-Replacement = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
+Replacement = Union["cst.CSTNode", "cst.RemovalSentinel", "cst.FlattenSentinel"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,8 @@ class Diagnostic:
 
 
 SYNTAX_ERROR_CODE = "SES999"
+
+
+def syntax_error(path: str, message: str, line: int = 1, column: int = 1) -> Diagnostic:
+    """SES999: a file that cannot be read, decoded or parsed."""
+    return Diagnostic(SYNTAX_ERROR_CODE, message, path, line, column, line, column)

@@ -14,7 +14,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .config import Config
-from .diagnostics import SYNTAX_ERROR_CODE, Diagnostic
+from .diagnostics import Diagnostic, syntax_error
 from .metadata import visit_with_rules
 from .names import fallback_module_name, module_name_for
 from .rules import RuleContext, all_rules
@@ -45,10 +45,6 @@ class FixResult:
     source: str
     applied: int
     remaining: list[Diagnostic] = field(default_factory=list)
-
-
-def syntax_error(path: str, message: str, line: int = 1, column: int = 1) -> Diagnostic:
-    return Diagnostic(SYNTAX_ERROR_CODE, message, path, line, column, line, column)
 
 
 def parse(source: str, path: str) -> cst.Module | Diagnostic:

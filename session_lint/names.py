@@ -10,17 +10,21 @@ absolute with the module's own dotted name (the FullyQualifiedNameProvider logic
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Collection
+from typing import TYPE_CHECKING, Collection, NamedTuple
 
-import libcst as cst
-from libcst.metadata import QualifiedName
-from libcst.metadata.name_provider import (
-    FullyQualifiedNameVisitor,
-    ModuleNameAndPackage,
-)
+if TYPE_CHECKING:  # the screen and the cache use this module without loading LibCST
+    import libcst as cst
+    from libcst.metadata import QualifiedName
 
 
-def module_name_for(path: str | Path) -> ModuleNameAndPackage:
+class ModuleName(NamedTuple):
+    """A module's dotted name and its package (the fields of LibCST's ModuleNameAndPackage)."""
+
+    name: str
+    package: str
+
+
+def module_name_for(path: str | Path) -> ModuleName:
     """Dotted module name of a file, from the chain of packages (`__init__.py`) above it."""
     p = Path(path)
     stem = p.name.rsplit(".", 1)[0]
@@ -33,23 +37,25 @@ def module_name_for(path: str | Path) -> ModuleNameAndPackage:
             break
         directory = directory.parent
     name = ".".join(packages + parts) or stem
-    return ModuleNameAndPackage(name, ".".join(packages))
+    return ModuleName(name, ".".join(packages))
 
 
-def fallback_module_name(path: str | Path) -> ModuleNameAndPackage:
+def fallback_module_name(path: str | Path) -> ModuleName:
     """Every directory counts as a package: deep enough for any relative import."""
     parts = [part for part in Path(path).resolve().with_suffix("").parts[1:] if part.isidentifier()]
     parts = parts or ["module"]
-    return ModuleNameAndPackage(".".join(parts), ".".join(parts[:-1]))
+    return ModuleName(".".join(parts), ".".join(parts[:-1]))
 
 
-def fully_qualified(qnames: Collection[QualifiedName], module: ModuleNameAndPackage) -> set[str]:
+def fully_qualified(qnames: Collection[QualifiedName], module: ModuleName) -> set[str]:
     """Absolute dotted names for the module-relative names of QualifiedNameProvider.
 
     LibCST's FullyQualifiedNameProvider computes this eagerly for every node of the
     module; asking only for the nodes a rule looks at costs a third less overall.
     Raises ImportError for a relative import above the detected top-level package.
     """
+    from libcst.metadata.name_provider import FullyQualifiedNameVisitor
+
     return {FullyQualifiedNameVisitor._fully_qualify(module.name, module.package, q).name for q in qnames}
 
 
@@ -69,6 +75,8 @@ def absolute_module(module: str | None, level: int, package: str) -> str | None:
 
 def dotted_name(node: cst.BaseExpression | None) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None (spelling only, no resolution)."""
+    import libcst as cst
+
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):

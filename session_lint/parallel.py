@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .cache import Cache
 from .config import Config
-from .engine import syntax_error
+from .diagnostics import syntax_error
 from .runner import FileOutcome, Mode, process_data, screen_for
 
 SMALL_TREE_BYTES = 4 << 20  # below this, count candidates in-process to decide whether a pool pays

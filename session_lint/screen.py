@@ -47,8 +47,7 @@ from typing import Iterable
 
 from .config import Config
 from .names import absolute_module, module_name_for
-from .sessions import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
-
+from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
 # Triggers (what a file must contain for a rule to possibly fire):
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,

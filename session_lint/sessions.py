@@ -18,28 +18,16 @@ from libcst.metadata import ImportAssignment, ScopeProvider
 from .diagnostics import ImportSpec
 from .names import dotted_name
 from .project import module_defines, search_roots
+from .sqlalchemy_names import (  # noqa: F401  (re-exported: rules import them from here)
+    ASYNC_SESSION_CLASSES,
+    ASYNC_SESSIONMAKERS,
+    REGISTRIES,
+    SESSION_CLASSES,
+    SESSIONMAKERS,
+)
 
 if TYPE_CHECKING:
     from .rules.base import Rule
-
-# Classes whose call creates a raw session, whatever the configuration says.
-SESSION_CLASSES = frozenset({
-    "sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session",
-    "sqlmodel.Session", "sqlmodel.orm.session.Session",
-})
-ASYNC_SESSION_CLASSES = frozenset({
-    "sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy.ext.asyncio.session.AsyncSession",
-    "sqlmodel.ext.asyncio.session.AsyncSession",
-})
-SESSIONMAKERS = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"})
-ASYNC_SESSIONMAKERS = frozenset({
-    "sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy.ext.asyncio.session.async_sessionmaker",
-})
-REGISTRIES = SESSIONMAKERS | ASYNC_SESSIONMAKERS | frozenset({
-    "sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session",
-    "sqlalchemy.ext.asyncio.async_scoped_session", "sqlalchemy.ext.asyncio.scoping.async_scoped_session",
-})
-
 
 class Flavor(enum.Enum):
     SYNC = "sync"

@@ -68,3 +68,30 @@ def test_fix_runs_in_parallel_too(tmp_path):
     assert not (tmp_path / CACHE_DIR).exists()  # fix runs never write the cache
     again = run(str(tmp_path), "--fix", "--jobs", "2")
     assert "fixed" not in again[1].splitlines()[-1] or "0 fixed" in again[1]
+
+
+LOADED = """
+import sys
+from click.testing import CliRunner
+from session_lint.cli import main
+result = CliRunner().invoke(main, sys.argv[1:])
+print(result.exit_code, "libcst" in sys.modules)
+"""
+
+
+def _loads_libcst(*args: str) -> tuple[str, str]:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", LOADED, *args], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    return tuple(out.stdout.split())
+
+
+def test_runs_that_need_no_libcst_do_not_load_it(tree, tmp_path):
+    """Start-up matters in pre-commit: a warm run, or one where the screen skips every file,
+    never imports LibCST (or the rules); a run that lints a file does."""
+    (tmp_path / "util.py").write_text("import requests\n\ndef get():\n    return requests.Session()\n")
+    assert _loads_libcst(str(tmp_path / "util.py"), "--jobs", "1") == ("0", "False")
+    run(str(tree), "--jobs", "1")  # fills the cache
+    assert _loads_libcst(str(tree), "--jobs", "1") == ("1", "False")  # warm: the cache answers
+    assert _loads_libcst(str(tree), "--jobs", "1", "--no-cache") == ("1", "True")

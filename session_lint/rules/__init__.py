@@ -1,28 +1,54 @@
-"""The rule registry: every module in this package named `sesNNN_*.py` defines one rule."""
+"""The rule registry: every module in this package named `sesNNN_*.py` defines one rule.
+
+Importing this package does not load the rules (nor LibCST): `rule_codes()` reads the
+module names, which is all the screen and the cache need; `all_rules()` imports them.
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from .base import Rule, RuleContext
+if TYPE_CHECKING:
+    from .base import Rule, RuleContext
 
-__all__ = ["Rule", "RuleContext", "all_rules", "rule_by_code"]
+__all__ = ["Rule", "RuleContext", "all_rules", "rule_by_code", "rule_codes"]
+
+
+def __getattr__(name: str):  # `from session_lint.rules import Rule` loads the base class on demand
+    if name in ("Rule", "RuleContext"):
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(name)
+
+
+def _rule_modules() -> list[str]:
+    return sorted(info.name for info in pkgutil.iter_modules(__path__) if info.name.startswith("ses"))
+
+
+@lru_cache(maxsize=None)
+def rule_codes() -> tuple[str, ...]:
+    """The codes of every rule, from the module names (`ses001_manual_session` -> SES001)."""
+    return tuple(name.partition("_")[0].upper() for name in _rule_modules())
 
 
 @lru_cache(maxsize=None)
 def all_rules() -> tuple[type[Rule], ...]:
+    from .base import Rule
+
     rules = []
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("ses"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for name in _rule_modules():
+        module = importlib.import_module(f"{__name__}.{name}")
         found = [obj for obj in vars(module).values()
                  if isinstance(obj, type) and issubclass(obj, Rule) and obj is not Rule
                  and obj.__module__ == module.__name__]
         if len(found) != 1:
             raise RuntimeError(f"{module.__name__} must define exactly one Rule, found {len(found)}")
+        if found[0].code != name.partition("_")[0].upper():
+            raise RuntimeError(f"{module.__name__} defines {found[0].code}: the module name must start with it")
         rules.append(found[0])
     return tuple(sorted(rules, key=lambda r: r.code))
 

@@ -1,0 +1,22 @@
+"""The SQLAlchemy / SQLModel names the rules know, in a module without LibCST (the screen
+and the prefilter use them before, and often instead of, loading LibCST)."""
+
+from __future__ import annotations
+
+# Classes whose call creates a raw session, whatever the configuration says.
+SESSION_CLASSES = frozenset({
+    "sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session",
+    "sqlmodel.Session", "sqlmodel.orm.session.Session",
+})
+ASYNC_SESSION_CLASSES = frozenset({
+    "sqlalchemy.ext.asyncio.AsyncSession", "sqlalchemy.ext.asyncio.session.AsyncSession",
+    "sqlmodel.ext.asyncio.session.AsyncSession",
+})
+SESSIONMAKERS = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"})
+ASYNC_SESSIONMAKERS = frozenset({
+    "sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy.ext.asyncio.session.async_sessionmaker",
+})
+REGISTRIES = SESSIONMAKERS | ASYNC_SESSIONMAKERS | frozenset({
+    "sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session",
+    "sqlalchemy.ext.asyncio.async_scoped_session", "sqlalchemy.ext.asyncio.scoping.async_scoped_session",
+})
