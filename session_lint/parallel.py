@@ -1,6 +1,7 @@
 """Running many files: cache lookup, screen, lint, in a process pool when it pays.
 
-Per file: read the bytes once; in CHECK mode look the result up in the cache
+Per file: read the bytes once; a file the prefilter skips is done (no cache entry:
+the byte regex costs what a lookup costs); in CHECK mode look the result up in the cache
 (session_lint/cache.py); otherwise screen it (session_lint/screen.py) and only then
 pay for LibCST. Files are handed to the pool in chunks, largest files first so one
 big module does not finish last on a single worker; small files travel in batches
@@ -63,13 +64,16 @@ def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
         data = Path(path).read_bytes()
     except OSError as exc:
         return FileOutcome(display, [syntax_error(display, f"cannot read file: {exc.strerror or exc}")])
+    screen = screen_for(config, display)
+    if not screen.prefilter(data):
+        return FileOutcome(display)  # the byte regex is as cheap as a cache lookup: nothing to store
     cache = _cache_for(config, options)
     if cache is not None:
         key, resolved = cache.key(path, data)
         cached = cache.get(key, display)
         if cached is not None:
             return FileOutcome(display, cached)
-    if not screen_for(config, display).check(data, display):
+    if not screen.check(data, display):
         outcome, linted = FileOutcome(display), False
     else:
         outcome = process_data(path, data, config, options.mode, options.unsafe_fixes, options.with_edits,
