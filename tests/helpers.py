@@ -7,14 +7,35 @@ way they are in a real checkout.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator
 
 from session_lint.api import Config, fix_source, lint_source
 
 PROJECT = Path(__file__).parent / "project"
 DEFAULT_PATH = PROJECT / "app" / "module.py"
+# Real projects fetched locally (never committed): tests that use them skip without them.
+REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
+
+
+def real_project_sources(sample: int) -> Iterator[tuple[Path, str, Config]]:
+    """(path, text, config) for every `sample`-th UTF-8 .py file of each project under REAL, or
+    every file with SESSION_LINT_SCREEN_FULL=1. The config is `REAL/<project>.toml` when there
+    is one (rooted at the project), else the project's own."""
+    step = 1 if os.environ.get("SESSION_LINT_SCREEN_FULL") else sample
+    for project in sorted(p for p in REAL.iterdir() if p.is_dir()):
+        cfg = Config.discover(project)
+        toml = REAL / f"{project.name}.toml"
+        if toml.is_file():
+            cfg = replace(Config.from_file(toml), root=project)
+        for file in sorted(project.rglob("*.py"))[::step]:
+            try:
+                yield file, file.read_text(encoding="utf-8"), cfg
+            except (UnicodeDecodeError, OSError):
+                continue
 
 
 def config(**overrides) -> Config:

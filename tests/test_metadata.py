@@ -8,7 +8,6 @@ and QualifiedNameProvider run over the whole module.
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 import libcst as cst
@@ -23,10 +22,16 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from session_lint.metadata import PER_NODE_FIELDS, ModuleMetadata, _RuleTraversal, visit_with_rules, walk
+from helpers import REAL
+from session_lint.metadata import (
+    PER_NODE_FIELDS,
+    ModuleMetadata,
+    _RuleTraversal,
+    visit_with_rules,
+    walk,
+)
 
 ROOT = Path(__file__).parent.parent
-REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
 
 TRICKY = [
     "# header comment\n\n#!second\nimport os\n\n\n@dec\n# between\ndef f(a,\n      b):\n    x = 1; y = 2\n"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from pathlib import Path
 
 import libcst as cst
 import pytest
+from helpers import REAL, real_project_sources
 
 import session_lint.engine as engine
 from session_lint.config import Config
@@ -18,7 +17,6 @@ from session_lint.scope_slice import slice_for_scope
 from session_lint.screen import scope_words
 
 ROOT = Path(__file__).parent.parent
-REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
 WORDS = scope_words(Config(), [r.code for r in all_rules()])
 
 
@@ -96,21 +94,9 @@ def test_fixture_and_project_files(monkeypatch):
 @pytest.mark.skipif(not REAL.is_dir(), reason=f"no real projects under {REAL}")
 def test_real_project_files_that_pass_the_screen(monkeypatch):
     """A deterministic sample unless SESSION_LINT_SCREEN_FULL=1 (every file takes a minute or more)."""
-    step = 1 if os.environ.get("SESSION_LINT_SCREEN_FULL") else 8
     checked = 0
-    for project in sorted(p for p in REAL.iterdir() if p.is_dir()):
-        config = Config.discover(project)
-        toml = REAL / f"{project.name}.toml"
-        if toml.is_file():
-            config = replace(Config.from_file(toml), root=project)
-        for file in sorted(project.rglob("*.py"))[::step]:
-            data = file.read_bytes()
-            if not screen_for(config, str(file)).check(data, str(file)):
-                continue
-            try:
-                source = data.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            _same_with_and_without_slice(source, str(file), config, monkeypatch)
+    for file, source, cfg in real_project_sources(sample=8):
+        if screen_for(cfg, str(file)).check(source.encode(), str(file)):
+            _same_with_and_without_slice(source, str(file), cfg, monkeypatch)
             checked += 1
     assert checked

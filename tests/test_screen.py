@@ -9,21 +9,18 @@ and real projects under /tmp/real when present (never committed).
 from __future__ import annotations
 
 import ast
-import os
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers import PROJECT, REAL, config, real_project_sources
 
-from helpers import PROJECT, config
 from session_lint.api import Config, lint_source
 from session_lint.rules import all_rules
 from session_lint.runner import screen_for
 from session_lint.screen import TRIGGERS, Screen
 
 ROOT = Path(__file__).parent.parent
-REAL = Path(os.environ.get("SESSION_LINT_REAL_PROJECTS", "/tmp/real"))
 MODULE = PROJECT / "app" / "module.py"
 
 
@@ -82,21 +79,10 @@ def test_invalid_examples_pass_the_screen():
 def test_real_projects_screen_is_superset():
     """Every screened-out file of each real project lints clean. A deterministic sample of
     files unless SESSION_LINT_SCREEN_FULL=1 (full LibCST on every file takes minutes)."""
-    step = 1 if os.environ.get("SESSION_LINT_SCREEN_FULL") else 40
     checked = 0
-    for project in sorted(p for p in REAL.iterdir() if p.is_dir()):
-        cfg = Config.discover(project)
-        toml = REAL / f"{project.name}.toml"
-        if toml.is_file():
-            cfg = Config.from_file(toml)
-            cfg = replace(cfg, root=project)
-        for file in sorted(project.rglob("*.py"))[::step]:
-            try:
-                source = file.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                continue
-            assert_superset(source, file, cfg)
-            checked += 1
+    for file, source, cfg in real_project_sources(sample=40):
+        assert_superset(source, file, cfg)
+        checked += 1
     assert checked
 
 
