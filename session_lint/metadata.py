@@ -3,12 +3,14 @@
 `MetadataWrapper.visit_batched` resolves every declared provider before the rules
 visit: a ParentNodeProvider pass, a ScopeProvider pass, an eager QualifiedNameProvider
 pass, a PositionProvider pass, then the rules' pass (on ~150-line files that made
-LibCST ~4x the cost of its parse). Here the rules' traversal records each node's
-parent as it goes (a node is visited after all its ancestors, which is what rules
-ask for), scope and positions are LibCST's own providers run on first use (positions
-per top-level statement, scope without the idle batched traversals), and qualified names are asked of the node's scope only for the nodes rules look at
-(what QualifiedNameProvider computes for every node). Rules keep using
-`get_metadata(...)` with the same providers and get the same answers.
+LibCST ~4x the cost of its parse). Here the rules share one read-only traversal
+(walk.py) that records each node's parent as it goes (a node is visited after all
+its ancestors, which is what rules ask for); scope and positions are LibCST's own
+providers run on first use (positions per top-level statement, scope without the
+idle batched traversals, over scope_slice.py's statements); qualified names are
+asked of the node's scope only for the nodes rules look at (what
+QualifiedNameProvider computes for every node). Rules keep using `get_metadata(...)`
+with the same providers and get the same answers (tests/test_metadata.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from libcst.metadata import (
     QualifiedNameProvider,
     ScopeProvider,
 )
+
+from .walk import record_parents, walk
 
 
 class _Lazy(Mapping):
@@ -55,72 +59,6 @@ class _Lazy(Mapping):
 
     def __len__(self) -> int:
         return len(self.data)
-
-
-class _FieldRecorder(cst.CSTVisitor):
-    """Notes which fields `_visit_and_replace_children` visits, without descending."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: list[str] = []
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        return False
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        if not self.fields or self.fields[-1] != attribute:
-            self.fields.append(attribute)
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        pass
-
-
-# Node types whose `_visit_and_replace_children` skips a field depending on its value
-# (`format_spec` when None): their fields are recorded per node, not per type.
-# tests/test_metadata.py checks LibCST has no other conditional traversal.
-PER_NODE_FIELDS = frozenset({"FormattedStringExpression", "TemplatedStringExpression"})
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _child_fields(node: cst.CSTNode) -> tuple[str, ...]:
-    """The fields LibCST's own traversal visits, in its order (recorded from it once per type)."""
-    kind = type(node)
-    found = _CHILD_FIELDS.get(kind)
-    if found is None:
-        recorder = _FieldRecorder()
-        node._visit_and_replace_children(recorder)
-        found = tuple(recorder.fields)
-        if kind.__name__ not in PER_NODE_FIELDS:
-            _CHILD_FIELDS[kind] = found
-    return found
-
-
-def walk(node: cst.CSTNode, enter: Callable[[cst.CSTNode], None], leave: Callable[[cst.CSTNode], None]) -> None:
-    """LibCST's traversal order (`node.visit`) without what makes it expensive for a read-only
-    pass: `visit` rebuilds and re-validates every node it passes (about 4x this walk)."""
-    enter(node)
-    for name in _child_fields(node):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            walk(value, enter, leave)
-        elif isinstance(value, (list, tuple)):
-            for child in value:
-                if isinstance(child, cst.CSTNode):
-                    walk(child, enter, leave)
-    leave(node)
-
-
-def record_parents(root: cst.CSTNode, parents: dict) -> None:
-    """Each node's parent under `root` (cheaper than ParentNodeProvider, which asks every node
-    for its `children`, itself a visit)."""
-    stack: list[cst.CSTNode] = []
-
-    def enter(node: cst.CSTNode) -> None:
-        if stack:
-            parents[node] = stack[-1]
-        stack.append(node)
-
-    walk(root, enter, lambda node: stack.pop())
 
 
 def _all_parents(module: cst.Module) -> dict:

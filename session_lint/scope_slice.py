@@ -30,7 +30,7 @@ import re
 
 import libcst as cst
 
-from .metadata import _child_fields
+from .walk import child_fields
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names fixes introduce (a parameter `db`, `Depends`, a session type): a statement binding one at
@@ -71,7 +71,7 @@ def _bound(node: cst.CSTNode, bound: set[str]) -> None:
     kind = type(node)
     if kind is cst.FunctionDef or kind is cst.ClassDef:
         bound.add(node.name.value)
-        for field in _child_fields(node):
+        for field in child_fields(node):
             if field != "body":  # decorators and defaults run at module level (a walrus there binds)
                 for child in _values(getattr(node, field)):
                     _bound(child, bound)
@@ -127,7 +127,7 @@ def _values(value: object) -> tuple:
 
 
 def _children(node: cst.CSTNode):
-    for field in _child_fields(node):
+    for field in child_fields(node):
         yield from _values(getattr(node, field))
 
 

@@ -23,13 +23,8 @@ from libcst.metadata import (
 )
 
 from helpers import REAL
-from session_lint.metadata import (
-    PER_NODE_FIELDS,
-    ModuleMetadata,
-    _RuleTraversal,
-    visit_with_rules,
-    walk,
-)
+from session_lint.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
+from session_lint.walk import PER_NODE_FIELDS, walk
 
 ROOT = Path(__file__).parent.parent
 
