@@ -9,18 +9,19 @@ cannot change what those names resolve to. So ScopeProvider runs over a module m
 
 - every top-level statement that spells a word (`Name` nodes, aliases included: an
   import `SessionLocal as SL` spells both; strings where scope analysis reads types)
-  or binds at module level a name fixes introduce (`db`, `Depends`, ...), then, until
-  nothing changes,
-- every top-level statement that mentions a module-level name a kept statement also
-  mentions (it binds it - `helper = ...` used by a kept function - or uses or rebinds
-  it - a function using the module-global session `db`).
+  or binds at module level a name fixes introduce (`db`, `Depends`, ...): the seeds;
+- every statement that mentions a name a seed binds (rules ask for the uses and
+  rebindings of those: a function using the module-global session `db`); then,
+  until nothing changes,
+- every statement that binds a name a kept statement mentions (`helper = ...` used
+  by a kept function), so each kept name resolves as it does in the whole module.
 
 The nodes of the kept statements are the module's own nodes, so scopes map the same
 node objects; nodes of dropped statements get no scope (their qualified names are
 empty: none of them spells a word, so none could resolve to a configured name).
 "Module-level names" are the names bound in the module's scope: assignment, loop,
 `with`, walrus and match targets, imports, def/class names (not inside function or
-class bodies), and `global` declarations anywhere.
+class bodies), and `global` declarations in functions.
 tests/test_scope_slice.py compares diagnostics with and without the slice.
 """
 
@@ -30,6 +31,7 @@ import re
 
 import libcst as cst
 
+from .screen import ScopeWords
 from .walk import child_fields
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -131,32 +133,61 @@ def _children(node: cst.CSTNode):
         yield from _values(getattr(node, field))
 
 
-def slice_for_scope(module: cst.Module, words: frozenset[str]) -> cst.Module:
+def slice_for_scope(module: cst.Module, words: ScopeWords) -> cst.Module:
     """`module` with the top-level statements no resolution of a word can depend on left out."""
-    mentioned: list[set[str]] = []
-    levels: list[set[str]] = []
-    globals_: set[str] = set()
+    mentioned: list[set[str]] = []  # every name each top-level statement spells
+    binds: list[set[str]] = []  # the names it binds in the module's scope
     for statement in module.body:
         found: set[str] = set()
-        level: set[str] = set()
-        _mentioned(statement, found, globals_)
-        _bound(statement, level)
+        bound: set[str] = set()
+        _mentioned(statement, found, bound)  # (`global x` in a function: x is bound in the module)
+        _bound(statement, bound)
         mentioned.append(found)
-        levels.append(level)
-    module_level = set().union(globals_, *levels)
-    kept = [bool(found & words or level & FIX_NAMES) or _star_import(statement)
-            for statement, found, level in zip(module.body, mentioned, levels)]
-    linking = set().union(*(found for found, keep in zip(mentioned, kept) if keep)) & module_level
+        binds.append(bound)
+    seeds = [bool(found & words.spelled or bound & (FIX_NAMES | words.bound)) or _star_import(statement)
+             for statement, found, bound in zip(module.body, mentioned, binds)]
+    # Uses and rebindings of the names the seeds bind: rules ask for their accesses and assignments.
+    seed_bound = set().union(*(_seed_binds(statement, bound, words.spelled)
+                               for statement, bound, seed in zip(module.body, binds, seeds) if seed))
+    kept = [seed or bool(found & seed_bound) for seed, found in zip(seeds, mentioned)]
+    # Then whatever binds a name a kept statement mentions, until nothing changes: resolution.
+    needed = set().union(*(found for found, keep in zip(mentioned, kept) if keep))
     changed = True
     while changed:
         changed = False
-        for index, found in enumerate(mentioned):
-            if not kept[index] and found & linking:
+        for index, bound in enumerate(binds):
+            if not kept[index] and bound & needed:
                 kept[index] = changed = True
-                linking |= found & module_level
+                needed |= mentioned[index]
     if all(kept):
         return module
     return module.with_changes(body=[s for s, keep in zip(module.body, kept) if keep])
+
+
+def _seed_binds(statement: cst.CSTNode, bound: set[str], words: frozenset[str]) -> set[str]:
+    """The names a seed binds whose uses matter: all of them, except in an import line, where
+    only the aliases that spell a word, or come from a module path that does, count
+    (`from sqlalchemy.orm import Session, relationship`: `Session`)."""
+    if not isinstance(statement, cst.SimpleStatementLine) or \
+            not any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body):
+        return bound
+    found: set[str] = set()
+    for small in statement.body:
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            from_spelled = isinstance(small, cst.ImportFrom) and _spells(small.module, words)
+            for alias in small.names if isinstance(small.names, (list, tuple)) else ():
+                if from_spelled or _spells(alias, words):
+                    found.add(alias.asname.name.value if alias.asname else _first(alias.name))
+        else:
+            _bound(small, found)
+    return found
+
+
+def _spells(node: cst.CSTNode | None, words: frozenset[str]) -> bool:
+    found: set[str] = set()
+    if node is not None:
+        _mentioned(node, found, set())
+    return bool(found & words)
 
 
 def _star_import(statement: cst.CSTNode) -> bool:

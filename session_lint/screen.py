@@ -43,7 +43,7 @@ import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .config import Config
 from .names import absolute_module, module_name_for
@@ -128,16 +128,25 @@ class Screen:
             return True
 
 
-def scope_words(config: Config, codes: Iterable[str]) -> frozenset[str] | None:
-    """The words whose resolution the rules `codes` depend on (session_lint/scope_slice.py):
-    every configured name's components and SQLAlchemy's session words.
-    None when a rule has no trigger here (nothing known about what it resolves)."""
+class ScopeWords(NamedTuple):
+    """What session_lint/scope_slice.py keeps statements for."""
+
+    spelled: frozenset[str]  # a statement spelling one is kept
+    bound: frozenset[str]  # a statement binding one in the module scope is kept
+
+
+def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
+    """The words whose resolution the rules `codes` depend on: every configured name's last
+    component and SQLAlchemy's session words; and the first components of deprecated/new
+    module names (an `import core.database` fix binds `core`: a clash matters). None when a
+    rule has no trigger here (nothing known about what it resolves)."""
     if not all(code in TRIGGERS for code in codes):
         return None
     words = _Words.of(config)
-    parts = {part for old, new in config.deprecated for part in (*old.split("."), *new.split("."))}
-    return frozenset(words.raw | words.managed | words.session_types | words.deprecated | parts
-                     | _SQLALCHEMY_WORDS)
+    new_leaves = {_leaf(new) for _, new in config.deprecated}
+    first_parts = {name.partition(".")[0] for pair in config.deprecated for name in pair}
+    return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
+                                | _SQLALCHEMY_WORDS), frozenset(first_parts))
 
 
 # Spellings of a word that name another library's class, never SQLAlchemy's (`requests.Session()`

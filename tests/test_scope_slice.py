@@ -45,7 +45,17 @@ def test_users_of_a_module_global_session_and_global_declarations_are_kept():
               "def b():\n    global conn\n    conn = 1\n\ndef c():\n    return conn\n\ndef d():\n    return 2\n")
     assert kept(source) == ["db = SessionLocal()", "def a():"]
     source += "\ndef e():\n    return conn + db.x\n"
-    assert kept(source) == ["db = SessionLocal()", "def a():", "def b():", "def c():", "def e():"]
+    # e uses `db` (bound by a seed); `conn`, which e mentions, is bound by b's `global`; c only
+    # uses `conn`, which no rule asks about
+    assert kept(source) == ["db = SessionLocal()", "def a():", "def b():", "def e():"]
+
+
+def test_only_the_uses_of_names_the_seeds_bind_are_kept():
+    source = ("import logging\nfrom core.database import SessionLocal\nlog = logging.getLogger()\n\n"
+              "def load():\n    log.info('x')\n    return SessionLocal()\n\n"
+              "def other():\n    log.info('y')\n\ndef uses_factory():\n    return SessionLocal\n")
+    assert kept(source) == ["import logging", "from core.database import SessionLocal",
+                            "log = logging.getLogger()", "def load():", "def uses_factory():"]
 
 
 def test_words_in_string_annotations_and_star_imports_keep_their_statement():
