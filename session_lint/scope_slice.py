@@ -38,8 +38,6 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names fixes introduce (a parameter `db`, `Depends`, a session type): a statement binding one at
 # module level is kept, so the fixes' checks for clashes see it.
 FIX_NAMES = frozenset({"db", "session", "Depends", "Annotated", "Session", "AsyncSession"})
-
-
 _TYPING_CALLS = frozenset({"cast", "TypeVar", "NewType"})
 
 
@@ -88,12 +86,8 @@ def _bound(node: cst.CSTNode, bound: set[str]) -> None:
             _targets(as_name.name, bound)
     elif kind is cst.NamedExpr:
         _targets(node.target, bound)
-    elif kind is cst.Import:
-        for alias in node.names:
-            bound.add(alias.asname.name.value if alias.asname else _first(alias.name))
-    elif kind is cst.ImportFrom and not isinstance(node.names, cst.ImportStar):
-        for alias in node.names:
-            bound.add(alias.asname.name.value if alias.asname else _first(alias.name))
+    elif (kind is cst.Import or kind is cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+        bound.update(_alias_binding(alias) for alias in node.names)
     elif kind is cst.MatchAs or kind is cst.MatchStar:
         if node.name is not None:
             bound.add(node.name.value)
@@ -117,10 +111,14 @@ def _targets(target: cst.CSTNode, bound: set[str]) -> None:
         _targets(target.name, bound)
 
 
-def _first(name: cst.CSTNode) -> str:
+def _alias_binding(alias: cst.ImportAlias) -> str:
+    """The name an import alias binds: `x` for `import x.y`, `z` for `... as z`."""
+    if alias.asname is not None:
+        return alias.asname.name.value
+    name = alias.name
     while isinstance(name, cst.Attribute):
         name = name.value
-    return name.value if isinstance(name, cst.Name) else ""
+    return name.value
 
 
 def _values(value: object) -> tuple:
@@ -177,7 +175,7 @@ def _seed_binds(statement: cst.CSTNode, bound: set[str], words: frozenset[str]) 
             from_spelled = isinstance(small, cst.ImportFrom) and _spells(small.module, words)
             for alias in small.names if isinstance(small.names, (list, tuple)) else ():
                 if from_spelled or _spells(alias, words):
-                    found.add(alias.asname.name.value if alias.asname else _first(alias.name))
+                    found.add(_alias_binding(alias))
         else:
             _bound(small, found)
     return found
