@@ -14,7 +14,8 @@ from .codemod import name_import
 from .diagnostics import ImportSpec
 from .names import dotted_name
 from .project import find_module_source, search_roots
-from .sessions import ASYNC_SESSION_CLASSES, SESSION_CLASSES, Flavor, is_dependency
+from .sessions import Flavor, is_dependency
+from .sqlalchemy_names import ASYNC_SESSION_CLASSES, SESSION_CLASSES
 
 if TYPE_CHECKING:
     from .rules.base import Rule

@@ -31,6 +31,7 @@ from pathlib import Path
 from .config import Config, ConfigError
 from .discovery import discover
 from .names import absolute_module, module_name_for
+from .sqlalchemy_names import ASYNC_SESSION_CLASSES, SESSION_CLASSES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,9 +40,7 @@ else:  # pragma: no cover
 
 _BUILDERS = {"sessionmaker": "sync", "scoped_session": "sync",
              "async_sessionmaker": "async", "async_scoped_session": "async"}
-_SESSION_CLASSES = {"sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session", "sqlmodel.Session",
-                    "sqlmodel.orm.session.Session", "sqlalchemy.ext.asyncio.AsyncSession",
-                    "sqlalchemy.ext.asyncio.session.AsyncSession", "sqlmodel.ext.asyncio.session.AsyncSession"}
+_SESSION_CLASSES = SESSION_CLASSES | ASYNC_SESSION_CLASSES
 # `Session`, `AsyncSession`, `AsyncReadSession`, ... but not `UserSession` (a model)
 _SESSION_TYPE_RE = re.compile(r"^(Async|Sync)?(Read|Write|ReadOnly|ReadWrite|Db|DB|Database|Orm|SQL)?Session$")
 _CM_DECORATORS = {"contextlib.contextmanager": "sync", "contextlib.asynccontextmanager": "async"}

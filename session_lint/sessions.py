@@ -18,7 +18,7 @@ from libcst.metadata import ImportAssignment, ScopeProvider
 from .diagnostics import ImportSpec
 from .names import dotted_name
 from .project import module_defines, search_roots
-from .sqlalchemy_names import (  # noqa: F401  (re-exported: rules import them from here)
+from .sqlalchemy_names import (
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
     REGISTRIES,
