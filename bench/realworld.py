@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -106,8 +107,11 @@ def materialise(project: Project, mirrors: Path, dest: Path) -> Path:
             wanted.append((sha.decode(), path))
     # One `cat-file --batch` for all blobs; a snapshot may lack its largest files: skip those.
     proc = subprocess.Popen([*git, "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    proc.stdin.write("".join(f"{sha}\n" for sha, _ in wanted).encode())
-    proc.stdin.close()
+    def feed() -> None:  # from a thread: cat-file blocks on a full stdout while we write
+        proc.stdin.write("".join(f"{sha}\n" for sha, _ in wanted).encode())
+        proc.stdin.close()
+
+    threading.Thread(target=feed, daemon=True).start()
     for sha, path in wanted:
         header = proc.stdout.readline().split()
         if len(header) < 3 or header[1] == b"missing":
