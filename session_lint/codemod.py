@@ -134,6 +134,48 @@ def uses(nodes: Sequence[cst.CSTNode], name: str) -> _Uses:
     return visitor
 
 
+class _UsesOutside(cst.CSTVisitor):
+    """Walks a scope in source order and notes whether `name` is used where a new block around
+    `inside` would not cover it: after the opening statement, or before it in a loop around it."""
+
+    def __init__(self, name: str, opening: cst.CSTNode, inside: Sequence[cst.CSTNode], scope: cst.CSTNode) -> None:
+        self.name, self.opening, self.inside, self.scope = name, opening, set(map(id, inside)), scope
+        self.passed_opening = False
+        self.used_before = False
+        self.loops = 0
+        self.opening_in_loop = False
+        self.found = False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if node is self.opening:
+            self.passed_opening, self.opening_in_loop = True, self.loops > 0
+            return False
+        if id(node) in self.inside:
+            return False
+        if isinstance(node, (cst.For, cst.While)):
+            self.loops += 1
+        if isinstance(node, cst.Name) and node.value == self.name:
+            if self.passed_opening:
+                self.found = True
+            else:
+                self.used_before = True
+        return not self.found
+
+    def on_leave(self, node: cst.CSTNode) -> None:
+        if isinstance(node, (cst.For, cst.While)) and node is not self.opening and id(node) not in self.inside:
+            self.loops -= 1
+
+
+def used_outside_block(scope: cst.CSTNode, name: str, opening: cst.CSTNode,
+                       inside: Sequence[cst.CSTNode]) -> bool:
+    """Would a block made of `opening` (the statement binding the session) and `inside` leave a use
+    of `name` out? Any use after the opening statement (in the same scope, at any depth: `if db is
+    None: db = SessionLocal()` and `db.query()` below it), or a use before it when a loop repeats it."""
+    visitor = _UsesOutside(name, opening, inside, scope)
+    scope.visit(visitor)
+    return visitor.found or (visitor.used_before and visitor.opening_in_loop)
+
+
 def writes(nodes: Sequence[cst.CSTNode], name: str) -> bool:
     return uses(nodes, name).writes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -175,25 +176,66 @@ def check_parses(code: str, path: str) -> None:
 
 def fix_source(source: str, path: str | Path = "<stdin>", config: Config | None = None,
                unsafe_fixes: bool = False) -> FixResult:
-    """Apply fixes until none applies (at most MAX_FIX_ROUNDS rounds)."""
+    """Apply fixes until none applies (at most MAX_FIX_ROUNDS rounds).
+
+    A fix whose output gains a finding (of any selected rule) is not applied: a rewrite that makes
+    session-lint itself object to the result (a session used after the new block, ...) is wrong.
+    When a round's fixes together gain one, they are tried one at a time and the culprits skipped."""
     path, config = str(path), config or Config()
     current, applied = source, 0
+    rejected: set[tuple] = set()
+    run = run_rules(current, path, config)
     for _ in range(MAX_FIX_ROUNDS):
-        run = run_rules(current, path, config)
-        fixable = [d for d in run.diagnostics if d.is_fixable(unsafe_fixes)]
+        fixable = [d for d in run.diagnostics
+                   if d.is_fixable(unsafe_fixes) and _finding_key(d, current) not in rejected]
         if run.module is None or not fixable:
             return FixResult(current, applied, run.diagnostics)
-        try:
-            tree, count = apply_fixes(run.module, fixable, path)
-            new_code = tree.code
-        except Exception as exc:  # a rewrite helper failed: report it, keep the file as it was
-            raise FixError(f"{path}: internal error while applying fixes ({type(exc).__name__}: {exc}); "
-                           "file left unchanged") from None
+        new_code, count = _fixed_code(run, fixable, path)
         if new_code == current:
             return FixResult(current, applied, run.diagnostics)
+        new_run = run_rules(new_code, path, config)
+        if _gains_findings(run, new_run):
+            new_code, new_run, count = None, None, 0
+            for diagnostic in fixable:  # one at a time: the first that adds nothing goes in
+                candidate, _ = _fixed_code(run, [diagnostic], path)
+                candidate_run = run_rules(candidate, path, config) if candidate != current else None
+                if candidate_run is None or _gains_findings(run, candidate_run):
+                    rejected.add(_finding_key(diagnostic, current))
+                    continue
+                new_code, new_run, count = candidate, candidate_run, 1
+                break
+            if new_code is None:
+                return FixResult(current, applied, run.diagnostics)
+        current, applied, run = new_code, applied + count, new_run
+    return FixResult(current, applied, run.diagnostics)
+
+
+def _fixed_code(run: LintRun, diagnostics: list[Diagnostic], path: str) -> tuple[str, int]:
+    """The source with these diagnostics' fixes applied; raises FixError when it does not parse."""
+    try:
+        tree, count = apply_fixes(run.module, diagnostics, path)
+        new_code = tree.code
+    except Exception as exc:  # a rewrite helper failed: report it, keep the file as it was
+        raise FixError(f"{path}: internal error while applying fixes ({type(exc).__name__}: {exc}); "
+                       "file left unchanged") from None
+    if new_code != run.source:
         check_parses(new_code, path)
-        current, applied = new_code, applied + count
-    return FixResult(current, applied, run_rules(current, path, config).diagnostics)
+    return new_code, count
+
+
+def _finding_key(diagnostic: Diagnostic, source: str) -> tuple:
+    """A finding by code, message and the text of its line: stable while fixes move lines around."""
+    lines = source.splitlines()
+    text = lines[diagnostic.line - 1].strip() if 0 < diagnostic.line <= len(lines) else ""
+    return diagnostic.code, diagnostic.message, text
+
+
+def _gains_findings(before: LintRun, after: LintRun) -> bool:
+    """Does `after` hold a finding `before` did not (by code and line text; messages name lines)?"""
+    def keys(run: LintRun) -> Counter:
+        return Counter(key[0::2] for key in (_finding_key(d, run.source) for d in run.diagnostics))
+    old = keys(before)
+    return any(count > old[key] for key, count in keys(after).items())
 
 
 def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:

@@ -381,16 +381,15 @@ def test_fix_next_get_db():
         "        return db.query(User).all()\n", CODE)
 
 
-def test_fix_wrapper_caller_then_the_unused_wrapper_is_reported():
+def test_fix_wrapper_caller_is_not_applied_when_the_wrapper_would_be_reported_instead():
+    # Rewriting the only caller leaves the wrapper's own `return SessionLocal()` reported: a fix
+    # whose output gains a finding is not applied (the engine's gate), so the file stays as it is.
     before = ("from core.database import SessionLocal\n\n\ndef get_session():\n    return SessionLocal()\n\n\n"
               "def f():\n    with get_session() as db:\n        return db.query(User).all()\n")
-    result = fix_source(before, str(DEFAULT_PATH), config())
-    assert result.source == (
-        "from core.database import get_db_session, SessionLocal\n\n\ndef get_session():\n    return SessionLocal()\n"
-        "\n\ndef f():\n    with get_db_session() as db:\n        return db.query(User).all()\n")
-    # nobody here calls the wrapper any more: now its own body is the manual session
-    assert [(d.line, d.column, d.code) for d in result.remaining] == [(5, 12, CODE)]
-    assert fix_source(result.source, str(DEFAULT_PATH), config(), unsafe_fixes=True).source == result.source
+    result = fix_source(before, str(DEFAULT_PATH), config(), unsafe_fixes=True)
+    assert result.source == before
+    assert result.applied == 0
+    assert [(d.line, d.column, d.code) for d in result.remaining] == [(9, 10, CODE)]
 
 
 def test_fix_keeps_other_finally_work():
@@ -695,3 +694,50 @@ def test_with_ses005_the_uses_after_the_block_move_into_the_new_with():
     assert result.source == ("from core.database import get_db_session\n\ndef f(uid):\n    with get_db_session() as db:\n"
                              "        user = db.get(User, uid)\n        db.commit()\n        return user.name\n")
     assert result.remaining == []
+
+
+# -- issue 11 class 2: the new block must hold every later use of the session (atom's `owns_db`) --
+
+def test_no_fix_when_the_session_is_used_after_the_branch_that_opens_it():
+    check_not_fixed("""\
+        from core.database import SessionLocal
+
+
+        def f():
+            db = None
+            owns_db = False
+            if db is None:
+                db = SessionLocal()
+                owns_db = True
+            users = db.query(User).all()
+            if owns_db:
+                db.close()
+            return users
+        """, CODE)
+
+
+def test_no_fix_when_a_parameter_gives_the_session_on_another_path():
+    check_not_fixed("""\
+        from core.database import SessionLocal
+
+
+        def f(db=None):
+            if db is None:
+                db = SessionLocal()
+                db.query(User).all()
+        """, CODE)
+
+
+def test_no_fix_when_a_loop_reuses_the_session_opened_later_in_its_body():
+    check_not_fixed("""\
+        from core.database import SessionLocal
+
+
+        def f(items):
+            db = None
+            for item in items:
+                if db is not None:
+                    db.query(User).all()
+                db = SessionLocal()
+                db.query(User).all()
+        """, CODE)

@@ -14,6 +14,7 @@ from ..codemod import (
     is_rollback_reraise,
     safe_to_manage,
     swap_into,
+    used_outside_block,
     uses,
     with_block,
     without_rollback,
@@ -214,6 +215,10 @@ class ManualSession(Rule):
             header, removed_lines = cst.TrailingWhitespace(), []
         if not body or any(m.findall(s, m.Name(name)) for s in after):
             return None  # nothing to wrap, or used after it was closed
+        scope = function if function is not None else self.context.module
+        if (function is not None and name in parameter_names(function)) or used_outside_block(
+                scope, name, line, rest[:len(rest) - len(after)]):
+            return None  # another path gives it a value, or it is used beyond the block
         if self.mentions_close(body, name):
             return None  # closed somewhere inside: not a shape we rewrite
         if uses(body, name).escapes:
