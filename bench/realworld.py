@@ -8,7 +8,7 @@ For each project of `bench/realworld.toml` (name, repository, commit, source roo
    (`<mirrors>/<owner>+<name>/repo`, `<mirrors>/<owner>+<name>` or `<mirrors>/<name>`; Python, TOML,
    `.cfg` and `.gitignore` files only) under --work,
 2. runs `session-lint --init --write` in the root (a new user's configuration),
-3. lints (JSON, `--no-cache`), timing it against `ruff check --select ALL --no-cache` in the same run,
+3. lints (`--no-cache`), timing it against `ruff check --select ALL --no-cache` in the same run,
 4. applies `--fix --unsafe-fixes` to a git copy, checks every changed file still parses, lints the
    result (a finding that was not there before is a bad fix), fixes again (any change: not idempotent),
 5. scores `bench/labels/<name>.txt` when there is one: `path line CODE why` must be reported,
@@ -136,14 +136,22 @@ def session_lint(*args: str) -> list[str]:
     return [sys.executable, "-m", "session_lint", *args]
 
 
-def lint_json(root: Path, report: Report) -> tuple[list[dict], float]:
-    proc, seconds = run(session_lint("--output-format", "json", "--no-cache", "--exit-zero", "."), root)
+FINDING = re.compile(r"^(?P<path>.+?):(?P<row>\d+):(?P<column>\d+): (?P<code>SES\d{3}) (?P<message>.*)$")
+
+
+def lint_findings(root: Path, report: Report) -> tuple[list[dict], float]:
+    """Findings in JSON's shape, read from the concise text output (JSON output computes every fix's
+    edits, which costs far more than the lint on big files: issue 13)."""
+    proc, seconds = run(session_lint("--output-format", "concise", "--no-cache", "--exit-zero", "."), root)
     crashed(proc, "lint", report)
-    try:
-        return json.loads(proc.stdout or "[]"), seconds
-    except json.JSONDecodeError:
-        report.crashes.append(f"lint: output is not JSON: {proc.stdout[:200]!r}")
-        return [], seconds
+    findings = []
+    for line in proc.stdout.splitlines():
+        match = FINDING.match(line)
+        if match:
+            findings.append({"code": match["code"], "message": match["message"],
+                             "filename": str(root / match["path"]),
+                             "location": {"row": int(match["row"]), "column": int(match["column"])}})
+    return findings, seconds
 
 
 def crashed(proc: subprocess.CompletedProcess, step: str, report: Report) -> None:
@@ -231,7 +239,7 @@ def evaluate(project: Project, args: argparse.Namespace) -> Report:
     git(copy, "add", "-A")
     git(copy, "commit", "-q", "--allow-empty", "-m", "pristine + --init")
 
-    findings, report.lint_seconds = lint_json(root, report)
+    findings, report.lint_seconds = lint_findings(root, report)
     if not args.no_ruff:
         proc, report.ruff_seconds = run(["ruff", "check", "--select", "ALL", "--no-cache", "--exit-zero",
                                          "--quiet", "."], root)
@@ -255,7 +263,7 @@ def evaluate(project: Project, args: argparse.Namespace) -> Report:
             ast.parse((copy / path).read_bytes())
         except (SyntaxError, ValueError) as error:
             report.unparsable.append(f"{path}: {error}")
-    after = finding_keys(lint_json(root, report)[0], root)
+    after = finding_keys(lint_findings(root, report)[0], root)
     prefix = os.path.relpath(root, copy)
     fixed_in_root = {os.path.relpath(copy / p, root) for p in fixed} if prefix != "." else set(fixed)
     for key, count in after.items():
