@@ -12,7 +12,7 @@ from helpers import (
     found,
 )
 
-from session_lint.api import fix_source
+from session_lint.api import fix_source, lint_source
 
 CODE = "SES001"
 
@@ -741,3 +741,22 @@ def test_no_fix_when_a_loop_reuses_the_session_opened_later_in_its_body():
                 db = SessionLocal()
                 db.query(User).all()
         """, CODE)
+
+
+# -- issue 11 class 9: advice names only helpers the project has (polar, full-stack-fastapi-template) --
+
+def test_advice_says_no_context_manager_is_found_when_the_configured_one_does_not_exist():
+    src = "from core.database import SessionLocal\n\n\ndef job():\n    db = SessionLocal()\n    db.close()\n"
+    messages = [d.message for d in lint_source(src, str(DEFAULT_PATH), config(context_manager="session_scope"))]
+    assert messages == ["manual session `SessionLocal()`: open it with a context manager that commits, rolls back "
+                        "and closes it (none found: `session_scope` is not defined in `core.database`; "
+                        "set `context-manager`)"]
+
+
+def test_advice_says_no_dependency_is_found_when_the_configured_one_does_not_exist():
+    src = ("from fastapi import APIRouter\nfrom core.database import SessionLocal\n\nrouter = APIRouter()\n\n\n"
+           "@router.get('/')\ndef index():\n    db = SessionLocal()\n    try:\n        return db.query(User).all()\n"
+           "    finally:\n        db.close()\n")
+    messages = [d.message for d in lint_source(src, str(DEFAULT_PATH), config(dependency="app.deps.get_session"))]
+    assert messages == ["manual session `SessionLocal()`: inject it with a dependency that yields a session "
+                        "(none found: `get_session` is not defined in `app.deps`; set `dependency`)"]

@@ -138,13 +138,28 @@ class ManualSession(Rule):
             return  # reported at the wrapper's callers
         code = self.context.module.code_for_node(node.func)
         sync = flavor is Flavor.SYNC
+        self.report(node, f"manual session `{code}()`: {self.advice(flavor, function)}",
+                    self.fix_for(node, flavor, function))
+
+    def advice(self, flavor: Flavor, function: cst.FunctionDef | None) -> str:
+        """What to use instead, naming a helper only when the project has it (advice to call a
+        `get_db_session()` that does not exist sends users looking for it)."""
+        sync = flavor is Flavor.SYNC
+        config = self.config
         if function is not None and self.route(function):
-            dependency = (self.config.dependency if sync else self.config.async_dependency).rpartition(".")[2]
-            advice = f"inject it with `Depends({dependency})`"
-        else:
-            helper = (self.config.context_manager if sync else self.config.async_context_manager).rpartition(".")[2]
-            advice = f"use `{'with' if sync else 'async with'} {helper}()`"
-        self.report(node, f"manual session `{code}()`: {advice}", self.fix_for(node, flavor, function))
+            dotted, key = (config.dependency, "dependency") if sync else (config.async_dependency, "async-dependency")
+            if helper_available(self, dotted):
+                return f"inject it with `Depends({dotted.rpartition('.')[2]})`"
+            return f"inject it with a dependency that yields a session ({self.missing(dotted, key)})"
+        dotted, key = ((config.context_manager, "context-manager") if sync
+                       else (config.async_context_manager, "async-context-manager"))
+        if helper_available(self, dotted):
+            return f"use `{'with' if sync else 'async with'} {dotted.rpartition('.')[2]}()`"
+        return f"open it with a context manager that commits, rolls back and closes it ({self.missing(dotted, key)})"
+
+    def missing(self, dotted: str, key: str) -> str:
+        module, _, leaf = dotted.rpartition(".")
+        return f"none found: `{leaf}` is not defined in `{module or self.config.session_module}`; set `{key}`"
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
