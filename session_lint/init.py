@@ -166,11 +166,39 @@ def _load(root: Path) -> list[_Module]:
         if tree is None:
             continue  # the linter reports unparsable files; --init just skips them
         naming = module_name_for(path)
-        module = _Module(path, rel, naming.name, naming.package, tree,
-                         data.decode("utf-8", errors="replace"), nodes=list(ast.walk(tree)))
+        modules.append(_Module(path, rel, naming.name, naming.package, tree,
+                               data.decode("utf-8", errors="replace"), nodes=list(ast.walk(tree))))
+    prefix = _import_root_prefix(modules, root)
+    for module in modules:
+        if prefix and module.name.startswith(prefix + "."):
+            module.name = module.name[len(prefix) + 1:]
+            module.package = module.package[len(prefix) + 1:] if module.package != prefix else ""
         _read_imports(module)
-        modules.append(module)
     return modules
+
+
+def _import_root_prefix(modules: list[_Module], root: Path) -> str:
+    """The packages above `root` that `__init__.py` chains put in front of module names (`backend`
+    for atom's backend/core/database.py) when the project's own absolute imports leave them out
+    (`from core.database import SessionLocal`: it runs with `root` on sys.path). Configured names
+    must be spelled the way the code imports them. "" when the imports use the full names."""
+    if not ((root / "__init__.py").exists() or (root / "__init__.pyi").exists()):
+        return ""
+    prefix = module_name_for(root / "__init__.py").name
+    names = {module.name for module in modules}
+    as_written = with_prefix = 0
+    for module in modules:
+        for node in module.nodes:
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                targets = [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                as_written += target in names
+                with_prefix += f"{prefix}.{target}" in names and target not in names
+    return prefix if with_prefix > as_written else ""
 
 
 # Newer syntax than the running Python may know, rewritten line for line (names and
@@ -212,6 +240,21 @@ def _own_nodes(fn: ast.AST) -> list[ast.AST]:
 
 
 # -- expression predicates ------------------------------------------------------------
+
+def _returned_context_manager(module: _Module, fn) -> tuple[str, ast.AST] | None:
+    """(flavor, inner function) for a plain function that builds a `@contextmanager` generator in its
+    body and returns a call of it (atom's `get_db_session`): calling it gives a context manager."""
+    inner = {stmt.name: stmt for stmt in fn.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for stmt in fn.body:
+        if (isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id in inner):
+            built = inner[stmt.value.func.id]
+            for decorator in built.decorator_list:
+                name = module.qualify(decorator.func if isinstance(decorator, ast.Call) else decorator)
+                if name in _CM_DECORATORS:
+                    return _CM_DECORATORS[name], built
+    return None
+
 
 def _builder_flavor(module: _Module, call: ast.AST) -> str | None:
     """`sessionmaker(...)` and friends (async when async_* or `class_=AsyncSession`)."""
@@ -458,7 +501,12 @@ class _Scanner:
             if any(d and d.rsplit(".", 1)[-1] == "fixture" for d in decorators):
                 continue  # pytest fixtures
             cm = next((_CM_DECORATORS[d] for d in decorators if d in _CM_DECORATORS), None)
-            flavor, var, cleans = self._yielded_session(module, fn)
+            built = None if decorators else _returned_context_manager(module, fn)
+            if built is not None:  # `def get_db_session(): @contextmanager def _ctx(): ...; return _ctx()`
+                cm, facts_of = built
+            else:
+                facts_of = fn
+            flavor, var, cleans = self._yielded_session(module, facts_of)
             if flavor is None:
                 continue
             session_type = _is_session_type(module, fn.returns)
@@ -467,7 +515,7 @@ class _Scanner:
             if cm:
                 if not cleans:
                     continue  # a bare pass-through, not a unit of work
-                item.commits = any(isinstance(c, ast.Attribute) and c.attr == "commit" for c in _own_nodes(fn))
+                item.commits = any(isinstance(c, ast.Attribute) and c.attr == "commit" for c in _own_nodes(facts_of))
                 self.result.context_managers.append(item)
             else:
                 self.result.dependencies.append(item)
@@ -658,6 +706,10 @@ def render(discovery: Discovery) -> str:
         # names used only by the session module itself (`_factory`) stay out when a public one exists
         public = [f for f in factories if not f.name.startswith("_")]
         factories = public or factories
+        # A sessionmaker of another module (a script's own engine, a test database) is not the
+        # project's factory: configured, a fix would point its sessions at the session module's.
+        elsewhere = [f for f in factories if session_module and f.qualified.rsplit(".", 1)[0] != session_module]
+        factories = [f for f in factories if f not in elsewhere]
         key = f"{prefix}session-factories"
         if factories:
             lines.append(f"{key} = [")
@@ -667,6 +719,9 @@ def render(discovery: Discovery) -> str:
             lines.append("]")
         else:
             lines.append(f"# {key}: none found")
+        for item in elsewhere:
+            lines.append(f"#   not configured: {item.qualified} ({item.origin}), its own sessionmaker "
+                         "(calls are reported as raw sessions, never rewritten)")
         for label, items in (("context-manager", discovery.context_managers),
                              ("dependency", discovery.dependencies)):
             ranked = _rank([i for i in items if i.flavor == flavor], session_module)

@@ -398,3 +398,86 @@ def test_alembic_migrations_are_excluded(tmp_path):
     assert cfg.exclude == ("app/migrations",)
     assert cfg.is_excluded(root / "app" / "migrations" / "versions" / "0001_x.py")
     assert not cfg.is_excluded(root / "app" / "models.py")
+
+
+# -- issue 11/14: atom's backend/ (run from the directory its imports resolve from) ---------------
+
+ATOM_SHAPE = {
+    "backend/__init__.py": "",
+    "backend/core/__init__.py": "",
+    "backend/core/database.py": """
+        from sqlalchemy.orm import sessionmaker
+
+        SessionLocal = sessionmaker(bind=engine, expire_on_commit=False)
+
+        def get_db():
+            db = SessionLocal()
+            try:
+                yield db
+            finally:
+                db.close()
+
+        def get_db_session():
+            from contextlib import contextmanager
+
+            @contextmanager
+            def _session_context():
+                db = SessionLocal()
+                try:
+                    yield db
+                    db.commit()
+                except Exception:
+                    db.rollback()
+                    raise
+                finally:
+                    db.close()
+
+            return _session_context()
+    """,
+    "backend/api/__init__.py": "",
+    "backend/api/routes.py": """
+        from fastapi import Depends
+        from core.database import get_db, get_db_session
+
+        def index(db=Depends(get_db)):
+            return 1
+    """,
+    "backend/services/__init__.py": "",
+    "backend/services/jobs.py": "from core.database import get_db_session\nimport core.database\n",
+    "backend/scripts/seed.py": """
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import sessionmaker
+
+        SessionLocal = sessionmaker(bind=create_engine("sqlite:///dev.db"))
+    """,
+}
+
+
+def test_module_names_follow_how_the_project_imports_itself(tmp_path):
+    # backend/ has an __init__.py, but the code imports `core.database`, never `backend.core.database`
+    root = project(tmp_path, ATOM_SHAPE) / "backend"
+    assert init_config(root).session_module == "core.database"
+
+
+def test_the_package_name_stays_when_the_project_imports_it_that_way(tmp_path):
+    files = {**ATOM_SHAPE, "backend/services/jobs.py": "from backend.core.database import get_db_session\n",
+             "backend/api/routes.py": "from backend.core.database import get_db\n"}
+    root = project(tmp_path, files) / "backend"
+    assert init_config(root).session_module == "backend.core.database"
+
+
+def test_a_function_returning_a_context_manager_built_inside_it_is_the_context_manager(tmp_path):
+    root = project(tmp_path, ATOM_SHAPE) / "backend"
+    cfg = init_config(root)
+    assert cfg.context_manager == "get_db_session"
+    assert cfg.dependency == "get_db"
+    assert "context-manager = \"get_db_session\"  # core/database.py:12" in render(discover_conventions(root))
+
+
+def test_a_scripts_own_sessionmaker_is_not_configured_as_the_projects_factory(tmp_path):
+    # configured, SES001's fix would point the script's dev.db sessions at the session module's engine
+    root = project(tmp_path, ATOM_SHAPE) / "backend"
+    assert init_config(root).session_factories == ("SessionLocal",)
+    block = render(discover_conventions(root))
+    assert ("#   not configured: seed.SessionLocal (scripts/seed.py:4), its own sessionmaker "
+            "(calls are reported as raw sessions, never rewritten)") in block
