@@ -76,3 +76,66 @@ def module_defines(dotted_module: str, name: str, roots: tuple[Path, ...]) -> bo
         return True
     # a submodule of a package counts too (`from core import database`)
     return find_module_source(f"{dotted_module}.{name}", roots) is not None
+
+
+def same_behaviour(old: str, new: str, roots: tuple[Path, ...]) -> bool:
+    """May calls of the project function `old` become calls of `new`? True when `old` forwards to
+    `new`, or both take the same parameters and agree on committing; also when either is not a
+    function we can read (a class, a constant: nothing to compare). A deprecated
+    `get_db_session(commit=False, close=True)` that does not commit by default is not the new
+    `get_db_session()` that always does: callers passing `commit=` would even fail."""
+    old_fn, new_fn = _function_source(old, roots), _function_source(new, roots)
+    if old_fn is None or new_fn is None:
+        return True
+    (old_tree, old_def), (_new_tree, new_def) = old_fn, new_fn
+    if _forwards_to(old_tree, old_def, new):
+        return True
+    return ast.dump(old_def.args) == ast.dump(new_def.args) and _mentions_commit(old_def) == _mentions_commit(new_def)
+
+
+def _function_source(dotted: str, roots: tuple[Path, ...]) -> tuple[ast.Module, ast.AST] | None:
+    module, _, name = dotted.rpartition(".")
+    source = find_module_source(module, roots) if module else None
+    if source is None:
+        return None
+    tree = _parsed(source, source.stat().st_mtime_ns)
+    if tree is None:
+        return None
+    return next(((tree, node) for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and node.name == name), None)
+
+
+@lru_cache(maxsize=64)
+def _parsed(path: Path, mtime_ns: int) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _forwards_to(tree: ast.Module, function: ast.AST, target: str) -> bool:
+    """Does `function` call `target` (imported by name or through its module, anywhere in the file)?"""
+    module, _, leaf = target.rpartition(".")
+    local_names, module_aliases = set(), set()
+    package, _, module_leaf = module.rpartition(".")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module == module:
+            local_names |= {a.asname or a.name for a in node.names if a.name == leaf}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module == package:
+            module_aliases |= {a.asname or a.name for a in node.names if a.name == module_leaf}
+        elif isinstance(node, ast.Import):
+            module_aliases |= {a.asname or a.name for a in node.names if a.name == module}
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in local_names:
+            return True
+        if (isinstance(func, ast.Attribute) and func.attr == leaf
+                and ast.unparse(func.value) in module_aliases):
+            return True
+    return False
+
+
+def _mentions_commit(function: ast.AST) -> bool:
+    return any(isinstance(node, ast.Attribute) and node.attr in ("commit", "begin") for node in ast.walk(function))

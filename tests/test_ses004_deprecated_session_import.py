@@ -214,3 +214,68 @@ def test_fix_rename_within_the_same_module_keeps_the_other_names():
     cfg = config(deprecated=(("core.database.get_session", "core.database.get_db_session"),))
     check_fixed("from core.database import SessionLocal, get_session, get_db_session\n\nget_session()\n",
                 "from core.database import SessionLocal, get_db_session\n\nget_db_session()\n", CODE, cfg=cfg)
+
+
+# -- issue 11 / SPEC §4: a deprecated helper is moved only onto one that behaves the same ----------
+
+ATOM_DATABASE = '''\
+from contextlib import contextmanager
+
+
+@contextmanager
+def get_db_session():
+    db = SessionLocal()
+    try:
+        yield db
+        db.commit()
+    finally:
+        db.close()
+'''
+
+ATOM_DATABASE_MANAGER = '''\
+import warnings
+from contextlib import contextmanager
+
+
+@contextmanager
+def get_db_session(commit: bool = False, close: bool = True, rollback_on_error: bool = True):
+    warnings.warn("deprecated", DeprecationWarning, stacklevel=2)
+    db = SessionLocal()
+    try:
+        yield db
+        if commit:
+            db.commit()
+    finally:
+        if close:
+            db.close()
+
+
+def get_monitored_db_session():
+    from core.database import get_db_session as new
+    warnings.warn("deprecated", DeprecationWarning, stacklevel=2)
+    return new()
+'''
+
+
+def _atom_project(tmp_path):
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "__init__.py").write_text("")
+    (tmp_path / "core" / "database.py").write_text(ATOM_DATABASE)
+    (tmp_path / "core" / "database_manager.py").write_text(ATOM_DATABASE_MANAGER)
+    (tmp_path / "app").mkdir()
+    return tmp_path / "app" / "jobs.py", config(root=tmp_path, deprecated=(("core.database_manager", "core.database"),))
+
+
+def test_a_deprecated_helper_that_does_not_commit_is_not_moved_onto_one_that_does(tmp_path):
+    # atom: the old get_db_session(commit=False) leaves writes uncommitted; the new one commits them
+    path, cfg = _atom_project(tmp_path)
+    check_not_fixed("from core.database_manager import get_db_session\n", CODE, path=path, cfg=cfg)
+
+
+def test_a_deprecated_helper_that_forwards_to_the_new_one_is_moved(tmp_path):
+    # it mentions no commit itself, but it hands out the new helper's context manager
+    path, cfg = _atom_project(tmp_path)
+    cfg = config(root=tmp_path, deprecated=(
+        ("core.database_manager.get_monitored_db_session", "core.database.get_db_session"),))
+    check_fixed("from core.database_manager import get_monitored_db_session\n\nwith get_monitored_db_session() as db:\n    pass\n",
+                "from core.database import get_db_session\n\nwith get_db_session() as db:\n    pass\n", CODE, path=path, cfg=cfg)

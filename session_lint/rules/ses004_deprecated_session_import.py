@@ -11,7 +11,7 @@ from libcst.metadata import ScopeProvider
 
 from ..diagnostics import Applicability, Fix, ImportSpec
 from ..names import dotted_name, module_name_for
-from ..project import find_module_source, module_defines, search_roots
+from ..project import find_module_source, module_defines, same_behaviour, search_roots
 from .base import Rule
 
 DOCS = """\
@@ -108,11 +108,16 @@ class DeprecatedSessionImport(Rule):
         return None
 
     def known_to_exist(self, old: str, new: str) -> bool:
+        """May `old` become `new`? `new` must exist (the table declares the rename, or the new module
+        defines it) and behave the same (SPEC §4: a deprecated helper that does not commit is not
+        replaced by one that does)."""
+        if self._roots is None:
+            self._roots = search_roots(self.context.path, self.config.root)
+        if not same_behaviour(old, new, self._roots):
+            return False
         if old in self.table:
             return True  # the table declares this rename
         module, _, name = new.rpartition(".")
-        if self._roots is None:
-            self._roots = search_roots(self.context.path, self.config.root)
         return bool(module) and module_defines(module, name, self._roots)
 
     # -- collection (fixes are built in leave_Module, once every use is known) -----
