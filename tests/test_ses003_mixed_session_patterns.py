@@ -117,8 +117,11 @@ def test_fix_read_only_inner_block_is_safe_and_renamed():
         """, CODE)
 
 
-def test_fix_writing_inner_block_is_unsafe_and_commits_where_it_ended():
-    src = """\
+def test_no_fix_when_the_inner_block_writes():
+    # onyx activate_hook: a side session commits `is_reachable=False` on its own so the request's
+    # failure path commits nothing; on the injected session that write would join the request's
+    # transaction (committed with its pending work, or rolled back with it)
+    check_not_fixed("""\
         from fastapi import APIRouter, Depends
         from sqlalchemy.orm import Session
         from core.database import get_db, get_db_session
@@ -126,46 +129,33 @@ def test_fix_writing_inner_block_is_unsafe_and_commits_where_it_ended():
         router = APIRouter()
 
 
-        @router.post("/users")
-        def create_user(name: str, db: Session = Depends(get_db)):
-            with get_db_session() as db:
-                db.add(User(name=name))
-            return db.query(User).count()
-        """
-    check_not_fixed(src, CODE, unsafe=False)
-    check_fixed(src, """\
-        from fastapi import APIRouter, Depends
-        from sqlalchemy.orm import Session
-        from core.database import get_db
-
-        router = APIRouter()
+        @router.post("/hooks/{hook_id}/activate")
+        def activate_hook(hook_id: int, db_session: Session = Depends(get_db)):
+            hook = db_session.get(Hook, hook_id)
+            if hook.is_reachable is not False:
+                with get_db_session() as side_session:
+                    update_hook(db_session=side_session, hook_id=hook_id, is_reachable=False)
+                    side_session.commit()
+            raise ValueError("unreachable")
+        """, CODE)
 
 
-        @router.post("/users")
-        def create_user(name: str, db: Session = Depends(get_db)):
-            db.add(User(name=name))
-            db.commit()
-            return db.query(User).count()
-        """, CODE, unsafe=True)
+@pytest.mark.parametrize("inner", [
+    "with get_db_session() as s:\n        s.add(X())\n        s.commit()\n",
+    "with SessionLocal() as s:\n        s.add(X())\n    return 1\n",
+])
+def test_no_fix_for_any_writing_inner_block(inner):
+    check_not_fixed(HEAD + "def f(db=Depends(get_db)):\n    " + inner, CODE)
 
 
-def test_fix_inner_commit_already_there_adds_none():
-    check_fixed(
-        HEAD + "def f(db=Depends(get_db)):\n    with get_db_session() as s:\n        s.add(X())\n        s.commit()\n",
-        HEAD.replace("SessionLocal, get_db, get_db_session", "SessionLocal, get_db")
-        + "def f(db=Depends(get_db)):\n    db.add(X())\n    db.commit()\n", CODE, unsafe=True)
+def test_no_fix_when_the_inner_helper_takes_arguments():
+    # dispatch: get_organization_session(slug) opens a session on another tenant's schema
+    check_not_fixed(HEAD + "def f(slug, db=Depends(get_db)):\n    with get_db_session(slug) as s:\n"
+                    "        return s.query(X).all()\n", CODE)
 
 
-def test_fix_raw_inner_with_does_not_add_a_commit():
-    # `with SessionLocal()` never committed at exit: nothing to add
-    check_fixed(
-        HEAD + "def f(db=Depends(get_db)):\n    with SessionLocal() as s:\n        s.add(X())\n    return 1\n",
-        HEAD.replace("SessionLocal, get_db, get_db_session", "get_db, get_db_session")
-        + "def f(db=Depends(get_db)):\n    db.add(X())\n    return 1\n", CODE, unsafe=True)
-
-
-def test_fix_async():
-    check_fixed(
+def test_no_fix_async_writing_inner_block():
+    check_not_fixed(
         """\
         from fastapi import Depends
         from sqlalchemy.ext.asyncio import AsyncSession
@@ -176,6 +166,21 @@ def test_fix_async():
             async with get_async_session() as s:
                 s.add(User())
             return 1
+        """, CODE)
+
+
+def test_fix_async_reading_inner_block():
+    check_fixed(
+        """\
+        from fastapi import Depends
+        from sqlalchemy.ext.asyncio import AsyncSession
+        from core.database import get_async_db, get_async_session
+
+
+        async def f(db: AsyncSession = Depends(get_async_db)):
+            async with get_async_session() as s:
+                users = (await s.scalars(select(User))).all()
+            return users
         """,
         """\
         from fastapi import Depends
@@ -184,10 +189,9 @@ def test_fix_async():
 
 
         async def f(db: AsyncSession = Depends(get_async_db)):
-            s.add(User())
-            await db.commit()
-            return 1
-        """.replace("    s.add", "    db.add"), CODE, unsafe=True)
+            users = (await db.scalars(select(User))).all()
+            return users
+        """, CODE)
 
 
 def test_fix_annotated_alias():

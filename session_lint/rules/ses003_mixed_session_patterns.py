@@ -6,13 +6,12 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
-from ..codemod import commits_on_every_path, has_comment, rename, uses
+from ..codemod import has_comment, rename, uses
 from ..diagnostics import Applicability, Fix
 from ..fastapi import Injected, injected_sessions
 from ..sessions import (
     Flavor,
     factory_import_specs,
-    managed_session_call,
     manual_session_call,
     opens_session,
 )
@@ -52,12 +51,14 @@ def create_user(data: UserIn, db: Session = Depends(get_db)):
 
 ## Fix safety
 The fix unwraps the inner `with` block and renames its session to the injected
-one. It is safe when the inner block does not write. When it writes, the fix is
-unsafe: the inner manager committed at the end of the block, the dependency does
-not, so the fix adds an explicit `<param>.commit()` where the inner block ended
-(which now also commits whatever the request had pending on the injected
-session). No fix when the sessions' flavours differ (sync inside async), when
-the inner session is created without a `with`, or when a comment would be lost.
+one. It is offered (safe) only when the inner block reads: then the reads simply
+run in the request's transaction. No fix when the inner block writes (moved onto
+the injected session, the writes would join the request's transaction: committed
+with whatever it had pending, or rolled back with it; a separate session is
+sometimes chosen for exactly that reason), when the inner call takes arguments
+(a tenant, a bind, an engine: maybe another database), when the sessions'
+flavours differ (sync inside async), when the inner session is created without
+a `with`, or when a comment would be lost.
 
 ## Options
 - `dependency`, `async-dependency`, `context-manager`, `async-context-manager`,
@@ -136,26 +137,18 @@ class MixedSessionPatterns(Rule):
         if inner != target.name and self.used_outside(function, stmt, inner):
             return None
         found = uses(body, inner)
-        if found.escapes:
+        if found.escapes or found.writes:
+            # Writes moved onto the injected session join the request's transaction: committed
+            # with whatever it had pending, or lost with its rollback (onyx's side session marks a
+            # hook unreachable precisely so the request's failure path commits nothing). A fix
+            # never changes which transaction code uses (SPEC §4).
             return None
-        applicability = Applicability.SAFE
-        if found.writes:
-            applicability = Applicability.UNSAFE
-            commits_at_exit = managed_session_call(self, call) is not None
-            if commits_at_exit and not commits_on_every_path(body, inner):
-                if found.exits:
-                    return None  # a return inside would skip the commit we add at the end
-                body.append(self.commit_stmt(target.name, flavor))
+        if call.args or isinstance(call.func, cst.Call):
+            return None  # a helper or factory given a tenant, bind or engine: maybe another database
         moved = rename(body, inner, target.name)
         moved[0] = moved[0].with_changes(leading_lines=[*stmt.leading_lines, *moved[0].leading_lines])
-        return Fix(applicability, f"Use the injected session `{target.name}`",
+        return Fix(Applicability.SAFE, f"Use the injected session `{target.name}`",
                    {stmt: cst.FlattenSentinel(moved)}, remove_imports=factory_import_specs(self, call))
-
-    @staticmethod
-    def commit_stmt(name: str, flavor: Flavor) -> cst.SimpleStatementLine:
-        call = cst.Call(func=cst.Attribute(value=cst.Name(name), attr=cst.Name("commit")))
-        value = cst.Await(expression=call) if flavor is Flavor.ASYNC else call
-        return cst.SimpleStatementLine(body=[cst.Expr(value=value)])
 
     @staticmethod
     def used_outside(function: cst.FunctionDef, stmt: cst.With, name: str) -> bool:
