@@ -26,6 +26,7 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .config import Config, ConfigError
@@ -306,9 +307,9 @@ def _flavor_of_type(qualified: str) -> str:
 # -- the scan -------------------------------------------------------------------------
 
 class _Scanner:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, modules: list[_Module] | None = None) -> None:
         self.root = root
-        self.modules = _load(root)
+        self.modules = _load(root) if modules is None else modules
         self.result = Discovery(root=root, files=len(self.modules))
         self.factory_names: dict[str, Item] = {}  # qualified -> item
         self.factory_functions: dict[str, str] = {}  # qualified function returning a factory -> flavor
@@ -670,6 +671,28 @@ class _Scanner:
                 if qualified.startswith(target + ".") and qualified.count(".") == target.count(".") + 1:
                     return qualified.rsplit(".", 1)[1]
         return None
+
+
+@lru_cache(maxsize=128)
+def module_session_facts(sources: tuple[tuple[str, str, bytes], ...]) -> tuple[dict[str, str], frozenset[str]]:
+    """What `--init` finds, for a few modules given as (dotted name, package, source) - a linted module
+    and the session module whose factories it may use: the functions returning a sessionmaker
+    (`{qualified: flavor}`) and the generators yielding a session (qualified names)."""
+    modules = []
+    for name, package, data in sources:
+        tree = _parse(data, name)
+        if tree is not None:
+            module = _Module(Path(name), name, name, package, tree, "", nodes=list(ast.walk(tree)))
+            _read_imports(module)
+            modules.append(module)
+    scanner = _Scanner(Path("."), modules)
+    for module in modules:
+        scanner._find_factory_functions(module)
+    for module in modules:
+        scanner._find_factories(module)
+    for module in modules:
+        scanner._find_helpers(module)
+    return dict(scanner.factory_functions), frozenset(i.qualified for i in scanner.result.dependencies)
 
 
 def discover_conventions(root: str | Path) -> Discovery:

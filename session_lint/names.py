@@ -88,12 +88,11 @@ def dotted_name(node: cst.BaseExpression | None) -> str | None:
 def name_matches(qualified: str, wanted: str, default_module: str | None = None) -> bool:
     """Does a resolved dotted name denote the configured name `wanted`?
 
-    A dotted `wanted` (`app.db.get_session`) must match exactly; a bare one
-    (`SessionLocal`) matches `<default_module>.SessionLocal` and any resolved
-    name whose last component it is (the project may re-export it).
+    A dotted `wanted` (`app.db.get_session`) must match exactly; a bare one (`SessionLocal`)
+    is `<default_module>.SessionLocal`, never any name that merely ends the same way (a
+    script's own `SessionLocal = sessionmaker(...)` is another database). Re-exports through
+    other project modules are the caller's to follow first (`project.origin_of`).
     """
     if "." in wanted:
         return qualified == wanted
-    if default_module and qualified == f"{default_module}.{wanted}":
-        return True
-    return qualified.rsplit(".", 1)[-1] == wanted
+    return default_module is not None and qualified == f"{default_module}.{wanted}"

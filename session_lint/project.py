@@ -6,7 +6,7 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-from .names import module_name_for
+from .names import absolute_module, module_name_for
 
 
 def search_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
@@ -139,3 +139,33 @@ def _forwards_to(tree: ast.Module, function: ast.AST, target: str) -> bool:
 
 def _mentions_commit(function: ast.AST) -> bool:
     return any(isinstance(node, ast.Attribute) and node.attr in ("commit", "begin") for node in ast.walk(function))
+
+
+@lru_cache(maxsize=256)
+def _top_level_imports(path: Path, mtime_ns: int, package: str) -> dict[str, str]:
+    """`{bound name: absolute dotted name}` for the module's top-level `from m import x [as y]`."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            module = absolute_module(node.module, node.level, package)
+            for alias in node.names:
+                if module and alias.name != "*":
+                    found[alias.asname or alias.name] = f"{module}.{alias.name}"
+    return found
+
+
+def origin_of(dotted: str, roots: tuple[Path, ...], depth: int = 4) -> str:
+    """Where `module.name` really comes from when `module` is a project module that re-exports it
+    (`from core.database import SessionLocal [as X]`), followed through a few re-exports; `dotted`
+    itself when the project module defines it (or is not in the project)."""
+    module, _, leaf = dotted.rpartition(".")
+    source = find_module_source(module, roots) if module and depth else None
+    if source is None:
+        return dotted
+    package = module if source.name == "__init__.py" else module.rpartition(".")[0]
+    origin = _top_level_imports(source, source.stat().st_mtime_ns, package).get(leaf)
+    return dotted if origin is None or origin == dotted else origin_of(origin, roots, depth - 1)

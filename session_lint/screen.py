@@ -85,6 +85,7 @@ class _Words:
     def of(cls, config: Config) -> _Words:
         raw = {_leaf(n) for n in config.session_factories + config.async_session_factories}
         raw |= {_leaf(config.dependency), _leaf(config.async_dependency)}
+        raw.add("next")  # `next(gen)`: any project generator yielding a session, read by SES001 elsewhere
         managed = {_leaf(config.context_manager), _leaf(config.async_context_manager)}
         types = {_leaf(config.session_type), _leaf(config.async_session_type), "Session", "AsyncSession"}
         deprecated = {_leaf(old) for old, _ in config.deprecated}
@@ -378,15 +379,23 @@ class _Finder:
     def find_local_openers(self) -> None:
         """`Session = sessionmaker(...)` and `def new_session(): return SessionLocal()` in this file:
         calling them opens a raw session too (SES001's wrappers and local registries)."""
+        builders = set()  # same-file functions that may return a sessionmaker (`make_factory(url)`)
         for node in self.spelled:
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
-                if self._sqlalchemy(node.value.func, REGISTRIES) or self.is_raw(node.value):
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if any(isinstance(n, ast.Call) and self._may_matter(n.func) and self.is_raw(n)
-                       for n in ast.walk(node)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+                if any(self._may_matter(n.func) and self.is_raw(n) for n in calls):
                     self.local_openers.add(node.name)
+                if any(self._sqlalchemy(n.func, REGISTRIES) for n in calls):
+                    builders.add(node.name)
+        for node in self.spelled:
+            # registries bound at module level or in a function (SES001 resolves them through scopes)
+            for sub in ast.walk(node) if not isinstance(node, (ast.Assign, ast.AnnAssign)) else (node,):
+                if isinstance(sub, (ast.Assign, ast.AnnAssign)) and isinstance(sub.value, ast.Call):
+                    func = sub.value.func
+                    if (self._sqlalchemy(func, REGISTRIES) or self.is_raw(sub.value)
+                            or (isinstance(func, ast.Name) and func.id in builders)):
+                        targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                        self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
 
     def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
         lines = [c.lineno for c in openings]

@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import ImportAssignment, ScopeProvider
+from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
 from .diagnostics import ImportSpec
 from .names import dotted_name
-from .project import module_defines, search_roots
+from .project import module_defines
 from .sqlalchemy_names import (
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
+    EVENT_LISTEN,
+    EVENT_LISTENS_FOR,
     REGISTRIES,
     SESSION_CLASSES,
     SESSIONMAKERS,
@@ -58,10 +60,22 @@ def raw_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
     if rule.resolves_to(func, config.async_session_factories):
         return Flavor.ASYNC
     if (names & {"builtins.next", "next"} or (not names and _spelled(func, "next"))) and node.args:
-        inner = node.args[0].value
-        if isinstance(inner, cst.Call) and rule.resolves_to(inner.func, config.dependency):
+        inner = _generator_call(rule, node.args[0].value)
+        if inner is not None and project_session_generator(rule, inner.func):
             return Flavor.SYNC  # a dependency generator driven by hand
     return None
+
+
+def _generator_call(rule: Rule, node: cst.BaseExpression) -> cst.Call | None:
+    """`get_db()` in `next(get_db())`, or in `gen = get_db(); next(gen)` (bound in this scope)."""
+    if isinstance(node, cst.Call):
+        return node
+    scope = _scope(rule, node) if isinstance(node, cst.Name) else None
+    if scope is None:
+        return None
+    values = [_assigned_value(rule, a.node) for a in scope[node.value]
+              if isinstance(a, Assignment) and not isinstance(a, ImportAssignment)]
+    return values[0] if len(values) == 1 and isinstance(values[0], cst.Call) else None
 
 
 def managed_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
@@ -118,31 +132,112 @@ def _module_cache(rule: Rule, key: str, compute):
     return cache[key]
 
 
-def local_registries(rule: Rule) -> dict[str, Flavor]:
-    """Module-level `Session = sessionmaker(...)` in this file: calling the name opens a raw session."""
-    def compute() -> dict[str, Flavor]:
-        found = {}
-        for stmt in rule.context.module.body:
-            if not isinstance(stmt, cst.SimpleStatementLine):
-                continue
-            for small in stmt.body:
-                if not (isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(small.value, cst.Call)):
-                    continue
-                names = rule.qualified_names(small.value.func)
-                flavor = (Flavor.SYNC if names & SESSIONMAKERS else
-                          Flavor.ASYNC if names & ASYNC_SESSIONMAKERS else None)
-                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                for target in targets:
-                    if flavor and isinstance(target, cst.Name):
-                        found[target.value] = flavor
-        return found
-    return _module_cache(rule, "_local_registries", compute)
+def called_registry(rule: Rule, call: cst.Call) -> tuple[Flavor, cst.Call] | None:
+    """`Session()` where `Session = sessionmaker(...)` (or `= make_sessionmaker(config)`, a project
+    function returning one) is bound in this module or an enclosing function: calling it opens a raw
+    session of that factory's engine. Returns the flavour and the call that built the factory."""
+    func = call.func
+    scope = _scope(rule, func) if isinstance(func, cst.Name) else None
+    if scope is None:
+        return None
+    assignments = [a for a in scope[func.value] if isinstance(a, Assignment)]
+    if any(isinstance(a, ImportAssignment) for a in assignments):
+        return None  # imported: resolved by name (the configured factory or not a factory at all)
+    for assignment in assignments:
+        value = _assigned_value(rule, assignment.node)
+        flavor = built_registry_flavor(rule, value)
+        if flavor:
+            return flavor, value
+    return None
+
+
+def _scope(rule: Rule, node: cst.CSTNode):
+    """The scope of `node`. The engine gives every rule its scopes; the rules of flow.py use these
+    predicates without declaring ScopeProvider, so ask the mapping itself (None when absent)."""
+    scopes = rule.metadata.get(ScopeProvider)
+    return scopes.get(node) if scopes is not None else None
+
+
+def _assigned_value(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | None:
+    """The value of `target = value` / `target: T = value` (None for other bindings)."""
+    parent = rule.parent(target)
+    if isinstance(parent, cst.AssignTarget) and parent.target is target:
+        parent = rule.parent(parent)
+        return parent.value if isinstance(parent, cst.Assign) else None
+    return parent.value if isinstance(parent, cst.AnnAssign) and parent.target is target else None
+
+
+def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | None:
+    """Is `value` a session factory being built: `sessionmaker(...)`, `async_sessionmaker(...)`, or a
+    call of a project function that returns one (read from its source)? Its sessions' flavour."""
+    if not isinstance(value, cst.Call) or isinstance(value.func, cst.Call):
+        return None
+    names = rule.qualified_names(value.func)
+    if names & SESSIONMAKERS:
+        return Flavor.SYNC
+    if names & ASYNC_SESSIONMAKERS:
+        return Flavor.ASYNC
+    for name in names:
+        module = name.rpartition(".")[0]
+        flavor = _module_facts(rule, module)[0].get(name) if module else None
+        if flavor:
+            return Flavor(flavor)
+    return None
+
+
+def project_session_generator(rule: Rule, func: cst.CSTNode) -> bool:
+    """Is `func` a generator function of the project that yields a session (a FastAPI dependency:
+    the configured one or any other), wherever it is defined? Read from its module's source."""
+    if is_dependency(rule, func):
+        return True
+    for name in rule.qualified_names(func):
+        module = name.rpartition(".")[0]
+        if module and name in _module_facts(rule, module)[1]:
+            return True
+    return False
+
+
+def _module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
+    """`init.module_session_facts` of a project module (this file's own source for itself), with the
+    session module's factories known; nothing for a module outside the project."""
+    cache = _module_cache(rule, "_module_facts", dict)
+    if module not in cache:
+        cache[module] = _read_module_facts(rule, module)
+    return cache[module]
+
+
+def _read_module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
+    from .init import module_session_facts
+    from .project import find_module_source
+
+    context, roots = rule.context, rule.project_roots()
+    sources = []
+    for name in dict.fromkeys((module, rule.config.session_module)):
+        if name == context.module_name:
+            sources.append((name, context.package, context.module.code.encode("utf-8", "surrogateescape")))
+            continue
+        path = find_module_source(name, roots)
+        if path is None:
+            if name == module:
+                return {}, frozenset()
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        sources.append((name, name if path.name == "__init__.py" else name.rpartition(".")[0], data))
+    return module_session_facts(tuple(sources))
 
 
 def session_wrappers(rule: Rule) -> dict[str, Flavor]:
     """Top-level functions of this file whose whole body is `return <raw session>`:
     their callers open manual sessions too."""
-    def compute() -> dict[str, Flavor]:
+    return {name: flavor for name, (flavor, _) in _wrapper_returns(rule).items()}
+
+
+def _wrapper_returns(rule: Rule) -> dict[str, tuple[Flavor, cst.Call]]:
+    """`session_wrappers`, with the call each one returns."""
+    def compute() -> dict[str, tuple[Flavor, cst.Call]]:
         found = {}
         for stmt in rule.context.module.body:
             if not isinstance(stmt, cst.FunctionDef) or stmt.asynchronous or stmt.decorators:
@@ -155,7 +250,7 @@ def session_wrappers(rule: Rule) -> dict[str, Flavor]:
             if len(small) == 1 and isinstance(small[0], cst.Return):
                 flavor = _raw_or_registry(rule, small[0].value)
                 if flavor:
-                    found[stmt.name.value] = flavor
+                    found[stmt.name.value] = flavor, small[0].value
         return found
     return _module_cache(rule, "_session_wrappers", compute)
 
@@ -177,7 +272,8 @@ def _local_call(rule: Rule, call: cst.Call, table: dict[str, Flavor]) -> Flavor 
 def _raw_or_registry(rule: Rule, node: cst.CSTNode | None) -> Flavor | None:
     if not isinstance(node, cst.Call):
         return None
-    return raw_session_call(rule, node) or _local_call(rule, node, local_registries(rule))
+    registry = called_registry(rule, node)
+    return raw_session_call(rule, node) or (registry[0] if registry else None)
 
 
 def manual_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
@@ -186,6 +282,24 @@ def manual_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
     if not isinstance(node, cst.Call):
         return None
     return _raw_or_registry(rule, node) or _local_call(rule, node, session_wrappers(rule))
+
+
+def house_factory_call(rule: Rule, call: cst.Call) -> bool:
+    """Is this session one of the configured factory's (the database and engine the house helpers
+    use)? `SessionLocal()`, `next(get_db())`, a same-module wrapper returning one. A local
+    `sessionmaker(...)`, `Session(engine)` or a project builder's factory is another engine: a fix
+    that swaps it for the house helper would point the code at another database (SPEC §4)."""
+    func = call.func
+    config = rule.config
+    if explicitly_bound(call):
+        return False
+    if rule.resolves_to(func, config.session_factories) or rule.resolves_to(func, config.async_session_factories):
+        return True
+    if dotted_name(func) == "next" and call.args and isinstance(call.args[0].value, cst.Call):
+        return is_dependency(rule, call.args[0].value.func) is not None
+    wrapped = _wrapper_returns(rule).get(func.value) if isinstance(func, cst.Name) else None
+    return wrapped is not None and _local_call(rule, call, session_wrappers(rule)) is not None \
+        and house_factory_call(rule, wrapped[1])
 
 
 def wrapper_body_call(rule: Rule, node: cst.Call) -> str | None:
@@ -301,8 +415,7 @@ def helper_available(rule: Rule, dotted: str) -> bool:
     only imports a helper it can find in the project's source (like SES004's moves)."""
     module, _, leaf = dotted.rpartition(".")
     module = module or rule.config.session_module
-    roots = _module_cache(rule, "_search_roots", lambda: search_roots(rule.context.path, rule.config.root))
-    return module_defines(module, leaf, roots)
+    return module_defines(module, leaf, rule.project_roots())
 
 
 def yields_session(rule: Rule, node: cst.CSTNode, name: str | None) -> bool:
@@ -337,6 +450,53 @@ def explicitly_bound(call: cst.Call) -> bool:
     if isinstance(call.func, cst.Call):
         return True
     return bool(call.args) and dotted_name(call.func) != "next"
+
+
+# -- sessions of SQLAlchemy event listeners -----------------------------------------
+
+def event_connection_session(rule: Rule, call: cst.Call) -> bool:
+    """`Session(bind=connection)` in a SQLAlchemy event listener, bound to the event's own connection
+    (a parameter, or `session.connection()` of the event's session): SQLAlchemy's documented way to
+    write from a flush or mapper hook, inside the flush's transaction. Not a finding (SPEC §3)."""
+    function = enclosing_function(rule, call)
+    bind = _bind_argument(call)
+    if function is None or bind is None:
+        return False
+    params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+    if isinstance(bind, cst.Call) and not bind.args and m.matches(bind.func, m.Attribute(attr=m.Name("connection"))):
+        bind = bind.func.value  # `session.connection()`: the connection of the event's session
+    if not (isinstance(bind, cst.Name) and bind.value in params):
+        return False
+    # a mapper event's handler, (mapper, connection, target), wherever it is registered
+    mapper_event = len(params) == 3 and bind.value == params[1] and params[0] not in ("self", "cls")
+    return mapper_event or _is_listener(rule, function)
+
+
+def _bind_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """What `Session(bind=x)`, `Session(x)` or `sessionmaker(bind=x)()` binds the session to."""
+    args = call.func.args if isinstance(call.func, cst.Call) else call.args
+    for arg in args:
+        if (arg.keyword is not None and arg.keyword.value == "bind") or (arg.keyword is None and not arg.star):
+            return arg.value
+    return None
+
+
+def _is_listener(rule: Rule, function: cst.FunctionDef) -> bool:
+    """Decorated with `@event.listens_for(...)`, or registered with `event.listen(target, name, fn)`
+    in this module."""
+    if any(isinstance(d.decorator, cst.Call) and rule.qualified_names(d.decorator.func) & EVENT_LISTENS_FOR
+           for d in function.decorators):
+        return True
+    return function.name.value in _module_cache(rule, "_event_listeners", lambda: _registered_listeners(rule))
+
+
+def _registered_listeners(rule: Rule) -> frozenset[str]:
+    found = set()
+    for call in m.findall(rule.context.module, m.Call(func=m.Name("listen") | m.Attribute(attr=m.Name("listen")))):
+        args = [a.value for a in call.args]
+        if len(args) >= 3 and isinstance(args[2], cst.Name) and rule.qualified_names(call.func) & EVENT_LISTEN:
+            found.add(args[2].value)
+    return frozenset(found)
 
 
 # -- session blocks, for the flow analysis of SES005/SES006 ------------------------

@@ -20,3 +20,6 @@ REGISTRIES = SESSIONMAKERS | ASYNC_SESSIONMAKERS | frozenset({
     "sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session",
     "sqlalchemy.ext.asyncio.async_scoped_session", "sqlalchemy.ext.asyncio.scoping.async_scoped_session",
 })
+# `@event.listens_for(target, "after_flush")` / `event.listen(target, "after_flush", fn)`.
+EVENT_LISTENS_FOR = frozenset({"sqlalchemy.event.listens_for", "sqlalchemy.event.api.listens_for"})
+EVENT_LISTEN = frozenset({"sqlalchemy.event.listen", "sqlalchemy.event.api.listen"})

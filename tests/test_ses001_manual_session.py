@@ -626,7 +626,7 @@ def test_function_local_factory_import_gets_the_helper_locally():
 @pytest.mark.parametrize("src", [
     # bound to the caller's connection (mealie's flush hooks, alembic migrations): the helper
     # would open a different connection and transaction
-    ("from sqlalchemy import orm\n\ndef hook(mapper, connection, target):\n    session = orm.Session(bind=connection)\n"
+    ("from sqlalchemy import orm\n\ndef hook(mapper, conn, target, extra):\n    session = orm.Session(bind=conn)\n"
     "    session.add(Log())\n    session.commit()\n"),
     ("from sqlalchemy.orm import Session\nfrom alembic import op\n\ndef upgrade():\n    session = Session(bind=op.get_bind())\n"
     "    session.query(X).all()\n"),
@@ -760,3 +760,200 @@ def test_advice_says_no_dependency_is_found_when_the_configured_one_does_not_exi
     messages = [d.message for d in lint_source(src, str(DEFAULT_PATH), config(dependency="app.deps.get_session"))]
     assert messages == ["manual session `SessionLocal()`: inject it with a dependency that yields a session "
                         "(none found: `get_session` is not defined in `app.deps`; set `dependency`)"]
+
+
+# -- factory identity (issue 11, class 1): a namesake on another engine is not the configured factory ---
+@pytest.mark.parametrize("src, expected", [
+    # re-exported by a project module (tests/project/app/database.py: `import SessionLocal as SessionLocal`)
+    ("from app.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", [(4, 10, CODE)]),
+    ("from app import database\n\ndef f():\n    db = database.SessionLocal()\n", [(4, 10, CODE)]),
+])
+def test_reexported_factory_is_the_configured_one(src, expected):
+    check_flagged(src, expected)
+
+
+def test_relative_import_of_the_session_module():
+    src = "from .database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n"
+    check_flagged(src, [(4, 10, CODE)], path=PROJECT / "core" / "services.py")
+
+
+def test_reexported_factory_gets_the_house_fix():
+    check_fixed(
+        """\
+        from app.database import SessionLocal
+
+
+        def count():
+            with SessionLocal() as db:
+                return db.query(User).count()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def count():
+            with get_db_session() as db:
+                return db.query(User).count()
+        """, CODE)
+
+
+SCRIPT_OWN_FACTORY = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+SessionLocal = sessionmaker(bind=create_engine("sqlite:///dev.db"))
+
+
+def seed():
+    db = SessionLocal()
+    try:
+        db.add(User(name="admin"))
+        db.commit()
+    finally:
+        db.close()
+"""
+
+
+def test_script_with_its_own_sessionmaker_is_reported_without_fix():
+    # atom's scripts: `get_db_session()` would seed the production database instead of dev.db
+    check_flagged(SCRIPT_OWN_FACTORY, [(8, 10, CODE)])
+    check_not_fixed(SCRIPT_OWN_FACTORY, CODE)
+
+
+def test_wrapper_of_a_local_sessionmaker_is_reported_without_fix():
+    src = ("from sqlalchemy.orm import sessionmaker\n\nTestingSession = sessionmaker(bind=test_engine)\n\n"
+           "def new_session():\n    return TestingSession()\n\ndef f():\n    with new_session() as db:\n"
+           "        db.query(X).all()\n")
+    check_flagged(src, [(9, 10, CODE)])
+    check_not_fixed(src, CODE)
+
+
+@pytest.mark.parametrize("src", [
+    # onyx backend/onyx/evals/eval.py: a rollback-only factory bound by a `with`
+    ("from core.database import SessionLocal\n\ndef run(engine):\n"
+     "    with isolated_ephemeral_session_factory(engine) as SessionLocal:\n"
+     "        with SessionLocal() as db:\n            db.query(X).all()\n"),
+    # a parameter, an attribute, another project module's namesake (another database)
+    "def f(SessionLocal):\n    db = SessionLocal()\n    db.close()\n",
+    "class Repo:\n    def f(self):\n        with self.SessionLocal() as db:\n            db.query(X).all()\n",
+    "from app.scratch_db import SessionLocal\n\ndef f():\n    with SessionLocal() as db:\n        db.query(X).all()\n",
+    "import app.scratch_db as scratch\n\ndef f():\n    db = scratch.SessionLocal()\n    db.close()\n",
+    # a module the project does not have: nothing says it re-exports the factory
+    "from elsewhere.db import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    db.close()\n",
+])
+def test_namesakes_of_the_configured_factory_are_not_it(src):
+    check_noop(src, CODE)
+
+
+# -- event listeners (issue 11, class 9a): a session on the event's own connection is the documented pattern ---
+@pytest.mark.parametrize("src", [
+    # mealie mealie/db/models/users/user_to_recipe.py: a mapper event
+    ("from sqlalchemy import event\nfrom sqlalchemy.orm import Session\n\n"
+     "@event.listens_for(UserToRecipe, \"after_insert\")\n@event.listens_for(UserToRecipe, \"after_delete\")\n"
+     "def update_rating(_, connection, target):\n    session = Session(bind=connection)\n"
+     "    update_recipe_rating(session, target)\n    session.commit()\n"),
+    # mealie mealie/db/models/household/shopping_list.py: after_flush, on the flushing session's connection
+    ("from sqlalchemy import event, orm\n\n@event.listens_for(orm.Session, \"after_flush\")\n"
+     "def update_shopping_lists(session: orm.Session, _):\n    local_session = orm.Session(bind=session.connection())\n"
+     "    try:\n        local_session.begin()\n        local_session.commit()\n    finally:\n        local_session.close()\n"),
+    # registered with event.listen in the same module, positional bind, an immediately called sessionmaker
+    ("from sqlalchemy import event\nfrom sqlalchemy.orm import Session\n\ndef audit(session, flush_context):\n"
+     "    with Session(session.connection()) as s:\n        s.add(Log())\n\nevent.listen(Session, \"after_flush\", audit)\n"),
+    ("import sqlalchemy as sa\nfrom sqlalchemy.orm import sessionmaker\n\ndef audit(session, ctx):\n"
+     "    s = sessionmaker(bind=session.connection())()\n    s.add(Log())\n\nsa.event.listen(Model, \"after_flush\", audit)\n"),
+    # a mapper-event handler registered elsewhere: (mapper, connection, target)
+    ("from sqlalchemy.orm import Session\n\ndef after_insert(mapper, connection, target):\n"
+     "    Session(bind=connection).add(Log(target.id))\n"),
+])
+def test_event_listener_sessions_on_the_event_connection_are_not_reported(src):
+    check_noop(src, CODE)
+
+
+@pytest.mark.parametrize("src, expected", [
+    # a listener that opens a session on another engine: not the event's connection
+    ("from sqlalchemy import event\nfrom sqlalchemy.orm import Session\n\n@event.listens_for(Model, \"after_insert\")\n"
+     "def hook(mapper, connection, target):\n    s = Session(bind=other_engine)\n    s.close()\n", [(6, 9, CODE)]),
+    # bound to a parameter, but not in a listener (a method taking (self, conn, data))
+    ("from sqlalchemy.orm import Session\n\nclass Job:\n    def run(self, conn, data):\n"
+     "        s = Session(bind=conn)\n        s.close()\n", [(5, 13, CODE)]),
+    # `listen` of another library does not make a listener
+    ("from blinker import listen\nfrom sqlalchemy.orm import Session\n\ndef audit(session, ctx):\n"
+     "    s = Session(bind=session.connection())\n    s.close()\n\nlisten(Model, \"after_flush\", audit)\n",
+     [(5, 9, CODE)]),
+])
+def test_sessions_that_only_look_like_event_listener_ones_are_reported(src, expected):
+    check_flagged(src, expected)
+
+
+# -- missed reports (issue 11, class 11): sessions of factories built by hand are reported, never fixed ---
+CELERY_LOCAL_SESSIONMAKER = """\
+from sqlalchemy.orm import sessionmaker
+
+
+def nightly_cleanup(engine):
+    Session = sessionmaker(bind=engine)
+    session = Session()
+    try:
+        session.query(Job).delete()
+        session.commit()
+    finally:
+        session.close()
+"""
+
+BUILT_BY_A_PROJECT_FUNCTION = """\
+from app.scratch_db import make_sessionmaker
+
+SessionLocal = make_sessionmaker(config.url)
+
+
+def job():
+    with SessionLocal() as db:
+        db.query(Job).all()
+"""
+
+
+@pytest.mark.parametrize("src, expected", [
+    # a Celery job / startup hook binding its own sessionmaker (atom check_db_standalone.py, onyx tests)
+    (CELERY_LOCAL_SESSIONMAKER, [(6, 15, CODE)]),
+    # the with-target name of the configured factory rebound in the function (onyx tests' `SessionLocal`)
+    ("from sqlalchemy.orm import sessionmaker\n\ndef test_usage(engine):\n    SessionLocal = sessionmaker(bind=engine)\n"
+     "    with SessionLocal() as db:\n        db.query(X).all()\n", [(5, 10, CODE)]),
+    # a nested function calling its enclosing function's factory (onyx evals' `Maker`)
+    ("from sqlalchemy.orm import sessionmaker\n\ndef factory(conn):\n    Maker = sessionmaker(bind=conn)\n\n"
+     "    def make_session():\n        s = Maker()\n        s.begin_nested()\n        return s\n\n    yield make_session\n",
+     [(7, 13, CODE)]),
+    # a project function returning a sessionmaker: in another module, and in this one
+    (BUILT_BY_A_PROJECT_FUNCTION, [(7, 10, CODE)]),
+    ("from sqlalchemy.orm import sessionmaker\n\ndef make_factory(url):\n    return sessionmaker(bind=create_engine(url))\n\n"
+     "def main():\n    Session = make_factory(URL)\n    db = Session()\n    db.close()\n", [(8, 10, CODE)]),
+    # a dependency generator of the project driven by hand, whichever module defines it
+    ("from core.database import get_db\n\ndef f():\n    gen = get_db()\n    db = next(gen)\n", [(5, 10, CODE)]),
+    ("from app.scratch_db import provide_session\n\ndef f():\n    db = next(provide_session())\n", [(4, 10, CODE)]),
+    ("from sqlalchemy.orm import Session\n\ndef get_session():\n    with Session(engine) as session:\n        yield session\n\n"
+     "def seed():\n    session = next(get_session())\n", [(8, 15, CODE)]),
+])
+def test_sessions_of_factories_built_by_hand_are_reported(src, expected):
+    check_flagged(src, expected)
+
+
+@pytest.mark.parametrize("src", [
+    CELERY_LOCAL_SESSIONMAKER,
+    BUILT_BY_A_PROJECT_FUNCTION,
+    "from core.database import get_db\n\ndef f():\n    gen = get_db()\n    db = next(gen)\n    db.query(X).all()\n    db.close()\n",
+    "from app.scratch_db import provide_session\n\ndef f():\n    db = next(provide_session())\n    db.query(X).all()\n    db.close()\n",
+])
+def test_sessions_of_factories_built_by_hand_get_no_fix(src):
+    check_not_fixed(src, CODE)
+
+
+@pytest.mark.parametrize("src", [
+    # a generator that yields something else, a builder that returns something else
+    "from app.scratch_db import rows\n\ndef f():\n    first = next(rows())\n",
+    "def f(it):\n    gen = iter(it)\n    first = next(gen)\n",
+    ("def make_client(url):\n    return Client(url)\n\ndef main():\n    Client = make_client(URL)\n"
+     "    c = Client()\n"),
+    # the factory itself (not called), and a name rebound to something else before the call
+    "from sqlalchemy.orm import sessionmaker\n\ndef f(engine):\n    Session = sessionmaker(bind=engine)\n    return Session\n",
+])
+def test_calls_that_only_look_like_built_factories_are_not_reported(src):
+    check_noop(src, CODE)

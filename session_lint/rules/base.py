@@ -21,6 +21,7 @@ from libcst.metadata.name_provider import ModuleNameAndPackage
 from ..config import Config
 from ..diagnostics import Diagnostic, Fix
 from ..names import fully_qualified, name_matches
+from ..project import origin_of, search_roots
 
 
 @dataclass
@@ -71,10 +72,33 @@ class Rule(cst.BatchableCSTVisitor):
 
     def resolves_to(self, node: cst.CSTNode, wanted: str | tuple[str, ...] | list[str],
                     default_module: str | None = None) -> bool:
-        """Does `node` resolve to one of the configured names in `wanted`?"""
+        """Does `node` resolve to one of the configured names in `wanted`? A bare configured name
+        is the one of the session module, reached directly or through a project module that
+        re-exports it; a local variable, parameter or another module's namesake is not."""
         names = (wanted,) if isinstance(wanted, str) else tuple(wanted)
         module = default_module if default_module is not None else self.config.session_module
-        return any(name_matches(q, w, module) for q in self.qualified_names(node) for w in names)
+        return any(name_matches(q, w, module) for q in self.resolved_names(node, names) for w in names)
+
+    def resolved_names(self, node: cst.CSTNode, leaves: tuple[str, ...]) -> set[str]:
+        """`qualified_names`, with those ending in one of `leaves` followed to their origin when a
+        project module re-exports them (`from core.database import SessionLocal [as SessionLocal]`).
+        Only under the same name: the screen (screen.py) finds a configured name by its spelling."""
+        qualified = self.qualified_names(node)
+        origins = self.context.__dict__.setdefault("_origins", {})  # one look-up per name and file
+        followed = set()
+        for q in qualified:
+            if q.rpartition(".")[2] in leaves:
+                if q not in origins:
+                    origins[q] = origin_of(q, self.project_roots())
+                followed.add(origins[q])
+        return qualified | followed
+
+    def project_roots(self):
+        """Where this file's project modules are looked up (`project.search_roots`), once per file."""
+        cache = self.context.__dict__
+        if "_search_roots" not in cache:
+            cache["_search_roots"] = search_roots(self.context.path, self.config.root)
+        return cache["_search_roots"]
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.get_metadata(ParentNodeProvider, node, None)

@@ -26,10 +26,11 @@ from ..sessions import (
     Flavor,
     bound_to,
     enclosing_function,
-    explicitly_bound,
+    event_connection_session,
     factory_import_specs,
     global_session_binding,
     helper_available,
+    house_factory_call,
     local_import_of,
     manual_session_call,
     wrapper_body_call,
@@ -131,6 +132,8 @@ class ManualSession(Rule):
         function = enclosing_function(self, node)
         if function is not None and injected_sessions(self, function):
             return  # SES003's
+        if event_connection_session(self, node):
+            return  # SQLAlchemy's documented pattern: a session on the event's own connection
         if yields_session(self, node, self.session_name(node)):
             return  # a dependency / context manager providing sessions: creating one is its job
         wrapper = wrapper_body_call(self, node)
@@ -163,8 +166,8 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
-        if explicitly_bound(call):
-            return None
+        if not house_factory_call(self, call):
+            return None  # another engine or connection: the house helpers would change the database
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.item is call:
             return self.fix_with(call, parent, self.parent(parent), flavor, function)

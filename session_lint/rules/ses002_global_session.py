@@ -22,10 +22,10 @@ from ..project_imports import imported_elsewhere
 from ..sessions import (
     Flavor,
     bound_to,
-    explicitly_bound,
     factory_import_specs,
     global_session_binding,
     helper_available,
+    house_factory_call,
     manual_session_call,
 )
 from .base import Rule
@@ -120,8 +120,8 @@ class GlobalSession(Rule):
 
     # -- fix: every function that used the global opens its own session ----------------
     def fix_for(self, call: cst.Call, binding, flavor: Flavor) -> Fix | None:
-        if explicitly_bound(call):
-            return None
+        if not house_factory_call(self, call):
+            return None  # another engine or connection: the house helper would change the database
         if not (isinstance(binding, cst.Assign) and binding.value is call and len(binding.targets) == 1
                 and isinstance(binding.targets[0].target, cst.Name)):
             return None

@@ -12,6 +12,8 @@ from ..fastapi import Injected, injected_sessions
 from ..sessions import (
     Flavor,
     factory_import_specs,
+    house_factory_call,
+    managed_session_call,
     manual_session_call,
     opens_session,
 )
@@ -130,6 +132,8 @@ class MixedSessionPatterns(Rule):
             return None
         if (flavor is Flavor.ASYNC) != bool(stmt.asynchronous):
             return None
+        if not (managed_session_call(self, call) or house_factory_call(self, call)):
+            return None  # a session of another engine: the injected one is another database
         inner = item.asname.name.value
         body = list(stmt.body.body)
         if has_comment(stmt.body.header) or has_comment(cst.IndentedBlock(body=[], footer=stmt.body.footer)):
