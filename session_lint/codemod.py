@@ -19,6 +19,15 @@ WRITE_METHODS = frozenset({
     "add", "add_all", "delete", "merge", "flush", "execute", "bulk_save_objects",
     "bulk_insert_mappings", "bulk_update_mappings", "update", "insert",
 })
+# Calls that hand their arguments to code running later or elsewhere (a session passed to one outlives
+# the block), and container methods that keep their argument.
+SPAWNERS = frozenset({
+    "Thread", "Process", "Timer", "create_task", "ensure_future", "submit", "run_in_executor",
+    "start_soon", "start_new_thread", "apply_async", "delay", "spawn", "call_soon", "call_later",
+    "add_task", "add_job",
+})
+KEEPERS = frozenset({"append", "appendleft", "extend", "insert", "add", "put", "put_nowait", "setdefault",
+                     "update", "push"})
 # Statements that leave a block other than by falling off its end or raising.
 _EXITS = (cst.Return, cst.Break, cst.Continue)
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -51,17 +60,25 @@ class _Uses(cst.CSTVisitor):
         self.writes = False  # a write method, an attribute assignment, or the session handed to a call
         self.exits = False  # a return/break/continue leaving the block (not inside a nested loop)
         self.yields = False
-        self.escapes = False  # returned, yielded or stored: it outlives the block
+        self.escapes = False  # returned, yielded, stored, captured or handed to a thread/task: it outlives the block
         self.loops = 0
 
-    def visit_FunctionDef(self, node) -> bool:
+    def _captured(self, node: cst.CSTNode) -> bool:
+        """A nested function, lambda or generator expression that sees the session may run after the block."""
+        self.escapes = self.escapes or bool(m.findall(node, m.Name(self.name)))
         return False
+
+    def visit_FunctionDef(self, node) -> bool:
+        return self._captured(node.body)
 
     def visit_ClassDef(self, node) -> bool:
-        return False
+        return self._captured(node.body)
 
     def visit_Lambda(self, node) -> bool:
-        return False
+        return self._captured(node.body)
+
+    def visit_GeneratorExp(self, node) -> bool:
+        return self._captured(node)
 
     def visit_For(self, node) -> None:
         self.loops += 1
@@ -83,12 +100,20 @@ class _Uses(cst.CSTVisitor):
         # handed to another function: it may write through it
         if any(m.matches(arg.value, m.Name(self.name)) for arg in node.args):
             self.writes = True
+            if isinstance(func, cst.Attribute) and func.attr.value in KEEPERS and root_name(func.value) != self.name:
+                self.escapes = True  # `sessions.append(db)`
+        leaf = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        if leaf in SPAWNERS and any(m.findall(arg, m.Name(self.name)) for arg in node.args):
+            self.escapes = True  # `Thread(target=f, args=(db,))`, `create_task(work(db))`
 
     def _assigned(self, targets: Sequence[cst.BaseExpression], value) -> None:
         if any(m.findall(t, m.Attribute() | m.Subscript()) for t in targets):
             self.writes = True  # attribute assignment on a loaded object
         if value is not None and m.matches(value, m.Name(self.name)):
             self.escapes = True  # aliased or stored somewhere
+        if value is not None and any(m.matches(t, m.Attribute() | m.Subscript()) for t in targets) \
+                and _mentions(value, self.name):
+            self.escapes = True  # `self.repo = Repo(db)`, `cache[k] = (db, x)`
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._assigned([t.target for t in node.targets], node.value)
@@ -116,7 +141,14 @@ class _Uses(cst.CSTVisitor):
 
     def visit_Yield(self, node: cst.Yield) -> None:
         self.yields = True
-        if node.value is not None and _mentions(node.value, self.name):
+        self.escapes = True  # a generator keeps the block open while its consumer does anything
+
+    def visit_Element(self, node: cst.Element) -> None:
+        if m.matches(node.value, m.Name(self.name)):
+            self.escapes = True  # `[db]`, `(db, x)`: kept in a container
+
+    def visit_DictElement(self, node: cst.DictElement) -> None:
+        if m.matches(node.value, m.Name(self.name)):
             self.escapes = True
 
 
@@ -198,6 +230,33 @@ def commits_on_every_path(stmts: Sequence[cst.BaseStatement], name: str) -> bool
 def safe_to_manage(stmts: Sequence[cst.BaseStatement], name: str) -> bool:
     """Can a manager that commits on success take over without changing what is committed?"""
     return not writes(stmts, name) or commits_on_every_path(stmts, name)
+
+
+def _reraises(handler: cst.ExceptHandler) -> bool:
+    body = handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ()
+    return bool(body) and m.matches(body[-1], m.SimpleStatementLine(body=[m.Raise()]))
+
+
+def _touches_transaction(stmts: Sequence[cst.CSTNode], name: str) -> bool:
+    """Writes through the session, or commits / flushes it."""
+    ends = m.Call(func=m.Attribute(value=m.Name(name), attr=m.Name("commit") | m.Name("flush")))
+    return writes(stmts, name) or any(m.findall(s, ends) for s in stmts)
+
+
+def swallows_failed_write(stmts: Sequence[cst.BaseStatement], name: str) -> bool:
+    """Is there a `try` around writes / commit on the session with a handler that swallows the error
+    without first rolling back? In a manager that commits at exit, a failed flush then raises
+    `PendingRollbackError` there (and kills the loop around it), and a non-database error commits
+    what the old code discarded. A handler that starts with `name.rollback()` leaves a clean session."""
+    for trial in (t for s in stmts for t in m.findall(s, m.Try())):
+        if not _touches_transaction(list(trial.body.body) if isinstance(trial.body, cst.IndentedBlock) else [],
+                                    name):
+            continue
+        for handler in trial.handlers:
+            body = handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ()
+            if not _reraises(handler) and not (body and is_method_stmt(body[0], name, "rollback")):
+                return True
+    return False
 
 
 def is_rollback_reraise(handler: cst.ExceptHandler, name: str) -> bool:
@@ -333,3 +392,69 @@ def add_import_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
                                  comma=cst.MaybeSentinel.DEFAULT if not isinstance(trailing, cst.Comma)
                                  else trailing))
     return node.with_changes(names=names)
+
+
+# -- imports below a `sys.path` bootstrap ------------------------------------------------------
+_PATH_EDIT = m.Call(func=m.Attribute(value=m.Attribute(value=m.Name("sys"), attr=m.Name("path")),
+                                     attr=m.Name("insert") | m.Name("append") | m.Name("extend"))
+                    | m.Attribute(value=m.Name("site"), attr=m.Name("addsitedir")))
+_PATH_ASSIGN = m.AssignTarget(target=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))
+                              | m.Subscript(value=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))))
+_MAIN_GUARD = m.If(test=m.Comparison(left=m.Name("__name__")))
+
+
+def _imported_at_top(module: cst.Module, spec: ImportSpec) -> bool:
+    for stmt in module.body:
+        for small in (stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ()):
+            if (spec.obj is not None and isinstance(small, cst.ImportFrom) and not small.relative
+                    and not isinstance(small.names, cst.ImportStar) and _dotted(small.module) == spec.module
+                    and any(_dotted(a.name) == spec.obj and _asname(a) == spec.asname for a in small.names)):
+                return True
+            if spec.obj is None and isinstance(small, cst.Import) and any(
+                    _dotted(a.name) == spec.module and _asname(a) == spec.asname for a in small.names):
+                return True
+    return False
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _asname(alias: cst.ImportAlias) -> str | None:
+    return alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+
+
+def _import_statement(spec: ImportSpec) -> cst.SimpleStatementLine:
+    asname = cst.AsName(name=cst.Name(spec.asname)) if spec.asname else None
+    if spec.obj is None:
+        small = cst.Import(names=[cst.ImportAlias(name=cst.parse_expression(spec.module), asname=asname)])
+    else:
+        small = cst.ImportFrom(module=cst.parse_expression(spec.module),
+                               names=[cst.ImportAlias(name=cst.Name(spec.obj), asname=asname)])
+    return cst.SimpleStatementLine(body=[small])
+
+
+def place_imports(module: cst.Module, replacements: dict, add: Sequence[ImportSpec],
+                  ) -> tuple[dict, tuple[ImportSpec, ...]] | None:
+    """Where a fix's new imports go. LibCST's AddImportsVisitor puts them at the top of the file, which
+    fails when the file first puts its project on `sys.path` (`sys.path.insert(...)`,
+    `site.addsitedir(...)`): then they go right after the last such top-level statement, as
+    replacements (the engine adds nothing). None when that statement is not a plain bootstrap before
+    the code (a `__main__` guard, or after a def/class): no place is right for them."""
+    anchors = [i for i, stmt in enumerate(module.body) if m.findall(stmt, _PATH_EDIT | _PATH_ASSIGN)]
+    if not anchors or not add:
+        return replacements, tuple(add)
+    last = anchors[-1]
+    anchor = module.body[last]
+    code = [i for i, stmt in enumerate(module.body) if isinstance(stmt, (cst.FunctionDef, cst.ClassDef))]
+    if m.matches(anchor, _MAIN_GUARD) or (code and code[0] < last):
+        return None
+    new = [_import_statement(spec) for spec in add if not _imported_at_top(module, spec)]
+    if not new:
+        return replacements, ()
+    return swap_into(dict(replacements), anchor, cst.FlattenSentinel([anchor, *new])), ()

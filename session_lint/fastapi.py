@@ -77,6 +77,19 @@ def is_route(rule: Rule, func: cst.FunctionDef) -> bool:
     return False
 
 
+def is_websocket(func: cst.FunctionDef) -> bool:
+    """A websocket handler (`@router.websocket(...)`, or a `WebSocket` parameter): it lives as long as
+    the connection, so a session injected into it is held for the connection's whole life."""
+    for decorator in func.decorators:
+        call = decorator.decorator
+        target = call.func if isinstance(call, cst.Call) else call
+        if isinstance(target, cst.Attribute) and target.attr.value in ("websocket", "websocket_route"):
+            return True
+    p = func.params
+    return any(param.annotation is not None and (dotted_name(param.annotation.annotation) or "")
+               .rpartition(".")[2] == "WebSocket" for param in (*p.posonly_params, *p.params, *p.kwonly_params))
+
+
 def _is_depends(rule: Rule, node: cst.BaseExpression | None) -> cst.Call | None:
     if not isinstance(node, cst.Call):
         return None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import os
+import re
+from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from .names import absolute_module
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", "env"})
 MAX_FILES = 5000
+MAX_SCANNED_FILES = 50000  # a byte search: cheap, but not over a whole disk
+_QUOTED_DOTTED = re.compile(rb"""["']([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)["']""")
 
 
 def _python_files(root: Path):
@@ -67,3 +71,33 @@ def imported_elsewhere(root: Path, module: str, name: str, own_path: Path) -> bo
         if _imports_name(tree, text, module, name, _package_of(path, root)):
             return True
     return False
+
+
+@lru_cache(maxsize=8)
+def _quoted_dotted_names(root: Path) -> dict[str, frozenset[str]] | None:
+    """Every quoted dotted name (`"app.jobs.SessionLocal"`) in the project's Python files, by its last
+    part; None when the tree is too big to tell. One byte search per file, once per run."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for count, path in enumerate(_python_files(root)):
+        if count > MAX_SCANNED_FILES:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        for match in _QUOTED_DOTTED.finditer(data):
+            text = match.group(1).decode("ascii")
+            found[text.rpartition(".")[2]].add(text)
+    return {leaf: frozenset(names) for leaf, names in found.items()}
+
+
+def named_by_string(root: Path, module: str, name: str) -> bool:
+    """Does a string in the project spell this module's attribute `module.name`? Tests patch module
+    attributes that way (`patch("app.jobs.SessionLocal")`): removing the import makes them raise
+    AttributeError. Either spelling may carry a longer package prefix (`backend.app.jobs`); True
+    when we cannot tell."""
+    names = _quoted_dotted_names(root)
+    if names is None:
+        return True
+    target = f"{module}.{name}"
+    return any(s == target or s.endswith("." + target) or target.endswith("." + s) for s in names.get(name, ()))

@@ -644,7 +644,7 @@ def test_messages_name_the_factory_and_the_house_pattern():
            "@app.websocket('/ws')\nasync def ws(socket):\n    db = SessionLocal()\n    db.close()\n\n\n"
            "async def job():\n    s = AsyncSessionLocal()\n    await s.close()\n")
     messages = [d.message for d in lint_source(src, str(DEFAULT_PATH), config()) if d.code == CODE]
-    assert messages == ["manual session `SessionLocal()`: inject it with `Depends(get_db)`",
+    assert messages == ["manual session `SessionLocal()`: use `with get_db_session()`",
                         "manual session `AsyncSessionLocal()`: use `async with get_async_session()`"]
 
 
@@ -957,3 +957,239 @@ def test_sessions_of_factories_built_by_hand_get_no_fix(src):
 ])
 def test_calls_that_only_look_like_built_factories_are_not_reported(src):
     check_noop(src, CODE)
+
+
+# -- real shapes from rush86999/atom (issue 11) -------------------------------------------------
+def test_websocket_handler_gets_a_scoped_block_not_an_injected_session():
+    # the injected session would hold a connection for the socket's whole life; the old one was
+    # closed right after authentication
+    check_fixed(
+        """\
+        from fastapi import APIRouter, WebSocket
+        from core.database import SessionLocal
+
+        router = APIRouter()
+
+
+        @router.websocket("/ws")
+        async def stream(websocket: WebSocket, token: str):
+            db = SessionLocal()
+            try:
+                user = authenticate(db, token)
+            finally:
+                db.close()
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        """,
+        """\
+        from fastapi import APIRouter, WebSocket
+        from core.database import get_db_session
+
+        router = APIRouter()
+
+
+        @router.websocket("/ws")
+        async def stream(websocket: WebSocket, token: str):
+            with get_db_session() as db:
+                user = authenticate(db, token)
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        """, CODE, unsafe=True)
+
+
+def test_route_awaiting_an_llm_after_closing_keeps_a_scoped_block():
+    check_fixed(
+        """\
+        from fastapi import APIRouter
+        from core.database import SessionLocal
+
+        router = APIRouter()
+
+
+        @router.post("/chat")
+        async def chat(prompt: str):
+            with SessionLocal() as db:
+                history = db.query(Message).all()
+            answer = await llm.complete(prompt, history)
+            return {"answer": answer}
+        """,
+        """\
+        from fastapi import APIRouter
+        from core.database import get_db_session
+
+        router = APIRouter()
+
+
+        @router.post("/chat")
+        async def chat(prompt: str):
+            with get_db_session() as db:
+                history = db.query(Message).all()
+            answer = await llm.complete(prompt, history)
+            return {"answer": answer}
+        """, CODE)
+
+
+def test_daemon_loop_with_handler_swallowing_a_failed_commit_is_not_fixed():
+    # inside `with get_db_session()` the failed flush would raise PendingRollbackError at exit and
+    # kill the loop; a non-database error would commit what the old code discarded
+    check_not_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def worker():
+            while True:
+                db = SessionLocal()
+                try:
+                    try:
+                        db.add(Heartbeat())
+                        db.commit()
+                    except Exception as exc:
+                        logger.error("heartbeat failed: %s", exc)
+                finally:
+                    db.close()
+                time.sleep(30)
+        """, CODE)
+
+
+def test_outer_handler_swallowing_without_rollback_is_not_fixed():
+    check_not_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def record(event):
+            db = SessionLocal()
+            try:
+                db.add(Event(name=event))
+                db.commit()
+            except Exception as exc:
+                logger.warning("could not record %s: %s", event, exc)
+            finally:
+                db.close()
+        """, CODE)
+
+
+@pytest.mark.parametrize("use", [
+    "sessions.append(db)",  # a stress test that intentionally keeps sessions open
+    "pool[i] = db",
+    "self.db = db",
+    "self.repo = Repo(db)",
+    "threading.Thread(target=work, args=(db,)).start()",
+    "asyncio.create_task(work(db))",
+    "executor.submit(work, db)",
+    "callbacks.append(lambda: db.query(X).all())",
+    "rows = (r for r in db.query(X))",
+])
+def test_session_meant_to_stay_open_is_not_wrapped(use):
+    check_not_fixed(f"from core.database import SessionLocal\n\n\ndef hold(self, i):\n"
+                    f"    db = SessionLocal()\n    {use}\n", CODE)
+
+
+def test_closure_over_the_session_is_not_wrapped():
+    check_not_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def schedule():
+            db = SessionLocal()
+            try:
+                def job():
+                    return db.query(X).count()
+                scheduler.add(job)
+            finally:
+                db.close()
+        """, CODE)
+
+
+def test_no_fix_inside_another_session_block():
+    check_not_fixed(
+        """\
+        from core.database import SessionLocal, get_db_session
+
+
+        def copy():
+            with get_db_session() as outer:
+                db = SessionLocal()
+                try:
+                    return db.query(X).count() + outer.query(Y).count()
+                finally:
+                    db.close()
+        """, CODE)
+
+
+def test_factory_import_that_tests_patch_by_name_is_kept():
+    # atom: ~320 `patch("<module>.SessionLocal")` in 52 test files (tests/project/tests/reports_patching.py)
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def count_users():
+            db = SessionLocal()
+            try:
+                return db.query(User).count()
+            finally:
+                db.close()
+        """,
+        """\
+        from core.database import get_db_session, SessionLocal
+
+
+        def count_users():
+            with get_db_session() as db:
+                return db.query(User).count()
+        """, CODE, path=PROJECT / "app" / "reports.py")
+
+
+def test_helper_import_goes_below_the_sys_path_bootstrap():
+    # atom's scripts put the backend on sys.path first: an import above that fails
+    check_fixed(
+        """\
+        import os
+        import sys
+
+        sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+
+        from core.database import SessionLocal
+
+
+        def main():
+            db = SessionLocal()
+            try:
+                print(db.query(User).count())
+            finally:
+                db.close()
+        """,
+        """\
+        import os
+        import sys
+
+        sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+        from core.database import get_db_session
+
+
+        def main():
+            with get_db_session() as db:
+                print(db.query(User).count())
+        """, CODE)
+
+
+def test_no_fix_when_the_bootstrap_is_under_a_main_guard():
+    check_not_fixed(
+        """\
+        import sys
+
+        from core.database import SessionLocal
+
+
+        def main():
+            with SessionLocal() as db:
+                print(db.query(User).count())
+
+
+        if __name__ == "__main__":
+            sys.path.append(".")
+            main()
+        """, CODE)

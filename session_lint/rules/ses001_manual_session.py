@@ -12,7 +12,9 @@ from ..codemod import (
     helper_call,
     is_method_stmt,
     is_rollback_reraise,
+    place_imports,
     safe_to_manage,
+    swallows_failed_write,
     swap_into,
     used_outside_block,
     uses,
@@ -20,8 +22,10 @@ from ..codemod import (
     without_rollback,
 )
 from ..diagnostics import Applicability, Fix, ImportSpec
-from ..fastapi import add_dependency_param, injected_sessions, is_route, parameter_names
+from ..fastapi import add_dependency_param, injected_sessions, is_route, is_websocket, parameter_names
 from ..names import dotted_name
+from ..project import search_roots
+from ..project_imports import named_by_string
 from ..sessions import (
     Flavor,
     bound_to,
@@ -33,6 +37,7 @@ from ..sessions import (
     house_factory_call,
     local_import_of,
     manual_session_call,
+    opens_session,
     wrapper_body_call,
     yields_session,
 )
@@ -140,7 +145,6 @@ class ManualSession(Rule):
         if wrapper and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
             return  # reported at the wrapper's callers
         code = self.context.module.code_for_node(node.func)
-        sync = flavor is Flavor.SYNC
         self.report(node, f"manual session `{code}()`: {self.advice(flavor, function)}",
                     self.fix_for(node, flavor, function))
 
@@ -149,7 +153,7 @@ class ManualSession(Rule):
         `get_db_session()` that does not exist sends users looking for it)."""
         sync = flavor is Flavor.SYNC
         config = self.config
-        if function is not None and self.route(function):
+        if function is not None and self.route(function) and not is_websocket(function):
             dotted, key = (config.dependency, "dependency") if sync else (config.async_dependency, "async-dependency")
             if helper_available(self, dotted):
                 return f"inject it with `Depends({dotted.rpartition('.')[2]})`"
@@ -185,10 +189,10 @@ class ManualSession(Rule):
             return None
         name = item.asname.name.value if item.asname and isinstance(item.asname.name, cst.Name) else None
         body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else None
-        if name is None or body is None:
+        if name is None or body is None or self.unsound_block(stmt, body, name, outer=self.parent(stmt)):
             return None
         applicability = Applicability.SAFE if safe_to_manage(body, name) else Applicability.UNSAFE
-        if self.route_body(stmt, function):
+        if self.route_body(stmt, function) and not self.long_lived(function, stmt):
             if len(stmt.items) != 1 or has_comment(stmt.body.header) or has_comment(
                     cst.IndentedBlock(body=[], footer=stmt.body.footer)):
                 return None
@@ -239,10 +243,11 @@ class ManualSession(Rule):
             return None  # another path gives it a value, or it is used beyond the block
         if self.mentions_close(body, name):
             return None  # closed somewhere inside: not a shape we rewrite
-        if uses(body, name).escapes:
-            return None  # returned or stored: it outlives the block
+        if uses(body, name).escapes or self.unsound_block(line, body, name, outer=block):
+            return None
         leading = [*line.leading_lines, *removed_lines]
-        if function is not None and block is function.body and self.route(function):
+        if (function is not None and block is function.body and self.route(function)
+                and not self.long_lived(function, rest[len(rest) - len(after) - 1] if after else None)):
             if has_comment(header):
                 return None
             moved = [*body]
@@ -311,10 +316,40 @@ class ManualSession(Rule):
             new_body = [*stmts[:i], *new_body, *stmts[i + 1:]]
         params, imports = add_dependency_param(self, function, name, flavor)
         new_function = function.with_changes(params=params, body=function.body.with_changes(body=new_body))
+        placed = place_imports(self.context.module, {function: new_function}, imports)
+        if placed is None:
+            return None
+        replacements, imports = placed
         return Fix(applicability, f"Inject the session: `{name} = Depends({dependency.rpartition('.')[2]})`",
-                   {function: new_function}, add_imports=imports, remove_imports=self.factory_imports(call))
+                   replacements, add_imports=imports, remove_imports=self.factory_imports(call))
 
     # -- helpers --------------------------------------------------------------------
+    def unsound_block(self, opening: cst.CSTNode, body: list, name: str, outer: cst.CSTNode) -> bool:
+        """Would `with <helper>() as name:` around `body` be wrong whatever else holds? A handler
+        swallowing a failed write (the manager's commit at exit then fails or commits what the old
+        code discarded), or a session block around it (SPEC §4: never nest session blocks)."""
+        return swallows_failed_write(body, name) or self.inside_session_block(outer)
+
+    def inside_session_block(self, node: cst.CSTNode | None) -> bool:
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.Module)):
+            if isinstance(node, cst.With) and any(opens_session(self, item.item) for item in node.items):
+                return True
+            node = self.parent(node)
+        return False
+
+    def long_lived(self, function: cst.FunctionDef, last: cst.CSTNode | None) -> bool:
+        """Would an injected session be held much longer than the old one? A websocket handler lives as
+        long as its connection; after `last` (the statement that ended the old session) any await,
+        loop or call may take long while the request's session still holds its connection."""
+        if is_websocket(function):
+            return True
+        if last is None:
+            return False
+        stmts = list(function.body.body)
+        after = stmts[stmts.index(last) + 1:] if last in stmts else []
+        slow = m.Await() | m.For() | m.While() | m.With() | m.Call()
+        return any(m.findall(s, slow) for s in after)
+
     def route(self, function: cst.FunctionDef) -> bool:
         return is_route(self, function)
 
@@ -335,13 +370,18 @@ class ManualSession(Rule):
             return binding.targets[0].target.value
         return None
 
-    def fix(self, applicability, message, replacements, call, flavor, add) -> Fix:
-        """The fix, with the helper imported next to a function-local factory import when there is one."""
+    def fix(self, applicability, message, replacements, call, flavor, add) -> Fix | None:
+        """The fix, with the helper imported next to a function-local factory import when there is one,
+        else below the file's `sys.path` bootstrap if it has one."""
         local = local_import_of(self, call.func)
         if local is not None and add and not local.relative and dotted_name(local.module) == add[0].module:
             leaf = add[0].obj
             replacements = swap_into(dict(replacements), local, add_import_alias(local, leaf))
             add = ()
+        placed = place_imports(self.context.module, replacements, add)
+        if placed is None:
+            return None
+        replacements, add = placed
         return Fix(applicability, message, replacements, add_imports=add,
                    remove_imports=self.factory_imports(call))
 
@@ -357,11 +397,30 @@ class ManualSession(Rule):
         if (isinstance(func, cst.Attribute) and "." not in dotted
                 and config.session_module in self.qualified_names(func.value)):
             alias = func.value
-        new_call, spec = helper_call(dotted, config.session_module, alias)
+        new_call, spec = helper_call(dotted, self.session_module_spelling(call), alias)
         return new_call, (spec,) if spec else ()
 
+    def session_module_spelling(self, call: cst.Call) -> str:
+        """The session module as this file imports the factory from it: `core.database` when the
+        configuration says `backend.core.database` but the file runs with `backend/` on its path
+        (importing the other spelling would load a second module, with its own engine)."""
+        configured = self.config.session_module
+        for spec in factory_import_specs(self, call):
+            module = spec.module
+            if spec.obj is not None and not module.startswith(".") and (
+                    module == configured or configured.endswith("." + module) or module.endswith("." + configured)):
+                return module
+        return configured
+
     def factory_imports(self, call: cst.Call) -> tuple[ImportSpec, ...]:
-        return factory_import_specs(self, call)
+        """The factory imports the engine may remove once unused, minus those a string in the project
+        names as this module's attribute (a test's `patch("<this module>.SessionLocal")`)."""
+        return tuple(spec for spec in factory_import_specs(self, call)
+                     if not self.patched(spec.asname or (spec.obj or spec.module).split(".")[0]))
+
+    def patched(self, name: str) -> bool:
+        roots = search_roots(self.context.path, self.config.root)[:2]
+        return any(named_by_string(root, self.context.module_name, name) for root in roots if root.is_dir())
 
 
 def _prepend(stmt: cst.BaseStatement, lines) -> cst.BaseStatement:
