@@ -393,3 +393,68 @@ def test_sqlmodel_relationships_in_the_linted_file():
               "    return hero.team, hero.powers, hero.id\n")
     check_flagged(source, [(11, 12, CODE)], cfg=NO_EXPIRE)
     check_noop(source.replace("hero.team, ", ""), CODE, cfg=NO_EXPIRE)
+
+
+# -- expire_on_commit read from the helper that opened the block (onyx's sql_engine helpers) -------
+TENANT_HELPERS = ("get_session_with_current_tenant", "get_session_with_tenant", "get_session_with_shared_schema",
+                  "committing_no_expire_session", "delegating_committer", "mixed_session", "expiring_session")
+TENANT = f"from app.tenant_sessions import {', '.join(TENANT_HELPERS)}\n"
+
+
+def tenant_cfg(helper: str, **overrides):
+    return config(context_manager=f"app.tenant_sessions.{helper}", **overrides)
+
+
+def tenant_src(body: str) -> str:
+    return src(TENANT + body)  # the function under test starts on line 7
+
+
+@pytest.mark.parametrize("opening", [
+    # onyx tests/integration/common_utils/chat.py: the helper delegates to one building
+    # `Session(bind=..., expire_on_commit=False)` on every path
+    "get_session_with_current_tenant()",
+    "get_session_with_tenant(tenant_id='t')",
+    "get_session_with_shared_schema()",  # a module-level alias of a helper
+    "committing_no_expire_session()",  # commits at exit; its module-level sessionmaker says False
+])
+def test_helper_that_builds_sessions_without_expiry(opening):
+    cfg = tenant_cfg(opening.partition("(")[0])
+    body = (f"def f(uid):\n    with {opening} as db_session:\n        user = db_session.get(User, uid)\n"
+            "        db_session.commit()\n")
+    check_noop(tenant_src(body + "    return user.email\n"), CODE, cfg=cfg)
+    check_flagged(tenant_src(body + "    return user.posts\n"), [(11, 12, CODE)], cfg=cfg)
+
+
+def test_onyx_chat_test_user_added_committed_then_read():
+    body = ("def test_create_chat_session_and_send_messages():\n"
+            "    with get_session_with_current_tenant() as db_session:\n"
+            "        test_user = User(email='test@example.com', hashed_password='dummy_hash')\n"
+            "        db_session.add(test_user)\n        db_session.commit()\n"
+            "    headers = {'Authorization': f'Bearer {test_user.id}'}\n    return headers\n")
+    check_noop(tenant_src(body), CODE, cfg=tenant_cfg("get_session_with_current_tenant"))
+
+
+def test_helper_commits_through_the_helper_it_delegates_to():
+    body = "def f(uid):\n    with delegating_committer() as db:\n        user = db.get(User, uid)\n    return user.email\n"
+    check_flagged(tenant_src(body), [(10, 12, CODE)], cfg=tenant_cfg("delegating_committer"))
+
+
+def test_helper_that_cannot_tell_falls_back_to_the_configuration():
+    body = "def f(uid):\n    with mixed_session('x') as db:\n        user = db.get(User, uid)\n    return user.email\n"
+    check_flagged(tenant_src(body), [(10, 12, CODE)], cfg=tenant_cfg("mixed_session"))
+    check_noop(tenant_src(body), CODE, cfg=tenant_cfg("mixed_session", expire_on_commit=False))
+
+
+def test_helper_that_says_it_expires_wins_over_the_configuration():
+    body = "def f(uid):\n    with expiring_session() as db:\n        user = db.get(User, uid)\n    return user.email\n"
+    check_flagged(tenant_src(body), [(10, 12, CODE)], cfg=tenant_cfg("expiring_session", expire_on_commit=False))
+
+
+def test_factory_sessionmaker_read_from_its_module():
+    source = ("from app.tenant_sessions import NoExpireLocal\nfrom app.orm_models import User\n\n"
+              "def f(uid):\n    db = NoExpireLocal()\n    user = db.get(User, uid)\n    db.commit()\n    db.close()\n"
+              "    return user.email\n")
+    cfg = config(session_factories=("SessionLocal", "app.tenant_sessions.NoExpireLocal"))
+    check_noop(source, CODE, cfg=cfg)
+    check_flagged(source.replace("NoExpireLocal()", "NoExpireLocal(expire_on_commit=True)"), [(9, 12, CODE)], cfg=cfg)
+
