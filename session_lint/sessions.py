@@ -6,9 +6,7 @@ of the module it is visiting.
 
 from __future__ import annotations
 
-import ast
 import enum
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -16,6 +14,7 @@ import libcst.matchers as m
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
 from .diagnostics import ImportSpec
+from .helper_behaviour import Behaviour
 from .names import dotted_name
 from .project import module_defines
 from .sqlalchemy_names import (
@@ -543,43 +542,41 @@ def is_session_annotation(rule: Rule, annotation: cst.BaseExpression | None) -> 
         annotation, (config.session_type, config.async_session_type))
 
 
+def helper_behaviour(rule: Rule, call: cst.CSTNode) -> Behaviour:
+    """What the project helper or factory called here does (commits at exit? expire_on_commit?),
+    read from its source; UNKNOWN when the project does not define it. The one place rules ask."""
+    from .helper_behaviour import UNKNOWN, behaviour
+
+    if not isinstance(call, cst.Call):
+        return UNKNOWN
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "begin":  # SessionLocal.begin()
+        func = func.value
+    roots = _module_cache(rule, "_search_roots", lambda: search_roots(rule.context.path, rule.config.root))
+    for name in sorted(rule.qualified_names(func)):
+        found = behaviour(name, roots)
+        if found != UNKNOWN:
+            return found
+    return UNKNOWN
+
+
 def context_manager_commits(rule: Rule, call: cst.CSTNode) -> bool:
     """Does the (house) context manager called here commit at exit? Read from its source when the
     project defines it (some only close: `try: yield s finally: s.close()`); assumed when unknown."""
-    from .project import find_module_source, search_roots
-
-    if not isinstance(call, cst.Call):
-        return True
-    for name in rule.qualified_names(call.func):
-        module, _, function = name.rpartition(".")
-        source = find_module_source(module, search_roots(rule.context.path, rule.config.root)) if module else None
-        if source is not None:
-            commits = _function_commits(source, source.stat().st_mtime_ns, function)
-            if commits is not None:
-                return commits
-    return True
-
-
-@lru_cache(maxsize=256)
-def _function_commits(path, mtime_ns: int, function: str) -> bool | None:
-    try:
-        tree = ast.parse(path.read_bytes())
-    except (OSError, SyntaxError, ValueError):
-        return None
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
-            if not any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(node)):
-                return None  # not a generator-based context manager (a stub, a class...): unknown
-            return any(isinstance(sub, ast.Attribute) and sub.attr in ("commit", "begin") for sub in ast.walk(node))
-    return None
+    commits = helper_behaviour(rule, call).commits
+    return True if commits is None else commits
 
 
 def session_expires_on_commit(rule: Rule, call: cst.CSTNode) -> bool:
-    """`expire-on-commit` from the configuration, unless the call says otherwise
-    (`Session(engine, expire_on_commit=False)`)."""
+    """Does the session this call opens expire its objects on commit? The call's own
+    `expire_on_commit=` (`Session(engine, expire_on_commit=False)`), else what the helper or
+    sessionmaker it calls says in its source, else the `expire-on-commit` option."""
     if isinstance(call, cst.Call):
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == "expire_on_commit" and isinstance(arg.value, cst.Name):
-                if arg.value.value in ("True", "False"):
-                    return arg.value.value == "True"
-    return rule.config.expire_on_commit
+        inner = call.func if isinstance(call.func, cst.Call) else None  # sessionmaker(...)()
+        for c in (call, inner) if inner is not None else (call,):
+            for arg in c.args:
+                if arg.keyword is not None and arg.keyword.value == "expire_on_commit" and isinstance(arg.value, cst.Name):
+                    if arg.value.value in ("True", "False"):
+                        return arg.value.value == "True"
+    expires = helper_behaviour(rule, call).expires
+    return rule.config.expire_on_commit if expires is None else expires

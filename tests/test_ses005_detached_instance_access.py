@@ -313,11 +313,10 @@ def test_fix_is_unsafe_only():
     # a use in a later function-level statement after a loop containing the block
     "def f(ids):\n    for i in ids:\n        with get_db_session() as db:\n            user = db.get(User, i)\n"
     "    return user.name\n",
-    # an added object is flushed by the exit commit: inside the block it has no id yet
+    # an added object is flushed by the exit commit: inside the block it has no id yet (and a
+    # comprehension cannot be copied out)
     "def f(name):\n    with get_db_session() as db:\n        user = User(name=name)\n        db.add(user)\n"
-    "    return user.id\n",
-    # moving a yield into the block would keep the session open across it
-    "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    yield user.name\n",
+    "    return [user.id for _ in range(2)]\n",
 ])
 def test_no_fix(body):
     check_not_fixed(src(body), CODE)
@@ -327,7 +326,7 @@ def test_message_for_an_added_object_suggests_a_flush():
     from session_lint.api import lint_source
     from helpers import DEFAULT_PATH
     body = "def f(name):\n    with get_db_session() as db:\n        user = User(name=name)\n        db.add(user)\n" \
-           "    return user.id\n"
+           "    return [user.id for _ in range(2)]\n"
     (d,) = [d for d in lint_source(src(body), str(DEFAULT_PATH), config()) if d.code == CODE]
     assert d.message == ("`user.id` read after the session `db` closed (line 9): `user` is detached and its "
                          "attributes were expired by the commit; read what you need inside the block after "
@@ -393,3 +392,189 @@ def test_sqlmodel_relationships_in_the_linted_file():
               "    return hero.team, hero.powers, hero.id\n")
     check_flagged(source, [(11, 12, CODE)], cfg=NO_EXPIRE)
     check_noop(source.replace("hero.team, ", ""), CODE, cfg=NO_EXPIRE)
+
+
+# -- expire_on_commit read from the helper that opened the block (onyx's sql_engine helpers) -------
+TENANT_HELPERS = ("get_session_with_current_tenant", "get_session_with_tenant", "get_session_with_shared_schema",
+                  "committing_no_expire_session", "delegating_committer", "mixed_session", "expiring_session")
+TENANT = f"from app.tenant_sessions import {', '.join(TENANT_HELPERS)}\n"
+
+
+def tenant_cfg(helper: str, **overrides):
+    return config(context_manager=f"app.tenant_sessions.{helper}", **overrides)
+
+
+def tenant_src(body: str) -> str:
+    return src(TENANT + body)  # the function under test starts on line 7
+
+
+@pytest.mark.parametrize("opening", [
+    # onyx tests/integration/common_utils/chat.py: the helper delegates to one building
+    # `Session(bind=..., expire_on_commit=False)` on every path
+    "get_session_with_current_tenant()",
+    "get_session_with_tenant(tenant_id='t')",
+    "get_session_with_shared_schema()",  # a module-level alias of a helper
+    "committing_no_expire_session()",  # commits at exit; its module-level sessionmaker says False
+])
+def test_helper_that_builds_sessions_without_expiry(opening):
+    cfg = tenant_cfg(opening.partition("(")[0])
+    body = (f"def f(uid):\n    with {opening} as db_session:\n        user = db_session.get(User, uid)\n"
+            "        db_session.commit()\n")
+    check_noop(tenant_src(body + "    return user.email\n"), CODE, cfg=cfg)
+    check_flagged(tenant_src(body + "    return user.posts\n"), [(11, 12, CODE)], cfg=cfg)
+
+
+def test_onyx_chat_test_user_added_committed_then_read():
+    body = ("def test_create_chat_session_and_send_messages():\n"
+            "    with get_session_with_current_tenant() as db_session:\n"
+            "        test_user = User(email='test@example.com', hashed_password='dummy_hash')\n"
+            "        db_session.add(test_user)\n        db_session.commit()\n"
+            "    headers = {'Authorization': f'Bearer {test_user.id}'}\n    return headers\n")
+    check_noop(tenant_src(body), CODE, cfg=tenant_cfg("get_session_with_current_tenant"))
+
+
+def test_helper_commits_through_the_helper_it_delegates_to():
+    body = "def f(uid):\n    with delegating_committer() as db:\n        user = db.get(User, uid)\n    return user.email\n"
+    check_flagged(tenant_src(body), [(10, 12, CODE)], cfg=tenant_cfg("delegating_committer"))
+
+
+def test_helper_that_cannot_tell_falls_back_to_the_configuration():
+    body = "def f(uid):\n    with mixed_session('x') as db:\n        user = db.get(User, uid)\n    return user.email\n"
+    check_flagged(tenant_src(body), [(10, 12, CODE)], cfg=tenant_cfg("mixed_session"))
+    check_noop(tenant_src(body), CODE, cfg=tenant_cfg("mixed_session", expire_on_commit=False))
+
+
+def test_helper_that_says_it_expires_wins_over_the_configuration():
+    body = "def f(uid):\n    with expiring_session() as db:\n        user = db.get(User, uid)\n    return user.email\n"
+    check_flagged(tenant_src(body), [(10, 12, CODE)], cfg=tenant_cfg("expiring_session", expire_on_commit=False))
+
+
+def test_factory_sessionmaker_read_from_its_module():
+    source = ("from app.tenant_sessions import NoExpireLocal\nfrom app.orm_models import User\n\n"
+              "def f(uid):\n    db = NoExpireLocal()\n    user = db.get(User, uid)\n    db.commit()\n    db.close()\n"
+              "    return user.email\n")
+    cfg = config(session_factories=("SessionLocal", "app.tenant_sessions.NoExpireLocal"))
+    check_noop(source, CODE, cfg=cfg)
+    check_flagged(source.replace("NoExpireLocal()", "NoExpireLocal(expire_on_commit=True)"), [(9, 12, CODE)], cfg=cfg)
+
+
+# -- the move fix never holds the session across I/O, loops or other sessions (SPEC §4) ---------------
+IO_HEAD = "import asyncio, subprocess, time\nimport httpx, requests\nfrom app.tenant_sessions import audit\n"
+STAY_OUTSIDE = [
+    "requests.post('http://x')",
+    "httpx.get('http://x')",
+    "time.sleep(1)",
+    "subprocess.run(['ls'])",
+    "open('f').read()",
+    "client.post('/chat', json={})",  # a project's HTTP client, resolved by nothing
+    "api_client.get('/chat')",
+    "for i in range(3):\n        print(i)",
+    "while poll():\n        pass",
+    "with get_db_session() as db2:\n        db2.query(Post).all()",
+    "audit(uid)",  # a project function that opens its own session
+]
+
+
+@pytest.mark.parametrize("stmt", STAY_OUTSIDE)
+def test_fix_copies_the_values_instead_of_moving_io_loops_or_sessions_into_the_block(stmt):
+    before = ("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+              f"    {stmt}\n    return user.email\n")
+    after = ("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+             f"        user_email = user.email\n    {stmt}\n    return user_email\n")
+    check_fixed(src(IO_HEAD + before), src(IO_HEAD + after), CODE, unsafe=True)
+
+
+@pytest.mark.parametrize("stmt", ["await asyncio.sleep(1)", "await fetch(uid)"])
+def test_fix_never_moves_an_await_into_the_block(stmt):
+    before = ("async def f(uid):\n    async with get_async_session() as db:\n        user = await db.get(User, uid)\n"
+              f"    {stmt}\n    return user.email\n")
+    after = ("async def f(uid):\n    async with get_async_session() as db:\n        user = await db.get(User, uid)\n"
+             f"        user_email = user.email\n    {stmt}\n    return user_email\n")
+    check_fixed(src(IO_HEAD + before), src(IO_HEAD + after), CODE, unsafe=True)
+
+
+def test_fix_still_moves_a_session_await_and_a_loop_over_what_the_block_loaded():
+    check_fixed(
+        src("async def f():\n    async with get_async_session() as db:\n"
+            "        users = (await db.scalars(select(User))).all()\n"
+            "    for u in users:\n        await db.refresh(u)\n    return [u.name for u in users]\n"),
+        src("async def f():\n    async with get_async_session() as db:\n"
+            "        users = (await db.scalars(select(User))).all()\n"
+            "        for u in users:\n            await db.refresh(u)\n        return [u.name for u in users]\n"),
+        CODE, unsafe=True, cfg=config(select=("SES005",)))
+
+
+def test_no_fix_when_the_session_is_handed_to_other_code_after_the_block():
+    check_not_fixed(src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+                        "    notify(db)\n    return user.email\n"), CODE)
+
+
+# -- the copy fix: values read at the end of the block, used after it ---------------------------------
+def test_copy_fix_onyx_chat_shape_keeps_the_http_calls_outside():
+    check_fixed(
+        src(IO_HEAD + "def test_chat(base_url):\n    with get_db_session() as db_session:\n"
+            "        test_user = User(email='test@example.com')\n        db_session.add(test_user)\n"
+            "        db_session.commit()\n\n    headers = {'Authorization': f'Bearer {test_user.id}'}\n"
+            "    response = requests.post(base_url, headers=headers)\n    assert response.status_code == 200\n"),
+        src(IO_HEAD + "def test_chat(base_url):\n    with get_db_session() as db_session:\n"
+            "        test_user = User(email='test@example.com')\n        db_session.add(test_user)\n"
+            "        db_session.commit()\n        test_user_id = test_user.id\n\n"
+            "    headers = {'Authorization': f'Bearer {test_user_id}'}\n"
+            "    response = requests.post(base_url, headers=headers)\n    assert response.status_code == 200\n"),
+        CODE, unsafe=True)
+
+
+def test_copy_fix_flushes_objects_added_in_the_block_first():
+    check_fixed(
+        src(IO_HEAD + "def f(url):\n    with get_db_session() as db:\n        user = User(name='x')\n        db.add(user)\n"
+            "    requests.post(url, json={'id': user.id, 'name': user.name, 'again': user.id})\n"),
+        src(IO_HEAD + "def f(url):\n    with get_db_session() as db:\n        user = User(name='x')\n        db.add(user)\n"
+            "        db.flush()\n        user_id = user.id\n        user_name = user.name\n"
+            "    requests.post(url, json={'id': user_id, 'name': user_name, 'again': user_id})\n"),
+        CODE, unsafe=True)
+    check_fixed(
+        src(IO_HEAD + "async def f():\n    async with get_async_session() as db:\n        user = User(name='x')\n"
+            "        db.add(user)\n    await asyncio.sleep(user.id)\n"),
+        src(IO_HEAD + "async def f():\n    async with get_async_session() as db:\n        user = User(name='x')\n"
+            "        db.add(user)\n        await db.flush()\n        user_id = user.id\n    await asyncio.sleep(user_id)\n"),
+        CODE, unsafe=True)
+
+
+def test_copy_fix_for_a_yield_keeps_the_session_closed_across_it():
+    check_fixed(
+        src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    yield user.name\n"),
+        src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+            "        user_name = user.name\n    yield user_name\n"),
+        CODE, unsafe=True)
+
+
+def test_copy_fix_picks_a_free_name_and_copies_each_object():
+    check_fixed(
+        src(IO_HEAD + "def f(uid, user_email):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+            "        post = db.get(Post, uid)\n    time.sleep(1)\n    return user.email.lower(), post.title, user_email\n"),
+        src(IO_HEAD + "def f(uid, user_email):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+            "        post = db.get(Post, uid)\n        user_email_2 = user.email\n        post_title = post.title\n"
+            "    time.sleep(1)\n    return user_email_2.lower(), post_title, user_email\n"),
+        CODE, unsafe=True)
+
+
+@pytest.mark.parametrize("after", [
+    # a None test: the copy inside the block would raise where the old code returned
+    "    if user is None:\n        return None\n    time.sleep(1)\n    return user.email\n",
+    # read on one branch only, in a loop, after a short-circuit, after an early exit
+    "    time.sleep(1)\n    if ok():\n        return user.email\n",
+    "    for i in range(3):\n        print(user.email)\n",
+    "    time.sleep(1)\n    return ok() and user.email\n",
+    "    if time.sleep(1):\n        return None\n    return user.email\n",
+    # a method call, a relationship (ORM objects, detached too), a rebinding in between
+    "    time.sleep(1)\n    return user.display_name()\n",
+    "    time.sleep(1)\n    return user.posts\n",
+    "    time.sleep(1)\n    if ok():\n        user = load()\n    return user.email\n",
+    # the session itself used after the block (SES006): nothing to copy
+    "    time.sleep(1)\n    return db.query(Post).filter(Post.author_id == user.id).all()\n",
+    # the object itself escapes
+    "    time.sleep(1)\n    return user\n",
+])
+def test_no_copy_fix(after):
+    check_not_fixed(src(IO_HEAD + "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+                        + after), CODE)

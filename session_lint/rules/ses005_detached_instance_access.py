@@ -7,6 +7,7 @@ import libcst.matchers as m
 
 from ..diagnostics import Applicability, Fix
 from ..flow import Analysis, DetachedRead, analyse
+from ..move_safety import bound_reads, why_not_move
 from .base import Rule
 
 DOCS = """\
@@ -122,17 +123,23 @@ class DetachedInstanceAccess(Rule):
                 " or eager-load it" if read.reason == "relationship" else "")
         return text
 
-    # -- fix: move the statements that use the objects into the block -----------------
+    # -- fixes ----------------------------------------------------------------------------------
     def fix(self, read: DetachedRead, analysis: Analysis) -> Fix | None:
         closure = read.obj.closure
         block = self.try_finally_closing(closure.node) if closure.by_close_call else closure.node
         if not isinstance(block, (cst.With, cst.Try)) or not isinstance(block.body, cst.IndentedBlock):
             return None
-        if block in analysis.flushed_at_exit:
-            return None  # inside the block, added objects are not flushed yet (no id, no defaults)
         suite = self.parent(block)
         if not isinstance(suite, (cst.IndentedBlock, cst.Module)):
             return None
+        uses = analysis.uses_after.get(closure.node, [])
+        return self.move_fix(read, analysis, block, suite, uses) or self.copy_fix(read, analysis, block, suite, uses)
+
+    def move_fix(self, read: DetachedRead, analysis: Analysis, block: cst.With | cst.Try,
+                 suite: cst.IndentedBlock | cst.Module, uses: list[cst.CSTNode]) -> Fix | None:
+        """Move the statements that use the objects, up to a `return`, to the end of the block."""
+        if block in analysis.flushed_at_exit:
+            return None  # inside the block, added objects are not flushed yet (no id, no defaults)
         body = list(suite.body)
         index = body.index(block)
         following = body[index + 1:]
@@ -144,12 +151,10 @@ class DetachedInstanceAccess(Rule):
         moved = following[: end + 1]
         if not moved or any(m.findall(stmt, m.Yield() | m.FunctionDef() | m.ClassDef()) for stmt in moved):
             return None
-        first, last = self.position(moved[0]).start, self.position(moved[-1]).end
-        for use in analysis.uses_after.get(closure.node, []):
-            pos = self.position(use)
-            if not ((first.line, first.column) <= (pos.start.line, pos.start.column)
-                    and (pos.end.line, pos.end.column) <= (last.line, last.column)):
-                return None  # a use outside the moved statements
+        if not all(self.within(use, moved) for use in uses):
+            return None  # a use outside the moved statements
+        if why_not_move(self, moved, read.obj.closure.session, uses):
+            return None  # the session would be held across I/O, a loop or another session
         inner = block.body
         moved[0] = moved[0].with_changes(leading_lines=(*inner.footer, *moved[0].leading_lines))
         new_block = block.with_changes(body=inner.with_changes(body=(*inner.body, *moved), footer=()))
@@ -157,6 +162,50 @@ class DetachedInstanceAccess(Rule):
         return Fix(Applicability.UNSAFE, f"Move the code that uses `{read.name}` into the session block",
                    {suite: new_suite})
 
+    def copy_fix(self, read: DetachedRead, analysis: Analysis, block: cst.With | cst.Try,
+                 suite: cst.IndentedBlock | cst.Module, uses: list[cst.CSTNode]) -> Fix | None:
+        """Copy the column values read after the block into variables at the end of the block
+        (`user_email = user.email`) and read those instead: no other code moves into the session."""
+        reads = bound_reads(self, block, suite, uses, self.kind_of(read))
+        last = block.body.body[-1] if block.body.body else None
+        if not reads or last is None or _leaves(last):
+            return None
+        taken = set(self.names_in_module())  # this fix's own picks stay its own
+        variables: dict[tuple[str, str], str] = {}
+        replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+        for node in reads:
+            key = (node.value.value, node.attr.value)
+            if key not in variables:
+                variables[key] = _fresh(f"{key[0]}_{key[1]}", taken)
+            replacements[node] = cst.Name(variables[key])
+        statements = [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(var))],
+                                                          cst.Attribute(cst.Name(obj), cst.Name(attr)))])
+                      for (obj, attr), var in variables.items()]
+        if block in analysis.flushed_at_exit:  # objects added in the block get their ids first
+            statements.insert(0, _flush(read.obj.closure.session, _asynchronous(block)))
+        replacements[block.body] = block.body.with_changes(body=(*block.body.body, *statements))
+        copied = ", ".join(f"`{obj}.{attr}`" for obj, attr in variables)
+        return Fix(Applicability.UNSAFE, f"Read {copied} inside the session block", replacements)
+
+    def kind_of(self, read: DetachedRead):
+        """`kind_of(name, attr)`: what `attr` is on the object `name` (its model is known for `read`'s)."""
+        from ..models import registry_for
+
+        context = self.context
+        registry = registry_for(context.module.code, context.path, self.config.root)
+        return lambda name, attr: registry.attribute_kind(read.obj.model if name == read.name else None, attr)
+
+    def within(self, node: cst.CSTNode, statements: list[cst.CSTNode]) -> bool:
+        first, last = self.position(statements[0]).start, self.position(statements[-1]).end
+        pos = self.position(node)
+        return ((first.line, first.column) <= (pos.start.line, pos.start.column)
+                and (pos.end.line, pos.end.column) <= (last.line, last.column))
+
+    def names_in_module(self) -> set[str]:
+        cache = self.context.__dict__
+        if "_ses005_names" not in cache:
+            cache["_ses005_names"] = {n.value for n in m.findall(self.context.module, m.Name())}
+        return cache["_ses005_names"]
 
     def try_finally_closing(self, call: cst.CSTNode) -> cst.Try | None:
         """The `try:` of `try: ... finally: db.close()` (nothing else in the finally, no except/else:
@@ -172,3 +221,28 @@ class DetachedInstanceAccess(Rule):
 
 def _returns(stmt: cst.CSTNode) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and any(isinstance(s, cst.Return) for s in stmt.body)
+
+
+def _leaves(stmt: cst.CSTNode) -> bool:
+    """Does the block's last statement leave it (then nothing appended to the block would run)?"""
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(s, (cst.Return, cst.Raise, cst.Break, cst.Continue)) for s in stmt.body)
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _asynchronous(block: cst.With | cst.Try) -> bool:
+    if isinstance(block, cst.With):
+        return block.asynchronous is not None
+    return bool(block.finalbody and m.findall(block.finalbody, m.Await()))
+
+
+def _flush(session: str, awaited: bool) -> cst.SimpleStatementLine:
+    call: cst.BaseExpression = cst.Call(cst.Attribute(cst.Name(session), cst.Name("flush")))
+    return cst.SimpleStatementLine([cst.Expr(cst.Await(call) if awaited else call)])
