@@ -16,7 +16,7 @@ from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 from .diagnostics import ImportSpec
 from .helper_behaviour import Behaviour
 from .names import dotted_name
-from .project import module_defines
+from .project import module_defines, search_roots
 from .sqlalchemy_names import (
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
