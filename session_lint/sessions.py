@@ -423,7 +423,38 @@ def yields_session(rule: Rule, node: cst.CSTNode, name: str | None) -> bool:
     function = enclosing_function(rule, node)
     if function is None or name is None:
         return False
-    return bool(m.findall(function.body, m.Yield(value=m.Name(name))))
+    return any(_hands_out(y.value, name) for y in _own_yields(function.body))
+
+
+def _hands_out(value: cst.CSTNode | None, name: str) -> bool:
+    """`yield db` or `yield db, Model` (a fixture handing out the session with what it needs)."""
+    if m.matches(value, m.Name(name)):
+        return True
+    return isinstance(value, cst.Tuple) and any(m.matches(e.value, m.Name(name)) for e in value.elements)
+
+
+def _own_yields(body: cst.CSTNode) -> list[cst.Yield]:
+    """The yields of this function, not of functions nested in it (a nested provider does not make
+    the function that defines it one: atom's tests define a `@contextmanager` beside a raw session)."""
+    class Collect(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[cst.Yield] = []
+
+        def visit_FunctionDef(self, node) -> bool:
+            return False
+
+        def visit_Lambda(self, node) -> bool:
+            return False
+
+        def visit_ClassDef(self, node) -> bool:
+            return False
+
+        def visit_Yield(self, node: cst.Yield) -> None:
+            self.found.append(node)
+
+    collector = Collect()
+    body.visit(collector)
+    return collector.found
 
 
 def local_import_of(rule: Rule, func: cst.CSTNode) -> cst.ImportFrom | None:

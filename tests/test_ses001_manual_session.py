@@ -1193,3 +1193,39 @@ def test_no_fix_when_the_bootstrap_is_under_a_main_guard():
             sys.path.append(".")
             main()
         """, CODE)
+
+
+# -- providers (atom's tests): what makes a function a session provider -------------------------
+
+def test_a_fixture_yielding_the_session_in_a_tuple_is_a_provider():
+    check_noop("""\
+        import pytest
+        from sqlalchemy.orm import sessionmaker
+
+
+        @pytest.fixture
+        def db(engine):
+            session = sessionmaker(bind=engine)()
+            yield session, Item
+            session.close()
+        """, CODE)
+
+
+def test_a_nested_provider_does_not_exempt_the_function_defining_it():
+    check_flagged("""\
+        from contextlib import contextmanager
+        from sqlalchemy.orm import sessionmaker
+
+
+        def test_runner(engine):
+            @contextmanager
+            def fake_db():
+                session = sessionmaker(bind=engine)()
+                try:
+                    yield session
+                finally:
+                    session.close()
+
+            session = sessionmaker(bind=engine)()
+            session.add(Agent())
+        """, [(14, 15, CODE)])
