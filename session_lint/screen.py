@@ -65,6 +65,7 @@ TRIGGERS: dict[str, frozenset[str]] = {
 }
 
 _SQLALCHEMY_WORDS = frozenset(n.rpartition(".")[2] for n in SESSION_CLASSES | ASYNC_SESSION_CLASSES | REGISTRIES)
+_REGISTRY_WORDS = frozenset(n.rpartition(".")[2] for n in REGISTRIES)
 _SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
 
 
@@ -392,10 +393,14 @@ class _Finder:
             for sub in ast.walk(node) if not isinstance(node, (ast.Assign, ast.AnnAssign)) else (node,):
                 if isinstance(sub, (ast.Assign, ast.AnnAssign)) and isinstance(sub.value, ast.Call):
                     func = sub.value.func
-                    if (self._sqlalchemy(func, REGISTRIES) or self.is_raw(sub.value)
+                    if (self._registry_word(func) or self.is_raw(sub.value)
                             or (isinstance(func, ast.Name) and func.id in builders)):
                         targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
                         self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
+
+    def _registry_word(self, func: ast.expr) -> bool:
+        """May `func` be a sessionmaker, even one a project module re-exports (SES001 follows those)?"""
+        return any(_leaf(name) in _REGISTRY_WORDS for name in self.resolve(func))
 
     def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
         lines = [c.lineno for c in openings]
