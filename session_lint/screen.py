@@ -65,6 +65,7 @@ TRIGGERS: dict[str, frozenset[str]] = {
 }
 
 _SQLALCHEMY_WORDS = frozenset(n.rpartition(".")[2] for n in SESSION_CLASSES | ASYNC_SESSION_CLASSES | REGISTRIES)
+_REGISTRY_WORDS = frozenset(n.rpartition(".")[2] for n in REGISTRIES)
 _SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
 
 
@@ -85,7 +86,6 @@ class _Words:
     def of(cls, config: Config) -> _Words:
         raw = {_leaf(n) for n in config.session_factories + config.async_session_factories}
         raw |= {_leaf(config.dependency), _leaf(config.async_dependency)}
-        raw.add("next")  # `next(gen)`: any project generator yielding a session, read by SES001 elsewhere
         managed = {_leaf(config.context_manager), _leaf(config.async_context_manager)}
         types = {_leaf(config.session_type), _leaf(config.async_session_type), "Session", "AsyncSession"}
         deprecated = {_leaf(old) for old, _ in config.deprecated}
@@ -103,7 +103,7 @@ class Screen:
         self.words = _Words.of(config)
         wanted: set[str] = set()
         if self.triggers & {"raw", "managed", "block"}:
-            wanted |= self.words.raw | self.words.managed | self.words.session_types | _SQLALCHEMY_WORDS
+            wanted |= self.words.raw | self.words.managed | self.words.session_types | _SQLALCHEMY_WORDS | {"next"}
         if "deprecated" in self.triggers:
             wanted |= self.words.deprecated
         self.wanted = frozenset(wanted)
@@ -147,7 +147,7 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     new_leaves = {_leaf(new) for _, new in config.deprecated}
     first_parts = {name.partition(".")[0] for pair in config.deprecated for name in pair}
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
-                                | _SQLALCHEMY_WORDS), frozenset(first_parts))
+                                | _SQLALCHEMY_WORDS | {"next"}), frozenset(first_parts))
 
 
 # Spellings of a word that name another library's class, never SQLAlchemy's (`requests.Session()`
@@ -309,6 +309,8 @@ class _Finder:
 
     def is_raw(self, call: ast.Call) -> bool:
         func = call.func
+        if isinstance(func, ast.Name) and func.id == "next":  # a project generator yielding a session
+            return bool(call.args) and _may_be_generator(call.args[0])
         if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)()
             return self._sqlalchemy(func.func, REGISTRIES) or self.is_raw(func)
         if isinstance(func, ast.Name) and func.id in self.local_openers:
@@ -392,10 +394,14 @@ class _Finder:
             for sub in ast.walk(node) if not isinstance(node, (ast.Assign, ast.AnnAssign)) else (node,):
                 if isinstance(sub, (ast.Assign, ast.AnnAssign)) and isinstance(sub.value, ast.Call):
                     func = sub.value.func
-                    if (self._sqlalchemy(func, REGISTRIES) or self.is_raw(sub.value)
+                    if (self._registry_word(func) or self.is_raw(sub.value)
                             or (isinstance(func, ast.Name) and func.id in builders)):
                         targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
                         self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
+
+    def _registry_word(self, func: ast.expr) -> bool:
+        """May `func` be a sessionmaker, even one a project module re-exports (SES001 follows those)?"""
+        return any(_leaf(name) in _REGISTRY_WORDS for name in self.resolve(func))
 
     def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
         lines = [c.lineno for c in openings]
@@ -471,6 +477,18 @@ def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast
                 if region_index > 0 or (n.lineno, n.col_offset) >= end:
                     return True
     return False
+
+
+# `next(iter(rows))` and friends: never a generator function of the project
+_BUILTIN_ITERATORS = frozenset({"iter", "reversed", "zip", "enumerate", "map", "filter", "range", "open"})
+
+
+def _may_be_generator(arg: ast.expr) -> bool:
+    """May `next(arg)` drive a project generator (`next(get_db())`, `gen = get_db(); next(gen)`)?
+    Not a generator expression, a literal or a builtin iterator: `next(x for x in xs)`."""
+    if isinstance(arg, ast.Call):
+        return not (isinstance(arg.func, ast.Name) and arg.func.id in _BUILTIN_ITERATORS)
+    return isinstance(arg, (ast.Name, ast.Attribute))
 
 
 def _may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -166,12 +166,16 @@ def _assigned_value(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | Non
     return parent.value if isinstance(parent, cst.AnnAssign) and parent.target is target else None
 
 
+_SESSIONMAKER_LEAVES = tuple({name.rpartition(".")[2] for name in SESSIONMAKERS | ASYNC_SESSIONMAKERS})
+
+
 def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | None:
     """Is `value` a session factory being built: `sessionmaker(...)`, `async_sessionmaker(...)`, or a
     call of a project function that returns one (read from its source)? Its sessions' flavour."""
     if not isinstance(value, cst.Call) or isinstance(value.func, cst.Call):
         return None
-    names = rule.qualified_names(value.func)
+    # through a project module re-exporting SQLAlchemy's (dispatch: `from .core import sessionmaker`)
+    names = rule.resolved_names(value.func, _SESSIONMAKER_LEAVES)
     if names & SESSIONMAKERS:
         return Flavor.SYNC
     if names & ASYNC_SESSIONMAKERS:
@@ -489,7 +493,8 @@ def event_connection_session(rule: Rule, call: cst.Call) -> bool:
     (a parameter, or `session.connection()` of the event's session): SQLAlchemy's documented way to
     write from a flush or mapper hook, inside the flush's transaction. Not a finding (SPEC §3)."""
     function = enclosing_function(rule, call)
-    bind = _bind_argument(call)
+    registry = called_registry(rule, call)  # `Session = sessionmaker(bind=connection); Session()`
+    bind = _bind_argument(registry[1] if registry else call)
     if function is None or bind is None:
         return False
     params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]

@@ -861,6 +861,10 @@ def test_namesakes_of_the_configured_factory_are_not_it(src):
      "    with Session(session.connection()) as s:\n        s.add(Log())\n\nevent.listen(Session, \"after_flush\", audit)\n"),
     ("import sqlalchemy as sa\nfrom sqlalchemy.orm import sessionmaker\n\ndef audit(session, ctx):\n"
      "    s = sessionmaker(bind=session.connection())()\n    s.add(Log())\n\nsa.event.listen(Model, \"after_flush\", audit)\n"),
+    # atom backend/core/operation_tracker_hooks.py: a local sessionmaker on the event's connection
+    ("from sqlalchemy import event\n\ndef register():\n    @event.listens_for(Tracker, \"after_update\")\n"
+     "    def on_update(mapper, connection, target):\n        from sqlalchemy.orm import sessionmaker\n"
+     "        Session = sessionmaker(bind=connection)\n        db = Session()\n        db.close()\n"),
     # a mapper-event handler registered elsewhere: (mapper, connection, target)
     ("from sqlalchemy.orm import Session\n\ndef after_insert(mapper, connection, target):\n"
      "    Session(bind=connection).add(Log(target.id))\n"),
@@ -915,6 +919,9 @@ def job():
 @pytest.mark.parametrize("src, expected", [
     # a Celery job / startup hook binding its own sessionmaker (atom check_db_standalone.py, onyx tests)
     (CELERY_LOCAL_SESSIONMAKER, [(6, 15, CODE)]),
+    # dispatch src/dispatch/database/manage.py: SQLAlchemy's sessionmaker re-exported by a project module
+    ("from core.database import sessionmaker\n\ndef init_database(engine):\n    session = sessionmaker(bind=engine)\n"
+     "    db_session = session()\n", [(5, 18, CODE)]),
     # the with-target name of the configured factory rebound in the function (onyx tests' `SessionLocal`)
     ("from sqlalchemy.orm import sessionmaker\n\ndef test_usage(engine):\n    SessionLocal = sessionmaker(bind=engine)\n"
      "    with SessionLocal() as db:\n        db.query(X).all()\n", [(5, 10, CODE)]),

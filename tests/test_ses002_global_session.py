@@ -185,3 +185,12 @@ def test_no_fix_when_the_helper_does_not_exist_in_the_session_module():
 def test_no_fix_for_an_explicitly_bound_global():
     check_not_fixed("from sqlalchemy.orm import Session\n\nsession = Session(engine)\n\ndef f():\n    return session.query(X).all()\n",
                     CODE)
+
+
+def test_global_session_of_a_local_sessionmaker_is_reported_without_fix():
+    # a script's own database: the house helper would open the production one
+    src = ("from sqlalchemy import create_engine\nfrom sqlalchemy.orm import sessionmaker\n\n"
+           "Session = sessionmaker(bind=create_engine(\"sqlite:///dev.db\"))\ndb = Session()\n\n\n"
+           "def f():\n    return db.query(X).all()\n")
+    check_flagged(src, [(5, 6, CODE)])
+    check_not_fixed(src, CODE)

@@ -218,3 +218,14 @@ def test_fix_annotated_alias():
 ])
 def test_flagged_without_fix(src):
     check_not_fixed(HEAD + src, CODE)
+
+
+@pytest.mark.parametrize("inner", [
+    "with Session(analytics_engine) as s:",  # another engine
+    "with ReportSession() as s:",  # a local sessionmaker (another engine)
+])
+def test_inner_session_of_another_engine_is_reported_without_fix(inner):
+    # the injected session is the house database: unwrapping onto it would read/write elsewhere
+    src = HEAD + ("from sqlalchemy.orm import sessionmaker\nReportSession = sessionmaker(bind=analytics_engine)\n\n"
+                  f"def f(db=Depends(get_db)):\n    {inner}\n        return s.query(X).all()\n")
+    check_not_fixed(src, CODE)
