@@ -102,8 +102,7 @@ class _Uses(cst.CSTVisitor):
             self.writes = True
             if isinstance(func, cst.Attribute) and func.attr.value in KEEPERS and root_name(func.value) != self.name:
                 self.escapes = True  # `sessions.append(db)`
-        leaf = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
-        if leaf in SPAWNERS and any(m.findall(arg, m.Name(self.name)) for arg in node.args):
+        if call_leaf(func) in SPAWNERS and any(m.findall(arg, m.Name(self.name)) for arg in node.args):
             self.escapes = True  # `Thread(target=f, args=(db,))`, `create_task(work(db))`
 
     def _assigned(self, targets: Sequence[cst.BaseExpression], value) -> None:
@@ -150,6 +149,11 @@ class _Uses(cst.CSTVisitor):
     def visit_DictElement(self, node: cst.DictElement) -> None:
         if m.matches(node.value, m.Name(self.name)):
             self.escapes = True
+
+
+def call_leaf(func: cst.BaseExpression) -> str | None:
+    """`start` for `worker.start(...)`, `Thread` for `threading.Thread(...)`."""
+    return func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
 
 
 def _mentions(node: cst.CSTNode, name: str) -> bool:
@@ -247,15 +251,23 @@ def swallows_failed_write(stmts: Sequence[cst.BaseStatement], name: str) -> bool
     """Is there a `try` around writes / commit on the session with a handler that swallows the error
     without first rolling back? In a manager that commits at exit, a failed flush then raises
     `PendingRollbackError` there (and kills the loop around it), and a non-database error commits
-    what the old code discarded. A handler that starts with `name.rollback()` leaves a clean session."""
+    what the old code discarded. A handler that rolls back before touching the session leaves it clean."""
     for trial in (t for s in stmts for t in m.findall(s, m.Try())):
         if not _touches_transaction(list(trial.body.body) if isinstance(trial.body, cst.IndentedBlock) else [],
                                     name):
             continue
-        for handler in trial.handlers:
-            body = handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ()
-            if not _reraises(handler) and not (body and is_method_stmt(body[0], name, "rollback")):
-                return True
+        if any(not _reraises(handler) and not _rolls_back_first(handler, name) for handler in trial.handlers):
+            return True
+    return False
+
+
+def _rolls_back_first(handler: cst.ExceptHandler, name: str) -> bool:
+    """`name.rollback()` before anything else touches the session (logging first is fine)."""
+    for stmt in handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ():
+        if is_method_stmt(stmt, name, "rollback"):
+            return True
+        if m.findall(stmt, m.Name(name)):
+            return False
     return False
 
 

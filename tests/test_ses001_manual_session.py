@@ -1236,3 +1236,114 @@ def test_a_nested_provider_does_not_exempt_the_function_defining_it():
             session = sessionmaker(bind=engine)()
             session.add(Agent())
         """, [(14, 15, CODE)])
+
+
+def test_test_factory_bound_to_another_database_is_not_replaced():
+    # atom's tests: `SessionLocal = sessionmaker(bind=db_session.bind)` / an in-memory test database
+    check_not_fixed(
+        """\
+        from sqlalchemy.orm import sessionmaker
+
+
+        def test_metrics(db_session):
+            SessionLocal = sessionmaker(bind=db_session.bind)
+            session = SessionLocal()
+            try:
+                assert session.query(Metric).count() == 1
+            finally:
+                session.close()
+        """, CODE)
+
+
+def test_session_passed_inline_gets_a_scoped_block_unsafe():
+    src = """\
+        from core.database import SessionLocal
+
+
+        def refresh():
+            # nightly
+            StatsRepository(SessionLocal()).refresh_counts(limit=10)
+            notify_admins()
+        """
+    check_not_fixed(src, CODE, unsafe=False)
+    check_fixed(src, """\
+        from core.database import get_db_session
+
+
+        def refresh():
+            # nightly
+            with get_db_session() as db:
+                StatsRepository(db).refresh_counts(limit=10)
+            notify_admins()
+        """, CODE, unsafe=True)
+
+
+@pytest.mark.parametrize("stmt", [
+    "return Repo(SessionLocal()).count()",  # the result may be ORM objects of the closed session
+    "count = Repo(SessionLocal()).count()",
+    "Worker(SessionLocal()).start()",  # a thread keeps it
+    "sessions.append(SessionLocal())",  # a stress test keeping sessions open
+    "await Repo(SessionLocal()).sync()",
+])
+def test_session_passed_inline_that_may_outlive_the_statement_is_not_fixed(stmt):
+    check_not_fixed(f"from core.database import SessionLocal\n\n\nasync def f(db):\n    {stmt}\n", CODE)
+
+
+def test_helper_is_imported_from_the_module_the_file_imports_the_factory_from(tmp_path):
+    # atom: the configuration says `backend.core.database`, the code runs with backend/ on its path
+    # and imports `core.database`; importing `backend.core.database` would load a second module
+    backend = tmp_path / "backend"
+    (backend / "core").mkdir(parents=True)
+    (backend / "__init__.py").write_text("")
+    (backend / "core" / "__init__.py").write_text("")
+    (backend / "core" / "database.py").write_text((PROJECT / "core" / "database.py").read_text())
+    cfg = config(root=tmp_path, session_module="backend.core.database")
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def count_users():
+            with SessionLocal() as db:
+                return db.query(User).count()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def count_users():
+            with get_db_session() as db:
+                return db.query(User).count()
+        """, CODE, path=backend / "core" / "jobs.py", cfg=cfg)
+
+
+def test_handler_that_logs_then_rolls_back_and_swallows_keeps_its_rollback():
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def record(event):
+            db = SessionLocal()
+            try:
+                db.add(Event(name=event))
+                db.commit()
+            except Exception as exc:
+                logger.warning("could not record %s: %s", event, exc)
+                db.rollback()
+            finally:
+                db.close()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def record(event):
+            with get_db_session() as db:
+                try:
+                    db.add(Event(name=event))
+                    db.commit()
+                except Exception as exc:
+                    logger.warning("could not record %s: %s", event, exc)
+                    db.rollback()
+        """, CODE)

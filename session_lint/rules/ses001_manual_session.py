@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import ScopeProvider
+from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
 from ..codemod import (
+    KEEPERS,
+    SPAWNERS,
     add_import_alias,
+    call_leaf,
     has_comment,
     helper_call,
     is_method_stmt,
@@ -107,6 +110,10 @@ no fix.
 """
 
 
+# Methods whose call outlives the statement (a server, a thread, a scheduler): no scoped block.
+LONG_RUNNING = SPAWNERS | {"start", "serve", "serve_forever", "run_forever", "run_until_complete", "start_polling"}
+
+
 class ManualSession(Rule):
     code = "SES001"
     name = "manual-session"
@@ -170,7 +177,7 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
-        if not house_factory_call(self, call):
+        if not house_factory_call(self, call) or explicitly_bound(call) or self.assigned_factory(call):
             return None  # another engine or connection: the house helpers would change the database
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.item is call:
@@ -182,14 +189,56 @@ class ManualSession(Rule):
             block = self.parent(line)
             if isinstance(block, cst.IndentedBlock) and len(line.body) == 1:
                 return self.fix_assign(call, assign.targets[0].target.value, line, block, flavor, function)
+        line = self.inline_statement(call)
+        if line is not None and function is not None and flavor is Flavor.SYNC:
+            return self.fix_inline(call, line)
         return None
+
+    def inline_statement(self, call: cst.Call) -> cst.SimpleStatementLine | None:
+        """The statement `Repo(SessionLocal()).count()` when the session is an argument of a call whose
+        result is only used by a method chain of a statement of its own (nothing keeps the result)."""
+        arg = self.parent(call)
+        node = self.parent(arg) if isinstance(arg, cst.Arg) and arg.value is call else None
+        if not isinstance(node, cst.Call):
+            return None
+        while True:
+            attribute = self.parent(node)
+            outer = self.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+            if not (isinstance(outer, cst.Call) and outer.func is attribute and attribute.value is node):
+                break
+            node = outer
+        expr = self.parent(node)
+        line = self.parent(expr) if isinstance(expr, cst.Expr) and expr.value is node else None
+        if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(
+                self.parent(line), cst.IndentedBlock):
+            return line
+        return None
+
+    def fix_inline(self, call: cst.Call, line: cst.SimpleStatementLine) -> Fix | None:
+        """`Repo(SessionLocal()).count()` -> `with get_db_session() as db: Repo(db).count()`: the session
+        lives exactly as long as the statement. Unsafe: the code it is handed to may write, which the
+        manager commits (the old session was dropped without a commit)."""
+        function = enclosing_function(self, call)
+        receiver = self.parent(self.parent(call))
+        leaves = {call_leaf(receiver.func), call_leaf(line.body[0].value.func)}
+        if (has_comment(line.with_changes(leading_lines=())) or m.findall(line, m.Await())
+                or leaves & (LONG_RUNNING | KEEPERS) or self.inside_session_block(self.parent(line))):
+            return None  # the session would live as long as a server / thread / awaited task
+        name = next((n for n in ("db", "session") if not m.findall(function, m.Name(n))), None)
+        new_call, add = self.helper(call, Flavor.SYNC)
+        if name is None or new_call is None:
+            return None
+        body = line.deep_replace(call, cst.Name(name)).with_changes(leading_lines=())
+        new_with = with_block(new_call, name, [body], leading_lines=line.leading_lines)
+        return self.fix(Applicability.UNSAFE, f"Use `with {self.context.module.code_for_node(new_call)} as {name}:`",
+                        {line: new_with}, call, Flavor.SYNC, add)
 
     def fix_with(self, call, item: cst.WithItem, stmt: cst.With, flavor: Flavor, function) -> Fix | None:
         if (flavor is Flavor.ASYNC) != bool(stmt.asynchronous):
             return None
         name = item.asname.name.value if item.asname and isinstance(item.asname.name, cst.Name) else None
         body = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else None
-        if name is None or body is None or self.unsound_block(stmt, body, name, outer=self.parent(stmt)):
+        if name is None or body is None or self.unsound_block(body, name, outer=self.parent(stmt)):
             return None
         applicability = Applicability.SAFE if safe_to_manage(body, name) else Applicability.UNSAFE
         if self.route_body(stmt, function) and not self.long_lived(function, stmt):
@@ -243,7 +292,7 @@ class ManualSession(Rule):
             return None  # another path gives it a value, or it is used beyond the block
         if self.mentions_close(body, name):
             return None  # closed somewhere inside: not a shape we rewrite
-        if uses(body, name).escapes or self.unsound_block(line, body, name, outer=block):
+        if uses(body, name).escapes or self.unsound_block(body, name, outer=block):
             return None
         leading = [*line.leading_lines, *removed_lines]
         if (function is not None and block is function.body and self.route(function)
@@ -324,7 +373,19 @@ class ManualSession(Rule):
                    replacements, add_imports=imports, remove_imports=self.factory_imports(call))
 
     # -- helpers --------------------------------------------------------------------
-    def unsound_block(self, opening: cst.CSTNode, body: list, name: str, outer: cst.CSTNode) -> bool:
+    def assigned_factory(self, call: cst.Call) -> bool:
+        """Is the factory a name this file assigns (`SessionLocal = sessionmaker(bind=test_engine)`,
+        `engine, SessionLocal = make_test_db()`) rather than imports? The house helper would open a
+        session on another database."""
+        func = call.func
+        if not isinstance(func, cst.Name):
+            return False
+        scope = self.get_metadata(ScopeProvider, func, None)
+        return scope is not None and any(
+            isinstance(a, Assignment) and not isinstance(a, ImportAssignment)
+            and not isinstance(a.node, (cst.FunctionDef, cst.ClassDef)) for a in scope[func.value])
+
+    def unsound_block(self, body: list, name: str, outer: cst.CSTNode) -> bool:
         """Would `with <helper>() as name:` around `body` be wrong whatever else holds? A handler
         swallowing a failed write (the manager's commit at exit then fails or commits what the old
         code discarded), or a session block around it (SPEC §4: never nest session blocks)."""

@@ -115,3 +115,33 @@ def test_async_closed_without_finally_leaks_on_error_fixed_does_not(database):
     fresh_tables()
     assert asyncio.run(scenario(after, nullcontext())) == (["ok@example.com"], 0)
     assert committed_emails() == ["ok@example.com"]
+
+
+def test_handler_that_rolls_back_first_leaves_the_manager_a_clean_session(database):
+    # issue 11, class 5: inside `with get_db_session()` a handler that swallows a failed write is only
+    # right when it rolls back first: the manager's commit at exit then sees no failed transaction
+    # (no PendingRollbackError), and the loop around it carries on.
+    before, after = pair("ses001_handler_rolls_back_and_skips")
+    for module, leaked in ((before, 1), (after, 0)):
+        fresh_tables()
+        with no_cyclic_gc():
+            assert module.run(["a@example.com", "a@example.com", "b@example.com"]) == ["a@example.com"]
+            assert db_module.checked_out() == 0
+            with pytest.raises(LookupError):
+                module.run(["c@example.com"], fail=True)
+            assert db_module.checked_out() == leaked  # before: the flushed row's connection
+        assert committed_emails() == ["a@example.com", "b@example.com"]
+
+
+def test_session_passed_inline_leaks_scoped_block_does_not(database):
+    # issue 11, class 10: `record(SessionLocal(), ...)` never closes the session it hands over
+    before, after = pair("ses001_passed_inline")
+    for module, leaked in ((before, 2), (after, 0)):
+        fresh_tables()
+        with no_cyclic_gc():
+            assert module.run("ok@example.com") == ["ok@example.com"]
+            with pytest.raises(LookupError):
+                module.run("fail@example.com", fail=True)
+            # before: the read after commit and the flushed failure each keep a connection
+            assert db_module.checked_out() == leaked
+        assert committed_emails() == ["ok@example.com"]
