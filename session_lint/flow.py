@@ -610,6 +610,9 @@ class FlowAnalysis:
                 st.objects[args[0].value] = replace(obj, expired=False, pending=False)
         elif method == "expunge" and args and isinstance(args[0], cst.Name):
             st.objects.pop(args[0].value, None)  # detached on purpose, with what it loaded
+        elif method == "expunge_all":
+            for name in [n for n, obj in st.objects.items() if obj.session == session and obj.closure is None]:
+                del st.objects[name]
 
     def _constructed_model(self, name: str, st: State) -> str | None:
         for value in st.values.get(name, ())[-1:]:
@@ -732,6 +735,8 @@ class FlowAnalysis:
                 return
             if method in OBJECT_READERS and node.args and isinstance(node.args[0].value, cst.Name):
                 self.escape(node.args[0].value, st, "validated")
+        if _leaf(func) == "make_transient" and node.args and isinstance(node.args[0].value, cst.Name):
+            st.objects.pop(node.args[0].value.value, None)  # no session any more: reads never load
         if isinstance(func, cst.Attribute) and func.attr.value in ("add", "merge") and node.args:
             arg = node.args[0].value  # handed to another session: attached again
             if isinstance(arg, cst.Name) and arg.value in st.objects and st.objects[arg.value].closure:

@@ -39,6 +39,9 @@ class Behaviour:
     commits: bool | None = None  # commits when the block ends (a generator-based context manager)
     expires: bool | None = None  # expire_on_commit of the sessions it hands out
     creates_sessions: bool = False  # builds a session itself or through a helper it calls
+    # yields a session its caller gave it (onyx `get_session_with_current_tenant_if_none(db)`): the
+    # block then neither owns nor closes the session
+    passes_through: bool = False
 
 
 UNKNOWN = Behaviour()
@@ -151,6 +154,7 @@ class _Reading:
     commits: bool | None
     expiry: Expiry  # every expire_on_commit value of the sessions it can create (empty: creates none)
     generator: bool = False
+    passes_through: bool = False
 
 
 _NOTHING = _Reading(None, frozenset())
@@ -160,7 +164,8 @@ def behaviour(dotted: str, roots: tuple[Path, ...]) -> Behaviour:
     """What calling the project name `dotted` (`onyx.db.engine.sql_engine.get_session_with_tenant`,
     `app.db.SessionLocal`) does to the sessions it hands out."""
     reading = _read(dotted, roots, 0)
-    return Behaviour(reading.commits if reading.generator else None, _settled(reading.expiry), bool(reading.expiry))
+    return Behaviour(reading.commits if reading.generator else None, _settled(reading.expiry), bool(reading.expiry),
+                     reading.passes_through)
 
 
 @lru_cache(maxsize=1024)
@@ -200,7 +205,7 @@ def _read_function(function: ast.AST, facts: ModuleFacts, roots: tuple[Path, ...
         expiry |= created.expiry
         if created.commits and _delegates(function, sub):
             commits = True  # `with other_helper() as s: yield s`: the other helper's commit is ours
-    return _Reading(commits, frozenset(forced or expiry), generator)
+    return _Reading(commits, frozenset(forced or expiry), generator, _yields_a_parameter(function))
 
 
 def _created_expiry(call: ast.Call, facts: ModuleFacts, roots: tuple[Path, ...], depth: int) -> _Reading:
@@ -229,7 +234,14 @@ def _created_expiry(call: ast.Call, facts: ModuleFacts, roots: tuple[Path, ...],
 
 
 def replace_expiry(reading: _Reading, expiry: Expiry) -> _Reading:
-    return _Reading(reading.commits, expiry, reading.generator)
+    return _Reading(reading.commits, expiry, reading.generator, reading.passes_through)
+
+
+def _yields_a_parameter(function: ast.AST) -> bool:
+    args = function.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    return any(isinstance(sub, ast.Yield) and isinstance(sub.value, ast.Name) and sub.value.id in params
+               for sub in ast.walk(function))
 
 
 def _delegates(function: ast.AST, call: ast.Call) -> bool:

@@ -547,6 +547,8 @@ def session_block_opening(rule: Rule, item: cst.WithItem) -> tuple[str, bool] | 
     name = item.asname.name.value
     call = item.item
     if managed_session_call(rule, call):
+        if helper_behaviour(rule, call).passes_through:
+            return None  # may hand back the caller's own session: the block does not own it
         return name, context_manager_commits(rule, call)
     if raw_session_call(rule, call):
         return name, False

@@ -686,13 +686,14 @@ def test_handler_that_only_reraises_is_kept():
         "            return db.get(User, uid).name\n        except KeyError:\n            raise\n", CODE)
 
 
-def test_with_ses005_the_uses_after_the_block_move_into_the_new_with():
+def test_with_ses005_the_values_read_after_the_block_are_copied_in_the_new_with():
     result = fix_source(
         "from core.database import SessionLocal\n\ndef f(uid):\n    db = SessionLocal()\n    try:\n"
         "        user = db.get(User, uid)\n        db.commit()\n    finally:\n        db.close()\n    return user.name\n",
         str(DEFAULT_PATH), config(), unsafe_fixes=True)
     assert result.source == ("from core.database import get_db_session\n\ndef f(uid):\n    with get_db_session() as db:\n"
-                             "        user = db.get(User, uid)\n        db.commit()\n        return user.name\n")
+                             "        user = db.get(User, uid)\n        db.commit()\n        user_name = user.name\n"
+                             "    return user_name\n")
     assert result.remaining == []
 
 

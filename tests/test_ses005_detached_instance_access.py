@@ -179,6 +179,11 @@ def test_message_names_object_session_and_line():
     # not a session block
     "def f(uid):\n    with open('x') as db:\n        user = db.get(User, uid)\n    return user.email\n",
     "def f(uid, db):\n    with db.begin():\n        user = db.get(User, uid)\n    return user.email\n",
+    # expunged (all of them) or made transient on purpose
+    "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n        db.refresh(user)\n"
+    "        db.expunge_all()\n    return user.name\n",
+    "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n        db.refresh(user)\n"
+    "        make_transient(user)\n    return user.name\n",
     # expunged on purpose
     "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n        db.refresh(user)\n"
     "        db.expunge(user)\n    return user.name\n",
@@ -241,11 +246,19 @@ def test_relationships_of_a_model_defined_in_the_linted_file():
 
 
 # -- fixes ----------------------------------------------------------------------------------------
-def test_fix_moves_the_return_into_the_block():
+def test_fix_copies_the_value_read_after_the_block():
     check_fixed(
         src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    return user.email\n"),
         src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
-            "        return user.email\n"),
+            "        user_email = user.email\n    return user_email\n"),
+        CODE, unsafe=True)
+
+
+def test_fix_moves_the_return_into_the_block_when_the_object_itself_escapes():
+    check_fixed(
+        src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    return user\n"),
+        src("def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+            "        return user\n"),
         CODE, unsafe=True)
 
 
@@ -277,18 +290,18 @@ def test_fix_moves_every_statement_up_to_the_return_and_keeps_comments():
 def test_fix_up_to_the_end_of_the_function():
     check_fixed(
         src("async def f(uid):\n    async with get_async_session() as db:\n        user = await db.get(User, uid)\n"
-            "    print(user.name)\n"),
+            "    print([user.name] * 2)\n    print(user)\n"),
         src("async def f(uid):\n    async with get_async_session() as db:\n        user = await db.get(User, uid)\n"
-            "        print(user.name)\n"),
+            "        print([user.name] * 2)\n        print(user)\n"),
         CODE, unsafe=True)
 
 
-def test_fix_moves_the_uses_into_a_try_finally_closed_session():
+def test_fix_copies_into_a_try_finally_closed_session():
     check_fixed(
         src("def f(uid):\n    db = SessionLocal()\n    try:\n        user = db.get(User, uid)\n        db.commit()\n"
             "    finally:\n        db.close()\n    name = user.name\n    return name\n"),
         src("def f(uid):\n    db = SessionLocal()\n    try:\n        user = db.get(User, uid)\n        db.commit()\n"
-            "        name = user.name\n        return name\n    finally:\n        db.close()\n"),
+            "        user_name = user.name\n    finally:\n        db.close()\n    name = user_name\n    return name\n"),
         CODE, unsafe=True, cfg=config(select=("SES005",)))  # SES001 would also rewrite the try/finally
 
 
@@ -578,3 +591,15 @@ def test_copy_fix_picks_a_free_name_and_copies_each_object():
 def test_no_copy_fix(after):
     check_not_fixed(src(IO_HEAD + "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
                         + after), CODE)
+
+
+def test_helper_that_may_hand_back_the_callers_session_does_not_own_the_block():
+    cfg = tenant_cfg("get_session_with_current_tenant_if_none", expire_on_commit=True)
+    source = ("from app.tenant_sessions import get_session_with_current_tenant_if_none\n"
+              "from app.orm_models import User\n\n"
+              "def f(uid, db_session=None):\n"
+              "    with get_session_with_current_tenant_if_none(db_session) as session:\n"
+              "        user = session.get(User, uid)\n        session.commit()\n"
+              "    return user.posts, session\n")
+    check_noop(source, CODE, cfg=cfg)
+    check_noop(source, "SES006", cfg=cfg)

@@ -133,7 +133,8 @@ class DetachedInstanceAccess(Rule):
         if not isinstance(suite, (cst.IndentedBlock, cst.Module)):
             return None
         uses = analysis.uses_after.get(closure.node, [])
-        return self.move_fix(read, analysis, block, suite, uses) or self.copy_fix(read, analysis, block, suite, uses)
+        # copying the values moves no code into the session: preferred whenever it can resolve every use
+        return self.copy_fix(read, analysis, block, suite, uses) or self.move_fix(read, analysis, block, suite, uses)
 
     def move_fix(self, read: DetachedRead, analysis: Analysis, block: cst.With | cst.Try,
                  suite: cst.IndentedBlock | cst.Module, uses: list[cst.CSTNode]) -> Fix | None:

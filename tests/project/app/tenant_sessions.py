@@ -77,3 +77,13 @@ def audit(user_id):
     """Opens its own session: calling it inside another session block nests two sessions."""
     with get_session_with_current_tenant() as session:
         session.execute("select 1")
+
+
+@contextmanager
+def get_session_with_current_tenant_if_none(session):
+    """onyx: a new session only when the caller has none; otherwise the caller's, left open."""
+    if session is None:
+        with get_session_with_current_tenant() as session:
+            yield session
+    else:
+        yield session
