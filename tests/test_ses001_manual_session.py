@@ -1348,3 +1348,8 @@ def test_handler_that_logs_then_rolls_back_and_swallows_keeps_its_rollback():
                     logger.warning("could not record %s: %s", event, exc)
                     db.rollback()
         """, CODE)
+
+
+def test_an_unresolved_name_spelled_like_the_factory_is_not_it():
+    # no import binds it (atom's advanced_workflow_orchestrator.py uses an undefined SessionLocal)
+    check_noop("def f():\n    db = SessionLocal()\n    db.close()\n", CODE)

@@ -177,7 +177,7 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
-        if not house_factory_call(self, call) or explicitly_bound(call) or self.assigned_factory(call):
+        if not house_factory_call(self, call) or self.assigned_factory(call):
             return None  # another engine or connection: the house helpers would change the database
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.item is call:
