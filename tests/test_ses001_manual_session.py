@@ -1127,9 +1127,11 @@ def test_no_fix_inside_another_session_block():
         """, CODE)
 
 
-def test_factory_import_that_tests_patch_by_name_is_kept():
+def test_no_fix_when_tests_patch_the_factory_by_name():
     # atom: ~320 `patch("<module>.SessionLocal")` in 52 test files (tests/project/tests/reports_patching.py)
-    check_fixed(
+    # hand the module a test session; after a rewrite to the house helper they would no longer
+    # intercept anything and the code would open real sessions under test
+    check_not_fixed(
         """\
         from core.database import SessionLocal
 
@@ -1140,14 +1142,6 @@ def test_factory_import_that_tests_patch_by_name_is_kept():
                 return db.query(User).count()
             finally:
                 db.close()
-        """,
-        """\
-        from core.database import get_db_session, SessionLocal
-
-
-        def count_users():
-            with get_db_session() as db:
-                return db.query(User).count()
         """, CODE, path=PROJECT / "app" / "reports.py")
 
 

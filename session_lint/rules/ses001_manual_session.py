@@ -179,6 +179,11 @@ class ManualSession(Rule):
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
         if not house_factory_call(self, call) or self.assigned_factory(call):
             return None  # another engine or connection: the house helpers would change the database
+        if any(self.patched(spec.asname or (spec.obj or spec.module).split(".")[0])
+               for spec in factory_import_specs(self, call)):
+            # Tests patch this module's factory by name (atom: `patch("<module>.SessionLocal")`) to
+            # hand it a test session; the house helper would open a real one behind their back.
+            return None
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.item is call:
             return self.fix_with(call, parent, self.parent(parent), flavor, function)
@@ -474,10 +479,7 @@ class ManualSession(Rule):
         return configured
 
     def factory_imports(self, call: cst.Call) -> tuple[ImportSpec, ...]:
-        """The factory imports the engine may remove once unused, minus those a string in the project
-        names as this module's attribute (a test's `patch("<this module>.SessionLocal")`)."""
-        return tuple(spec for spec in factory_import_specs(self, call)
-                     if not self.patched(spec.asname or (spec.obj or spec.module).split(".")[0]))
+        return factory_import_specs(self, call)
 
     def patched(self, name: str) -> bool:
         roots = search_roots(self.context.path, self.config.root)[:2]

@@ -1,5 +1,5 @@
-"""A test of the linted project: it patches `app.reports.SessionLocal` by name, so that module
-attribute must survive a fix that stops calling the factory there."""
+"""A test of the linted project: it patches `app.reports.SessionLocal` by name, so SES001 offers
+no fix there (the house helper would open real sessions behind the patch)."""
 
 from unittest.mock import patch
 
