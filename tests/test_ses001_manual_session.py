@@ -1347,3 +1347,26 @@ def test_handler_that_logs_then_rolls_back_and_swallows_keeps_its_rollback():
 def test_an_unresolved_name_spelled_like_the_factory_is_not_it():
     # no import binds it (atom's advanced_workflow_orchestrator.py uses an undefined SessionLocal)
     check_noop("def f():\n    db = SessionLocal()\n    db.close()\n", CODE)
+
+
+def test_never_closed_session_block_ends_after_its_last_use():
+    # dispatch's `plugins list` CLI: the report printed after the last query needs no connection
+    check_fixed("""\
+        from core.database import SessionLocal
+
+
+        def list_plugins():
+            db = SessionLocal()
+            rows = [p.title for p in db.query(Plugin).all()]
+            click.secho(tabulate(rows))
+            send_report(rows)
+        """, """\
+        from core.database import get_db_session
+
+
+        def list_plugins():
+            with get_db_session() as db:
+                rows = [p.title for p in db.query(Plugin).all()]
+            click.secho(tabulate(rows))
+            send_report(rows)
+        """, CODE, unsafe=True)

@@ -285,7 +285,10 @@ class ManualSession(Rule):
                 body, after = rest[:j], rest[j + 1:]
                 applicability = (Applicability.SAFE if safe_to_manage(body, name) else Applicability.UNSAFE)
             else:
-                body, after = rest, []
+                # never closed: the block ends after the session's last use, so the statements
+                # after it (often slow I/O: printing reports, HTTP calls) do not hold a connection
+                last = max((j for j, s in enumerate(rest) if m.findall(s, m.Name(name))), default=len(rest) - 1)
+                body, after = rest[:last + 1], rest[last + 1:]
                 applicability = Applicability.UNSAFE  # never closed: the manager changes its fate
             closed_by_hand = bool(closes)
             header, removed_lines = cst.TrailingWhitespace(), []
