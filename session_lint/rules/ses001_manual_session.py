@@ -94,10 +94,23 @@ The context manager commits when the block succeeds. The fix is safe only when
 that cannot change what is committed: the block performs no writes, or it ends
 in an explicit `commit()` on every success path. Otherwise it is unsafe (the
 manager would commit what the old code discarded). A never-closed session gets
-an unsafe fix that wraps the rest of its block. Handlers that only roll back and
-re-raise are dropped (the manager does that); other handlers are kept.
-Sessions passed inline (`Service(db=SessionLocal())`), returned, or stored get
-no fix.
+an unsafe fix whose block ends after the session's last use. Handlers that only
+roll back and re-raise are dropped (the manager does that); handlers that roll
+back before carrying on are kept. A session passed inline to a statement of its
+own (`Repo(SessionLocal()).refresh()`) gets an unsafe scoped block.
+
+No fix, only the report, when the fix could change which database or
+transaction the code uses or what it holds open: a factory that is not the
+configured one (a local `sessionmaker(...)`, `Session(engine)`, a test's own
+factory, one reached through another module's attribute); a module whose factory
+tests patch by name (`patch("app.reports.SessionLocal")`); a session used after
+the proposed block, returned, stored (on `self`, in a container, a closure, a
+thread or task) or given a value on another path; a handler that swallows a
+failed write without rolling back; a block inside another session block; a
+file whose imports depend on a `sys.path`/environment bootstrap the helper
+import cannot follow. In routes the session is injected with `Depends(...)`
+only when nothing slow follows its use (no `await`, loop or call after it, not
+a websocket handler); otherwise the scoped block is used.
 
 ## Options
 - `session-module`, `session-factories`, `async-session-factories`,

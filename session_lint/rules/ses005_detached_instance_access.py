@@ -55,13 +55,17 @@ or copy the data you need out of the block (`email = user.email`), or eager-load
 the relationship you read later (`options(selectinload(User.posts))`).
 
 ## Fix safety
-The fix is unsafe. When every use after the block lies in the statements that
-directly follow it, up to and including a `return` (or the end of the function),
-it moves those statements to the end of the block (of the `try:` body for a
-`try: ... finally: db.close()` session), where the session is still open. The
-commit then happens after them: if they raise, the transaction is rolled back
-instead of committed. No fix is offered otherwise, nor when the block added
-new objects (inside it they are not flushed yet: no id, no server defaults).
+The fix is unsafe. When every use after the block is a read of a column that
+always runs on the way out, it copies the values out: `user_email = user.email`
+at the end of the block (after `db.flush()` when the block added the object, so
+its id and defaults exist), and the code after the block uses `user_email`.
+Otherwise, when every use lies in the statements that directly follow the
+block, up to and including a `return` (or the end of the function), it moves
+those statements to the end of the block, where the session is still open; the
+commit then happens after them. The move is refused when the statements hold
+network, subprocess, sleep or file I/O, an `await` of anything but the
+session, a loop that is not over what the block loaded, another session block,
+or a call that is given the session: a fix never makes a session wait on I/O.
 
 ## Options
 - `expire-on-commit`: set it to `false` when the project's `sessionmaker` uses
