@@ -106,3 +106,9 @@ def origin_of(dotted: str, roots: tuple[Path, ...], depth: int = 4) -> str:
     package = module if source.name == "__init__.py" else module.rpartition(".")[0]
     origin = _top_level_imports(source, source.stat().st_mtime_ns, package).get(leaf)
     return dotted if origin is None or origin == dotted else origin_of(origin, roots, depth - 1)
+
+
+def same_source(module: str, other: str, roots: tuple[Path, ...]) -> bool:
+    """Do two dotted names find the same project file (`core.database`, `backend.core.database`)?"""
+    path = find_module_source(module, roots)
+    return path is not None and path == find_module_source(other, roots)

@@ -945,3 +945,10 @@ def test_sessions_of_factories_built_by_hand_get_no_fix(src):
 ])
 def test_calls_that_only_look_like_built_factories_are_not_reported(src):
     check_noop(src, CODE)
+
+
+def test_session_module_named_from_another_root_is_the_same_factory():
+    # atom: `--init` names the module backend.core.database, the code imports core.database (same file)
+    cfg = config(session_module="tests.project.core.database")
+    check_flagged("from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", [(4, 10, CODE)], cfg=cfg)
+    check_noop("from app.scratch_db import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", CODE, cfg=cfg)
