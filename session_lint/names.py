@@ -93,20 +93,6 @@ def name_matches(qualified: str, wanted: str, default_module: str | None = None)
     script's own `SessionLocal = sessionmaker(...)` is another database). Re-exports through
     other project modules are the caller's to follow first (`project.origin_of`).
     """
-    if "." not in wanted:
-        if default_module is None:
-            return False
-        wanted = f"{default_module}.{wanted}"
-    return same_module_path(qualified, wanted)
-
-
-def same_module_path(a: str, b: str) -> bool:
-    """`backend.core.database.X` and `core.database.X` are one file when the project runs with
-    `backend/` on its path (atom has an `__init__.py` there, so `__init__` chains name it the long
-    way while its code imports the short one) -- the same rule as `RuleContext.in_module`."""
-    if a == b:
-        return True
-    short, long = sorted((a, b), key=len)
-    # the shorter one must still name a module and its member: a bare `SessionLocal` that resolved
-    # to nothing (or a local's attribute) is a spelling, not a path
-    return "." in short and "<locals>" not in short and long.endswith("." + short)
+    if "." in wanted:
+        return qualified == wanted
+    return default_module is not None and qualified == f"{default_module}.{wanted}"

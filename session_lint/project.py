@@ -169,3 +169,20 @@ def origin_of(dotted: str, roots: tuple[Path, ...], depth: int = 4) -> str:
     package = module if source.name == "__init__.py" else module.rpartition(".")[0]
     origin = _top_level_imports(source, source.stat().st_mtime_ns, package).get(leaf)
     return dotted if origin is None or origin == dotted else origin_of(origin, roots, depth - 1)
+
+
+def same_source(module: str, other: str, roots: tuple[Path, ...]) -> bool:
+    """Do two dotted names find the same project file (`core.database`, `backend.core.database`)?"""
+    path, other_path = find_module_source(module, roots), find_module_source(other, roots)
+    if path is not None and other_path is not None:
+        return path == other_path
+    # the longer name may be above every root (`backend.` when the roots are backend/ and below):
+    # the file the shorter one finds must then lie at the longer one's path
+    found, longer = (path, other) if path is not None else (other_path, module)
+    if found is None:
+        return False
+    parts = list(found.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    wanted = longer.split(".")
+    return parts[-len(wanted):] == wanted

@@ -1370,3 +1370,17 @@ def test_never_closed_session_block_ends_after_its_last_use():
             click.secho(tabulate(rows))
             send_report(rows)
         """, CODE, unsafe=True)
+
+
+def test_session_module_named_from_another_root_is_the_same_factory():
+    # atom: `--init` names the module backend.core.database, the code imports core.database (same file)
+    cfg = config(session_module="tests.project.core.database")
+    check_flagged("from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", [(4, 10, CODE)], cfg=cfg)
+    check_noop("from app.scratch_db import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", CODE, cfg=cfg)
+
+
+def test_session_module_named_above_every_root_is_the_same_factory():
+    # atom: `project.core.database` is found by no search root; core.database's file lies at that path
+    cfg = config(session_module="project.core.database")
+    check_flagged("def f():\n    from core.database import SessionLocal\n    db = SessionLocal()\n", [(3, 10, CODE)], cfg=cfg)
+    check_noop("from app.scratch_db import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", CODE, cfg=cfg)

@@ -21,7 +21,7 @@ from libcst.metadata.name_provider import ModuleNameAndPackage
 from ..config import Config
 from ..diagnostics import Diagnostic, Fix
 from ..names import fully_qualified, name_matches
-from ..project import origin_of, search_roots
+from ..project import origin_of, same_source, search_roots
 
 
 @dataclass
@@ -77,7 +77,19 @@ class Rule(cst.BatchableCSTVisitor):
         re-exports it; a local variable, parameter or another module's namesake is not."""
         names = (wanted,) if isinstance(wanted, str) else tuple(wanted)
         module = default_module if default_module is not None else self.config.session_module
-        return any(name_matches(q, w, module) for q in self.resolved_names(node, names) for w in names)
+        return any(name_matches(q, w, module) or self._same_module_name(q, w, module)
+                   for q in self.resolved_names(node, names) for w in names)
+
+    def _same_module_name(self, qualified: str, wanted: str, module: str) -> bool:
+        """`core.database.SessionLocal` when the session module is `backend.core.database`: the
+        same file, imported from another root (atom's code imports `core.*`, `--init` names
+        modules from the repository's package chain)."""
+        if "." in wanted:
+            return False
+        owner, _, leaf = qualified.rpartition(".")
+        if leaf != wanted or not owner or not (owner.endswith("." + module) or module.endswith("." + owner)):
+            return False
+        return same_source(owner, module, self.project_roots())
 
     def resolved_names(self, node: cst.CSTNode, leaves: tuple[str, ...]) -> set[str]:
         """`qualified_names`, with those ending in one of `leaves` followed to their origin when a
