@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .names import absolute_module
+from .names import import_bindings
 from .project import find_module_source
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, ASYNC_SESSIONMAKERS, SESSION_CLASSES, SESSIONMAKERS
 
@@ -91,21 +91,10 @@ def _facts(path: Path, mtime_ns: int, module: str, is_package: bool) -> ModuleFa
     except (OSError, SyntaxError, ValueError):
         return None
     facts = ModuleFacts(module, module if is_package else module.rpartition(".")[0])
+    facts.imports.update(import_bindings(tree.body, facts.package))
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             facts.functions[node.name] = node
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    facts.imports[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".")[0]
-                    facts.imports[top] = top
-        elif isinstance(node, ast.ImportFrom):
-            source = absolute_module(node.module, node.level, facts.package)
-            for alias in node.names:
-                if source and alias.name != "*":
-                    facts.imports[alias.asname or alias.name] = f"{source}.{alias.name}"
     for node in tree.body:  # after the imports: a maker's call is resolved through them
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError
 from .discovery import discover
-from .names import absolute_module, module_name_for
+from .names import import_bindings, module_name_for
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, SESSION_CLASSES
 
 if sys.version_info >= (3, 11):
@@ -134,20 +134,8 @@ class _Module:
 
 
 def _read_imports(module: _Module) -> None:
-    for node in module.nodes:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    module.imports[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".")[0]
-                    module.imports[top] = top
-        elif isinstance(node, ast.ImportFrom):
-            # above the top-level package: keep the module as written
-            base = absolute_module(node.module, node.level, module.package) or node.module or ""
-            for alias in node.names:
-                if alias.name != "*":
-                    module.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    # above the top-level package: keep the module as written
+    module.imports.update(import_bindings(module.nodes, module.package, keep_unresolved=True))
 
 
 def _load(root: Path) -> list[_Module]:

@@ -6,7 +6,7 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-from .names import absolute_module, module_name_for
+from .names import import_bindings, module_name_for
 
 
 def search_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
@@ -148,14 +148,7 @@ def _top_level_imports(path: Path, mtime_ns: int, package: str) -> dict[str, str
         tree = ast.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return {}
-    found: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            module = absolute_module(node.module, node.level, package)
-            for alias in node.names:
-                if module and alias.name != "*":
-                    found[alias.asname or alias.name] = f"{module}.{alias.name}"
-    return found
+    return import_bindings(tree.body, package, from_only=True)
 
 
 def origin_of(dotted: str, roots: tuple[Path, ...], depth: int = 4) -> str:
