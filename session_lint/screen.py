@@ -66,6 +66,7 @@ TRIGGERS: dict[str, frozenset[str]] = {
 
 _SQLALCHEMY_WORDS = frozenset(n.rpartition(".")[2] for n in SESSION_CLASSES | ASYNC_SESSION_CLASSES | REGISTRIES)
 _REGISTRY_WORDS = frozenset(n.rpartition(".")[2] for n in REGISTRIES)
+_BUILDER_SUFFIXES = ("sessionmaker", "session_maker", "session_factory")  # project builders' names
 _SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
 
 
@@ -311,8 +312,8 @@ class _Finder:
         func = call.func
         if isinstance(func, ast.Name) and func.id == "next":  # a project generator yielding a session
             return bool(call.args) and _may_be_generator(call.args[0])
-        if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)()
-            return self._sqlalchemy(func.func, REGISTRIES) or self.is_raw(func)
+        if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)() / a builder's
+            return self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func) or self.is_raw(func)
         if isinstance(func, ast.Name) and func.id in self.local_openers:
             return True
         return (self._configured(func, self.words.raw)
@@ -401,7 +402,9 @@ class _Finder:
 
     def _registry_word(self, func: ast.expr) -> bool:
         """May `func` be a sessionmaker, even one a project module re-exports (SES001 follows those)?"""
-        return any(_leaf(name) in _REGISTRY_WORDS for name in self.resolve(func))
+        # project builders too (polar's `create_async_sessionmaker(engine)`): SES001 reads their source
+        return any(_leaf(name) in _REGISTRY_WORDS or _leaf(name).lower().endswith(_BUILDER_SUFFIXES)
+                   for name in self.resolve(func))
 
     def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
         lines = [c.lineno for c in openings]

@@ -42,13 +42,8 @@ def raw_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
         return None
     config = rule.config
     func = node.func
-    if isinstance(func, cst.Call):  # sessionmaker(bind=e)()
-        names = rule.qualified_names(func.func)
-        if names & SESSIONMAKERS:
-            return Flavor.SYNC
-        if names & ASYNC_SESSIONMAKERS:
-            return Flavor.ASYNC
-        return None
+    if isinstance(func, cst.Call):  # sessionmaker(bind=e)(), create_async_sessionmaker(engine)()
+        return built_registry_flavor(rule, func)
     names = rule.qualified_names(func)
     if names & SESSION_CLASSES:
         return Flavor.SYNC

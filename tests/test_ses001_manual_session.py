@@ -1384,3 +1384,4 @@ def test_session_module_named_above_every_root_is_the_same_factory():
     cfg = config(session_module="project.core.database")
     check_flagged("def f():\n    from core.database import SessionLocal\n    db = SessionLocal()\n", [(3, 10, CODE)], cfg=cfg)
     check_noop("from app.scratch_db import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", CODE, cfg=cfg)
+
