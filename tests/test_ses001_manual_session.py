@@ -1385,3 +1385,21 @@ def test_session_module_named_above_every_root_is_the_same_factory():
     check_flagged("def f():\n    from core.database import SessionLocal\n    db = SessionLocal()\n", [(3, 10, CODE)], cfg=cfg)
     check_noop("from app.scratch_db import SessionLocal\n\ndef f():\n    db = SessionLocal()\n", CODE, cfg=cfg)
 
+
+
+def test_an_annotated_session_yielded_by_a_dependency_override_is_not_reported():
+    # atom tests/test_pilot_change_password.py: `db: Session = TestSession()` in override_get_db
+    check_noop("""\
+        from sqlalchemy.orm import Session, sessionmaker
+
+
+        def client(engine):
+            TestSession = sessionmaker(bind=engine)
+
+            def override_get_db():
+                db: Session = TestSession()
+                try:
+                    yield db
+                finally:
+                    db.close()
+        """, CODE)

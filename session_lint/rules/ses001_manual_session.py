@@ -450,6 +450,8 @@ class ManualSession(Rule):
         binding = bound_to(self, call)
         if isinstance(binding, cst.Assign) and isinstance(binding.targets[0].target, cst.Name):
             return binding.targets[0].target.value
+        if isinstance(binding, cst.AnnAssign) and isinstance(binding.target, cst.Name):
+            return binding.target.value  # `db: Session = TestSession()`
         return None
 
     def fix(self, applicability, message, replacements, call, flavor, add) -> Fix | None:
