@@ -918,7 +918,7 @@ def test_factory_import_that_tests_patch_by_name_is_kept():
                 db.close()
         """,
         """\
-        from core.database import get_db_session, SessionLocal
+        from core.database import SessionLocal, get_db_session
 
 
         def count_users():
@@ -927,8 +927,9 @@ def test_factory_import_that_tests_patch_by_name_is_kept():
         """, CODE, path=PROJECT / "app" / "reports.py")
 
 
-def test_helper_import_goes_below_the_sys_path_bootstrap():
-    # atom's scripts put the backend on sys.path first: an import above that fails
+def test_helper_import_joins_the_factory_import_below_the_sys_path_bootstrap():
+    # atom's scripts put the backend on sys.path (or load .env) first: an import above that fails,
+    # or reads another database URL
     check_fixed(
         """\
         import os
@@ -951,6 +952,7 @@ def test_helper_import_goes_below_the_sys_path_bootstrap():
         import sys
 
         sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+
         from core.database import get_db_session
 
 
@@ -960,22 +962,19 @@ def test_helper_import_goes_below_the_sys_path_bootstrap():
         """, CODE)
 
 
-def test_no_fix_when_the_bootstrap_is_under_a_main_guard():
+def test_no_fix_when_the_helper_import_cannot_join_one_below_an_environment_bootstrap():
     check_not_fixed(
         """\
-        import sys
+        import os
 
-        from core.database import SessionLocal
+        os.environ.setdefault("DATABASE_URL", "sqlite:///./test.db")
+
+        from .database import SessionLocal
 
 
         def main():
             with SessionLocal() as db:
                 print(db.query(User).count())
-
-
-        if __name__ == "__main__":
-            sys.path.append(".")
-            main()
         """, CODE)
 
 
@@ -1087,4 +1086,17 @@ def test_handler_that_logs_then_rolls_back_and_swallows_keeps_its_rollback():
                 except Exception as exc:
                     logger.warning("could not record %s: %s", event, exc)
                     db.rollback()
+        """, CODE)
+
+
+def test_factory_reached_through_another_module_is_not_replaced():
+    # atom's tests: `with tfe.SessionLocal() as db:` where the fixture patched `tfe.SessionLocal`
+    check_not_fixed(
+        """\
+        import app.turn_facts as tfe
+
+
+        def test_bump():
+            with tfe.SessionLocal() as db:
+                assert db.query(Fact).count() == 1
         """, CODE)

@@ -14,6 +14,7 @@ from ..codemod import (
     has_comment,
     helper_call,
     is_method_stmt,
+    imported_at_top,
     is_rollback_reraise,
     place_imports,
     safe_to_manage,
@@ -160,7 +161,7 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
-        if explicitly_bound(call) or self.assigned_factory(call):
+        if explicitly_bound(call) or self.assigned_factory(call) or self.foreign_attribute(call):
             return None
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.item is call:
@@ -368,6 +369,14 @@ class ManualSession(Rule):
             isinstance(a, Assignment) and not isinstance(a, ImportAssignment)
             and not isinstance(a.node, (cst.FunctionDef, cst.ClassDef)) for a in scope[func.value])
 
+    def foreign_attribute(self, call: cst.Call) -> bool:
+        """`tfe.SessionLocal()`: the factory reached through another module's attribute, which its tests
+        replace (`monkeypatch.setattr(tfe, "SessionLocal", ...)`) with a session on a test database."""
+        func = call.func
+        return isinstance(func, cst.Attribute) and not any(
+            q == self.config.session_module or self.config.session_module.endswith("." + q)
+            for q in self.qualified_names(func.value))
+
     def unsound_block(self, body: list, name: str, outer: cst.CSTNode) -> bool:
         """Would `with <helper>() as name:` around `body` be wrong whatever else holds? A handler
         swallowing a failed write (the manager's commit at exit then fails or commits what the old
@@ -415,19 +424,33 @@ class ManualSession(Rule):
         return None
 
     def fix(self, applicability, message, replacements, call, flavor, add) -> Fix | None:
-        """The fix, with the helper imported next to a function-local factory import when there is one,
-        else below the file's `sys.path` bootstrap if it has one."""
-        local = local_import_of(self, call.func)
-        if local is not None and add and not local.relative and dotted_name(local.module) == add[0].module:
-            leaf = add[0].obj
-            replacements = swap_into(dict(replacements), local, add_import_alias(local, leaf))
-            add = ()
-        placed = place_imports(self.context.module, replacements, add)
+        placed = self.place_helper_import(replacements, call, add)
         if placed is None:
             return None
         replacements, add = placed
         return Fix(applicability, message, replacements, add_imports=add,
                    remove_imports=self.factory_imports(call))
+
+    def place_helper_import(self, replacements: dict, call: cst.Call, add: tuple[ImportSpec, ...]):
+        """The helper joins the statement that imports the factory (`from core.database import
+        SessionLocal` gains `get_db_session`): a function-local import may avoid an import cycle, and a
+        module-level one may come after the file set up `sys.path` or the environment."""
+        node = self.factory_import_node(call.func)
+        if not add or node is None or node.relative or dotted_name(node.module) != add[0].module:
+            return place_imports(self.context.module, replacements, add)
+        if enclosing_function(self, node) is None and imported_at_top(self.context.module, add[0]):
+            return replacements, ()  # an earlier round added it
+        return swap_into(dict(replacements), node, add_import_alias(node, add[0].obj)), ()
+
+    def factory_import_node(self, func: cst.CSTNode) -> cst.ImportFrom | None:
+        """The `from m import Factory` (module-level or function-local) that binds the factory name."""
+        local = local_import_of(self, func)
+        if local is not None or not isinstance(func, cst.Name):
+            return local
+        scope = self.get_metadata(ScopeProvider, func, None)
+        nodes = [a.node for a in (scope[func.value] if scope is not None else ())
+                 if isinstance(a, ImportAssignment) and isinstance(a.node, cst.ImportFrom)]
+        return nodes[0] if len(nodes) == 1 and not isinstance(nodes[0].names, cst.ImportStar) else None
 
     def helper(self, call: cst.Call, flavor: Flavor) -> tuple[cst.Call | None, tuple[ImportSpec, ...]]:
         """`get_db_session()` (or `database.get_db_session()` when the factory was reached that way);
