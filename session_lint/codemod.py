@@ -412,10 +412,14 @@ _PATH_EDIT = m.Call(func=m.Attribute(value=m.Attribute(value=m.Name("sys"), attr
                     | m.Attribute(value=m.Name("site"), attr=m.Name("addsitedir")))
 _PATH_ASSIGN = m.AssignTarget(target=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))
                               | m.Subscript(value=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))))
-_MAIN_GUARD = m.If(test=m.Comparison(left=m.Name("__name__")))
+_ENV_EDIT = (m.Call(func=m.Name("load_dotenv") | m.Attribute(attr=m.Name("load_dotenv"))
+                    | m.Attribute(value=m.Attribute(value=m.Name("os"), attr=m.Name("environ")),
+                                  attr=m.Name("setdefault") | m.Name("update")))
+             | m.AssignTarget(target=m.Subscript(value=m.Attribute(value=m.Name("os"), attr=m.Name("environ")))))
+_BOOTSTRAP = _PATH_EDIT | _PATH_ASSIGN | _ENV_EDIT
 
 
-def _imported_at_top(module: cst.Module, spec: ImportSpec) -> bool:
+def imported_at_top(module: cst.Module, spec: ImportSpec) -> bool:
     for stmt in module.body:
         for small in (stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ()):
             if (spec.obj is not None and isinstance(small, cst.ImportFrom) and not small.relative
@@ -441,32 +445,13 @@ def _asname(alias: cst.ImportAlias) -> str | None:
     return alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
 
 
-def _import_statement(spec: ImportSpec) -> cst.SimpleStatementLine:
-    asname = cst.AsName(name=cst.Name(spec.asname)) if spec.asname else None
-    if spec.obj is None:
-        small = cst.Import(names=[cst.ImportAlias(name=cst.parse_expression(spec.module), asname=asname)])
-    else:
-        small = cst.ImportFrom(module=cst.parse_expression(spec.module),
-                               names=[cst.ImportAlias(name=cst.Name(spec.obj), asname=asname)])
-    return cst.SimpleStatementLine(body=[small])
-
-
 def place_imports(module: cst.Module, replacements: dict, add: Sequence[ImportSpec],
                   ) -> tuple[dict, tuple[ImportSpec, ...]] | None:
-    """Where a fix's new imports go. LibCST's AddImportsVisitor puts them at the top of the file, which
-    fails when the file first puts its project on `sys.path` (`sys.path.insert(...)`,
-    `site.addsitedir(...)`): then they go right after the last such top-level statement, as
-    replacements (the engine adds nothing). None when that statement is not a plain bootstrap before
-    the code (a `__main__` guard, or after a def/class): no place is right for them."""
-    anchors = [i for i, stmt in enumerate(module.body) if m.findall(stmt, _PATH_EDIT | _PATH_ASSIGN)]
-    if not anchors or not add:
-        return replacements, tuple(add)
-    last = anchors[-1]
-    anchor = module.body[last]
-    code = [i for i, stmt in enumerate(module.body) if isinstance(stmt, (cst.FunctionDef, cst.ClassDef))]
-    if m.matches(anchor, _MAIN_GUARD) or (code and code[0] < last):
+    """A fix's new imports, when they cannot join the statement that imported the factory. LibCST's
+    AddImportsVisitor puts them at the top of the file, which is wrong when the file first sets up
+    `sys.path` (`sys.path.insert(...)`, `site.addsitedir(...)`) or the environment the session module
+    reads at import (`os.environ[...] = ...`, `load_dotenv()`): then None (no fix)."""
+    if add and any(not imported_at_top(module, spec) for spec in add) and any(
+            m.findall(stmt, _BOOTSTRAP) for stmt in module.body if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))):
         return None
-    new = [_import_statement(spec) for spec in add if not _imported_at_top(module, spec)]
-    if not new:
-        return replacements, ()
-    return swap_into(dict(replacements), anchor, cst.FlattenSentinel([anchor, *new])), ()
+    return replacements, tuple(add)

@@ -95,3 +95,12 @@ def _walk(directory: Path, ignores: _GitIgnores, is_excluded, seen: set[Path]) -
             seen.add(path)
             yield path
     del ignores.specs[depth:]
+
+
+def is_test_path(path: str | Path) -> bool:
+    """A test module or fixture file: under a `tests`/`test`/`testing` directory, `test_*.py`,
+    `*_test.py` or `conftest.py` (fixes leave the sessions of tests alone; --init ignores them)."""
+    parts = Path(path).parts
+    name = parts[-1] if parts else ""
+    return (any(p in {"tests", "test", "testing"} for p in parts[:-1]) or name == "conftest.py"
+            or name.startswith("test_") or name.endswith("_test.py"))

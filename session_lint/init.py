@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .config import Config, ConfigError
-from .discovery import discover
+from .discovery import discover, is_test_path
 from .names import import_bindings, module_name_for
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, SESSION_CLASSES
 
@@ -211,10 +211,7 @@ def _downgrade(data: bytes) -> bytes:
 
 
 def _is_test(rel: str) -> bool:
-    parts = rel.split("/")
-    name = parts[-1]
-    return (any(p in {"tests", "test", "testing"} for p in parts[:-1]) or name == "conftest.py"
-            or name.startswith("test_") or name.endswith("_test.py"))
+    return is_test_path(rel)
 
 
 def _own_nodes(fn: ast.AST) -> list[ast.AST]:

@@ -1145,8 +1145,9 @@ def test_no_fix_when_tests_patch_the_factory_by_name():
         """, CODE, path=PROJECT / "app" / "reports.py")
 
 
-def test_helper_import_goes_below_the_sys_path_bootstrap():
-    # atom's scripts put the backend on sys.path first: an import above that fails
+def test_helper_import_joins_the_factory_import_below_the_sys_path_bootstrap():
+    # atom's scripts put the backend on sys.path (or load .env) first: an import above that fails,
+    # or reads another database URL
     check_fixed(
         """\
         import os
@@ -1169,6 +1170,7 @@ def test_helper_import_goes_below_the_sys_path_bootstrap():
         import sys
 
         sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+
         from core.database import get_db_session
 
 
@@ -1178,22 +1180,19 @@ def test_helper_import_goes_below_the_sys_path_bootstrap():
         """, CODE)
 
 
-def test_no_fix_when_the_bootstrap_is_under_a_main_guard():
+def test_no_fix_when_the_helper_import_cannot_join_one_below_an_environment_bootstrap():
     check_not_fixed(
         """\
-        import sys
+        import os
 
-        from core.database import SessionLocal
+        os.environ.setdefault("DATABASE_URL", "sqlite:///./test.db")
+
+        from .database import SessionLocal
 
 
         def main():
             with SessionLocal() as db:
                 print(db.query(User).count())
-
-
-        if __name__ == "__main__":
-            sys.path.append(".")
-            main()
         """, CODE)
 
 
@@ -1403,3 +1402,29 @@ def test_an_annotated_session_yielded_by_a_dependency_override_is_not_reported()
                 finally:
                     db.close()
         """, CODE)
+
+
+def test_factory_reached_through_another_module_is_not_replaced():
+    # atom's tests: `with tfe.SessionLocal() as db:` where the fixture patched `tfe.SessionLocal`
+    check_not_fixed(
+        """\
+        import app.database as tfe
+
+
+        def bump():
+            with tfe.SessionLocal() as db:
+                assert db.query(Fact).count() == 1
+        """, CODE)
+
+
+def test_no_fix_in_test_modules():
+    # atom's tests/test_resource_management_coverage.py exercises `with SessionLocal()` itself;
+    # tests make their sessions on purpose, and the house helper would commit for real
+    check_not_fixed("""\
+        from core.database import SessionLocal
+
+
+        def test_session_is_a_context_manager():
+            with SessionLocal() as db:
+                assert db.query(User).count() == 0
+        """, CODE, path=PROJECT / "tests" / "test_sessions.py")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
@@ -13,6 +15,7 @@ from ..codemod import (
     call_leaf,
     has_comment,
     helper_call,
+    imported_at_top,
     is_method_stmt,
     is_rollback_reraise,
     place_imports,
@@ -25,7 +28,14 @@ from ..codemod import (
     without_rollback,
 )
 from ..diagnostics import Applicability, Fix, ImportSpec
-from ..fastapi import add_dependency_param, injected_sessions, is_route, is_websocket, parameter_names
+from ..discovery import is_test_path
+from ..fastapi import (
+    add_dependency_param,
+    injected_sessions,
+    is_route,
+    is_websocket,
+    parameter_names,
+)
 from ..names import dotted_name
 from ..project import search_roots
 from ..project_imports import named_by_string
@@ -190,8 +200,12 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
-        if not house_factory_call(self, call) or self.assigned_factory(call):
+        if not house_factory_call(self, call) or self.assigned_factory(call) or self.foreign_attribute(call):
             return None  # another engine or connection: the house helpers would change the database
+        if is_test_path(self.project_relative_path()):
+            # Tests make sessions on purpose (fixtures, rollback-only checks, tests of the factory
+            # itself: atom's test_resource_management_coverage); the house helper commits for real.
+            return None
         if any(self.patched(spec.asname or (spec.obj or spec.module).split(".")[0])
                for spec in factory_import_specs(self, call)):
             # Tests patch this module's factory by name (atom: `patch("<module>.SessionLocal")`) to
@@ -406,6 +420,14 @@ class ManualSession(Rule):
             isinstance(a, Assignment) and not isinstance(a, ImportAssignment)
             and not isinstance(a.node, (cst.FunctionDef, cst.ClassDef)) for a in scope[func.value])
 
+    def foreign_attribute(self, call: cst.Call) -> bool:
+        """`tfe.SessionLocal()`: the factory reached through another module's attribute, which its tests
+        replace (`monkeypatch.setattr(tfe, "SessionLocal", ...)`) with a session on a test database."""
+        func = call.func
+        return isinstance(func, cst.Attribute) and not any(
+            q == self.config.session_module or self.config.session_module.endswith("." + q)
+            for q in self.qualified_names(func.value))
+
     def unsound_block(self, body: list, name: str, outer: cst.CSTNode) -> bool:
         """Would `with <helper>() as name:` around `body` be wrong whatever else holds? A handler
         swallowing a failed write (the manager's commit at exit then fails or commits what the old
@@ -455,19 +477,33 @@ class ManualSession(Rule):
         return None
 
     def fix(self, applicability, message, replacements, call, flavor, add) -> Fix | None:
-        """The fix, with the helper imported next to a function-local factory import when there is one,
-        else below the file's `sys.path` bootstrap if it has one."""
-        local = local_import_of(self, call.func)
-        if local is not None and add and not local.relative and dotted_name(local.module) == add[0].module:
-            leaf = add[0].obj
-            replacements = swap_into(dict(replacements), local, add_import_alias(local, leaf))
-            add = ()
-        placed = place_imports(self.context.module, replacements, add)
+        placed = self.place_helper_import(replacements, call, add)
         if placed is None:
             return None
         replacements, add = placed
         return Fix(applicability, message, replacements, add_imports=add,
                    remove_imports=self.factory_imports(call))
+
+    def place_helper_import(self, replacements: dict, call: cst.Call, add: tuple[ImportSpec, ...]):
+        """The helper joins the statement that imports the factory (`from core.database import
+        SessionLocal` gains `get_db_session`): a function-local import may avoid an import cycle, and a
+        module-level one may come after the file set up `sys.path` or the environment."""
+        node = self.factory_import_node(call.func)
+        if not add or node is None or node.relative or dotted_name(node.module) != add[0].module:
+            return place_imports(self.context.module, replacements, add)
+        if enclosing_function(self, node) is None and imported_at_top(self.context.module, add[0]):
+            return replacements, ()  # an earlier round added it
+        return swap_into(dict(replacements), node, add_import_alias(node, add[0].obj)), ()
+
+    def factory_import_node(self, func: cst.CSTNode) -> cst.ImportFrom | None:
+        """The `from m import Factory` (module-level or function-local) that binds the factory name."""
+        local = local_import_of(self, func)
+        if local is not None or not isinstance(func, cst.Name):
+            return local
+        scope = self.get_metadata(ScopeProvider, func, None)
+        nodes = [a.node for a in (scope[func.value] if scope is not None else ())
+                 if isinstance(a, ImportAssignment) and isinstance(a.node, cst.ImportFrom)]
+        return nodes[0] if len(nodes) == 1 and not isinstance(nodes[0].names, cst.ImportStar) else None
 
     def helper(self, call: cst.Call, flavor: Flavor) -> tuple[cst.Call | None, tuple[ImportSpec, ...]]:
         """`get_db_session()` (or `database.get_db_session()` when the factory was reached that way);
@@ -495,6 +531,15 @@ class ManualSession(Rule):
                     module == configured or configured.endswith("." + module) or module.endswith("." + configured)):
                 return module
         return configured
+
+    def project_relative_path(self) -> str:
+        """This file's path below the configuration's root (the whole path when outside it)."""
+        path = Path(self.context.path).resolve()
+        root = self.config.root
+        try:
+            return path.relative_to(Path(root).resolve()).as_posix() if root else path.as_posix()
+        except ValueError:
+            return path.as_posix()
 
     def factory_imports(self, call: cst.Call) -> tuple[ImportSpec, ...]:
         return factory_import_specs(self, call)
