@@ -12,6 +12,7 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+from .discovery import is_test_path
 from .names import absolute_module
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", "env"})
@@ -81,6 +82,8 @@ def _quoted_dotted_names(root: Path) -> dict[str, frozenset[str]] | None:
     for count, path in enumerate(_python_files(root)):
         if count > MAX_SCANNED_FILES:
             return None
+        if not is_test_path(path.relative_to(root)):
+            continue  # patches live in tests; a message or a mapping elsewhere is not one
         try:
             data = path.read_bytes()
         except OSError:

@@ -1428,3 +1428,18 @@ def test_no_fix_in_test_modules():
             with SessionLocal() as db:
                 assert db.query(User).count() == 0
         """, CODE, path=PROJECT / "tests" / "test_sessions.py")
+
+
+def test_no_fix_for_next_get_db_when_tests_patch_the_dependency(tmp_path):
+    # atom's enterprise auth tests patch `core.database.get_db` with a mock generator
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "__init__.py").write_text("")
+    (tmp_path / "core" / "database.py").write_text((PROJECT / "core" / "database.py").read_text())
+    (tmp_path / "tests").mkdir()
+    # spelled in pieces: a quoted dotted name in this very file would count for the checkout too
+    (tmp_path / "tests" / "test_auth.py").write_text("patch(%r)\n" % ".".join(["core", "database", "get_db"]))
+    (tmp_path / "app").mkdir()
+    check_not_fixed(
+        "from core.database import get_db\n\n\ndef f():\n    db = next(get_db())\n    try:\n"
+        "        return db.query(User).all()\n    finally:\n        db.close()\n",
+        CODE, path=tmp_path / "app" / "auth.py", cfg=config(root=tmp_path))

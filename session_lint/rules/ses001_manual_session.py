@@ -207,7 +207,7 @@ class ManualSession(Rule):
             # itself: atom's test_resource_management_coverage); the house helper commits for real.
             return None
         if any(self.patched(spec.asname or (spec.obj or spec.module).split(".")[0])
-               for spec in factory_import_specs(self, call)):
+               for spec in factory_import_specs(self, call)) or self.dependency_patched(call):
             # Tests patch this module's factory by name (atom: `patch("<module>.SessionLocal")`) to
             # hand it a test session; the house helper would open a real one behind their back.
             return None
@@ -543,6 +543,16 @@ class ManualSession(Rule):
 
     def factory_imports(self, call: cst.Call) -> tuple[ImportSpec, ...]:
         return factory_import_specs(self, call)
+
+    def dependency_patched(self, call: cst.Call) -> bool:
+        """`next(get_db())` where tests patch `core.database.get_db` (atom's enterprise auth tests
+        hand it a mock): the house context manager does not go through the dependency."""
+        if dotted_name(call.func) != "next" or not call.args or not isinstance(call.args[0].value, cst.Call):
+            return False
+        module, _, leaf = self.config.dependency.rpartition(".")
+        module = module or self.config.session_module
+        roots = search_roots(self.context.path, self.config.root)[:2]
+        return any(named_by_string(root, module, leaf) for root in roots if root.is_dir())
 
     def patched(self, name: str) -> bool:
         roots = search_roots(self.context.path, self.config.root)[:2]
