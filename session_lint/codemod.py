@@ -13,6 +13,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from .diagnostics import ImportSpec
+from .names import dotted_name
 
 # Session methods that change what the next commit writes.
 WRITE_METHODS = frozenset({
@@ -423,22 +424,13 @@ def imported_at_top(module: cst.Module, spec: ImportSpec) -> bool:
     for stmt in module.body:
         for small in (stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ()):
             if (spec.obj is not None and isinstance(small, cst.ImportFrom) and not small.relative
-                    and not isinstance(small.names, cst.ImportStar) and _dotted(small.module) == spec.module
-                    and any(_dotted(a.name) == spec.obj and _asname(a) == spec.asname for a in small.names)):
+                    and not isinstance(small.names, cst.ImportStar) and dotted_name(small.module) == spec.module
+                    and any(dotted_name(a.name) == spec.obj and _asname(a) == spec.asname for a in small.names)):
                 return True
             if spec.obj is None and isinstance(small, cst.Import) and any(
-                    _dotted(a.name) == spec.module and _asname(a) == spec.asname for a in small.names):
+                    dotted_name(a.name) == spec.module and _asname(a) == spec.asname for a in small.names):
                 return True
     return False
-
-
-def _dotted(node) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
 
 
 def _asname(alias: cst.ImportAlias) -> str | None:
