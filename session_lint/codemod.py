@@ -262,6 +262,28 @@ def swallows_failed_write(stmts: Sequence[cst.BaseStatement], name: str) -> bool
     return False
 
 
+def returns_failed_write(stmts: Sequence[cst.BaseStatement], name: str) -> bool:
+    """Is there a `try` around writes / commit on the session with a handler that returns instead of
+    raising (`except Exception: db.rollback(); return "Error"`)? The function reports a failed write
+    as its return value; a manager's commit at exit would run outside that handler and raise (atom's
+    tests make `commit` fail and expect the error string). A handler that carries on (a loop skipping
+    a row) has no such contract."""
+    for trial in (t for s in stmts for t in m.findall(s, m.Try())):
+        body = list(trial.body.body) if isinstance(trial.body, cst.IndentedBlock) else []
+        if _touches_transaction(body, name) and any(not _reraises(h) and m.findall(h, m.Return())
+                                                    for h in trial.handlers):
+            return True
+    return False
+
+
+def catches_everything(trial: cst.Try) -> bool:
+    """A handler for any exception: bare `except:`, `except Exception` / `BaseException` (or a tuple with one)."""
+    catch_all = m.Name("Exception") | m.Name("BaseException")
+    return any(h.type is None or m.matches(h.type, catch_all)
+               or (isinstance(h.type, cst.Tuple) and any(m.matches(e.value, catch_all) for e in h.type.elements))
+               for h in trial.handlers)
+
+
 def _rolls_back_first(handler: cst.ExceptHandler, name: str) -> bool:
     """`name.rollback()` before anything else touches the session (logging first is fine)."""
     for stmt in handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ():

@@ -69,6 +69,7 @@ class ModuleFacts:
     package: str
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted name
     functions: dict[str, ast.AST] = field(default_factory=dict)
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
     makers: dict[str, Expiry] = field(default_factory=dict)  # `SessionLocal = sessionmaker(...)`
     aliases: dict[str, str] = field(default_factory=dict)  # `get_session = get_catalog_session`
 
@@ -95,6 +96,8 @@ def _facts(path: Path, mtime_ns: int, module: str, is_package: bool) -> ModuleFa
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             facts.functions[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            facts.classes[node.name] = node
     for node in tree.body:  # after the imports: a maker's call is resolved through them
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -125,7 +128,7 @@ def _bind(facts: ModuleFacts, name: str, value: ast.AST) -> None:
         facts.makers[name] = frozenset({expires}) if present else frozenset()
 
 
-def _module_facts(module: str, roots: tuple[Path, ...]) -> ModuleFacts | None:
+def module_facts(module: str, roots: tuple[Path, ...]) -> ModuleFacts | None:
     source = find_module_source(module, roots) if module else None
     if source is None:
         return None
@@ -162,7 +165,7 @@ def _read(dotted: str, roots: tuple[Path, ...], depth: int) -> _Reading:
     if depth > MAX_DEPTH:
         return _NOTHING
     module, _, name = dotted.rpartition(".")
-    facts = _module_facts(module, roots)
+    facts = module_facts(module, roots)
     if facts is None:
         return _NOTHING
     if name in facts.aliases:

@@ -1443,3 +1443,164 @@ def test_no_fix_for_next_get_db_when_tests_patch_the_dependency(tmp_path):
         "from core.database import get_db\n\n\ndef f():\n    db = next(get_db())\n    try:\n"
         "        return db.query(User).all()\n    finally:\n        db.close()\n",
         CODE, path=tmp_path / "app" / "auth.py", cfg=config(root=tmp_path))
+
+
+# -- handlers that turn a failed write into a return value (atom tools/platform_management_tool.py) --
+ERROR_VALUE_TOOL = """\
+    from core.database import SessionLocal
+
+
+    def manage_workspace(name):
+        db = SessionLocal()
+        try:
+            db.add(Workspace(name=name))
+            db.commit()
+            return f"Workspace {name} created."
+        except Exception as e:
+            db.rollback()
+            logger.error(f"Error managing workspace: {e}")
+            return "Error managing workspace"
+        finally:
+            db.close()
+    """
+
+
+def test_handler_returning_an_error_value_after_a_failed_write_is_not_fixed():
+    # the manager's commit at exit would run outside the handler and raise from a function that
+    # reports failures as values (atom's tests make `commit` fail and expect the error string)
+    check_not_fixed(ERROR_VALUE_TOOL, CODE)
+    assert found(ERROR_VALUE_TOOL, CODE) == [(5, 10, CODE)]
+
+
+def test_handler_returning_an_error_value_inside_an_outer_catch_all_is_fixed():
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def manage_workspace(name):
+            try:
+                db = SessionLocal()
+                try:
+                    db.add(Workspace(name=name))
+                    db.commit()
+                    return "created"
+                except Exception:
+                    db.rollback()
+                    return "Error"
+                finally:
+                    db.close()
+            except Exception:
+                return "Error outside"
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def manage_workspace(name):
+            try:
+                with get_db_session() as db:
+                    try:
+                        db.add(Workspace(name=name))
+                        db.commit()
+                        return "created"
+                    except Exception:
+                        db.rollback()
+                        return "Error"
+            except Exception:
+                return "Error outside"
+        """, CODE)
+
+
+def test_read_only_handler_returning_an_error_value_is_still_fixed():
+    # nothing is written: the manager's commit at exit has nothing to fail on
+    check_fixed(
+        """\
+        from core.database import SessionLocal
+
+
+        def list_members():
+            db = SessionLocal()
+            try:
+                return [u.name for u in db.query(User).all()]
+            except Exception:
+                return "Error listing"
+            finally:
+                db.close()
+        """,
+        """\
+        from core.database import get_db_session
+
+
+        def list_members():
+            with get_db_session() as db:
+                try:
+                    return [u.name for u in db.query(User).all()]
+                except Exception:
+                    return "Error listing"
+        """, CODE, unsafe=True)
+
+
+# -- the session handed to project code that swallows failed commits (atom workers/queue_processing_worker.py) --
+SWALLOWING_SERVICE = """\
+class QueueService:
+    def __init__(self, db):
+        self.db = db
+
+    def process(self):
+        self._one()
+
+    def _one(self):
+        try:
+            self.db.add(Entry())
+            self.db.commit()
+        except Exception as e:
+            logger.error(f"failed: {e}")
+"""
+
+ROLLING_BACK_SERVICE = SWALLOWING_SERVICE.replace("logger.error", "self.db.rollback()\n            logger.error")
+
+WORKER = """\
+from core.database import SessionLocal
+from services.queue import QueueService
+
+
+def process_pending():
+    db = SessionLocal()
+    try:
+        QueueService(db).process()
+    finally:
+        db.close()
+"""
+
+
+def _service_project(tmp_path, service_source: str):
+    for package in ("core", "services", "workers"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "core" / "database.py").write_text((PROJECT / "core" / "database.py").read_text())
+    (tmp_path / "services" / "queue.py").write_text(service_source)
+    return tmp_path / "workers" / "queue_worker.py", config(root=tmp_path)
+
+
+def test_no_fix_when_a_service_given_the_session_swallows_its_failed_commits(tmp_path):
+    # the failed commit leaves the session in a failed transaction: close() discarded it, the
+    # manager's commit at exit raises PendingRollbackError out of the worker
+    path, cfg = _service_project(tmp_path, SWALLOWING_SERVICE)
+    check_not_fixed(WORKER, CODE, path=path, cfg=cfg)
+    assert found(WORKER, CODE, path=path, cfg=cfg) == [(6, 10, CODE)]
+
+
+def test_no_fix_when_a_function_given_the_session_swallows_its_failed_commits(tmp_path):
+    service = "def process(session, n):\n    try:\n        session.flush()\n    except ValueError:\n        pass\n"
+    path, cfg = _service_project(tmp_path, service)
+    worker = WORKER.replace("import QueueService", "import process").replace("QueueService(db).process()",
+                                                                            "process(db, 3)")
+    check_not_fixed(worker, CODE, path=path, cfg=cfg)
+
+
+def test_service_that_rolls_back_its_failed_commits_keeps_the_fix(tmp_path):
+    path, cfg = _service_project(tmp_path, ROLLING_BACK_SERVICE)
+    check_fixed(WORKER, WORKER.replace("SessionLocal", "get_db_session").replace(
+        "    db = get_db_session()\n    try:\n        QueueService(db).process()\n    finally:\n        db.close()\n",
+        "    with get_db_session() as db:\n        QueueService(db).process()\n"), CODE, unsafe=True, path=path, cfg=cfg)

@@ -13,12 +13,14 @@ from ..codemod import (
     SPAWNERS,
     add_import_alias,
     call_leaf,
+    catches_everything,
     has_comment,
     helper_call,
     imported_at_top,
     is_method_stmt,
     is_rollback_reraise,
     place_imports,
+    returns_failed_write,
     safe_to_manage,
     swallows_failed_write,
     swap_into,
@@ -27,6 +29,7 @@ from ..codemod import (
     with_block,
     without_rollback,
 )
+from ..callee_behaviour import swallows_failed_writes
 from ..diagnostics import Applicability, Fix, ImportSpec
 from ..discovery import is_test_path
 from ..fastapi import (
@@ -116,7 +119,13 @@ factory, one reached through another module's attribute); a module whose factory
 tests patch by name (`patch("app.reports.SessionLocal")`); a session used after
 the proposed block, returned, stored (on `self`, in a container, a closure, a
 thread or task) or given a value on another path; a handler that swallows a
-failed write without rolling back; a block inside another session block; a
+failed write without rolling back; a handler that returns an error value after a
+failed write (`except Exception: db.rollback(); return "Error"`) unless a
+catch-all `try` encloses the block (the manager's commit at exit would raise
+outside it); a session handed to project code (a function, or a service class
+keeping it on `self`) that swallows its own failed commits without a rollback
+(the manager's commit at exit would raise `PendingRollbackError` where `close()`
+discarded the failed transaction); a block inside another session block; a
 file whose imports depend on a `sys.path`/environment bootstrap the helper
 import cannot follow. In routes the session is injected with `Depends(...)`
 only when nothing slow follows its use (no `await`, loop or call after it, not
@@ -432,7 +441,36 @@ class ManualSession(Rule):
         """Would `with <helper>() as name:` around `body` be wrong whatever else holds? A handler
         swallowing a failed write (the manager's commit at exit then fails or commits what the old
         code discarded), or a session block around it (SPEC §4: never nest session blocks)."""
-        return swallows_failed_write(body, name) or self.inside_session_block(outer)
+        return (swallows_failed_write(body, name) or self.inside_session_block(outer)
+                or (returns_failed_write(body, name) and not self.caught_outside(outer))
+                or self.handed_to_swallower(body, name))
+
+    def caught_outside(self, node: cst.CSTNode | None) -> bool:
+        """Is `node` inside the body of a `try` (in this function) that catches every exception? Code
+        that turns failed writes into return values (atom's tools: `except Exception: db.rollback();
+        return "Error ..."`) must not start raising from the manager's commit at exit; an outer
+        catch-all keeps the function's no-raise contract (under its tests' failing mocks too)."""
+        child = None
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.Module)):
+            if isinstance(node, cst.Try) and child is node.body and catches_everything(node):
+                return True
+            child, node = node, self.parent(node)
+        return False
+
+    def handed_to_swallower(self, body: list, name: str) -> bool:
+        """Is the session handed to project code (a function, or a service class keeping it on `self`)
+        that swallows its failed writes without a rollback? The manager's commit at exit would then
+        raise `PendingRollbackError` where the old `close()` discarded the failed transaction."""
+        roots = self.project_roots()
+        for call in (c for s in body for c in m.findall(s, m.Call())):
+            for i, arg in enumerate(call.args):
+                if not (isinstance(arg.value, cst.Name) and arg.value.value == name):
+                    continue
+                keyword = arg.keyword.value if arg.keyword is not None else None
+                position = None if keyword is not None else i
+                if any(swallows_failed_writes(q, position, keyword, roots) for q in self.qualified_names(call.func)):
+                    return True
+        return False
 
     def inside_session_block(self, node: cst.CSTNode | None) -> bool:
         while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.Module)):
