@@ -88,6 +88,9 @@ class Discovery:
     expire_on_commit: tuple[bool, Origin] | None = None
     deprecated: list[tuple[str, str, Origin]] = field(default_factory=list)
     session_module: tuple[str, str] | None = None  # (dotted name, relative path)
+    # functions and methods returning a session they construct (prefect's
+    # `AsyncPostgresConfiguration.session()`: `return AsyncSession(engine, ...)`)
+    session_makers: list[Item] = field(default_factory=list)
     migrations: list[Origin] = field(default_factory=list)  # Alembic env.py files
 
 
@@ -320,6 +323,8 @@ class _Scanner:
         for module in live:
             if "yield" in module.text:
                 self._find_helpers(module)
+            if "Session" in module.text or "sessionmaker" in module.text:
+                self._find_session_makers(module)
         self._count_dependency_uses(live)
         self._choose_session_module()
         self._resolve_deprecated()
@@ -479,10 +484,38 @@ class _Scanner:
                         isinstance(w, (ast.With, ast.AsyncWith)) for w in body)
         return None, None, False
 
+    def _find_session_makers(self, module: _Module) -> None:
+        """Functions and methods that build a session themselves: `return AsyncSession(engine, ...)`,
+        `return sessionmaker(bind=engine)()`. Where sessions are made is where the session module is,
+        even when the project's helpers are methods no configuration can name."""
+        for fn in module.nodes:
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or _is_test(module.rel):
+                continue
+            for node in _own_nodes(fn):
+                if isinstance(node, ast.Return) and self._constructs_session(module, node.value):
+                    item = Item(fn.name, f"{module.name}.{fn.name}", "sync", self.origin(module, fn))
+                    self.result.session_makers.append(item)
+                    setting = _expire_setting(node.value)
+                    if setting is None and isinstance(node.value.func, ast.Call):  # sessionmaker(...)()
+                        setting = _expire_setting(node.value.func)
+                    if setting is not None and self.result.expire_on_commit is None:
+                        self.result.expire_on_commit = (setting, item.origin)
+                    break
+
+    def _constructs_session(self, module: _Module, value: ast.AST | None) -> bool:
+        """`Session(...)` / `AsyncSession(...)` or `sessionmaker(...)()`: not a session obtained from a factory."""
+        if not isinstance(value, ast.Call):
+            return False
+        if isinstance(value.func, ast.Call):
+            return _builder_flavor(module, value.func) is not None
+        return (module.qualify(value.func) or "") in _SESSION_CLASSES
+
     def _find_helpers(self, module: _Module) -> None:
         for fn in module.tree.body:
             if isinstance(fn, ast.ClassDef) or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
+            if fn.name.startswith("_"):
+                continue  # private (prefect's `_maintenance_session`): not a convention others can import
             decorators = {module.qualify(d.func if isinstance(d, ast.Call) else d) for d in fn.decorator_list}
             if any(d and d.rsplit(".", 1)[-1] == "fixture" for d in decorators):
                 continue  # pytest fixtures
@@ -588,8 +621,8 @@ class _Scanner:
     def _choose_session_module(self) -> None:
         votes: Counter[str] = Counter()
         where: dict[str, str] = {}
-        for items, weight in ((self.result.factories, 2), (self.result.context_managers, 3),
-                              (self.result.dependencies, 3)):
+        for items, weight in ((self.result.factories, 2), (self.result.session_makers, 2),
+                              (self.result.context_managers, 3), (self.result.dependencies, 3)):
             for item in items:
                 module = item.qualified.rsplit(".", 1)[0]
                 votes[module] += weight

@@ -481,3 +481,71 @@ def test_a_scripts_own_sessionmaker_is_not_configured_as_the_projects_factory(tm
     block = render(discover_conventions(root))
     assert ("#   not configured: seed.SessionLocal (scripts/seed.py:4), its own sessionmaker "
             "(calls are reported as raw sessions, never rewritten)") in block
+
+
+PREFECT_SHAPE = {
+    # sessions are built by configuration classes and handed out by an interface's methods; a
+    # service module has a private helper of its own
+    "prefect/__init__.py": "",
+    "prefect/server/__init__.py": "",
+    "prefect/server/database/__init__.py": "",
+    "prefect/server/database/configurations.py": """
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+
+        class AsyncPostgresConfiguration:
+            async def session(self, engine) -> AsyncSession:
+                return AsyncSession(engine, expire_on_commit=False)
+
+
+        class AioSqliteConfiguration:
+            async def session(self, engine) -> AsyncSession:
+                return AsyncSession(engine, expire_on_commit=False)
+        """,
+    "prefect/server/services/__init__.py": "",
+    "prefect/server/services/db_vacuum.py": """
+        from contextlib import asynccontextmanager
+        from typing import AsyncIterator
+
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+
+        @asynccontextmanager
+        async def _maintenance_session(db) -> AsyncIterator[AsyncSession]:
+            session = await db.config.session(await db.config.engine())
+            async with session:
+                yield session
+        """,
+}
+
+
+def test_the_module_that_builds_sessions_is_the_session_module(tmp_path):
+    # prefect: --init chose the vacuum service (a private helper) and SES001 then reported the
+    # project's own session factories in configurations.py
+    root = project(tmp_path, PREFECT_SHAPE)
+    cfg = init_config(root)
+    assert cfg.session_module == "prefect.server.database.configurations"
+    assert cfg.expire_on_commit is False
+    assert "_maintenance_session" not in render(discover_conventions(root))
+
+
+def test_a_private_helper_is_not_a_convention(tmp_path):
+    root = project(tmp_path, {"app/__init__.py": "", "app/db.py": """
+        from contextlib import contextmanager
+
+        from sqlalchemy.orm import sessionmaker
+
+        SessionLocal = sessionmaker()
+
+
+        @contextmanager
+        def _scratch():
+            db = SessionLocal()
+            try:
+                yield db
+            finally:
+                db.close()
+        """})
+    cfg = init_config(root)
+    assert cfg.session_module == "app.db"
+    assert cfg.context_manager == "get_db_session"  # the default: `_scratch` is not configured
