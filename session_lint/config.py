@@ -23,17 +23,18 @@ class ConfigError(Exception):
 _STR = (str, "a string")
 _STR_LIST = (list, "a list of strings")
 _BOOL = (bool, "true or false")
+_STR_OR_LIST = ((str, list), "a string or a list of strings")
 _STR_TABLE = (dict, "a table of strings")
 _LIST_TABLE = (dict, "a table of lists of strings")
 
 _KEYS: dict[str, tuple[str, tuple[type, str]]] = {
     "session-module": ("session_module", _STR),
     "session-factories": ("session_factories", _STR_LIST),
-    "context-manager": ("context_manager", _STR),
-    "dependency": ("dependency", _STR),
+    "context-manager": ("context_manager", _STR_OR_LIST),
+    "dependency": ("dependency", _STR_OR_LIST),
     "async-session-factories": ("async_session_factories", _STR_LIST),
-    "async-context-manager": ("async_context_manager", _STR),
-    "async-dependency": ("async_dependency", _STR),
+    "async-context-manager": ("async_context_manager", _STR_OR_LIST),
+    "async-dependency": ("async_dependency", _STR_OR_LIST),
     "session-type": ("session_type", _STR),
     "async-session-type": ("async_session_type", _STR),
     "expire-on-commit": ("expire_on_commit", _BOOL),
@@ -44,6 +45,10 @@ _KEYS: dict[str, tuple[str, tuple[type, str]]] = {
     "per-file-ignores": ("per_file_ignores", _LIST_TABLE),
     "deprecated": ("deprecated", _STR_TABLE),
 }
+
+# where the further entries of a helper list go
+_MORE = {"context_manager": "more_context_managers", "dependency": "more_dependencies",
+         "async_context_manager": "more_async_context_managers", "async_dependency": "more_async_dependencies"}
 
 DEFAULT_DEPRECATED = {
     "core.database_manager": "core.database",
@@ -61,6 +66,12 @@ class Config:
     async_session_factories: tuple[str, ...] = ("AsyncSessionLocal",)
     async_context_manager: str = "get_async_session"
     async_dependency: str = "get_async_db"
+    # SPEC §2: several standard helpers. The four keys above take a string or a list; the first
+    # entry is the one fixes use, the others are recognised as standard too.
+    more_context_managers: tuple[str, ...] = ()
+    more_dependencies: tuple[str, ...] = ()
+    more_async_context_managers: tuple[str, ...] = ()
+    more_async_dependencies: tuple[str, ...] = ()
     session_type: str = "sqlalchemy.orm.Session"
     async_session_type: str = "sqlalchemy.ext.asyncio.AsyncSession"
     expire_on_commit: bool = True
@@ -88,7 +99,12 @@ class Config:
             attr, (typ, desc) = _KEYS[key]
             if not isinstance(value, typ) or (typ is str and not value):
                 raise ConfigError(f"{where}'{key}' must be {desc}, got {value!r}")
-            if typ is list:
+            if typ == (str, list):  # a helper, or several: the first is the one fixes use
+                names = [value] if isinstance(value, str) else value
+                if not names or not all(isinstance(v, str) and v for v in names):
+                    raise ConfigError(f"{where}'{key}' must be {desc}, got {value!r}")
+                value, values[_MORE[attr]] = names[0], tuple(names[1:])
+            elif typ is list:
                 if not all(isinstance(v, str) and v for v in value):
                     raise ConfigError(f"{where}'{key}' must be {desc}, got {value!r}")
                 value = tuple(value)
@@ -132,6 +148,22 @@ class Config:
         return cls.from_file(found) if found else cls(root=Path.cwd())
 
     # -- queries -------------------------------------------------------
+    @property
+    def context_managers(self) -> tuple[str, ...]:
+        return (self.context_manager, *self.more_context_managers)
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return (self.dependency, *self.more_dependencies)
+
+    @property
+    def async_context_managers(self) -> tuple[str, ...]:
+        return (self.async_context_manager, *self.more_async_context_managers)
+
+    @property
+    def async_dependencies(self) -> tuple[str, ...]:
+        return (self.async_dependency, *self.more_async_dependencies)
+
     @property
     def deprecated_map(self) -> dict[str, str]:
         return dict(self.deprecated)

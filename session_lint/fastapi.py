@@ -161,9 +161,9 @@ def _imported_alias_flavor(rule: Rule, module: str, name: str) -> Flavor | None:
         return None
     first, target = alias
     config = rule.config
-    if target == config.dependency.rpartition(".")[2]:
+    if target in {d.rpartition(".")[2] for d in config.dependencies}:
         return Flavor.SYNC
-    if target == config.async_dependency.rpartition(".")[2]:
+    if target in {d.rpartition(".")[2] for d in config.async_dependencies}:
         return Flavor.ASYNC
     if first in ("AsyncSession", config.async_session_type.rpartition(".")[2]):
         return Flavor.ASYNC

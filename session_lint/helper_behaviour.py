@@ -245,3 +245,37 @@ def _delegates(function: ast.AST, call: ast.Call) -> bool:
         elif isinstance(sub, ast.YieldFrom) and sub.value is call:
             return True
     return False
+
+
+# -- the standard helpers a session module defines (SPEC §2) --------------------------------------
+
+_CONTEXT_MANAGER_DECORATORS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
+
+
+def standard_helpers(session_module: str, roots: tuple[Path, ...]) -> dict[str, str]:
+    """Every generator the session module defines that hands out sessions it creates, by name:
+    `"context-manager"` (decorated with `@contextmanager` / `@asynccontextmanager`) or `"dependency"`
+    (a plain generator, for `Depends`), prefixed `"async-"` for `async def`. SPEC §2: these are
+    standard whether the configuration lists them or not."""
+    source = find_module_source(session_module, roots) if session_module else None
+    try:
+        mtime = source.stat().st_mtime_ns if source is not None else None
+    except OSError:
+        mtime = None
+    return _standard_helpers(session_module, roots, mtime) if mtime is not None else {}
+
+
+@lru_cache(maxsize=64)
+def _standard_helpers(session_module: str, roots: tuple[Path, ...], _mtime_ns: int) -> dict[str, str]:
+    facts = module_facts(session_module, roots)
+    found: dict[str, str] = {}
+    if facts is None:
+        return found
+    for name, function in facts.functions.items():
+        reading = _read(f"{facts.name}.{name}", roots, 0)
+        if not reading.generator or not reading.expiry or reading.passes_through:
+            continue  # hands out no session of its own
+        decorators = {facts.resolve(d.func if isinstance(d, ast.Call) else d) for d in function.decorator_list}
+        kind = "context-manager" if decorators & _CONTEXT_MANAGER_DECORATORS else "dependency"
+        found[name] = f"async-{kind}" if isinstance(function, ast.AsyncFunctionDef) else kind
+    return found

@@ -43,6 +43,7 @@ import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from .config import Config
@@ -86,11 +87,21 @@ class _Words:
     @classmethod
     def of(cls, config: Config) -> _Words:
         raw = {_leaf(n) for n in config.session_factories + config.async_session_factories}
-        raw |= {_leaf(config.dependency), _leaf(config.async_dependency)}
-        managed = {_leaf(config.context_manager), _leaf(config.async_context_manager)}
+        raw |= {_leaf(n) for n in config.dependencies + config.async_dependencies}
+        managed = {_leaf(n) for n in config.context_managers + config.async_context_managers}
+        for name, kind in _unlisted_helpers(config).items():  # SPEC §2: standard too
+            (managed if kind.endswith("context-manager") else raw).add(name)
         types = {_leaf(config.session_type), _leaf(config.async_session_type), "Session", "AsyncSession"}
         deprecated = {_leaf(old) for old, _ in config.deprecated}
         return cls(frozenset(raw), frozenset(managed), frozenset(types), frozenset(deprecated))
+
+
+def _unlisted_helpers(config: Config) -> dict[str, str]:
+    """The session module's own context managers and dependencies (read from its source)."""
+    from .helper_behaviour import standard_helpers
+
+    roots = tuple(dict.fromkeys(p.resolve() for p in (config.root, Path.cwd()) if p is not None))
+    return standard_helpers(config.session_module, roots)
 
 
 class Screen:

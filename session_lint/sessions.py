@@ -76,11 +76,11 @@ def managed_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
     """Is this a call of the house context manager (`get_db_session()` / `get_async_session()`)?"""
     if not isinstance(node, cst.Call):
         return None
-    if rule.resolves_to(node.func, rule.config.context_manager):
+    if rule.resolves_to(node.func, rule.config.context_managers):
         return Flavor.SYNC
-    if rule.resolves_to(node.func, rule.config.async_context_manager):
+    if rule.resolves_to(node.func, rule.config.async_context_managers):
         return Flavor.ASYNC
-    return None
+    return _standard_helper(rule, node.func, "context-manager")
 
 
 def opens_session(rule: Rule, node: cst.CSTNode) -> Flavor | None:
@@ -90,10 +90,25 @@ def opens_session(rule: Rule, node: cst.CSTNode) -> Flavor | None:
 
 def is_dependency(rule: Rule, node: cst.CSTNode) -> Flavor | None:
     """Is `node` the configured FastAPI dependency (`get_db` / `get_async_db`)?"""
-    if rule.resolves_to(node, rule.config.dependency):
+    if rule.resolves_to(node, rule.config.dependencies):
         return Flavor.SYNC
-    if rule.resolves_to(node, rule.config.async_dependency):
+    if rule.resolves_to(node, rule.config.async_dependencies):
         return Flavor.ASYNC
+    return _standard_helper(rule, node, "dependency")
+
+
+def _standard_helper(rule: Rule, node: cst.CSTNode, kind: str) -> Flavor | None:
+    """A `kind` helper the session module defines without the configuration listing it (SPEC §2:
+    standard too, dispatch's `get_organization_session` beside `get_session`)."""
+    from .helper_behaviour import standard_helpers
+
+    if not isinstance(node, (cst.Name, cst.Attribute)):
+        return None
+    roots = _module_cache(rule, "_search_roots", lambda: search_roots(rule.context.path, rule.config.root))
+    helpers = standard_helpers(rule.config.session_module, roots)
+    for name, found in helpers.items():
+        if found.endswith(kind) and rule.resolves_to(node, name):
+            return Flavor.ASYNC if found.startswith("async-") else Flavor.SYNC
     return None
 
 
