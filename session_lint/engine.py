@@ -7,6 +7,7 @@ import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -15,6 +16,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .config import Config
+from .deep import deep
 from .diagnostics import Diagnostic, syntax_error
 from .metadata import visit_with_rules
 from .names import fallback_module_name, module_name_for
@@ -48,7 +50,42 @@ class FixResult:
     remaining: list[Diagnostic] = field(default_factory=list)
 
 
+# CPython refuses these nesting depths (its tokenizer allows 200 open brackets, its parser a bounded
+# stack); LibCST's native parser has no such limit and overflows the C stack (a segfault) or takes
+# minutes on them, so they are reported before LibCST sees them.
+_DEPTH_SYNTAX_ERRORS = frozenset({"too many nested parentheses", "too many levels of indentation"})
+
+
+@lru_cache(maxsize=4)  # fix rounds and the lint after a refused fix ask again for the same text
+def _depth_refusal(source: str) -> tuple[str, int, int] | None:
+    """(CPython's reason, line, column) when CPython refuses `source` for its nesting depth."""
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        if exc.msg in _DEPTH_SYNTAX_ERRORS:
+            return exc.msg, exc.lineno or 1, exc.offset or 1
+    except MemoryError:  # "parser stack overflow": nesting beyond the parser's fixed stack
+        return "too complex for the parser's stack", 1, 1
+    except RecursionError:
+        return "maximum recursion depth exceeded", 1, 1
+    except ValueError:  # null bytes: LibCST reports those itself
+        pass
+    return None
+
+
+def too_deep(source: str, path: str) -> Diagnostic | None:
+    """SES999 for a file nested deeper than CPython accepts (LibCST could crash on it)."""
+    refusal = _depth_refusal(source)
+    if refusal is None:
+        return None
+    reason, line, column = refusal
+    return syntax_error(path, f"file is too deeply nested to parse ({reason})", line, column)
+
+
 def parse(source: str, path: str) -> cst.Module | Diagnostic:
+    refused = too_deep(source, path)
+    if refused is not None:
+        return refused
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -65,6 +102,7 @@ def parse(source: str, path: str) -> cst.Module | Diagnostic:
         return syntax_error(path, "file is too deeply nested to parse (RecursionError)")
 
 
+@deep  # deep input recurses deeply: see session_lint/deep.py
 def run_rules(source: str, path: str, config: Config) -> LintRun:
     """Parse and visit with every selected rule; noqa'd diagnostics are dropped."""
     parsed = parse(source, path)
@@ -76,7 +114,10 @@ def run_rules(source: str, path: str, config: Config) -> LintRun:
     if not rule_classes:
         return LintRun(source, module, [])
     words = scope_words(config, [r.code for r in rule_classes])
-    scope_module = slice_for_scope(module, words) if words is not None else module
+    try:
+        scope_module = slice_for_scope(module, words) if words is not None else module
+    except RecursionError:  # deeper than even the deep stack allows (session_lint/deep.py)
+        return LintRun(source, None, [_too_deep_to_analyse(path)])
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
                               package=module_name.package)
@@ -87,10 +128,14 @@ def run_rules(source: str, path: str, config: Config) -> LintRun:
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue
         except RecursionError:
-            return LintRun(source, None, [syntax_error(path, "file is too deeply nested to analyse (RecursionError)")])
+            return LintRun(source, None, [_too_deep_to_analyse(path)])
     diagnostics = [d for rule in rules for d in rule.diagnostics]
     diagnostics = sorted(apply_noqa(diagnostics, source), key=lambda d: d.sort_key)
     return LintRun(source, module, diagnostics)
+
+
+def _too_deep_to_analyse(path: str) -> Diagnostic:
+    return syntax_error(path, "file is too deeply nested to analyse (RecursionError)")
 
 
 def apply_noqa(diagnostics: Iterable[Diagnostic], source: str) -> list[Diagnostic]:
@@ -174,6 +219,7 @@ def check_parses(code: str, path: str) -> None:
         raise FixError(f"{path}: a fix produced code that does not parse ({first}); file left unchanged") from None
 
 
+@deep
 def fix_source(source: str, path: str | Path = "<stdin>", config: Config | None = None,
                unsafe_fixes: bool = False) -> FixResult:
     """Apply fixes until none applies (at most MAX_FIX_ROUNDS rounds).
@@ -238,6 +284,7 @@ def _gains_findings(before: LintRun, after: LintRun) -> bool:
     return any(count > old[key] for key, count in keys(after).items())
 
 
+@deep
 def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
     """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns)."""
     if run.module is None or diagnostic.fix is None:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .config import Config
+from .deep import deep
 from .diagnostics import Diagnostic, Fix, syntax_error
 from .rules import rule_codes
 from .screen import Screen
@@ -53,6 +54,7 @@ def lint_text(text: str, path: str, config: Config, with_edits: bool = False) ->
     return [_detached(d) for d in run.diagnostics]
 
 
+@deep  # one large-stack thread for the whole file (session_lint/deep.py)
 def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes: bool,
                  with_edits: bool = False) -> tuple[FileOutcome, str]:
     """Lint or fix a source text; returns the outcome and the (possibly fixed) text."""
