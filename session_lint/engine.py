@@ -18,6 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from .config import Config
 from .deep import deep
 from .diagnostics import Diagnostic, syntax_error
+from .long_strings import blank_long_strings
 from .metadata import visit_with_rules
 from .names import fallback_module_name, module_name_for
 from .rules import RuleContext, all_rules
@@ -82,34 +83,58 @@ def too_deep(source: str, path: str) -> Diagnostic | None:
     return syntax_error(path, f"file is too deeply nested to parse ({reason})", line, column)
 
 
-def parse(source: str, path: str) -> cst.Module | Diagnostic:
+def parse(source: str, path: str) -> tuple[cst.Module | Diagnostic, bool]:
+    """The module, or SES999 when it cannot be parsed; and whether long strings were blanked
+    out to parse it (session_lint/long_strings.py: such a module must never be written back)."""
     refused = too_deep(source, path)
     if refused is not None:
-        return refused
+        return refused, False
     try:
-        return cst.parse_module(source)
+        return cst.parse_module(source), False
     except cst.ParserSyntaxError as exc:
         # CPython's own parser gives the clearer message and position; ask it on this rare path
         try:
             ast.parse(source, filename=path)
         except SyntaxError as py_exc:
-            return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1)
-        except (ValueError, RecursionError):
+            return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1), False
+        except (ValueError, RecursionError, MemoryError):
             pass
+        else:  # valid Python that LibCST rejects: a very long implicit string concatenation?
+            blanked = _parse_blanked(source)
+            if blanked is not None:
+                return blanked, True
         first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
-        return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1)
+        return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1), False
     except RecursionError:
-        return syntax_error(path, "file is too deeply nested to parse (RecursionError)")
+        return syntax_error(path, "file is too deeply nested to parse (RecursionError)"), False
+
+
+def _parse_blanked(source: str) -> cst.Module | None:
+    blanked = blank_long_strings(source)
+    if blanked is None:
+        return None
+    try:
+        return cst.parse_module(blanked)
+    except (cst.ParserSyntaxError, RecursionError):
+        return None
 
 
 @deep  # deep input recurses deeply: see session_lint/deep.py
 def run_rules(source: str, path: str, config: Config) -> LintRun:
     """Parse and visit with every selected rule; noqa'd diagnostics are dropped."""
-    parsed = parse(source, path)
+    parsed, blanked = parse(source, path)
     if isinstance(parsed, Diagnostic):
         found = [parsed] if config.is_selected(parsed.code, path) else []
         return LintRun(source, None, found)
-    module = parsed
+    run = _run_rules(source, parsed, path, config)
+    if blanked:  # fixes would write the blanked strings back: report the findings without them
+        for diagnostic in run.diagnostics:
+            diagnostic.fix, diagnostic.fix_spans = None, []
+        run.module = None
+    return run
+
+
+def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> LintRun:
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path)]
     if not rule_classes:
         return LintRun(source, module, [])
