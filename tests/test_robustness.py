@@ -168,6 +168,35 @@ def test_long_sum_is_linted(tmp_path):
     assert [line.split()[1] for line in stdout.splitlines() if ": SES" in line] == ["SES001"]
 
 
+def test_long_implicit_string_concatenation_is_linted_and_never_rewritten(tmp_path):
+    blob = "BLOB = (\n" + "".join(f'    "part {i}"  # {i}\n' for i in range(5000)) + ")\n"
+    source = FIXABLE + blob + "DATA = b'" + "x" * 5000 + "'\n"
+    root = make_project(tmp_path, {"blob.py": source})
+    target = root / "app" / "blob.py"
+    process = session_lint("--no-cache", "--output-format", "concise", str(target))
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1 and stderr == ""
+    assert [line.split(":", 1)[1].split()[0:2] for line in stdout.splitlines() if ": SES" in line] == \
+        [["5:10:", "SES001"]]  # not a false SES999, and at its real position
+    process = session_lint("--no-cache", "--fix", "--unsafe-fixes", str(target))
+    process.communicate(timeout=120)
+    assert target.read_text() == source  # the blanked strings are never written back
+
+
+def test_blanked_strings_keep_every_position():
+    from session_lint.long_strings import LONG_STRING_CHARS, blank_long_strings
+
+    long_line = "x = '" + "é" * LONG_STRING_CHARS + "'; y = f(1)\n"
+    joined = "z = g(\n    'a'\n    'b' \\\n    " + "'c' " * LONG_STRING_CHARS + ")\n"
+    triple = 's = """\n' + "line\n" * LONG_STRING_CHARS + '"""\n'
+    for source in (long_line, joined, triple):
+        blanked = blank_long_strings(source)
+        assert blanked is not None and blanked != source
+        assert [len(line) for line in blanked.splitlines()] == [len(line) for line in source.splitlines()]
+        compile(blanked, "<blanked>", "exec")
+    assert blank_long_strings("x = 'short'\n") is None
+
+
 # -- flake8 -----------------------------------------------------------------------------------
 
 def test_flake8_plugin_turns_an_internal_error_into_ses999(monkeypatch):
