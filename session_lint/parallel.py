@@ -172,7 +172,7 @@ def run_jobs(jobs: list[tuple[Path, Config]], options: Options, workers: int | N
         try:
             return _run(jobs, options, workers or default_jobs(), writer)
         except Interrupted as exc:
-            raise Interrupted(exc.signum, writer.written) from None
+            raise Interrupted(exc.signum, writer.written if options.mode is Mode.FIX else None) from None
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()

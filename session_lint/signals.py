@@ -24,9 +24,10 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class Interrupted(Exception):
-    """The run was stopped by a signal; `written` files were fixed before it arrived."""
+    """The run was stopped by a signal; `written` files were fixed before it arrived (None: the
+    run writes no files)."""
 
-    def __init__(self, signum: int, written: int = 0) -> None:
+    def __init__(self, signum: int, written: int | None = None) -> None:
         super().__init__(signum, written)
         self.signum = signum
         self.written = written
@@ -37,6 +38,8 @@ class Interrupted(Exception):
 
     def __str__(self) -> str:
         name = signal.Signals(self.signum).name
+        if self.written is None:
+            return f"interrupted by {name}"
         files = f"{self.written} fixed file{'s' if self.written != 1 else ''}"
         return f"interrupted by {name}; {files} written before stopping"
 

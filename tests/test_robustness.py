@@ -135,6 +135,22 @@ def test_killed_fix_leaves_no_worker_writing(tmp_path):
     assert_quiet_after_exit(root, workers)
 
 
+def test_a_signal_during_a_write_stops_the_run_after_the_write():
+    from session_lint.signals import Interrupted, StopOnSignals
+
+    steps = []
+    with StopOnSignals() as stop:
+        with pytest.raises(Interrupted) as stopped:
+            with stop.hold():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler runs here: it must not cut the write short
+                steps.append("written")
+    assert steps == ["written"] and stopped.value.exit_code == 143
+    assert str(Interrupted(signal.SIGINT, 1)) == "interrupted by SIGINT; 1 fixed file written before stopping"
+    assert str(Interrupted(signal.SIGTERM)) == "interrupted by SIGTERM"  # a check run writes nothing
+    assert signal.getsignal(signal.SIGTERM) != stop._handle  # handlers are restored
+
+
 # -- deep and long input ----------------------------------------------------------------------
 
 def test_deep_nesting_is_ses999_and_other_files_keep_their_findings(tmp_path):
