@@ -193,10 +193,10 @@ def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 _collect(future, pending.pop(future), outcomes, writer)
+        pool.shutdown()
     except BaseException:  # a signal (Interrupted) or a bug: no worker may outlive the run
         _stop_workers(pool)
         raise
-    pool.shutdown()
     return [o if o is not None else FileOutcome(str(jobs[i][0])) for i, o in enumerate(outcomes)]
 
 
