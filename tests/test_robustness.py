@@ -234,3 +234,15 @@ def test_flake8_plugin_lints_a_long_expression():
     path = str(DATABASE.parent.parent / "app" / "m.py")
     findings = list(SessionLintPlugin(None, path, source.splitlines(keepends=True)).run())
     assert [message.split()[0] for _, _, message, _ in findings] == ["SES001"]
+
+
+def test_flake8_run_keeps_every_file_with_a_long_concatenation(tmp_path):
+    pytest.importorskip("flake8")
+    blob = "BLOB = (\n" + "".join(f'    "part {i}"\n' for i in range(5000)) + ")\n"
+    root = make_project(tmp_path, {"blob.py": MANUAL + blob, "plain.py": MANUAL})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "flake8", "--select", "SES", "app"], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stderr == ""
+    assert sorted(line.split()[1] + " " + line.split(":")[0] for line in result.stdout.splitlines()) == \
+        ["SES001 app/blob.py", "SES001 app/plain.py"]
