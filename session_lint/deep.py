@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 import sys
 import threading
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 STACK_BYTES = 512 << 20  # room for RECURSION_LIMIT Python frames that go through C calls
 RECURSION_LIMIT = 50_000

@@ -25,8 +25,8 @@ class SessionLintPlugin:
         try:
             findings = list(self._run())
         except Exception as exc:
-            findings = [(1, 0, f"SES999 session-lint internal error ({type(exc).__name__}: {exc}); "
-                               "please report it", type(self))]
+            message = f"SES999 session-lint internal error ({type(exc).__name__}: {exc}); please report it"
+            findings = [(1, 0, message, type(self))]
         yield from findings
 
     def _run(self) -> Iterator[tuple[int, int, str, type]]:
