@@ -87,11 +87,12 @@ def call_deep(fn: Callable[..., T], *args, **kwargs) -> T:
     _raise_limit()
     try:
         thread = _start(target)
-        if thread is None:
-            return fn(*args, **kwargs)
-        thread.join()
+        if thread is not None:
+            thread.join()
     finally:
         _restore_limit()
+    if thread is None:  # in place, at the normal limit: a RecursionError, never a C stack overflow
+        return fn(*args, **kwargs)
     if error:
         raise error[0]
     return result[0]

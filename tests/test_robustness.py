@@ -153,6 +153,26 @@ def test_a_signal_during_a_write_stops_the_run_after_the_write():
 
 # -- deep and long input ----------------------------------------------------------------------
 
+def test_deep_calls_run_on_a_large_stack_and_restore_the_limit(monkeypatch):
+    import threading
+
+    from session_lint import deep
+
+    def depth(n: int) -> int:
+        return 0 if n == 0 else 1 + depth(n - 1)
+    limit = sys.getrecursionlimit()
+    assert deep.call_deep(depth, 20_000) == 20_000  # far past the default limit of 1,000
+    assert sys.getrecursionlimit() == limit
+    with pytest.raises(ZeroDivisionError):  # errors reach the caller
+        deep.call_deep(lambda: 1 / 0)
+
+    def refused(size=None):
+        raise ValueError("no settable stack size here")
+    monkeypatch.setattr(threading, "stack_size", refused)
+    assert deep.call_deep(depth, 10) == 10  # runs in place where no large stack can be had
+    assert sys.getrecursionlimit() == limit
+
+
 def test_deep_nesting_is_ses999_and_other_files_keep_their_findings(tmp_path):
     nested = MANUAL + "x = " + "(" * 3000 + "1" + ")" * 3000 + "\n"
     root = make_project(tmp_path, {"nested.py": nested, "a.py": MANUAL, "b.py": MANUAL})
