@@ -88,7 +88,7 @@ def start_fix_and_wait_for_first_write(root: Path, jobs: str) -> tuple[subproces
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "no file was fixed"
         workers.update(children(process.pid))
-        time.sleep(0.02)
+        time.sleep(0.1)
     workers.update(children(process.pid))
     return process, sorted(workers)
 
