@@ -184,30 +184,48 @@ def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer
         return [writer.take(i, lint_one(path, config, options)) for i, (path, config) in enumerate(jobs)]
     outcomes: list[FileOutcome | None] = [None] * len(jobs)
     work = chunks(jobs, sizes, workers, CHUNK_FILES if options.mode is Mode.CHECK else FIX_CHUNK_FILES)
+    lost = _run_pool(work, min(workers, len(work)), options, outcomes, writer)
+    # A dead worker (a crash in native code, out of memory) breaks the pool and loses every chunk
+    # not done yet: each of their files runs again in a process of its own, so that only the file
+    # that kills its process is reported, and every other file keeps its findings.
+    for index, path, config in (job for chunk in lost for job in chunk):
+        if _run_pool([[(index, path, config)]], 1, options, outcomes, writer):
+            outcomes[index] = FileOutcome(str(path), error=f"{path}: the process linting this file died "
+                                                           "(a crash in native code or out of memory)")
+    return [o if o is not None else FileOutcome(str(jobs[i][0])) for i, o in enumerate(outcomes)]
+
+
+def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options: Options,
+              outcomes: list[FileOutcome | None], writer: _Writer) -> list[list[tuple[int, Path, Config]]]:
+    """Run the chunks on a process pool, filling `outcomes`; returns the chunks a dead worker lost."""
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context,
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=init_worker, initargs=(os.getpid(),))
+    lost = []
     try:
         pending = {pool.submit(_lint_chunk, chunk, options, os.getpid()): chunk for chunk in work}
         while pending:  # write each chunk's fixed files as soon as it is done
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                _collect(future, pending.pop(future), outcomes, writer)
+                chunk = pending.pop(future)
+                if not _collect(future, outcomes, writer):
+                    lost.append(chunk)
         pool.shutdown()
     except BaseException:  # a signal (Interrupted) or a bug: no worker may outlive the run
         _stop_workers(pool)
         raise
-    return [o if o is not None else FileOutcome(str(jobs[i][0])) for i, o in enumerate(outcomes)]
+    return lost
 
 
-def _collect(future: Future, chunk: list[tuple[int, Path, Config]], outcomes: list[FileOutcome | None],
-             writer: _Writer) -> None:
+def _collect(future: Future, outcomes: list[FileOutcome | None], writer: _Writer) -> bool:
+    """Take a chunk's outcomes (writing fixed files); False when a dead worker lost the chunk."""
     try:
-        for index, outcome in future.result():
-            outcomes[index] = writer.take(index, outcome)
-    except BrokenProcessPool as exc:  # a worker died (out of memory, a crash in native code)
-        for index, path, _ in chunk:
-            outcomes[index] = FileOutcome(str(path), error=f"{path}: worker process died ({exc})")
+        results = future.result()
+    except BrokenProcessPool:
+        return False
+    for index, outcome in results:
+        outcomes[index] = writer.take(index, outcome)
+    return True
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:

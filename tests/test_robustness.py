@@ -151,6 +151,28 @@ def test_a_signal_during_a_write_stops_the_run_after_the_write():
     assert signal.getsignal(signal.SIGTERM) != stop._handle  # handlers are restored
 
 
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(),
+                    reason="the patched lint must reach the workers through fork")
+def test_a_crashing_worker_loses_only_its_own_file(tmp_path, monkeypatch):
+    from session_lint import parallel
+
+    root = make_project(tmp_path, {**{f"m{i}.py": MANUAL for i in range(8)}, "crash.py": MANUAL})
+    real_lint_one = parallel.lint_one
+
+    def lint_one(path, config, options):
+        if path.name == "crash.py":  # as a segfault in native code would
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_lint_one(path, config, options)
+    monkeypatch.setattr(parallel, "lint_one", lint_one)
+    config = Config.discover(root)
+    jobs = [(path, config) for path in sorted((root / "app").glob("*.py"))]
+    outcomes = parallel.run_jobs(jobs, parallel.Options(use_cache=False), workers=2)
+    by_name = {Path(o.path).name: o for o in outcomes}
+    assert "died" in by_name["crash.py"].error
+    assert all(o.error is None and [d.code for d in o.diagnostics] == ["SES001"]
+               for name, o in by_name.items() if name.startswith("m"))
+
+
 # -- deep and long input ----------------------------------------------------------------------
 
 def test_deep_calls_run_on_a_large_stack_and_restore_the_limit(monkeypatch):
