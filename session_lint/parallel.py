@@ -11,7 +11,8 @@ the CLI sorts diagnostics by (path, line, column), so output does not depend on
 
 With --fix, workers return the fixed bytes and only this (parent) process writes, one file at
 a time between signals: a stopped run (SIGINT, SIGTERM, even SIGKILL) writes nothing after it
-has exited and leaves no half-written file (session_lint/signals.py).
+has exited and leaves no half-written file (session_lint/signals.py). A worker that dies breaks
+the pool: the files it lost are run again one per process, so only the culprit is an error.
 """
 
 from __future__ import annotations
