@@ -27,6 +27,7 @@ from .output import (
 from .parallel import Options, default_jobs, run_jobs
 from .rules import all_rules, rule_by_code
 from .runner import FileOutcome, Mode, process_text
+from .signals import Interrupted
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -162,6 +163,9 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         _fail(str(exc))
     except click.BadParameter as exc:
         _fail(exc.format_message())
+    except Interrupted as stop:  # SIGINT / SIGTERM: say what was written, exit as the signal would
+        click.echo(f"session-lint: {stop}", err=True)
+        sys.exit(stop.exit_code)
     if configs.defaults_used and config_file is None:
         click.echo(NO_CONFIG_NOTICE, err=True)
     if write_baseline_file:

@@ -7,6 +7,7 @@ import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -15,7 +16,9 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .config import Config
+from .deep import deep
 from .diagnostics import Diagnostic, syntax_error
+from .long_strings import blank_long_strings
 from .metadata import visit_with_rules
 from .names import fallback_module_name, module_name_for
 from .rules import RuleContext, all_rules
@@ -48,35 +51,98 @@ class FixResult:
     remaining: list[Diagnostic] = field(default_factory=list)
 
 
-def parse(source: str, path: str) -> cst.Module | Diagnostic:
+# CPython refuses these nesting depths (its tokenizer allows 200 open brackets, its parser a bounded
+# stack); LibCST's native parser has no such limit and overflows the C stack (a segfault) or takes
+# minutes on them, so they are reported before LibCST sees them.
+_DEPTH_SYNTAX_ERRORS = frozenset({"too many nested parentheses", "too many levels of indentation"})
+
+
+@lru_cache(maxsize=4)  # fix rounds and the lint after a refused fix ask again for the same text
+def _depth_refusal(source: str) -> tuple[str, int, int] | None:
+    """(CPython's reason, line, column) when CPython refuses `source` for its nesting depth."""
     try:
-        return cst.parse_module(source)
+        ast.parse(source)
+    except SyntaxError as exc:
+        if exc.msg in _DEPTH_SYNTAX_ERRORS:
+            return exc.msg, exc.lineno or 1, exc.offset or 1
+    except MemoryError:  # "parser stack overflow": nesting beyond the parser's fixed stack
+        return "too complex for the parser's stack", 1, 1
+    except RecursionError:
+        return "maximum recursion depth exceeded", 1, 1
+    except ValueError:  # null bytes: LibCST reports those itself
+        pass
+    return None
+
+
+def too_deep(source: str, path: str) -> Diagnostic | None:
+    """SES999 for a file nested deeper than CPython accepts (LibCST could crash on it)."""
+    refusal = _depth_refusal(source)
+    if refusal is None:
+        return None
+    reason, line, column = refusal
+    return syntax_error(path, f"file is too deeply nested to parse ({reason})", line, column)
+
+
+def parse(source: str, path: str) -> tuple[cst.Module | Diagnostic, bool]:
+    """The module, or SES999 when it cannot be parsed; and whether long strings were blanked
+    out to parse it (session_lint/long_strings.py: such a module must never be written back)."""
+    refused = too_deep(source, path)
+    if refused is not None:
+        return refused, False
+    try:
+        return cst.parse_module(source), False
     except cst.ParserSyntaxError as exc:
         # CPython's own parser gives the clearer message and position; ask it on this rare path
         try:
             ast.parse(source, filename=path)
         except SyntaxError as py_exc:
-            return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1)
-        except (ValueError, RecursionError):
+            return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1), False
+        except (ValueError, RecursionError, MemoryError):
             pass
+        else:  # valid Python that LibCST rejects: a very long implicit string concatenation?
+            blanked = _parse_blanked(source)
+            if blanked is not None:
+                return blanked, True
         first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
-        return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1)
+        return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1), False
     except RecursionError:
-        return syntax_error(path, "file is too deeply nested to parse (RecursionError)")
+        return syntax_error(path, "file is too deeply nested to parse (RecursionError)"), False
 
 
+def _parse_blanked(source: str) -> cst.Module | None:
+    blanked = blank_long_strings(source)
+    if blanked is None:
+        return None
+    try:
+        return cst.parse_module(blanked)
+    except (cst.ParserSyntaxError, RecursionError):
+        return None
+
+
+@deep  # deep input recurses deeply: see session_lint/deep.py
 def run_rules(source: str, path: str, config: Config) -> LintRun:
     """Parse and visit with every selected rule; noqa'd diagnostics are dropped."""
-    parsed = parse(source, path)
+    parsed, blanked = parse(source, path)
     if isinstance(parsed, Diagnostic):
         found = [parsed] if config.is_selected(parsed.code, path) else []
         return LintRun(source, None, found)
-    module = parsed
+    run = _run_rules(source, parsed, path, config)
+    if blanked:  # fixes would write the blanked strings back: report the findings without them
+        for diagnostic in run.diagnostics:
+            diagnostic.fix, diagnostic.fix_spans = None, []
+        run.module = None
+    return run
+
+
+def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> LintRun:
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path)]
     if not rule_classes:
         return LintRun(source, module, [])
     words = scope_words(config, [r.code for r in rule_classes])
-    scope_module = slice_for_scope(module, words) if words is not None else module
+    try:
+        scope_module = slice_for_scope(module, words) if words is not None else module
+    except RecursionError:  # deeper than even the deep stack allows (session_lint/deep.py)
+        return LintRun(source, None, [_too_deep_to_analyse(path)])
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
                               package=module_name.package)
@@ -87,10 +153,14 @@ def run_rules(source: str, path: str, config: Config) -> LintRun:
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue
         except RecursionError:
-            return LintRun(source, None, [syntax_error(path, "file is too deeply nested to analyse (RecursionError)")])
+            return LintRun(source, None, [_too_deep_to_analyse(path)])
     diagnostics = [d for rule in rules for d in rule.diagnostics]
     diagnostics = sorted(apply_noqa(diagnostics, source), key=lambda d: d.sort_key)
     return LintRun(source, module, diagnostics)
+
+
+def _too_deep_to_analyse(path: str) -> Diagnostic:
+    return syntax_error(path, "file is too deeply nested to analyse (RecursionError)")
 
 
 def apply_noqa(diagnostics: Iterable[Diagnostic], source: str) -> list[Diagnostic]:
@@ -174,6 +244,7 @@ def check_parses(code: str, path: str) -> None:
         raise FixError(f"{path}: a fix produced code that does not parse ({first}); file left unchanged") from None
 
 
+@deep
 def fix_source(source: str, path: str | Path = "<stdin>", config: Config | None = None,
                unsafe_fixes: bool = False) -> FixResult:
     """Apply fixes until none applies (at most MAX_FIX_ROUNDS rounds).
@@ -238,6 +309,7 @@ def _gains_findings(before: LintRun, after: LintRun) -> bool:
     return any(count > old[key] for key, count in keys(after).items())
 
 
+@deep
 def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
     """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns)."""
     if run.module is None or diagnostic.fix is None:

@@ -20,6 +20,16 @@ class SessionLintPlugin:
         self.lines = lines
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
+        # flake8 aborts the whole run (every file's findings) when a plugin raises: an internal
+        # error becomes this file's SES999 instead, like a file the CLI cannot lint.
+        try:
+            findings = list(self._run())
+        except Exception as exc:
+            message = f"SES999 session-lint internal error ({type(exc).__name__}: {exc}); please report it"
+            findings = [(1, 0, message, type(self))]
+        yield from findings
+
+    def _run(self) -> Iterator[tuple[int, int, str, type]]:
         path = Path(self.filename) if self.filename not in ("-", "stdin") else Path.cwd() / "stdin.py"
         try:
             config = Config.discover(path)

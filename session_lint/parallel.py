@@ -8,6 +8,11 @@ big module does not finish last on a single worker; small files travel in batche
 to keep inter-process traffic low. Outcomes come back in the order of the jobs, and
 the CLI sorts diagnostics by (path, line, column), so output does not depend on
 --jobs. A tree with at most one candidate file runs in-process (no pool start-up).
+
+With --fix, workers return the fixed bytes and only this (parent) process writes, one file at
+a time between signals: a stopped run (SIGINT, SIGTERM, even SIGKILL) writes nothing after it
+has exited and leaves no half-written file (session_lint/signals.py). A worker that dies breaks
+the pool: the files it lost are run again one per process, so only the culprit is an error.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +28,14 @@ from pathlib import Path
 from .cache import Cache
 from .config import Config
 from .diagnostics import syntax_error
-from .runner import FileOutcome, Mode, process_data, screen_for
+from .runner import FileOutcome, Mode, process_data, screen_for, write_fixed
+from .signals import Interrupted, StopOnSignals, exit_if_orphaned, init_worker
 
 SMALL_TREE_BYTES = 4 << 20  # below this, count candidates in-process to decide whether a pool pays
 CHUNK_FILES = 64  # at most this many files per task
+# --fix/--diff cost ~10x a lint per file: small tasks cost little more, and fixed files come back
+# (to be written, see _Writer) a few at a time instead of after a whole large chunk.
+FIX_CHUNK_FILES = 4
 CHUNK_BYTES = 256 << 10  # a task's files add up to about this much source
 
 
@@ -58,7 +67,8 @@ def _cache_for(config: Config, options: Options) -> Cache | None:
 
 
 def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
-    """Everything for one file: read, cache, screen, lint (never raises)."""
+    """Everything for one file: read, cache, screen, lint (never raises). A fixed file is
+    not written: it comes back in `new_data`, for the parent to write (`_Writer`)."""
     display = str(path)
     try:
         data = Path(path).read_bytes()
@@ -77,15 +87,35 @@ def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
         outcome, linted = FileOutcome(display), False
     else:
         outcome = process_data(path, data, config, options.mode, options.unsafe_fixes, options.with_edits,
-                               screen=False)
+                               screen=False, write=False)
         linted = True
     if cache is not None and outcome.error is None:
         cache.put(key, resolved, data, outcome.diagnostics, linted)
     return outcome
 
 
-def _lint_chunk(chunk: list[tuple[int, Path, Config]], options: Options) -> list[tuple[int, FileOutcome]]:
-    return [(index, lint_one(path, config, options)) for index, path, config in chunk]
+def _lint_chunk(chunk: list[tuple[int, Path, Config]], options: Options,
+               parent_pid: int) -> list[tuple[int, FileOutcome]]:
+    results = []
+    for index, path, config in chunk:
+        exit_if_orphaned(parent_pid)  # where the kernel cannot kill orphans for us (no prctl)
+        results.append((index, lint_one(path, config, options)))
+    return results
+
+
+class _Writer:
+    """Writes fixed files in this process, each one whole before a signal stops the run."""
+
+    def __init__(self, jobs: list[tuple[Path, Config]], stop: StopOnSignals) -> None:
+        self.jobs = jobs
+        self.stop = stop
+        self.written = 0
+
+    def take(self, index: int, outcome: FileOutcome) -> FileOutcome:
+        if outcome.new_data is not None:
+            with self.stop.hold():
+                self.written += write_fixed(self.jobs[index][0], outcome)
+        return outcome
 
 
 def _size(path: Path) -> int:
@@ -111,8 +141,9 @@ def _few_candidates(jobs: list[tuple[Path, Config]], sizes: list[int]) -> bool:
     return True
 
 
-def chunks(jobs: list[tuple[Path, Config]], sizes: list[int], workers: int) -> list[list[tuple[int, Path, Config]]]:
-    """Largest files first; big files alone, small ones batched up to CHUNK_BYTES / CHUNK_FILES."""
+def chunks(jobs: list[tuple[Path, Config]], sizes: list[int], workers: int,
+           max_files: int = CHUNK_FILES) -> list[list[tuple[int, Path, Config]]]:
+    """Largest files first; big files alone, small ones batched up to CHUNK_BYTES / `max_files`."""
     order = sorted(range(len(jobs)), key=lambda i: (-sizes[i], i))
     budget = max(16 << 10, min(CHUNK_BYTES, sum(sizes) // max(1, workers * 8)))
     result: list[list[tuple[int, Path, Config]]] = []
@@ -121,7 +152,7 @@ def chunks(jobs: list[tuple[Path, Config]], sizes: list[int], workers: int) -> l
     for i in order:
         current.append((i, *jobs[i]))
         current_bytes += sizes[i]
-        if current_bytes >= budget or len(current) >= CHUNK_FILES:
+        if current_bytes >= budget or len(current) >= max_files:
             result.append(current)
             current, current_bytes = [], 0
     if current:
@@ -130,34 +161,80 @@ def chunks(jobs: list[tuple[Path, Config]], sizes: list[int], workers: int) -> l
 
 
 def run_jobs(jobs: list[tuple[Path, Config]], options: Options, workers: int | None = None) -> list[FileOutcome]:
-    """Outcomes for every (file, config) job, in the order of `jobs`."""
+    """Outcomes for every (file, config) job, in the order of `jobs`. Raises `Interrupted`
+    (with the number of files written) when SIGINT or SIGTERM stops the run."""
     # Parsing allocates millions of short-lived objects: collecting every 700 allocations costs
     # ~25% of an `ast.parse`. Freeze what is loaded (forked workers inherit it) and collect less often.
     threshold = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    try:
-        return _run(jobs, options, workers or default_jobs())
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
+    with StopOnSignals() as stop:
+        writer = _Writer(jobs, stop)
+        try:
+            return _run(jobs, options, workers or default_jobs(), writer)
+        except Interrupted as exc:
+            raise Interrupted(exc.signum, writer.written if options.mode is Mode.FIX else None) from None
+        finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
 
 
-def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int) -> list[FileOutcome]:
+def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer: _Writer) -> list[FileOutcome]:
     sizes = [_size(path) for path, _ in jobs]
     if workers <= 1 or len(jobs) <= 1 or _few_candidates(jobs, sizes):
-        return [lint_one(path, config, options) for path, config in jobs]
+        return [writer.take(i, lint_one(path, config, options)) for i, (path, config) in enumerate(jobs)]
     outcomes: list[FileOutcome | None] = [None] * len(jobs)
-    work = chunks(jobs, sizes, workers)
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=min(workers, len(work)), mp_context=context) as pool:
-        futures = [(chunk, pool.submit(_lint_chunk, chunk, options)) for chunk in work]
-        for chunk, future in futures:
-            try:
-                for index, outcome in future.result():
-                    outcomes[index] = outcome
-            except BrokenProcessPool as exc:  # a worker died (out of memory, a crash in native code)
-                for index, path, _ in chunk:
-                    outcomes[index] = FileOutcome(str(path), error=f"{path}: worker process died ({exc})")
+    work = chunks(jobs, sizes, workers, CHUNK_FILES if options.mode is Mode.CHECK else FIX_CHUNK_FILES)
+    lost = _run_pool(work, min(workers, len(work)), options, outcomes, writer)
+    # A dead worker (a crash in native code, out of memory) breaks the pool and loses every chunk
+    # not done yet: each of their files runs again in a process of its own, so that only the file
+    # that kills its process is reported, and every other file keeps its findings.
+    for index, path, config in (job for chunk in lost for job in chunk):
+        if _run_pool([[(index, path, config)]], 1, options, outcomes, writer):
+            outcomes[index] = FileOutcome(str(path), error=f"{path}: the process linting this file died "
+                                                           "(a crash in native code or out of memory)")
     return [o if o is not None else FileOutcome(str(jobs[i][0])) for i, o in enumerate(outcomes)]
 
+
+def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options: Options,
+              outcomes: list[FileOutcome | None], writer: _Writer) -> list[list[tuple[int, Path, Config]]]:
+    """Run the chunks on a process pool, filling `outcomes`; returns the chunks a dead worker lost."""
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=init_worker, initargs=(os.getpid(),))
+    lost = []
+    try:
+        pending = {pool.submit(_lint_chunk, chunk, options, os.getpid()): chunk for chunk in work}
+        while pending:  # write each chunk's fixed files as soon as it is done
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                chunk = pending.pop(future)
+                if not _collect(future, outcomes, writer):
+                    lost.append(chunk)
+        pool.shutdown()
+    except BaseException:  # a signal (Interrupted) or a bug: no worker may outlive the run
+        _stop_workers(pool)
+        raise
+    return lost
+
+
+def _collect(future: Future, outcomes: list[FileOutcome | None], writer: _Writer) -> bool:
+    """Take a chunk's outcomes (writing fixed files); False when a dead worker lost the chunk."""
+    try:
+        results = future.result()
+    except BrokenProcessPool:
+        return False
+    for index, outcome in results:
+        outcomes[index] = writer.take(index, outcome)
+    return True
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers now: waiting for their queued chunks could take minutes."""
+    # (the executor has no public way to stop running tasks; `_processes` maps pid -> Process)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .config import Config
+from .deep import deep
 from .diagnostics import Diagnostic, Fix, syntax_error
 from .rules import rule_codes
 from .screen import Screen
@@ -32,6 +33,7 @@ class FileOutcome:
     fixed: int = 0  # fixes applied (FIX) or that would be applied (DIFF)
     diff: str = ""  # DIFF mode: unified diff of the fixed file
     error: str | None = None  # an error that makes the run exit 2 (fix not applicable, write failed)
+    new_data: bytes | None = None  # FIX mode without `write`: the fixed file, for the caller to write
 
 
 def _detached(diagnostic: Diagnostic) -> Diagnostic:
@@ -53,6 +55,7 @@ def lint_text(text: str, path: str, config: Config, with_edits: bool = False) ->
     return [_detached(d) for d in run.diagnostics]
 
 
+@deep  # one large-stack thread for the whole file (session_lint/deep.py)
 def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes: bool,
                  with_edits: bool = False) -> tuple[FileOutcome, str]:
     """Lint or fix a source text; returns the outcome and the (possibly fixed) text."""
@@ -85,18 +88,19 @@ def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes:
 
 
 def process_file(path: Path, config: Config, mode: Mode = Mode.CHECK, unsafe_fixes: bool = False,
-                 with_edits: bool = False, screen: bool = True) -> FileOutcome:
+                 with_edits: bool = False, screen: bool = True, write: bool = True) -> FileOutcome:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return FileOutcome(str(path), [syntax_error(str(path), f"cannot read file: {exc.strerror or exc}")])
-    return process_data(path, data, config, mode, unsafe_fixes, with_edits, screen)
+    return process_data(path, data, config, mode, unsafe_fixes, with_edits, screen, write)
 
 
 def process_data(path: Path, data: bytes, config: Config, mode: Mode = Mode.CHECK, unsafe_fixes: bool = False,
-                 with_edits: bool = False, screen: bool = True) -> FileOutcome:
+                 with_edits: bool = False, screen: bool = True, write: bool = True) -> FileOutcome:
     """`process_file` for bytes already read. With `screen`, files that no selected rule can
-    flag skip LibCST entirely (session_lint/screen.py: same diagnostics, 10-100x cheaper)."""
+    flag skip LibCST entirely (session_lint/screen.py: same diagnostics, 10-100x cheaper).
+    Without `write`, a fixed file is left in `outcome.new_data` (see `write_fixed`)."""
     display = str(path)
     if screen and not screen_for(config, display).check(data, display):
         return FileOutcome(display)
@@ -107,11 +111,31 @@ def process_data(path: Path, data: bytes, config: Config, mode: Mode = Mode.CHEC
     outcome, new_text = process_text(source.text, display, config, mode, unsafe_fixes, with_edits)
     if mode is Mode.FIX and outcome.error is None and new_text != source.text:
         try:
-            write_atomic(path, source.encode(new_text))
-        except (OSError, UnicodeEncodeError) as exc:
-            outcome.error = f"{display}: cannot write fixed file: {exc}"
-            outcome.fixed = 0
+            outcome.new_data = source.encode(new_text)
+        except UnicodeEncodeError as exc:
+            _write_failed(outcome, exc)
+        if write:
+            write_fixed(path, outcome)
     return outcome
+
+
+def write_fixed(path: Path, outcome: FileOutcome) -> bool:
+    """Write the fixed file `outcome` carries, atomically; True when a file was written."""
+    data, outcome.new_data = outcome.new_data, None  # (written once; the bytes are not kept)
+    if data is None:
+        return False
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        _write_failed(outcome, exc)
+        return False
+    return True
+
+
+def _write_failed(outcome: FileOutcome, exc: Exception) -> None:
+    outcome.error = f"{outcome.path}: cannot write fixed file: {exc}"
+    outcome.fixed = 0
+    outcome.new_data = None
 
 
 @lru_cache(maxsize=256)

@@ -32,9 +32,9 @@ ruff/flake8 already report syntax errors in every file as E999). SES999 is repor
 every file that spells a session name and does not parse. Past the prefilter nothing is
 lost: a file `ast` cannot parse always reaches LibCST, so the engine reports it exactly
 as it would without the screen. The one difference with an unscreened run is a file
-CPython parses but LibCST cannot (a LibCST parser gap, or its RecursionError on a huge
-implicitly joined string): when the screen skips it, that SES999 - about the engine, not
-the file - is not reported.
+CPython parses but LibCST cannot (a LibCST parser gap; huge implicitly joined strings are
+linted with the strings blanked out, see session_lint/long_strings.py): when the screen skips
+it, that SES999 - about the engine, not the file - is not reported.
 """
 
 from __future__ import annotations
