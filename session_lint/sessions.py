@@ -295,9 +295,17 @@ def house_factory_call(rule: Rule, call: cst.Call) -> bool:
         return True
     if dotted_name(func) == "next" and call.args and isinstance(call.args[0].value, cst.Call):
         return is_dependency(rule, call.args[0].value.func) is not None
-    wrapped = _wrapper_returns(rule).get(func.value) if isinstance(func, cst.Name) else None
-    return wrapped is not None and _local_call(rule, call, session_wrappers(rule)) is not None \
-        and house_factory_call(rule, wrapped[1])
+    wrapped = wrapped_call(rule, call)
+    return wrapped is not None and house_factory_call(rule, wrapped)
+
+
+def wrapped_call(rule: Rule, call: cst.Call) -> cst.Call | None:
+    """For a call of a same-module wrapper (`def new_session(): return SessionLocal()`), the call the
+    wrapper's body returns; None for any other call."""
+    func = call.func
+    if not isinstance(func, cst.Name) or _local_call(rule, call, session_wrappers(rule)) is None:
+        return None
+    return _wrapper_returns(rule)[func.value][1]
 
 
 def wrapper_body_call(rule: Rule, node: cst.Call) -> str | None:

@@ -822,11 +822,58 @@ def test_script_with_its_own_sessionmaker_is_reported_without_fix():
 
 
 def test_wrapper_of_a_local_sessionmaker_is_reported_without_fix():
+    # the raw session of the test's own factory is made in the wrapper: reported there, once
+    # (SPEC §3: at the factory call), not at each caller
     src = ("from sqlalchemy.orm import sessionmaker\n\nTestingSession = sessionmaker(bind=test_engine)\n\n"
            "def new_session():\n    return TestingSession()\n\ndef f():\n    with new_session() as db:\n"
            "        db.query(X).all()\n")
-    check_flagged(src, [(9, 10, CODE)])
+    check_flagged(src, [(6, 12, CODE)])
     check_not_fixed(src, CODE)
+
+
+# atom tests/test_covpush_w86_identity_resolver.py: a helper returning an immediately called
+# sessionmaker on the test's engine, called by two tests to read what was committed
+W86_FRESH_SESSION = """\
+from sqlalchemy.orm import sessionmaker
+
+
+def _fresh_session(engine):
+    return sessionmaker(bind=engine)()
+
+
+def test_resolve_new_customer_with_links(db, engine):
+    fresh = _fresh_session(engine)
+    row = fresh.query(Customer).first()
+    fresh.close()
+    assert row is not None
+
+
+def test_resolve_new_customer_without_links_still_persisted(db, engine):
+    engine2 = engine
+    fresh = _fresh_session(engine2)
+    fresh.close()
+"""
+
+
+def test_wrapper_returning_an_immediately_called_sessionmaker_is_reported_in_the_wrapper():
+    check_flagged(W86_FRESH_SESSION, [(5, 12, CODE)])
+    check_not_fixed(W86_FRESH_SESSION, CODE)
+
+
+@pytest.mark.parametrize("src, expected", [
+    # the configured factory bound to another engine by the wrapper: not the house session either
+    (("from core.database import SessionLocal\n\ndef fresh(engine):\n    return SessionLocal(bind=engine)\n\n"
+      "def f(e):\n    s = fresh(e)\n    s.close()\n"), [(4, 12, CODE)]),
+    # a wrapper of the configured factory stays reported at its callers (where the helper replaces it)
+    (("from core.database import SessionLocal\n\ndef get_session():\n    return SessionLocal()\n\n"
+      "def f():\n    s = get_session()\n    s.close()\n\ndef g():\n    s = get_session()\n    s.close()\n"),
+     [(7, 9, CODE), (11, 9, CODE)]),
+    # a same-named function of another module is not this file's wrapper: its call is not reported
+    (("from sqlalchemy.orm import sessionmaker\nfrom app.helpers import _fresh_session\n\n"
+      "def f(engine):\n    s = _fresh_session(engine)\n    s.close()\n"), []),
+])
+def test_where_wrapper_sessions_are_reported(src, expected):
+    assert found(src, CODE) == expected
 
 
 @pytest.mark.parametrize("src", [
