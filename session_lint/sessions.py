@@ -23,6 +23,7 @@ from .sqlalchemy_names import (
     EVENT_LISTEN,
     EVENT_LISTENS_FOR,
     REGISTRIES,
+    SCOPED_REGISTRIES,
     SESSION_CLASSES,
     SESSIONMAKERS,
 )
@@ -161,7 +162,7 @@ def _assigned_value(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | Non
     return parent.value if isinstance(parent, cst.AnnAssign) and parent.target is target else None
 
 
-_SESSIONMAKER_LEAVES = tuple({name.rpartition(".")[2] for name in SESSIONMAKERS | ASYNC_SESSIONMAKERS})
+_SESSIONMAKER_LEAVES = tuple({name.rpartition(".")[2] for name in SESSIONMAKERS | ASYNC_SESSIONMAKERS | SCOPED_REGISTRIES})
 
 
 def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | None:
@@ -175,11 +176,21 @@ def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | Non
         return Flavor.SYNC
     if names & ASYNC_SESSIONMAKERS:
         return Flavor.ASYNC
+    if names & SCOPED_REGISTRIES:  # `scoped_session(sessionmaker(bind=engine))`: its sessions are the inner factory's
+        return built_registry_flavor(rule, _registry_argument(value))
     for name in names:
         module = name.rpartition(".")[0]
         flavor = _module_facts(rule, module)[0].get(name) if module else None
         if flavor:
             return Flavor(flavor)
+    return None
+
+
+def _registry_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """The factory a `scoped_session(session_factory, scopefunc=None)` wraps."""
+    for arg in call.args:
+        if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "session_factory"):
+            return arg.value
     return None
 
 

@@ -831,6 +831,51 @@ def test_wrapper_of_a_local_sessionmaker_is_reported_without_fix():
     check_not_fixed(src, CODE)
 
 
+# dispatch src/dispatch/decorators.py: a scoped_session registry built per scheduled-task call over
+# a sessionmaker of its own, called by hand (and one per organization schema)
+DISPATCH_SCOPED_REGISTRY = """\
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+
+def _execute_task_in_project_context(func, *args, **kwargs):
+    CoreSession = scoped_session(sessionmaker(bind=engine))
+    db_session = CoreSession()
+    try:
+        for organization in get_all(db_session=db_session):
+            OrgSession = scoped_session(sessionmaker(bind=schema_engine))
+            schema_session = OrgSession()
+            try:
+                func(*args, db_session=schema_session, **kwargs)
+            finally:
+                schema_session.close()
+                OrgSession.remove()
+    finally:
+        db_session.close()
+        CoreSession.remove()
+"""
+
+
+def test_local_scoped_session_registry_called_by_hand_is_reported_at_the_call():
+    check_flagged(DISPATCH_SCOPED_REGISTRY, [(6, 18, CODE), (10, 30, CODE)])
+    check_not_fixed(DISPATCH_SCOPED_REGISTRY, CODE)
+
+
+@pytest.mark.parametrize("src, expected", [
+    # immediately called, and with the factory passed by keyword
+    ("from sqlalchemy.orm import scoped_session, sessionmaker\n\ndef f(e):\n"
+     "    s = scoped_session(sessionmaker(bind=e))()\n    s.close()\n", [(4, 9, CODE)]),
+    ("from sqlalchemy.orm import scoped_session, sessionmaker\n\ndef f(e):\n"
+     "    S = scoped_session(session_factory=sessionmaker(bind=e))\n    s = S()\n    s.close()\n", [(5, 9, CODE)]),
+    # building the registry creates no session; a registry over a factory we cannot see is not known to be one
+    ("from sqlalchemy.orm import scoped_session, sessionmaker\n\ndef f(e):\n"
+     "    S = scoped_session(sessionmaker(bind=e))\n    return S\n", []),
+    ("from sqlalchemy.orm import scoped_session\n\ndef f(factory):\n"
+     "    S = scoped_session(factory)\n    s = S()\n    s.close()\n", []),
+])
+def test_scoped_session_registries(src, expected):
+    assert found(src, CODE) == expected
+
+
 # atom tests/test_covpush_w86_identity_resolver.py: a helper returning an immediately called
 # sessionmaker on the test's engine, called by two tests to read what was committed
 W86_FRESH_SESSION = """\
