@@ -200,6 +200,16 @@ class _Finder:
                 self.interesting.add(local)
         # 2. the top-level statements that spell a word or a local alias of one (`SL` for SessionLocal)
         self.spelled = self._spelling(screen.wanted | self.interesting)
+        # 2b. function-local imports in them alias names too (atom's smoke_test_agent_journey.py:
+        # `from core.database import SessionLocal as CoreSessionLocal` inside main())
+        local_imports = [n for stmt in self.spelled for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        if local_imports:
+            for node in local_imports:
+                self._add_import(node)
+            aliases = {local for local, bound in self.imports.items() if any(_leaf(b) in words for b in bound)}
+            if aliases - self.interesting:
+                self.interesting |= aliases
+                self.spelled = self._spelling(screen.wanted | self.interesting)
         # 3. same-file registries / wrappers: their callers elsewhere in the file count too
         self.find_local_openers()
         if self.local_openers - self.interesting:

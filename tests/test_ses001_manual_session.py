@@ -831,6 +831,53 @@ def test_wrapper_of_a_local_sessionmaker_is_reported_without_fix():
     check_not_fixed(src, CODE)
 
 
+# atom scripts/smoke_test_agent_journey.py: the configured factory imported under another name inside
+# main(), after a bootstrap pointing core.database at an isolated database through the environment
+SMOKE_LOCAL_ALIAS = """\
+import os
+
+os.environ["DATABASE_URL"] = "sqlite:///journey.db"
+
+
+def main():
+    bootstrap()
+
+    from core.database import SessionLocal as CoreSessionLocal  # bound via env
+
+    db = CoreSessionLocal()
+    try:
+        asyncio.run(run_all(db))
+    finally:
+        db.close()
+"""
+
+
+def test_function_local_aliased_factory_is_reported():
+    check_flagged(SMOKE_LOCAL_ALIAS, [(11, 10, CODE)])
+
+
+def test_function_local_aliased_factory_fix_joins_the_local_import():
+    # the helper comes from the module the factory came from, where it was imported (after the
+    # environment bootstrap): same engine; unsafe, the manager commits at exit
+    check_fixed(SMOKE_LOCAL_ALIAS, SMOKE_LOCAL_ALIAS.replace(
+        "from core.database import SessionLocal as CoreSessionLocal  # bound via env\n\n"
+        "    db = CoreSessionLocal()\n    try:\n        asyncio.run(run_all(db))\n    finally:\n        db.close()\n",
+        "from core.database import get_db_session  # bound via env\n\n"
+        "    with get_db_session() as db:\n        asyncio.run(run_all(db))\n"), CODE, unsafe=True)
+    check_not_fixed(SMOKE_LOCAL_ALIAS, CODE, unsafe=False)
+
+
+@pytest.mark.parametrize("src", [
+    # a function-local alias of another module's namesake, or of the factory in another function
+    ("def main():\n    from app.scratch_db import SessionLocal as CoreSessionLocal\n\n"
+     "    db = CoreSessionLocal()\n    db.close()\n"),
+    ("def a():\n    from core.database import SessionLocal as CoreSessionLocal\n\n"
+     "def b(CoreSessionLocal):\n    db = CoreSessionLocal()\n    db.close()\n"),
+])
+def test_function_local_alias_near_misses(src):
+    check_noop(src, CODE)
+
+
 # dispatch src/dispatch/decorators.py: a scoped_session registry built per scheduled-task call over
 # a sessionmaker of its own, called by hand (and one per organization schema)
 DISPATCH_SCOPED_REGISTRY = """\
