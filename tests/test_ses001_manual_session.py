@@ -878,6 +878,75 @@ def test_function_local_alias_near_misses(src):
     check_noop(src, CODE)
 
 
+# atom tests/test_timeline_prediction.py: a test case builds its own factory on an in-memory engine in
+# setUp and opens the session from the attribute
+TIMELINE_SETUP = """\
+import unittest
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+
+class TestTimelinePrediction(unittest.TestCase):
+    def setUp(self):
+        self.engine = create_engine("sqlite:///:memory:")
+        self.SessionLocal = sessionmaker(bind=self.engine)
+        self.db = self.SessionLocal()
+        self.db.commit()
+
+    def tearDown(self):
+        self.db.close()
+"""
+
+
+def test_factory_built_on_self_in_setup_is_reported_at_the_call():
+    check_flagged(TIMELINE_SETUP, [(11, 19, CODE)])
+    check_not_fixed(TIMELINE_SETUP, CODE)
+
+
+@pytest.mark.parametrize("src, expected", [
+    # a class-wide factory bound in setUpClass, opened in a test
+    (("from sqlalchemy.orm import sessionmaker\n\nclass T:\n    @classmethod\n    def setUpClass(cls):\n"
+      "        cls.Session = sessionmaker(bind=cls.engine)\n\n    def test_x(self):\n"
+      "        with self.Session() as s:\n            s.query(X).all()\n"), [(9, 14, CODE)]),
+    # a repository keeping its own factory (and a scoped one) from __init__
+    (("from sqlalchemy.orm import scoped_session, sessionmaker\n\nclass Repo:\n    def __init__(self, e):\n"
+      "        self.make = scoped_session(sessionmaker(bind=e))\n\n    def count(self):\n"
+      "        s = self.make()\n        try:\n            return s.query(X).count()\n        finally:\n"
+      "            s.close()\n"), [(8, 13, CODE)]),
+    # a class-body factory
+    (("from sqlalchemy.orm import sessionmaker\n\nclass Repo:\n    Session = sessionmaker()\n\n"
+      "    def count(self):\n        with self.Session() as s:\n            return s.query(X).count()\n"),
+     [(7, 14, CODE)]),
+])
+def test_factories_bound_on_the_class_or_instance(src, expected):
+    assert found(src, CODE) == expected
+
+
+@pytest.mark.parametrize("src", [
+    # given from outside, or rebound to something we do not know
+    ("class Repo:\n    def __init__(self, factory):\n        self.SessionLocal = factory\n\n"
+     "    def f(self):\n        db = self.SessionLocal()\n        db.close()\n"),
+    ("from sqlalchemy.orm import sessionmaker\n\nclass Repo:\n    def __init__(self, e, factory=None):\n"
+     "        self.S = sessionmaker(bind=e)\n        if factory:\n            self.S = factory\n\n"
+     "    def f(self):\n        db = self.S()\n        db.close()\n"),
+    ("from sqlalchemy.orm import sessionmaker\n\nclass Repo:\n    def __init__(self, e):\n"
+     "        self.S, self.engine = pick(e)\n        self.S = sessionmaker(bind=e)\n\n"
+     "    def f(self):\n        db = self.S()\n        db.close()\n"),
+    # another object's attribute; a static method's first parameter is not the instance
+    ("from sqlalchemy.orm import sessionmaker\n\nclass Repo:\n    def __init__(self, e):\n"
+     "        self.S = sessionmaker(bind=e)\n\n    def f(self, other):\n        db = other.S()\n        db.close()\n"),
+    ("from sqlalchemy.orm import sessionmaker\n\nclass Repo:\n    def __init__(self, e):\n"
+     "        self.S = sessionmaker(bind=e)\n\n    @staticmethod\n    def f(self):\n        db = self.S()\n"
+     "        db.close()\n"),
+    # the registry itself, read as an attribute, opens nothing
+    ("from sqlalchemy.orm import sessionmaker\n\nclass Repo:\n    def __init__(self, e):\n"
+     "        self.S = sessionmaker(bind=e)\n\n    def factory(self):\n        return self.S\n"),
+])
+def test_attribute_factories_near_misses(src):
+    check_noop(src, CODE)
+
+
 # dispatch src/dispatch/decorators.py: a scoped_session registry built per scheduled-task call over
 # a sessionmaker of its own, called by hand (and one per organization schema)
 DISPATCH_SCOPED_REGISTRY = """\
