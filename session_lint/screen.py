@@ -190,7 +190,8 @@ class _Finder:
         self.path = path
         self.imports: dict[str, set[str]] = {}  # local name -> dotted names it may be bound to
         self.star_modules: list[str] = []
-        self.local_openers: set[str] = set()  # same-file registries / wrappers (`Session = sessionmaker()`)
+        self.local_openers: set[str] = set()  # same-file registries / wrappers (`Session = sessionmaker()`,
+        # also attributes: `self.Session = sessionmaker()`)
         self.calls: list[ast.Call] = []
         self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         self.withs: list[ast.With | ast.AsyncWith] = []
@@ -211,6 +212,16 @@ class _Finder:
                 self.interesting.add(local)
         # 2. the top-level statements that spell a word or a local alias of one (`SL` for SessionLocal)
         self.spelled = self._spelling(screen.wanted | self.interesting)
+        # 2b. function-local imports in them alias names too (atom's smoke_test_agent_journey.py:
+        # `from core.database import SessionLocal as CoreSessionLocal` inside main())
+        local_imports = [n for stmt in self.spelled for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        if local_imports:
+            for node in local_imports:
+                self._add_import(node)
+            aliases = {local for local, bound in self.imports.items() if any(_leaf(b) in words for b in bound)}
+            if aliases - self.interesting:
+                self.interesting |= aliases
+                self.spelled = self._spelling(screen.wanted | self.interesting)
         # 3. same-file registries / wrappers: their callers elsewhere in the file count too
         self.find_local_openers()
         if self.local_openers - self.interesting:
@@ -327,6 +338,8 @@ class _Finder:
             return self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func) or self.is_raw(func)
         if isinstance(func, ast.Name) and func.id in self.local_openers:
             return True
+        if isinstance(func, ast.Attribute) and func.attr in self.local_openers:  # `self.Session()`
+            return True
         return (self._configured(func, self.words.raw)
                 or self._sqlalchemy(func, SESSION_CLASSES | ASYNC_SESSION_CLASSES))
 
@@ -410,6 +423,8 @@ class _Finder:
                             or (isinstance(func, ast.Name) and func.id in builders)):
                         targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
                         self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
+                        # `self.SessionLocal = sessionmaker(...)` in a method: `self.SessionLocal()`
+                        self.local_openers |= {t.attr for t in targets if isinstance(t, ast.Attribute)}
 
     def _registry_word(self, func: ast.expr) -> bool:
         """May `func` be a sessionmaker, even one a project module re-exports (SES001 follows those)?"""

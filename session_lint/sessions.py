@@ -23,6 +23,7 @@ from .sqlalchemy_names import (
     EVENT_LISTEN,
     EVENT_LISTENS_FOR,
     REGISTRIES,
+    SCOPED_REGISTRIES,
     SESSION_CLASSES,
     SESSIONMAKERS,
 )
@@ -146,6 +147,8 @@ def called_registry(rule: Rule, call: cst.Call) -> tuple[Flavor, cst.Call] | Non
     function returning one) is bound in this module or an enclosing function: calling it opens a raw
     session of that factory's engine. Returns the flavour and the call that built the factory."""
     func = call.func
+    if isinstance(func, cst.Attribute):
+        return _attribute_registry(rule, func)
     scope = _scope(rule, func) if isinstance(func, cst.Name) else None
     if scope is None:
         return None
@@ -158,6 +161,73 @@ def called_registry(rule: Rule, call: cst.Call) -> tuple[Flavor, cst.Call] | Non
         if flavor:
             return flavor, value
     return None
+
+
+def _attribute_registry(rule: Rule, func: cst.Attribute) -> tuple[Flavor, cst.Call] | None:
+    """`self.SessionLocal()` in a method, where the methods of this class bind only a built factory
+    to that attribute (`self.SessionLocal = sessionmaker(bind=self.engine)` in `setUp`, or
+    `cls.Session = ...` in `setUpClass`; or the class body binds it): a raw session of that factory.
+    The receiver must be the method's own first parameter; an attribute bound anywhere else (another
+    object, a base class, a tuple target) is not known to be a factory."""
+    receiver = func.value
+    method = enclosing_function(rule, func) if isinstance(receiver, cst.Name) else None
+    if method is None or _receiver(method) != receiver.value:
+        return None
+    block = rule.parent(method)
+    owner = rule.parent(block) if isinstance(block, cst.IndentedBlock) else None
+    if not isinstance(owner, cst.ClassDef):
+        return None
+    cache = _module_cache(rule, "_attribute_bindings", dict)
+    if id(owner) not in cache:
+        cache[id(owner)] = _attribute_bindings(owner)
+    values = cache[id(owner)].get(func.attr.value)
+    if not values or any(v is None for v in values):
+        return None
+    flavors = [built_registry_flavor(rule, v) for v in values]
+    return (flavors[0], values[0]) if all(flavors) else None
+
+
+def _receiver(method: cst.FunctionDef) -> str | None:
+    """The name of a method's `self` / `cls` (None for a static method or no parameter)."""
+    if any(m.matches(d.decorator, m.Name("staticmethod")) for d in method.decorators):
+        return None
+    params = [*method.params.posonly_params, *method.params.params]
+    return params[0].name.value if params else None
+
+
+def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression | None]]:
+    """attribute -> the values its class binds to it: `self.x = v` in the methods (through their own
+    first parameter), `x = v` in the class body. None for a binding whose value is unknown
+    (`self.x, self.y = pair`, `self.x: T` without a value)."""
+    found: dict[str, list[cst.BaseExpression | None]] = {}
+
+    def targets(stmt) -> list[tuple[cst.BaseExpression, cst.BaseExpression | None]]:
+        if isinstance(stmt, cst.Assign):
+            return [(t.target, stmt.value) for t in stmt.targets]
+        if isinstance(stmt, (cst.AnnAssign, cst.AugAssign)):
+            return [(stmt.target, stmt.value if isinstance(stmt, cst.AnnAssign) else None)]
+        return []
+
+    def add(target, value, receiver: str | None) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                add(element.value, None, receiver)
+        elif receiver is None and isinstance(target, cst.Name):
+            found.setdefault(target.value, []).append(value)
+        elif receiver is not None and isinstance(target, cst.Attribute) and m.matches(target.value, m.Name(receiver)):
+            found.setdefault(target.attr.value, []).append(value)
+
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                for target, value in targets(small):
+                    add(target, value, None)
+        elif isinstance(stmt, cst.FunctionDef) and (receiver := _receiver(stmt)) is not None:
+            for small in m.findall(stmt, m.Assign() | m.AnnAssign() | m.AugAssign()):
+                for target, value in targets(small):
+                    add(target, value, receiver)
+    return found
 
 
 def _scope(rule: Rule, node: cst.CSTNode):
@@ -176,7 +246,7 @@ def _assigned_value(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | Non
     return parent.value if isinstance(parent, cst.AnnAssign) and parent.target is target else None
 
 
-_SESSIONMAKER_LEAVES = tuple({name.rpartition(".")[2] for name in SESSIONMAKERS | ASYNC_SESSIONMAKERS})
+_SESSIONMAKER_LEAVES = tuple({name.rpartition(".")[2] for name in SESSIONMAKERS | ASYNC_SESSIONMAKERS | SCOPED_REGISTRIES})
 
 
 def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | None:
@@ -190,11 +260,21 @@ def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | Non
         return Flavor.SYNC
     if names & ASYNC_SESSIONMAKERS:
         return Flavor.ASYNC
+    if names & SCOPED_REGISTRIES:  # `scoped_session(sessionmaker(bind=engine))`: its sessions are the inner factory's
+        return built_registry_flavor(rule, _registry_argument(value))
     for name in names:
         module = name.rpartition(".")[0]
         flavor = _module_facts(rule, module)[0].get(name) if module else None
         if flavor:
             return Flavor(flavor)
+    return None
+
+
+def _registry_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """The factory a `scoped_session(session_factory, scopefunc=None)` wraps."""
+    for arg in call.args:
+        if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "session_factory"):
+            return arg.value
     return None
 
 
@@ -310,9 +390,17 @@ def house_factory_call(rule: Rule, call: cst.Call) -> bool:
         return True
     if dotted_name(func) == "next" and call.args and isinstance(call.args[0].value, cst.Call):
         return is_dependency(rule, call.args[0].value.func) is not None
-    wrapped = _wrapper_returns(rule).get(func.value) if isinstance(func, cst.Name) else None
-    return wrapped is not None and _local_call(rule, call, session_wrappers(rule)) is not None \
-        and house_factory_call(rule, wrapped[1])
+    wrapped = wrapped_call(rule, call)
+    return wrapped is not None and house_factory_call(rule, wrapped)
+
+
+def wrapped_call(rule: Rule, call: cst.Call) -> cst.Call | None:
+    """For a call of a same-module wrapper (`def new_session(): return SessionLocal()`), the call the
+    wrapper's body returns; None for any other call."""
+    func = call.func
+    if not isinstance(func, cst.Name) or _local_call(rule, call, session_wrappers(rule)) is None:
+        return None
+    return _wrapper_returns(rule)[func.value][1]
 
 
 def wrapper_body_call(rule: Rule, node: cst.Call) -> str | None:

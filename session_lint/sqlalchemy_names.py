@@ -16,10 +16,11 @@ SESSIONMAKERS = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.sessio
 ASYNC_SESSIONMAKERS = frozenset({
     "sqlalchemy.ext.asyncio.async_sessionmaker", "sqlalchemy.ext.asyncio.session.async_sessionmaker",
 })
-REGISTRIES = SESSIONMAKERS | ASYNC_SESSIONMAKERS | frozenset({
+SCOPED_REGISTRIES = frozenset({
     "sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session",
     "sqlalchemy.ext.asyncio.async_scoped_session", "sqlalchemy.ext.asyncio.scoping.async_scoped_session",
 })
+REGISTRIES = SESSIONMAKERS | ASYNC_SESSIONMAKERS | SCOPED_REGISTRIES
 # `@event.listens_for(target, "after_flush")` / `event.listen(target, "after_flush", fn)`.
 EVENT_LISTENS_FOR = frozenset({"sqlalchemy.event.listens_for", "sqlalchemy.event.api.listens_for"})
 EVENT_LISTEN = frozenset({"sqlalchemy.event.listen", "sqlalchemy.event.api.listen"})

@@ -117,6 +117,8 @@ def test_screened_out(source):
     "from sqlalchemy.orm import sessionmaker\nMaker = sessionmaker(bind=e)\n\ndef f():\n    return Maker()\n",
     "def new_session():\n    return SessionLocal()\n\ndef f():\n    db = new_session()\n",
     "from sqlalchemy.orm import Session as S\n\ndef f():\n    return S(engine)\n",
+    # a function-local import aliasing the factory (atom scripts/smoke_test_agent_journey.py main())
+    "def main():\n    from core.database import SessionLocal as CoreSessionLocal\n\n    db = CoreSessionLocal()\n",
     "from sqlalchemy.orm import sessionmaker\n\ndef f():\n    with sessionmaker(bind=e).begin() as db:\n"
     "        u = db.get(User, 1)\n    return u.name\n",
     "def f():\n    with get_db_session() as db:\n        u = db.get(User, 1)\n    return u.name\n",

@@ -2,7 +2,9 @@
 
 import pytest
 
-from helpers import PROJECT, check_fixed, check_flagged, check_noop, check_not_fixed, config, found
+from helpers import DEFAULT_PATH, PROJECT, check_fixed, check_flagged, check_noop, check_not_fixed, config, found
+
+from session_lint.api import lint_source
 
 CODE = "SES004"
 
@@ -279,3 +281,28 @@ def test_a_deprecated_helper_that_forwards_to_the_new_one_is_moved(tmp_path):
         ("core.database_manager.get_monitored_db_session", "core.database.get_db_session"),))
     check_fixed("from core.database_manager import get_monitored_db_session\n\nwith get_monitored_db_session() as db:\n    pass\n",
                 "from core.database import get_db_session\n\nwith get_db_session() as db:\n    pass\n", CODE, path=path, cfg=cfg)
+
+
+# atom scripts/verify_db.py:16, after a sys.path bootstrap: the deprecated module's singleton has no
+# counterpart in the new module, so the message does not send users looking for one
+VERIFY_DB = """\
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from core.database_manager import db_manager
+"""
+
+
+def test_name_missing_from_the_new_module_is_reported_without_naming_it():
+    diagnostics = [d for d in lint_source(VERIFY_DB, str(DEFAULT_PATH), config()) if d.code == CODE]
+    assert [(d.line, d.column) for d in diagnostics] == [(6, 1)]
+    assert diagnostics[0].message == ("deprecated session import `core.database_manager.db_manager` "
+                                      "(`core.database` has no `db_manager`: use the helpers of `core.database` instead)")
+    assert diagnostics[0].fix is None
+
+
+def test_name_present_in_the_new_module_is_named():
+    [diagnostic] = lint_source("from core.database_manager import get_db_session\n", str(DEFAULT_PATH), config())
+    assert diagnostic.message.endswith("(use `core.database.get_db_session`)")

@@ -54,6 +54,7 @@ from ..sessions import (
     local_import_of,
     manual_session_call,
     opens_session,
+    wrapped_call,
     wrapper_body_call,
     yields_session,
 )
@@ -180,9 +181,17 @@ class ManualSession(Rule):
             return  # SQLAlchemy's documented pattern: a session on the event's own connection
         if yields_session(self, node, self.session_name(node)):
             return  # a dependency / context manager providing sessions: creating one is its job
+        wrapped = wrapped_call(self, node)
+        if wrapped is not None and not house_factory_call(self, wrapped):
+            # `def _fresh_session(engine): return sessionmaker(bind=engine)()`: the raw session of a
+            # factory of its own is made in the wrapper's body, reported there (SPEC §3: SES001 is
+            # anchored at the factory call); its callers get no fix either way.
+            return
         wrapper = wrapper_body_call(self, node)
-        if wrapper and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
-            return  # reported at the wrapper's callers
+        if wrapper and house_factory_call(self, node) and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
+            # `def get_session(): return SessionLocal()`: the configured factory under another name.
+            # Each caller owns its session's life and is where the house helper can replace it.
+            return
         code = self.context.module.code_for_node(node.func)
         self.report(node, f"manual session `{code}()`: {self.advice(flavor, function)}",
                     self.fix_for(node, flavor, function))

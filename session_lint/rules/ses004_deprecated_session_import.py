@@ -115,6 +115,12 @@ class DeprecatedSessionImport(Rule):
             self._roots = search_roots(self.context.path, self.config.root)
         if not same_behaviour(old, new, self._roots):
             return False
+        return self.defined(old, new)
+
+    def defined(self, old: str, new: str) -> bool:
+        """Does `new` exist: the table declares the rename, or its module defines it?"""
+        if self._roots is None:
+            self._roots = search_roots(self.context.path, self.config.root)
         if old in self.table:
             return True  # the table declares this rename
         module, _, name = new.rpartition(".")
@@ -180,7 +186,12 @@ class DeprecatedSessionImport(Rule):
             return
         if len(moves) == 1:
             (old, new), = moves.values()
-            message = f"deprecated session import `{old}` (use `{new}`)"
+            new_module, _, leaf = new.rpartition(".")
+            if self.defined(old, new) or find_module_source(new_module, self._roots) is None:
+                message = f"deprecated session import `{old}` (use `{new}`)"
+            else:  # the project's new module lacks it (atom: `from core.database_manager import db_manager`)
+                message = (f"deprecated session import `{old}` (`{new_module}` has no `{leaf}`: "
+                           f"use the helpers of `{new_module}` instead)")
         else:
             new_modules = sorted({new.rpartition(".")[0] for _, new in moves.values()})
             message = f"deprecated session import from `{item.module}` (use `{'`, `'.join(new_modules)}`)"
