@@ -605,6 +605,22 @@ def event_connection_session(rule: Rule, call: cst.Call) -> bool:
     return mapper_event or _is_listener(rule, function)
 
 
+def request_state_session(rule: Rule, call: cst.Call) -> bool:
+    """`request.state.db = SessionLocal()` in a function taking the request: HTTP middleware that
+    makes each request's session for a dependency to hand out (dispatch: `get_db(request)` returns
+    `request.state.db`; the middleware commits, rolls back and closes it). The project's session
+    provider, like a generator that yields one: not a finding (SPEC §3)."""
+    assign = rule.parent(call)
+    if not (isinstance(assign, cst.Assign) and assign.value is call and len(assign.targets) == 1):
+        return False
+    target = assign.targets[0].target
+    function = enclosing_function(rule, call)
+    if function is None or not m.matches(target, m.Attribute(value=m.Attribute(value=m.Name(), attr=m.Name("state")))):
+        return False
+    params = {p.name.value for p in (*function.params.posonly_params, *function.params.params)}
+    return target.value.value.value in params
+
+
 def _bind_argument(call: cst.Call) -> cst.BaseExpression | None:
     """What `Session(bind=x)`, `Session(x)` or `sessionmaker(bind=x)()` binds the session to."""
     args = call.func.args if isinstance(call.func, cst.Call) else call.args

@@ -1812,3 +1812,31 @@ def test_service_that_rolls_back_its_failed_commits_keeps_the_fix(tmp_path):
     check_fixed(WORKER, WORKER.replace("SessionLocal", "get_db_session").replace(
         "    db = get_db_session()\n    try:\n        QueueService(db).process()\n    finally:\n        db.close()\n",
         "    with get_db_session() as db:\n        QueueService(db).process()\n"), CODE, unsafe=True, path=path, cfg=cfg)
+
+
+def test_middleware_storing_the_requests_session_on_request_state_is_a_provider():
+    # dispatch main.py: the middleware makes each request's session; `get_db(request)` hands it out
+    check_noop("""\
+        from sqlalchemy.orm import scoped_session, sessionmaker
+
+
+        async def db_session_middleware(request, call_next):
+            session = scoped_session(sessionmaker(bind=engine))
+            request.state.db = session()
+            try:
+                response = await call_next(request)
+                request.state.db.commit()
+                return response
+            finally:
+                request.state.db.close()
+        """, CODE)
+
+
+def test_a_session_stored_on_another_objects_state_is_still_reported():
+    check_flagged("""\
+        from core.database import SessionLocal
+
+
+        def handler(request):
+            app.state.db = SessionLocal()
+        """, [(5, 20, CODE)])

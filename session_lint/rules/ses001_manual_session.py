@@ -54,6 +54,7 @@ from ..sessions import (
     local_import_of,
     manual_session_call,
     opens_session,
+    request_state_session,
     wrapped_call,
     wrapper_body_call,
     yields_session,
@@ -179,6 +180,8 @@ class ManualSession(Rule):
             return  # SES003's
         if event_connection_session(self, node):
             return  # SQLAlchemy's documented pattern: a session on the event's own connection
+        if request_state_session(self, node):
+            return  # middleware providing each request's session
         if yields_session(self, node, self.session_name(node)):
             return  # a dependency / context manager providing sessions: creating one is its job
         wrapped = wrapped_call(self, node)
