@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .names import import_bindings
-from .project import find_module_source
+from .project import module_file
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, ASYNC_SESSIONMAKERS, SESSION_CLASSES, SESSIONMAKERS
 
 SESSION_CONSTRUCTORS = SESSION_CLASSES | ASYNC_SESSION_CLASSES
@@ -126,14 +126,10 @@ def _bind(facts: ModuleFacts, name: str, value: ast.AST) -> None:
 
 
 def _module_facts(module: str, roots: tuple[Path, ...]) -> ModuleFacts | None:
-    source = find_module_source(module, roots) if module else None
-    if source is None:
+    stamp = module_file(module, roots)
+    if stamp is None:
         return None
-    try:
-        mtime = source.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _facts(source, mtime, module, source.name == "__init__.py")
+    return _facts(*stamp, module, stamp[0].name == "__init__.py")
 
 
 # -- what a dotted name does -------------------------------------------------------------
