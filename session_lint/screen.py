@@ -46,6 +46,7 @@ from functools import lru_cache
 from typing import Iterable, NamedTuple
 
 from .config import Config
+from .discovery import is_project_test_path
 from .names import absolute_module, module_name_for
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
@@ -110,22 +111,32 @@ class Screen:
         self.wanted = frozenset(wanted)
         self.pattern = _word_pattern(self.wanted)
 
-    def prefilter(self, data: bytes) -> bool:
-        """May this file contain a candidate? (bytes regex; False means certainly not)."""
-        return not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
+    def prefilter(self, data: bytes, path: str | None = None) -> bool:
+        """May this file contain a candidate? (bytes regex; False means certainly not). With its
+        `path`, a test module that may close a fixture's session counts too."""
+        return (not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
+                or (path is not None and self.fixture_candidate(data, path)))
+
+    def fixture_candidate(self, data: bytes, path: str) -> bool:
+        """May a test module close a pytest fixture's session (`db_session.close()`, `s = factory();
+        s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/fixtures.py)."""
+        return ("block" in self.triggers and _FIXTURE_SPELLING.search(data) is not None
+                and is_project_test_path(path, self.config.root))
 
     def check(self, data: bytes, path: str = "<unknown>") -> bool:
         """False only when no selected rule can report anything for this file."""
         if not self.enabled:
             return True
-        if not self.prefilter(data):
+        spelled = self.pattern is not None and self.pattern.search(data) is not None
+        fixtures = self.fixture_candidate(data, path)
+        if not spelled and not fixtures:
             return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return True  # the engine reports it (SES999) or decides for itself
         try:
-            return _Finder(self, tree, data, path).found()
+            return (fixtures and _closes_a_parameter(tree)) or (spelled and _Finder(self, tree, data, path).found())
         except RecursionError:
             return True
 
@@ -479,6 +490,43 @@ def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast
             if isinstance(n, ast.Name) and n.id in inside and id(n) not in block_nodes:
                 if region_index > 0 or (n.lineno, n.col_offset) >= end:
                     return True
+    return False
+
+
+# a `.close()` call or a `with name(` / `with name.begin(` opening: what a fixture session's use needs
+_FIXTURE_SPELLING = re.compile(rb"\.close\s*\(|\bwith\s+[A-Za-z_]\w*(?:\.begin)?\s*\(")
+
+
+def _closes_a_parameter(tree: ast.Module) -> bool:
+    """A function that closes a parameter (`db_session.close()`), a name bound to a call of one
+    (`s = factory(); s.close()`), or opens `with factory() as s:` / `with factory.begin() as s:` on
+    one: a superset of what a pytest fixture's session or factory can do for SES005/SES006."""
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        args = func.args
+        params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+        if not params:
+            continue
+        nodes = list(ast.walk(func))
+        made = set(params)
+        for node in nodes:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                value = node.value.value if isinstance(node.value, ast.Await) else node.value
+                if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in params:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    made |= {t.id for t in targets if isinstance(t, ast.Name)}
+        for node in nodes:
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "close"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in made):
+                return True
+            if isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    opener = item.context_expr.func if isinstance(item.context_expr, ast.Call) else None
+                    if isinstance(opener, ast.Attribute) and opener.attr == "begin":
+                        opener = opener.value
+                    if isinstance(opener, ast.Name) and opener.id in params and item.optional_vars is not None:
+                        return True
     return False
 
 

@@ -1,0 +1,530 @@
+"""pytest fixture resolution: which parameters of a test module's tests and fixtures are sessions.
+
+A parameter of a test function (`test*`, at module level or in a pytest-collected class) or of a
+`@pytest.fixture` function, in a test module (`discovery.is_test_path`, below the project root), is the fixture of that
+name that pytest would inject: the nearest definition, looking in the same class, then at module
+level, then in the `conftest.py` of the module's directory and of each directory above it up to
+the project root. A fixture requesting its own name gets the next definition out (an override).
+
+A fixture is a *session provider* when everything it yields or returns is a session: a call of a
+SQLAlchemy `Session`/`AsyncSession`, of `sessionmaker(...)` or of a factory (`SessionLocal()`, a
+module-level `sessionmaker`, a factory fixture's parameter), the `as` target of the configured
+context manager or of `with <raw session> as s`, or another session fixture's parameter. It is a
+*factory provider* when everything it yields or returns is a session factory (`sessionmaker(...)`,
+`scoped_session(...)`, the configured factories, a project module's `sessionmaker`, another factory
+fixture): a call of such a parameter opens a session. Anything else (a mock, a connection, a
+client with a `close()`) is neither: names are resolved, never matched by their spelling.
+
+Fixture files are read with `ast` (never imported), once per (path, mtime); the linted module's
+own fixtures once per linted file. Non-test modules cost nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .discovery import is_project_test_path
+from .names import import_bindings, module_name_for, name_matches
+from .project import origin_of, search_roots, stamped
+from .sqlalchemy_names import ASYNC_SESSION_CLASSES, ASYNC_SESSIONMAKERS, SESSION_CLASSES, SESSIONMAKERS
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from .config import Config
+    from .rules.base import Rule
+
+FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture", "_pytest.fixtures.fixture"})
+PARAMETRIZE = frozenset({"pytest.mark.parametrize"})
+PATCHERS = frozenset({"unittest.mock.patch", "mock.patch"})  # `.object` / `.multiple` / `.dict` below
+SESSION_CONSTRUCTORS = SESSION_CLASSES | ASYNC_SESSION_CLASSES
+MAKERS = SESSIONMAKERS | ASYNC_SESSIONMAKERS
+SCOPED = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session",
+                    "sqlalchemy.ext.asyncio.async_scoped_session"})
+MAX_DEPTH = 6  # fixtures requesting fixtures: deeper chains are "unknown"
+
+SESSION, FACTORY = "session", "factory"
+
+
+@dataclass(frozen=True)
+class Provided:
+    """What a fixture parameter holds: a session or a session factory (and, when its source says
+    so with a constant, the `expire_on_commit` of the sessions; None: the option decides)."""
+
+    kind: str
+    expires: bool | None = None
+
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass
+class FixtureModule:
+    """What one module (a test module or a conftest.py) tells about fixtures."""
+
+    name: str
+    package: str
+    path: Path | None
+    imports: dict[str, str] = field(default_factory=dict)
+    fixtures: dict[str | None, dict[str, Function]] = field(default_factory=dict)  # class (None: module)
+    functions: dict[tuple[str | None, str], Function] = field(default_factory=dict)
+    collected_classes: set[str] = field(default_factory=set)  # classes whose methods get fixtures
+    values: dict[str, list[ast.expr]] = field(default_factory=dict)  # module-level `X = value`
+
+    def resolve(self, node: ast.expr) -> str | None:
+        """The dotted name of `node` through this module's imports (None for its own names)."""
+        if isinstance(node, ast.Name):
+            return self.imports.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+
+def _fixture_name(module: FixtureModule, function: Function) -> str | None:
+    """The fixture name of `function` when it is decorated with `@pytest.fixture` (`name=` renames)."""
+    for decorator in function.decorator_list:
+        call = decorator if isinstance(decorator, ast.Call) else None
+        if module.resolve(call.func if call else decorator) not in FIXTURE_DECORATORS:
+            continue
+        for keyword in call.keywords if call else ():
+            if keyword.arg == "name":
+                value = keyword.value
+                return value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+        return function.name
+    return None
+
+
+def read_module(tree: ast.Module, name: str, package: str, path: Path | None) -> FixtureModule:
+    module = FixtureModule(name, package, path)
+    module.imports.update(import_bindings(tree.body, package, keep_unresolved=True))
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            module.functions[(None, node.name)] = node
+        elif isinstance(node, ast.ClassDef):
+            if not any(_is_test_case(base) for base in node.bases):  # unittest classes get no fixtures
+                module.collected_classes.add(node.name)
+            for sub in node.body:
+                if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    module.functions[(node.name, sub.name)] = sub
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    module.values.setdefault(target.id, []).append(node.value)
+                else:
+                    for sub in ast.walk(target):
+                        if isinstance(sub, ast.Name):
+                            module.values.setdefault(sub.id, []).append(ast.Constant(None))  # unknown
+    for (owner, _), function in module.functions.items():
+        fixture = _fixture_name(module, function)
+        if fixture is not None:
+            module.fixtures.setdefault(owner, {})[fixture] = function
+    return module
+
+
+def _is_test_case(base: ast.expr) -> bool:
+    leaf = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
+    return leaf.endswith("TestCase")
+
+
+@lru_cache(maxsize=256)
+def _conftest(path: Path, mtime_ns: int) -> FixtureModule | None:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return None
+    name = module_name_for(path)
+    return read_module(tree, name.name, name.package, path)
+
+
+@lru_cache(maxsize=1024)
+def _conftest_path(directory: Path) -> Path | None:
+    candidate = directory / "conftest.py"
+    return candidate if candidate.is_file() else None
+
+
+def conftest_chain(path: Path, root: Path | None) -> tuple[Path, ...]:
+    """The conftest.py files that apply to the module at `path`, nearest first (itself excluded),
+    up to the project root (the configuration's directory, else the filesystem root)."""
+    found = []
+    directory = path.parent
+    while True:
+        conftest = _conftest_path(directory)
+        if conftest is not None and conftest != path:
+            found.append(conftest)
+        if directory == root or directory.parent == directory:
+            break
+        directory = directory.parent
+    return tuple(found)
+
+
+def _returned_values(function: Function) -> list[ast.expr | None]:
+    """What the function yields or returns (its own statements, not nested functions')."""
+    values: list[ast.expr | None] = []
+    generator = False
+    stack: list[ast.AST] = list(function.body)
+    returns: list[ast.expr | None] = []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            generator = True
+            values.append(node.value if isinstance(node, ast.Yield) else None)
+        elif isinstance(node, ast.Return):
+            returns.append(node.value)
+        stack.extend(ast.iter_child_nodes(node))
+    if not generator:
+        values = [r for r in returns]
+    return values
+
+
+class Resolver:
+    """Fixture resolution for one linted test module (kept on its rule context)."""
+
+    def __init__(self, own: FixtureModule, path: Path, config: Config) -> None:
+        self.config = config
+        self.own = own
+        resolved = path.resolve()
+        root = config.root.resolve() if config.root is not None else None
+        if root is not None and root not in resolved.parents:
+            root = None
+        self.modules: list[FixtureModule] = [own]
+        for conftest in conftest_chain(resolved, root):
+            stamp = stamped(conftest)
+            found = _conftest(*stamp) if stamp is not None else None
+            if found is not None:
+                self.modules.append(found)
+        self.roots = search_roots(resolved, config.root)
+        self.memo: dict[tuple[int, str | None, str], Provided | None] = {}
+        self.busy: set[tuple[int, str | None, str]] = set()
+
+    # -- which fixture a parameter is ------------------------------------------------------
+    def _levels(self, module: FixtureModule, owner: str | None) -> list[tuple[int, str | None]]:
+        """(index in self.modules, class) to look in, nearest first, from a function of `module`."""
+        start = next(i for i, m in enumerate(self.modules) if m is module)
+        levels = [(start, owner)] if owner is not None else []
+        return levels + [(i, None) for i in range(start, len(self.modules))]
+
+    def fixture(self, module: FixtureModule, owner: str | None, param: str,
+                requester: str | None = None) -> Provided | None:
+        """What pytest injects for `param` in a function of `module` (in class `owner`); `requester`:
+        the fixture asking, whose own definition is skipped when it requests its own name."""
+        levels = self._levels(module, owner)
+        if requester == param:  # `def db(db)`: the definition further out
+            mine = next((n for n, (i, o) in enumerate(levels)
+                         if param in self.modules[i].fixtures.get(o, {})), None)
+            levels = levels[mine + 1:] if mine is not None else levels
+        for index, cls in levels:
+            definition = self.modules[index].fixtures.get(cls, {}).get(param)
+            if definition is not None:
+                return self._provided(index, cls, param, definition)
+        return None
+
+    def _provided(self, index: int, owner: str | None, name: str, function: Function) -> Provided | None:
+        key = (index, owner, name)
+        if key in self.memo:
+            return self.memo[key]
+        if key in self.busy or len(self.busy) > MAX_DEPTH:
+            return None
+        self.busy.add(key)
+        try:
+            result = _Judge(self, self.modules[index], owner, name, function).provided()
+        finally:
+            self.busy.discard(key)
+        self.memo[key] = result
+        return result
+
+    # -- the parameters of a function -----------------------------------------------------------
+    def parameters(self, owner: str | None, function_name: str) -> dict[str, Provided]:
+        """The session / factory fixtures among the parameters of the linted module's function."""
+        function = self.own.functions.get((owner, function_name))
+        if function is None or (owner is not None and owner not in self.own.collected_classes):
+            return {}
+        fixture = _fixture_name(self.own, function)
+        if fixture is None and not function.name.startswith("test"):
+            return {}
+        if owner is not None and fixture is None and not owner.startswith("Test"):
+            return {}
+        found = {}
+        for param in injected_parameters(self.own, function, method=owner is not None):
+            provided = self.fixture(self.own, owner, param, requester=fixture)
+            if provided is not None:
+                found[param] = provided
+        return found
+
+
+def injected_parameters(module: FixtureModule, function: Function, method: bool) -> list[str]:
+    """The parameters pytest fills with fixtures: not `self`, not those with defaults, not those
+    `mock.patch` decorators fill (the first ones), not those `parametrize` names."""
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    if method and positional:
+        positional = positional[1:]
+    without_default = positional[:len(positional) - len(args.defaults)] if args.defaults else positional
+    kwonly = [a for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    parametrized: set[str] = set()
+    patched = 0
+    for decorator in function.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        dotted = module.resolve(decorator.func) or ""
+        if dotted in PARAMETRIZE:
+            first = decorator.args[0] if decorator.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                parametrized |= {p.strip() for p in first.value.split(",")}
+            elif isinstance(first, (ast.List, ast.Tuple)):
+                parametrized |= {e.value for e in first.elts if isinstance(e, ast.Constant)}
+            else:
+                return []  # cannot tell which parameters it fills
+        elif _injects_mock(dotted, decorator):
+            patched += 1
+    names = [a.arg for a in without_default[patched:]] + [a.arg for a in kwonly]
+    return [n for n in names if n not in parametrized]
+
+
+def _injects_mock(dotted: str, call: ast.Call) -> bool:
+    """Does this `patch(...)` decorator pass a mock argument (no `new` given)?"""
+    if any(k.arg == "new" for k in call.keywords):
+        return False
+    if dotted in PATCHERS:
+        return len(call.args) < 2
+    base, _, attr = dotted.rpartition(".")
+    if base in PATCHERS and attr == "object":
+        return len(call.args) < 3
+    return False
+
+
+class _Judge:
+    """Is one fixture a session or factory provider? (its yields/returns, followed through its
+    local names, its parameters (other fixtures) and its module's names)."""
+
+    def __init__(self, resolver: Resolver, module: FixtureModule, owner: str | None, name: str,
+                 function: Function) -> None:
+        self.resolver = resolver
+        self.module = module
+        self.owner = owner
+        self.name = name
+        self.function = function
+        self.params = set(injected_parameters(module, function, method=owner is not None))
+        self.locals: dict[str, list[tuple[str, ast.AST]]] = {}
+        self.depth = 0
+        self._collect_bindings()
+
+    def _collect_bindings(self) -> None:
+        stack: list[ast.AST] = list(self.function.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.locals.setdefault(node.name, []).append(("other", node))
+                continue
+            if isinstance(node, ast.Lambda):
+                continue
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        self.locals.setdefault(target.id, []).append(("value", node.value))
+                    else:
+                        self._unknown(target)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if isinstance(item.optional_vars, ast.Name):
+                        self.locals.setdefault(item.optional_vars.id, []).append(("with", item.context_expr))
+                    elif item.optional_vars is not None:
+                        self._unknown(item.optional_vars)
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.AugAssign, ast.NamedExpr)):
+                self._unknown(node.target)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    self.locals.setdefault((alias.asname or alias.name).split(".")[0], []).append(("other", node))
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                self.locals.setdefault(node.name, []).append(("other", node))
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                for name in node.names:
+                    self.locals.setdefault(name, []).append(("other", node))
+            stack.extend(ast.iter_child_nodes(node))
+
+    def _unknown(self, target: ast.AST) -> None:
+        """Names bound by an unpacking target (`a.x = ...` / `a[k] = ...` bind nothing)."""
+        if isinstance(target, ast.Name):
+            self.locals.setdefault(target.id, []).append(("other", target))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._unknown(element)
+        elif isinstance(target, ast.Starred):
+            self._unknown(target.value)
+
+    def provided(self) -> Provided | None:
+        values = _returned_values(self.function)
+        values = [v for v in values if not (v is None or (isinstance(v, ast.Constant) and v.value is None))]
+        return self._agree([self.expr(v) for v in values]) if values else None
+
+    @staticmethod
+    def _agree(found: list[Provided | None]) -> Provided | None:
+        if not found or any(f is None for f in found) or len({f.kind for f in found}) != 1:
+            return None
+        expires = {f.expires for f in found}
+        return Provided(found[0].kind, expires.pop() if len(expires) == 1 else None)
+
+    # -- expressions ----------------------------------------------------------------------------
+    def expr(self, node: ast.expr | None) -> Provided | None:
+        self.depth += 1
+        try:
+            if self.depth > 2 * MAX_DEPTH:
+                return None
+            while isinstance(node, ast.Await):
+                node = node.value
+            if isinstance(node, ast.Name):
+                return self.name_kind(node.id)
+            if isinstance(node, ast.Attribute):
+                dotted = self.module.resolve(node) if self._global(_base(node)) else None
+                return self.dotted_kind(dotted) if dotted else None
+            if isinstance(node, ast.Call):
+                return self.call_kind(node)
+            return None
+        finally:
+            self.depth -= 1
+
+    def _global(self, name: str | None) -> bool:
+        return name is not None and name not in self.locals and name not in self.params
+
+    def name_kind(self, name: str) -> Provided | None:
+        if name in self.locals:
+            return self._agree([self.binding_kind(kind, node) for kind, node in self.locals[name]])
+        if name in self.params:
+            return self.resolver.fixture(self.module, self.owner, name, requester=self.name)
+        if name in self.module.values:  # `TestingSessionLocal = sessionmaker(...)` at module level
+            if len(self.module.values[name]) != 1:
+                return None
+            return _Judge(self.resolver, self.module, None, "", _EMPTY).expr(self.module.values[name][0])
+        dotted = self.module.imports.get(name)
+        return self.dotted_kind(dotted) if dotted else None
+
+    def binding_kind(self, kind: str, node: ast.AST) -> Provided | None:
+        if kind == "value":
+            return self.expr(node)
+        if kind != "with" or not isinstance(node, ast.Call):
+            return None
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "begin" and not node.args:  # `Factory.begin()`
+            factory = self.expr(func.value)
+            return Provided(SESSION, factory.expires) if factory and factory.kind == FACTORY else None
+        opened = self.call_kind(node)  # `with Session(engine) as s`, `with SessionLocal() as s`
+        if opened is not None:
+            return opened if opened.kind == SESSION else None
+        dotted = self.module.resolve(func) if self._global(_base(func)) else None
+        if dotted and self._configured(dotted, (self.resolver.config.context_manager,
+                                                self.resolver.config.async_context_manager)):
+            from .helper_behaviour import behaviour
+
+            found = behaviour(origin_of(dotted, self.resolver.roots), self.resolver.roots)
+            return None if found.passes_through else Provided(SESSION, found.expires)
+        return None
+
+    def call_kind(self, call: ast.Call) -> Provided | None:
+        func = call.func
+        own = _expire_keyword(call)
+        if isinstance(func, ast.Call):  # sessionmaker(...)()
+            inner = self.module.resolve(func.func) if self._global(_base(func.func)) else None
+            if inner in MAKERS:
+                return Provided(SESSION, own if own is not None else _expire_keyword(func))
+            return None
+        dotted = self.module.resolve(func) if self._global(_base(func)) else None
+        if dotted in SESSION_CONSTRUCTORS:
+            return Provided(SESSION, own)
+        if dotted in MAKERS:
+            return Provided(FACTORY, own)
+        if dotted in SCOPED:
+            inner = self.expr(call.args[0]) if call.args else None
+            return Provided(FACTORY, inner.expires) if inner and inner.kind == FACTORY else None
+        factory = self.expr(func)
+        if factory is not None and factory.kind == FACTORY:
+            return Provided(SESSION, own if own is not None else factory.expires)
+        return None
+
+    def dotted_kind(self, dotted: str) -> Provided | None:
+        """A name of another module: the configured session factories, or a module-level
+        `sessionmaker(...)` of a project module (re-exports followed)."""
+        config = self.resolver.config
+        roots = self.resolver.roots
+        origin = origin_of(dotted, roots)
+        if self._configured(dotted, config.session_factories + config.async_session_factories):
+            return Provided(FACTORY, _maker_expiry(origin, roots))
+        module = origin.rpartition(".")[0]
+        if not module or origin.split(".")[0] in ("sqlalchemy", "sqlmodel", "pytest", "unittest"):
+            return None
+        from .helper_behaviour import _module_facts
+
+        facts = _module_facts(module, roots)
+        if facts is not None and origin.rpartition(".")[2] in facts.makers:
+            return Provided(FACTORY, _maker_expiry(origin, roots))
+        return None
+
+    def _configured(self, dotted: str, wanted: tuple[str, ...]) -> bool:
+        session_module = self.resolver.config.session_module
+        candidates = {dotted, origin_of(dotted, self.resolver.roots)}
+        return any(name_matches(c, w, session_module) for c in candidates for w in wanted)
+
+
+_EMPTY = ast.FunctionDef(name="", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
+                                                     defaults=[]), body=[], decorator_list=[])
+
+
+def _base(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _expire_keyword(call: ast.Call) -> bool | None:
+    for keyword in call.keywords:
+        if keyword.arg == "expire_on_commit" and isinstance(keyword.value, ast.Constant) \
+                and isinstance(keyword.value.value, bool):
+            return keyword.value.value
+    return None
+
+
+def _maker_expiry(dotted: str, roots: tuple[Path, ...]) -> bool | None:
+    from .helper_behaviour import behaviour
+
+    return behaviour(dotted, roots).expires
+
+
+# -- entry point for the rules --------------------------------------------------------------------
+
+def fixture_parameters(rule: Rule, function: cst.FunctionDef) -> dict[str, Provided]:
+    """The parameters of `function` (a test or fixture of a test module) that pytest fills with a
+    session or a session factory; empty for everything else (and for any non-test module, free)."""
+    import libcst as cst
+
+    context = rule.context
+    cache = context.__dict__
+    if "_fixture_resolver" not in cache:
+        cache["_fixture_resolver"] = _resolver(rule) if is_project_test_path(context.path, rule.config.root) else None
+    resolver: Resolver | None = cache["_fixture_resolver"]
+    if resolver is None:
+        return {}
+    parent = rule.parent(function)
+    owner = None
+    if not isinstance(parent, cst.Module):
+        cls = rule.parent(parent) if isinstance(parent, cst.IndentedBlock) else None
+        if not isinstance(cls, cst.ClassDef) or not isinstance(rule.parent(cls), cst.Module):
+            return {}
+        owner = cls.name.value
+    return resolver.parameters(owner, function.name.value)
+
+
+def _resolver(rule: Rule) -> Resolver | None:
+    context = rule.context
+    try:
+        tree = ast.parse(context.module.code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    own = read_module(tree, context.module_name, context.package, None)
+    return Resolver(own, Path(context.path), rule.config)
