@@ -60,6 +60,7 @@ class Provided:
 
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
+_UNKNOWN = object()  # a definition that may exist where we cannot read
 
 
 @dataclass
@@ -74,6 +75,11 @@ class FixtureModule:
     functions: dict[tuple[str | None, str], Function] = field(default_factory=dict)
     collected_classes: set[str] = field(default_factory=set)  # classes whose methods get fixtures
     values: dict[str, list[ast.expr]] = field(default_factory=dict)  # module-level `X = value`
+    # module-level names bound otherwise (imports, assignments): maybe a fixture we cannot read
+    # (`from tests.fixtures import db_session`); `star`: a `from m import *` may bind any name
+    opaque: set[str] = field(default_factory=set)
+    star: bool = False
+    bases: dict[str, list[str | None]] = field(default_factory=dict)  # class -> same-module bases (None: other)
 
     def resolve(self, node: ast.expr) -> str | None:
         """The dotted name of `node` through this module's imports (None for its own names)."""
@@ -108,6 +114,8 @@ def read_module(tree: ast.Module, name: str, package: str, path: Path | None) ->
         elif isinstance(node, ast.ClassDef):
             if not any(_is_test_case(base) for base in node.bases):  # unittest classes get no fixtures
                 module.collected_classes.add(node.name)
+            module.bases[node.name] = [base.id if isinstance(base, ast.Name) else None for base in node.bases
+                                       if not (isinstance(base, ast.Name) and base.id == "object")]
             for sub in node.body:
                 if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     module.functions[(node.name, sub.name)] = sub
@@ -120,6 +128,10 @@ def read_module(tree: ast.Module, name: str, package: str, path: Path | None) ->
                     for sub in ast.walk(target):
                         if isinstance(sub, ast.Name):
                             module.values.setdefault(sub.id, []).append(ast.Constant(None))  # unknown
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            module.star |= any(alias.name == "*" for alias in node.names)
+    module.opaque = (set(module.imports) | set(module.values)) - {"pytest"}
     for (owner, _), function in module.functions.items():
         fixture = _fixture_name(module, function)
         if fixture is not None:
@@ -142,7 +154,6 @@ def _conftest(path: Path, mtime_ns: int) -> FixtureModule | None:
     return read_module(tree, name.name, name.package, path)
 
 
-@lru_cache(maxsize=1024)
 def _conftest_path(directory: Path) -> Path | None:
     candidate = directory / "conftest.py"
     return candidate if candidate.is_file() else None
@@ -221,9 +232,34 @@ class Resolver:
                          if param in self.modules[i].fixtures.get(o, {})), None)
             levels = levels[mine + 1:] if mine is not None else levels
         for index, cls in levels:
-            definition = self.modules[index].fixtures.get(cls, {}).get(param)
-            if definition is not None:
-                return self._provided(index, cls, param, definition)
+            found = self._class_fixture(index, cls, param, set()) if cls is not None \
+                else self.modules[index].fixtures.get(None, {}).get(param)
+            if isinstance(found, tuple):
+                return self._provided(index, found[0], param, found[1])
+            if found is _UNKNOWN:
+                return None
+            if found is not None:
+                return self._provided(index, cls, param, found)
+            where = self.modules[index]
+            if cls is None and (param in where.opaque or where.star):
+                return None  # maybe a fixture imported into that module: cannot tell which
+        return None
+
+    def _class_fixture(self, index: int, cls: str, param: str, seen: set[str]):
+        """The fixture `param` defined in class `cls` or a base class of the same module (the
+        class defining it, the function); _UNKNOWN when a base we cannot read may define it."""
+        module = self.modules[index]
+        definition = module.fixtures.get(cls, {}).get(param)
+        if definition is not None:
+            return cls, definition
+        seen.add(cls)
+        for base in module.bases.get(cls, ()):
+            if base is None or base not in module.bases:
+                return _UNKNOWN
+            if base not in seen:
+                found = self._class_fixture(index, base, param, seen)
+                if found is not None:
+                    return found
         return None
 
     def _provided(self, index: int, owner: str | None, name: str, function: Function) -> Provided | None:

@@ -243,6 +243,10 @@ def test_module_fixture_closed_then_handed_to_a_helper(tmp_path):
     # a fixture building on another one, and an override requesting the fixture it overrides
     ("import pytest\n\n@pytest.fixture\ndef db_session(db_session):\n    db_session.info['x'] = 1\n"
      "    yield db_session\n\ndef test_a(db_session):\n    db_session.close()\n    db_session.flush()\n", 10, 5),
+    # a fixture of a base class in the same module
+    ("import pytest\nfrom core.database import SessionLocal\n\nclass Base:\n    @pytest.fixture\n"
+     "    def db(self):\n        return SessionLocal()\n\nclass TestA(Base):\n    def test_a(self, db):\n"
+     "        db.close()\n        db.flush()\n", 12, 9),
     # `with factory.begin() as s:` on a factory fixture; an async test
     ("def test_a(worker_database):\n    with worker_database.begin() as s:\n        pass\n    s.add(x)\n", 4, 5),
     ("async def test_a(db_session):\n    await db_session.close()\n    await db_session.flush()\n", 3, 11),
@@ -286,6 +290,13 @@ def test_nearest_definition_wins(tmp_path):
                         "    def test_a(self, db_session):\n        db_session.close()\n        db_session.query(A)\n"),
     ("tests/test_a.py", "def test_a():\n    def test_inner(db_session):\n        db_session.close()\n"
                         "        db_session.query(A)\n"),
+    # a fixture name imported into the module (or maybe, by a star import), or from an unread base class
+    ("tests/test_a.py", "from tests.helpers import db_session\n\n"
+                        "def test_a(db_session):\n    db_session.close()\n    db_session.query(A)\n"),
+    ("tests/test_a.py", "from tests.helpers import *\n\n"
+                        "def test_a(db_session):\n    db_session.close()\n    db_session.query(A)\n"),
+    ("tests/test_a.py", "from tests.base import Base\n\nclass TestA(Base):\n"
+                        "    def test_a(self, db_session):\n        db_session.close()\n        db_session.query(A)\n"),
     # a parameter named like a fixture in a module that is not a test module
     ("app/service.py", "def test_a(db_session):\n    db_session.close()\n    db_session.query(A)\n"),
     # a fixture with a `close()` rebound before the use
