@@ -22,6 +22,7 @@ own fixtures once per linted file. Non-test modules cost nothing.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -186,13 +187,12 @@ def _returned_values(function: Function) -> list[ast.expr | None]:
             continue
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
             generator = True
-            values.append(node.value if isinstance(node, ast.Yield) else None)
+            # `yield from other()`: whatever that yields, which is not read (an unknown value)
+            values.append(node.value if isinstance(node, ast.Yield) else ast.Constant(...))
         elif isinstance(node, ast.Return):
             returns.append(node.value)
         stack.extend(ast.iter_child_nodes(node))
-    if not generator:
-        values = [r for r in returns]
-    return values
+    return values if generator else returns
 
 
 class Resolver:
@@ -486,26 +486,65 @@ class _Judge:
 
     def dotted_kind(self, dotted: str) -> Provided | None:
         """A name of another module: the configured session factories, or a module-level
-        `sessionmaker(...)` of a project module (re-exports followed)."""
+        `sessionmaker(...)` of a project module (re-exports followed). Once per name and process."""
+        key = (dotted, self.resolver.roots, self.resolver.config)
+        if key not in _DOTTED:
+            _DOTTED[key] = self._dotted_kind(dotted)
+        return _DOTTED[key]
+
+    def _dotted_kind(self, dotted: str) -> Provided | None:
         config = self.resolver.config
         roots = self.resolver.roots
-        origin = origin_of(dotted, roots)
-        if self._configured(dotted, config.session_factories + config.async_session_factories):
-            return Provided(FACTORY, _maker_expiry(origin, roots))
-        module = origin.rpartition(".")[0]
-        if not module or origin.split(".")[0] in ("sqlalchemy", "sqlmodel", "pytest", "unittest"):
+        if dotted.split(".")[0] in _NOT_PROJECT:
             return None
+        if self._configured(dotted, config.session_factories + config.async_session_factories):
+            return Provided(FACTORY, _maker_expiry(origin_of(dotted, roots), roots))
+        module, _, leaf = dotted.rpartition(".")
+        if not module or not _may_bind_maker(module, leaf, roots):
+            return None  # most names: the module neither builds a sessionmaker nor imports the name
+        origin = origin_of(dotted, roots)
+        if origin != dotted:
+            return self.dotted_kind(origin)
         from .helper_behaviour import _module_facts
 
         facts = _module_facts(module, roots)
-        if facts is not None and origin.rpartition(".")[2] in facts.makers:
+        if facts is not None and leaf in facts.makers:
             return Provided(FACTORY, _maker_expiry(origin, roots))
         return None
 
     def _configured(self, dotted: str, wanted: tuple[str, ...]) -> bool:
+        leaves = {w.rpartition(".")[2] for w in wanted}
+        if dotted.rpartition(".")[2] not in leaves:
+            return False  # re-exports keep the name (project.origin_of)
         session_module = self.resolver.config.session_module
         candidates = {dotted, origin_of(dotted, self.resolver.roots)}
         return any(name_matches(c, w, session_module) for c in candidates for w in wanted)
+
+
+_DOTTED: dict[tuple, Provided | None] = {}
+_NOT_PROJECT = frozenset({"sqlalchemy", "sqlmodel", "pytest", "unittest", "builtins", "typing", "os", "sys"})
+_MAKER_WORDS = re.compile(rb"sessionmaker|scoped_session")
+
+
+def _may_bind_maker(module: str, leaf: str, roots: tuple[Path, ...]) -> bool:
+    """May the project module `module` bind `leaf` to a sessionmaker: it spells one, or it imports
+    `leaf` (a re-export)? Bytes only: most names a fixture returns are not worth parsing a module for."""
+    from .project import module_file
+
+    stamp = module_file(module, roots)
+    return stamp is not None and _maker_or_import(*stamp, leaf)
+
+
+@lru_cache(maxsize=1024)
+def _maker_or_import(path: Path, mtime_ns: int, leaf: str) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if _MAKER_WORDS.search(data):
+        return True
+    word = re.escape(leaf.encode())
+    return re.search(rb"\bimport\b[^\n]*\b" + word + rb"\b|\bimport\s*\([^)]*\b" + word + rb"\b", data) is not None
 
 
 _EMPTY = ast.FunctionDef(name="", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
@@ -530,6 +569,103 @@ def _maker_expiry(dotted: str, roots: tuple[Path, ...]) -> bool | None:
     from .helper_behaviour import behaviour
 
     return behaviour(dotted, roots).expires
+
+
+# -- for the screen (no LibCST) ----------------------------------------------------------------------
+
+_VISIBLE: dict[tuple, frozenset[str]] = {}
+
+
+def visible_session_fixtures(directory: Path, config: Config) -> frozenset[str]:
+    """Names of the session / factory fixtures the conftest.py files give the modules of `directory`
+    (cached per set of conftest.py versions): a test module spelling none of them, and defining no
+    fixture of its own, has no fixture session."""
+    resolved = directory.resolve()
+    root = config.root.resolve() if config.root is not None else None
+    if root is not None and root != resolved and root not in resolved.parents:
+        root = None
+    chain = tuple(stamped(c) for c in conftest_chain(resolved / "__init__.py", root))
+    key = (chain, config)
+    if key not in _VISIBLE:
+        probe = FixtureModule("", "", None)
+        resolver = Resolver(probe, resolved / "__probe__.py", config)
+        names = {name for module in resolver.modules[1:] for name in module.fixtures.get(None, {})}
+        _VISIBLE[key] = frozenset(n for n in names if resolver.fixture(probe, None, n) is not None)
+    return _VISIBLE[key]
+
+
+_CLOSE_CALL = re.compile(rb"\.[\s\\]*close[\s\\]*\(")
+_NAME_BEFORE = re.compile(rb"([A-Za-z_]\w*)[\s\\]*$")
+
+
+def _closed_names(data: bytes) -> set[str]:
+    """The `x` of every `x.close(` in the source (bytes: a superset of the calls the ast holds)."""
+    found = set()
+    for match in _CLOSE_CALL.finditer(data):
+        before = _NAME_BEFORE.search(data, max(0, match.start() - 80), match.start())
+        if before is not None:
+            found.add(before.group(1).decode())
+    return found
+
+
+def closes_fixture_session(tree: ast.Module, data: bytes, path: str, config: Config) -> bool:
+    """May SES005/SES006 find a closed fixture session in this test module? A test or fixture closes a
+    parameter that is a session fixture (`db_session.close()`), or has a factory fixture parameter
+    (`s = factory()` ... `s.close()`, `with factory() as s:`). The rules' resolution, run on the
+    screen's `ast` (a superset of what the flow analysis reports)."""
+    closed = _closed_names(data)
+    name = module_name_for(path)
+    own = read_module(tree, name.name, name.package, None)
+    resolver = None
+    for (owner, function_name), function in own.functions.items():
+        args = function.args
+        if len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs) <= (owner is not None):
+            continue
+        if resolver is None:
+            resolver = Resolver(own, Path(path), config)
+        found = resolver.parameters(owner, function_name)
+        if any(found[p].kind == SESSION for p in closed & found.keys()):
+            return True
+        factories = {p for p, provided in found.items() if provided.kind == FACTORY}
+        if factories and _closed_parameters(function)[1] & factories:
+            return True
+    return False
+
+
+_NO = Provided("")
+
+
+def _closed_parameters(function: Function) -> tuple[set[str], set[str]]:
+    """(parameters closed by `p.close()`, parameters called into a name later closed or opened
+    with `with p() as s:` / `with p.begin() as s:`), anywhere in the function."""
+    args = function.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    nodes = list(ast.walk(function))
+    made: dict[str, str] = {}  # name -> the parameter it was made from
+    for node in nodes:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in params:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                made.update((t.id, value.func.id) for t in targets if isinstance(t, ast.Name))
+    closed: set[str] = set()
+    opened: set[str] = set()
+    for node in nodes:
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "close"
+                and isinstance(node.func.value, ast.Name)):
+            name = node.func.value.id
+            if name in params:
+                closed.add(name)
+            if name in made:
+                opened.add(made[name])
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                opener = item.context_expr.func if isinstance(item.context_expr, ast.Call) else None
+                if isinstance(opener, ast.Attribute) and opener.attr == "begin":
+                    opener = opener.value
+                if isinstance(opener, ast.Name) and opener.id in params and item.optional_vars is not None:
+                    opened.add(opener.id)
+    return closed, opened
 
 
 # -- entry point for the rules --------------------------------------------------------------------

@@ -43,10 +43,12 @@ import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from .config import Config
 from .discovery import is_project_test_path
+from .fixtures import closes_fixture_session, visible_session_fixtures
 from .names import absolute_module, module_name_for
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
@@ -119,9 +121,17 @@ class Screen:
 
     def fixture_candidate(self, data: bytes, path: str) -> bool:
         """May a test module close a pytest fixture's session (`db_session.close()`, `s = factory();
-        s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/fixtures.py)."""
-        return ("block" in self.triggers and _FIXTURE_SPELLING.search(data) is not None
-                and is_project_test_path(path, self.config.root))
+        s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/fixtures.py):
+        it must close or open something, and define a fixture or spell one of the session / factory
+        fixtures its conftest.py files define."""
+        if "block" not in self.triggers or _FIXTURE_SPELLING.search(data) is None:
+            return False
+        if not is_project_test_path(path, self.config.root):
+            return False
+        if b"fixture" in data:
+            return True
+        names = visible_session_fixtures(Path(path).parent, self.config)
+        return bool(names) and _word_pattern(names).search(data) is not None
 
     def check(self, data: bytes, path: str = "<unknown>") -> bool:
         """False only when no selected rule can report anything for this file."""
@@ -136,7 +146,8 @@ class Screen:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return True  # the engine reports it (SES999) or decides for itself
         try:
-            return (fixtures and _closes_a_parameter(tree)) or (spelled and _Finder(self, tree, data, path).found())
+            return ((fixtures and closes_fixture_session(tree, data, path, self.config))
+                    or (spelled and _Finder(self, tree, data, path).found()))
         except RecursionError:
             return True
 
@@ -495,39 +506,6 @@ def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast
 
 # a `.close()` call or a `with name(` / `with name.begin(` opening: what a fixture session's use needs
 _FIXTURE_SPELLING = re.compile(rb"\.close\s*\(|\bwith\s+[A-Za-z_]\w*(?:\.begin)?\s*\(")
-
-
-def _closes_a_parameter(tree: ast.Module) -> bool:
-    """A function that closes a parameter (`db_session.close()`), a name bound to a call of one
-    (`s = factory(); s.close()`), or opens `with factory() as s:` / `with factory.begin() as s:` on
-    one: a superset of what a pytest fixture's session or factory can do for SES005/SES006."""
-    for func in ast.walk(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        args = func.args
-        params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-        if not params:
-            continue
-        nodes = list(ast.walk(func))
-        made = set(params)
-        for node in nodes:
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-                value = node.value.value if isinstance(node.value, ast.Await) else node.value
-                if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in params:
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    made |= {t.id for t in targets if isinstance(t, ast.Name)}
-        for node in nodes:
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "close"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id in made):
-                return True
-            if isinstance(node, (ast.With, ast.AsyncWith)):
-                for item in node.items:
-                    opener = item.context_expr.func if isinstance(item.context_expr, ast.Call) else None
-                    if isinstance(opener, ast.Attribute) and opener.attr == "begin":
-                        opener = opener.value
-                    if isinstance(opener, ast.Name) and opener.id in params and item.optional_vars is not None:
-                        return True
-    return False
 
 
 # `next(iter(rows))` and friends: never a generator function of the project
