@@ -321,3 +321,13 @@ def test_fixture_files_pass_the_screen(tmp_path):
     os.utime(conftest, ns=(1, 1))  # a new mtime even on a coarse clock
     outcome = lint_one(tmp_path / "tests" / "test_a.py", cfg, options)
     assert outcome.diagnostics == []
+
+
+def test_ses005_reads_after_a_fixture_session_closed(tmp_path):
+    """SES005 shares the flow analysis: an object loaded from a fixture session, expired by the
+    commit, is read after `close()`; not when the fixture's sessionmaker does not expire on commit."""
+    source = ("def test_a(db_session):\n    user = db_session.get(User, 1)\n    db_session.commit()\n"
+              "    db_session.close()\n    assert user.name\n")
+    assert fixture_findings(tmp_path, "tests/test_a.py", source, code="SES005") == [(5, 12, "SES005")]
+    keeps = CONFTEST.replace("sessionmaker(bind=engine)", "sessionmaker(bind=engine, expire_on_commit=False)")
+    assert fixture_findings(tmp_path, "tests/test_a.py", source, {"tests/conftest.py": keeps}, code="SES005") == []
