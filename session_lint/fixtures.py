@@ -1,10 +1,10 @@
 """pytest fixture resolution: which parameters of a test module's tests and fixtures are sessions.
 
 A parameter of a test function (`test*`, at module level or in a pytest-collected class) or of a
-`@pytest.fixture` function, in a test module (`discovery.is_test_path`, below the project root), is the fixture of that
-name that pytest would inject: the nearest definition, looking in the same class, then at module
-level, then in the `conftest.py` of the module's directory and of each directory above it up to
-the project root. A fixture requesting its own name gets the next definition out (an override).
+`@pytest.fixture` function, in a test module (`discovery.is_test_path`, below the project root),
+is the fixture of that name that pytest would inject: the nearest definition, looking in the same
+class, then at module level, then in the `conftest.py` of the module's directory and of each
+directory above it up to the project root. A fixture requesting its own name gets the next definition out (an override).
 
 A fixture is a *session provider* when everything it yields or returns is a session: a call of a
 SQLAlchemy `Session`/`AsyncSession`, of `sessionmaker(...)` or of a factory (`SessionLocal()`, a
@@ -678,7 +678,8 @@ def fixture_parameters(rule: Rule, function: cst.FunctionDef) -> dict[str, Provi
     context = rule.context
     cache = context.__dict__
     if "_fixture_resolver" not in cache:
-        cache["_fixture_resolver"] = _resolver(rule) if is_project_test_path(context.path, rule.config.root) else None
+        test_module = is_project_test_path(context.path, rule.config.root)
+        cache["_fixture_resolver"] = _resolver(rule) if test_module else None
     resolver: Resolver | None = cache["_fixture_resolver"]
     if resolver is None:
         return {}

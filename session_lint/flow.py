@@ -7,9 +7,9 @@ expired by a commit, detached by the close). Branches are analysed separately
 and joined (a name stays dangerous unless every path rebinds it); early
 returns, `raise`, `break`/`continue` end a path; comprehensions and lambdas
 scope their own names; nested functions and classes are their own scope
-(analysed on their own). A test's or fixture's parameter that pytest fills with a
-session or a session factory starts as one (fixtures.py). Loops are walked once (no back edges): the analysis
-prefers missing a finding to inventing one.
+(analysed on their own). A test's or fixture's parameter that pytest fills with
+a session or a session factory starts as one (fixtures.py). Loops are walked
+once (no back edges): the analysis prefers missing a finding to inventing one.
 """
 
 from __future__ import annotations
