@@ -4,7 +4,8 @@ A parameter of a test function (`test*`, at module level or in a pytest-collecte
 `@pytest.fixture` function, in a test module (`discovery.is_test_path`, below the project root),
 is the fixture of that name that pytest would inject: the nearest definition, looking in the same
 class, then at module level, then in the `conftest.py` of the module's directory and of each
-directory above it up to the project root. A fixture requesting its own name gets the next definition out (an override).
+directory above it up to the project root. A fixture requesting its own name gets the next
+definition out (an override).
 
 A fixture is a *session provider* when everything it yields or returns is a session: a call of a
 SQLAlchemy `Session`/`AsyncSession`, of `sessionmaker(...)` or of a factory (`SessionLocal()`, a
