@@ -79,7 +79,7 @@ def run_rules(source: str, path: str, config: Config) -> LintRun:
     scope_module = slice_for_scope(module, words) if words is not None else module
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
-                              package=module_name.package)
+                              package=module_name.package, source=source)
         rules = [cls(context) for cls in rule_classes]
         try:
             visit_with_rules(module, rules, scope_module)

@@ -609,11 +609,20 @@ def _closed_names(data: bytes) -> set[str]:
     return found
 
 
+# a `.close()` call or a `with name(` / `with name.begin(` opening: what a fixture session's use needs
+FIXTURE_SPELLING = re.compile(rb"\.[\s\\]*close[\s\\]*\(|\bwith(?:[\s\\]+\(?|\()\s*[A-Za-z_]\w*(?:\.begin)?\s*\(")
+
+
 def closes_fixture_session(tree: ast.Module, data: bytes, path: str, config: Config) -> bool:
     """May SES005/SES006 find a closed fixture session in this test module? A test or fixture closes a
     parameter that is a session fixture (`db_session.close()`), or has a factory fixture parameter
     (`s = factory()` ... `s.close()`, `with factory() as s:`). The rules' resolution, run on the
     screen's `ast` (a superset of what the flow analysis reports)."""
+    return _closing_resolver(tree, data, path, config) is not None
+
+
+def _closing_resolver(tree: ast.Module, data: bytes, path: str, config: Config) -> Resolver | None:
+    """The module's resolver when one of its functions may close a fixture session, else None."""
     closed = _closed_names(data)
     name = module_name_for(path)
     own = read_module(tree, name.name, name.package, None)
@@ -626,11 +635,11 @@ def closes_fixture_session(tree: ast.Module, data: bytes, path: str, config: Con
             resolver = Resolver(own, Path(path), config)
         found = resolver.parameters(owner, function_name)
         if any(found[p].kind == SESSION for p in closed & found.keys()):
-            return True
+            return resolver
         factories = {p for p, provided in found.items() if provided.kind == FACTORY}
         if factories and _closed_parameters(function)[1] & factories:
-            return True
-    return False
+            return resolver
+    return None
 
 
 _NO = Provided("")
@@ -695,10 +704,15 @@ def fixture_parameters(rule: Rule, function: cst.FunctionDef) -> dict[str, Provi
 
 
 def _resolver(rule: Rule) -> Resolver | None:
+    """The resolver of the linted test module, when a function of it may close a fixture session
+    (the screen's question: a module that closes none needs no fixture resolved)."""
     context = rule.context
+    source = context.source if context.source is not None else context.module.code
+    data = source.encode("utf-8", "surrogateescape")
+    if FIXTURE_SPELLING.search(data) is None:
+        return None
     try:
-        tree = ast.parse(context.module.code)
+        tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    own = read_module(tree, context.module_name, context.package, None)
-    return Resolver(own, Path(context.path), rule.config)
+    return _closing_resolver(tree, data, context.path, rule.config)

@@ -48,7 +48,7 @@ from typing import Iterable, NamedTuple
 
 from .config import Config
 from .discovery import is_project_test_path
-from .fixtures import closes_fixture_session, visible_session_fixtures
+from .fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
 from .names import absolute_module, module_name_for
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
@@ -124,7 +124,7 @@ class Screen:
         s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/fixtures.py):
         it must close or open something, and define a fixture or spell one of the session / factory
         fixtures its conftest.py files define."""
-        if "block" not in self.triggers or _FIXTURE_SPELLING.search(data) is None:
+        if "block" not in self.triggers or FIXTURE_SPELLING.search(data) is None:
             return False
         if not is_project_test_path(path, self.config.root):
             return False
@@ -502,10 +502,6 @@ def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast
                 if region_index > 0 or (n.lineno, n.col_offset) >= end:
                     return True
     return False
-
-
-# a `.close()` call or a `with name(` / `with name.begin(` opening: what a fixture session's use needs
-_FIXTURE_SPELLING = re.compile(rb"\.close\s*\(|\bwith\s+[A-Za-z_]\w*(?:\.begin)?\s*\(")
 
 
 # `next(iter(rows))` and friends: never a generator function of the project
