@@ -56,7 +56,9 @@ from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
 #   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
-#   block     a `with` opening whose names are used after the block, or a `.close()` with a session type
+#   block     a `with` opening whose names are used after the block, or a `.close()` with a session type;
+#             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
+#             (session_lint/fixtures.py: those spell no session word, the prefilter asks for it by path)
 #   deprecated an import / attribute naming a deprecated module or name
 TRIGGERS: dict[str, frozenset[str]] = {
     "SES001": frozenset({"raw"}),
