@@ -9,7 +9,8 @@ Rules may look at other project modules (SES004 checks a name exists in the new
 module, SES003 reads `SessionDep = Annotated[...]` aliases from the module that
 defines them). So an entry also records the (mtime, size) of the project modules the
 linted file imports, found the way the rules find them (`project.find_module_source`),
-and is a miss when one of them changed. Files the screen skipped depend on nothing else.
+and, for a test module, the conftest.py files its fixtures come from; it is a miss when one of
+them changed. Files the screen skipped depend on nothing else.
 
 Layout (like ruff's): `<config root>/.session_lint_cache/` with a `.gitignore` holding
 `*` and a CACHEDIR.TAG, entries in `v1/<2 hex>/<key>`. Each entry is written to a
@@ -31,6 +32,8 @@ from pathlib import Path
 from . import __version__
 from .config import Config
 from .diagnostics import Diagnostic
+from .discovery import is_project_test_path
+from .pytest_fixtures import conftest_chain
 from .names import absolute_module
 from .project import find_module_source, search_roots
 
@@ -181,8 +184,10 @@ def project_dependencies(path: Path, data: bytes, config: Config) -> Deps:
     except OSError:
         return ()
     found: dict[str, tuple[str, int, int]] = {}
-    for name in sorted(d for d in dotted if d):
-        source = find_module_source(name, roots)
+    sources = [find_module_source(name, roots) for name in sorted(d for d in dotted if d)]
+    if is_project_test_path(path, config.root):  # its fixtures' sessions are read from these
+        sources += conftest_chain(Path(path).resolve(), config.root.resolve() if config.root else None)
+    for source in sources:
         if source is not None and str(source) not in found:
             st = source.stat()
             found[str(source)] = (str(source), st.st_mtime_ns, st.st_size)

@@ -104,3 +104,15 @@ def is_test_path(path: str | Path) -> bool:
     name = parts[-1] if parts else ""
     return (any(p in {"tests", "test", "testing"} for p in parts[:-1]) or name == "conftest.py"
             or name.startswith("test_") or name.endswith("_test.py"))
+
+
+def is_project_test_path(path: str | Path, root: Path | None) -> bool:
+    """`is_test_path` for the path below the configuration's root (the whole resolved path when
+    outside it): a project checked out under a directory named `tests` is not all tests."""
+    resolved = Path(path).resolve()
+    if root is not None:
+        try:
+            return is_test_path(resolved.relative_to(Path(root).resolve()))
+        except ValueError:
+            pass
+    return is_test_path(resolved)

@@ -145,7 +145,7 @@ def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> Li
         return LintRun(source, None, [_too_deep_to_analyse(path)])
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
-                              package=module_name.package)
+                              package=module_name.package, source=source)
         rules = [cls(context) for cls in rule_classes]
         try:
             visit_with_rules(module, rules, scope_module)

@@ -7,8 +7,9 @@ expired by a commit, detached by the close). Branches are analysed separately
 and joined (a name stays dangerous unless every path rebinds it); early
 returns, `raise`, `break`/`continue` end a path; comprehensions and lambdas
 scope their own names; nested functions and classes are their own scope
-(analysed on their own). Loops are walked once (no back edges): the analysis
-prefers missing a finding to inventing one.
+(analysed on their own). A test's or fixture's parameter that pytest fills with
+a session or a session factory starts as one (pytest_fixtures.py). Loops are walked
+once (no back edges): the analysis prefers missing a finding to inventing one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from .pytest_fixtures import SESSION, fixture_parameters
 from .sessions import (
     is_session_annotation,
     raw_session_call,
@@ -83,14 +85,18 @@ class State:
     objects: dict[str, Obj] = field(default_factory=dict)
     sessions: dict[str, Sess] = field(default_factory=dict)
     values: dict[str, tuple[cst.BaseExpression, ...]] = field(default_factory=dict)
+    # session factories held by a name (a pytest factory fixture): calling one opens a session;
+    # the value is their sessions' expire_on_commit (None: the option decides)
+    factories: dict[str, bool | None] = field(default_factory=dict)
 
     def copy(self) -> State:
-        return State(dict(self.objects), dict(self.sessions), dict(self.values))
+        return State(dict(self.objects), dict(self.sessions), dict(self.values), dict(self.factories))
 
     def unbind(self, name: str) -> None:
         self.objects.pop(name, None)
         self.sessions.pop(name, None)
         self.values.pop(name, None)
+        self.factories.pop(name, None)
 
     def open_session(self, name: str) -> bool:
         sess = self.sessions.get(name)
@@ -111,6 +117,8 @@ def join(states: Iterable[State | None]) -> State | None:
                 out.sessions[name] = sess
         for name, value in other.values.items():
             out.values.setdefault(name, value)
+        for name in [n for n in out.factories if n not in other.factories]:
+            del out.factories[name]  # rebound on some path
     return out
 
 
@@ -223,6 +231,12 @@ class FlowAnalysis:
             ann = param.annotation.annotation if param.annotation else None
             if is_session_annotation(self.rule, ann):
                 state.sessions[param.name.value] = Sess(expires=self.expire_on_commit)
+        for name, provided in fixture_parameters(self.rule, node).items():  # pytest fixtures
+            expires = self.expire_on_commit if provided.expires is None else provided.expires
+            if provided.kind == SESSION:
+                state.sessions[name] = Sess(expires=expires)
+            else:
+                state.factories[name] = expires
         self.block(node.body, state)
         return self.result
 
@@ -410,6 +424,15 @@ class FlowAnalysis:
                     committing.append(name)
                 continue
             call = _strip(item.item)
+            factory = self.factory_call(call, st)
+            if factory is not None and item.asname is not None and isinstance(item.asname.name, cst.Name):
+                name, commits = item.asname.name.value, factory[1]  # `with session_factory() as s:`
+                st.unbind(name)
+                st.sessions[name] = Sess(commits, factory[0])
+                opened.append(name)
+                if commits:
+                    committing.append(name)
+                continue
             if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
                     and call.func.attr.value == "begin" and isinstance(call.func.value, cst.Name)
                     and st.open_session(call.func.value.value)):
@@ -450,8 +473,27 @@ class FlowAnalysis:
             st.objects[name] = alias  # another name for the same object
         elif raw_session_call(self.rule, _strip(value)):
             st.sessions[name] = Sess(expires=session_expires_on_commit(self.rule, _strip(value)))  # closed by hand
+        elif (factory := self.factory_call(_strip(value), st)) is not None and not factory[1]:
+            st.sessions[name] = Sess(expires=factory[0])  # `s = session_factory()`
         else:
             st.values[name] = previous + (value,)  # `stmt = select(User)`; `stmt = stmt.where(...)`
+
+    def factory_call(self, node: cst.BaseExpression, st: State) -> tuple[bool, bool] | None:
+        """`factory()` / `factory.begin()` of a factory held by a name: (expire_on_commit of the
+        session it opens, does the block commit at exit?)."""
+        if not isinstance(node, cst.Call):
+            return None
+        func, begins = node.func, False
+        if isinstance(func, cst.Attribute) and func.attr.value == "begin" and not node.args:
+            func, begins = func.value, True
+        if not (isinstance(func, cst.Name) and func.value in st.factories):
+            return None
+        expires = st.factories[func.value]
+        for arg in node.args:
+            if (arg.keyword is not None and arg.keyword.value == "expire_on_commit"
+                    and isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False")):
+                expires = arg.value.value == "True"
+        return (self.expire_on_commit if expires is None else expires), begins
 
     # -- what a session hands out ---------------------------------------------------------------
     def load(self, expr: cst.BaseExpression, st: State, iterated: bool = False) -> Obj | None:

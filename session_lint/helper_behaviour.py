@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .names import import_bindings
-from .project import find_module_source
+from .project import module_file
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, ASYNC_SESSIONMAKERS, SESSION_CLASSES, SESSIONMAKERS
 
 SESSION_CONSTRUCTORS = SESSION_CLASSES | ASYNC_SESSION_CLASSES
@@ -129,14 +129,10 @@ def _bind(facts: ModuleFacts, name: str, value: ast.AST) -> None:
 
 
 def module_facts(module: str, roots: tuple[Path, ...]) -> ModuleFacts | None:
-    source = find_module_source(module, roots) if module else None
-    if source is None:
+    stamp = module_file(module, roots) if module else None
+    if stamp is None:
         return None
-    try:
-        mtime = source.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _facts(source, mtime, module, source.name == "__init__.py")
+    return _facts(*stamp, module, stamp[0].name == "__init__.py")
 
 
 # -- what a dotted name does -------------------------------------------------------------
@@ -257,12 +253,8 @@ def standard_helpers(session_module: str, roots: tuple[Path, ...]) -> dict[str, 
     `"context-manager"` (decorated with `@contextmanager` / `@asynccontextmanager`) or `"dependency"`
     (a plain generator, for `Depends`), prefixed `"async-"` for `async def`. SPEC §2: these are
     standard whether the configuration lists them or not."""
-    source = find_module_source(session_module, roots) if session_module else None
-    try:
-        mtime = source.stat().st_mtime_ns if source is not None else None
-    except OSError:
-        mtime = None
-    return _standard_helpers(session_module, roots, mtime) if mtime is not None else {}
+    stamp = module_file(session_module, roots)
+    return _standard_helpers(session_module, roots, stamp[1]) if stamp is not None else {}
 
 
 @lru_cache(maxsize=64)

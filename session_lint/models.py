@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .names import absolute_module, module_name_for
-from .project import find_module_source, search_roots
+from .project import find_module_source, module_file, search_roots, stamped
 
 EAGER_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
 MAX_MODULES = 40  # keep the scan cheap on large projects
@@ -167,11 +167,8 @@ def _read_file(path: Path, mtime_ns: int, package: str) -> ModuleModels | None:
 
 
 def _read_path(path: Path) -> ModuleModels | None:
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _read_file(path, mtime, module_name_for(path).package)
+    stamp = stamped(path)
+    return _read_file(*stamp, module_name_for(path).package) if stamp is not None else None
 
 
 def registry_for(source: str, path: str, config_root: Path | None) -> ModelRegistry:
@@ -320,11 +317,7 @@ def project_loader(qualified_name: str, path: str, config_root: Path | None) -> 
     module, _, function = qualified_name.rpartition(".")
     if not module:
         return None
-    source = find_module_source(module, search_roots(path, config_root))
-    if source is None:
+    stamp = module_file(module, search_roots(path, config_root))
+    if stamp is None:
         return None
-    try:
-        mtime = source.stat().st_mtime_ns
-    except OSError:
-        return None
-    return _module_functions(source, mtime).get(function)
+    return _module_functions(*stamp).get(function)

@@ -75,7 +75,7 @@ def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
     except OSError as exc:
         return FileOutcome(display, [syntax_error(display, f"cannot read file: {exc.strerror or exc}")])
     screen = screen_for(config, display)
-    if not screen.prefilter(data):
+    if not screen.prefilter(data, display):
         return FileOutcome(display)  # the byte regex is as cheap as a cache lookup: nothing to store
     cache = _cache_for(config, options)
     if cache is not None:
@@ -135,7 +135,7 @@ def _few_candidates(jobs: list[tuple[Path, Config]], sizes: list[int]) -> bool:
             data = path.read_bytes()
         except OSError:
             continue
-        candidates += screen_for(config, str(path)).prefilter(data)
+        candidates += screen_for(config, str(path)).prefilter(data, str(path))
         if candidates > 1:
             return False
     return True

@@ -31,6 +31,28 @@ def find_module_source(dotted: str, roots: tuple[Path, ...]) -> Path | None:
     return None
 
 
+def stamped(path: Path) -> tuple[Path, int] | None:
+    """`(path, mtime_ns)` of a source file, the key of every per-file cache of parsed facts
+    (None when it cannot be read)."""
+    try:
+        return path, path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def module_file(dotted: str, roots: tuple[Path, ...]) -> tuple[Path, int] | None:
+    """The project source of `dotted` with its mtime: "find the source, stat it" for the caches
+    that parse other modules (helper_behaviour, models, fixtures, this module)."""
+    source = find_module_source(dotted, roots) if dotted else None
+    return stamped(source) if source is not None else None
+
+
+def parsed_file(path: Path) -> ast.Module | None:
+    """The `ast` of a project file, parsed once per (path, mtime)."""
+    stamp = stamped(path)
+    return _parsed(*stamp) if stamp is not None else None
+
+
 @lru_cache(maxsize=256)
 def _top_level_names(path: Path, mtime_ns: int) -> frozenset[str] | None:
     try:
@@ -95,10 +117,8 @@ def same_behaviour(old: str, new: str, roots: tuple[Path, ...]) -> bool:
 
 def _function_source(dotted: str, roots: tuple[Path, ...]) -> tuple[ast.Module, ast.AST] | None:
     module, _, name = dotted.rpartition(".")
-    source = find_module_source(module, roots) if module else None
-    if source is None:
-        return None
-    tree = _parsed(source, source.stat().st_mtime_ns)
+    stamp = module_file(module, roots)
+    tree = _parsed(*stamp) if stamp is not None else None
     if tree is None:
         return None
     return next(((tree, node) for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))

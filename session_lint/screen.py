@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from .config import Config
+from .discovery import is_project_test_path
+from .pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
 from .names import absolute_module, module_name_for
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
@@ -54,7 +56,9 @@ from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
 #   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
-#   block     a `with` opening whose names are used after the block, or a `.close()` with a session type
+#   block     a `with` opening whose names are used after the block, or a `.close()` with a session type;
+#             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
+#             (session_lint/pytest_fixtures.py: those spell no session word, the prefilter asks for it by path)
 #   deprecated an import / attribute naming a deprecated module or name
 TRIGGERS: dict[str, frozenset[str]] = {
     "SES001": frozenset({"raw"}),
@@ -121,22 +125,41 @@ class Screen:
         self.wanted = frozenset(wanted)
         self.pattern = _word_pattern(self.wanted)
 
-    def prefilter(self, data: bytes) -> bool:
-        """May this file contain a candidate? (bytes regex; False means certainly not)."""
-        return not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
+    def prefilter(self, data: bytes, path: str | None = None) -> bool:
+        """May this file contain a candidate? (bytes regex; False means certainly not). With its
+        `path`, a test module that may close a fixture's session counts too."""
+        return (not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
+                or (path is not None and self.fixture_candidate(data, path)))
+
+    def fixture_candidate(self, data: bytes, path: str) -> bool:
+        """May a test module close a pytest fixture's session (`db_session.close()`, `s = factory();
+        s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/pytest_fixtures.py):
+        it must close or open something, and define a fixture or spell one of the session / factory
+        fixtures its conftest.py files define."""
+        if "block" not in self.triggers or FIXTURE_SPELLING.search(data) is None:
+            return False
+        if not is_project_test_path(path, self.config.root):
+            return False
+        if b"fixture" in data:
+            return True
+        names = visible_session_fixtures(Path(path).parent, self.config)
+        return bool(names) and _word_pattern(names).search(data) is not None
 
     def check(self, data: bytes, path: str = "<unknown>") -> bool:
         """False only when no selected rule can report anything for this file."""
         if not self.enabled:
             return True
-        if not self.prefilter(data):
+        spelled = self.pattern is not None and self.pattern.search(data) is not None
+        fixtures = self.fixture_candidate(data, path)
+        if not spelled and not fixtures:
             return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return True  # the engine reports it (SES999) or decides for itself
         try:
-            return _Finder(self, tree, data, path).found()
+            return ((fixtures and closes_fixture_session(tree, data, path, self.config))
+                    or (spelled and _Finder(self, tree, data, path).found()))
         except RecursionError:
             return True
 

@@ -35,6 +35,7 @@ class RuleContext:
     package: str = ""
     # fully qualified names per node, shared by the rules visiting this module
     qualified_names: dict = field(default_factory=dict)
+    source: str | None = None  # the text `module` was parsed from (None: ask `module.code`)
 
     @property
     def module_name_and_package(self) -> ModuleNameAndPackage:

@@ -13,6 +13,18 @@ Checks for a session variable used after the `with` block that opened it ended
 (`with get_db_session() as db: ...` then `db.query(...)`), or after an explicit
 `db.close()`, on a path where the name was not bound to a new session.
 
+In test modules, pytest fixtures are resolved: a parameter of a test or of a
+fixture is the fixture pytest injects for it (defined in the same class or
+module, or in a `conftest.py` of the module's directory or one above it up to
+the project root; the nearest one wins). When that fixture yields or returns a
+session (`SessionLocal()`, `Session(engine)`, a call of a `sessionmaker`, the
+context manager's session, another session fixture), the parameter is a session:
+`db_session.close()` then `db_session.query(...)` is reported. When it yields a
+session factory (a `sessionmaker`, the configured factory), a call of the
+parameter opens one (`s = session_factory(); s.close(); use(s)`). A fixture that
+yields anything else (a mock, a connection, a client) is not a session, whatever
+it is called.
+
 ## Why is this bad?
 The block already committed (or rolled back) and closed the session. A closed
 SQLAlchemy 2 `Session` silently begins a new transaction when it is used again:
@@ -44,11 +56,12 @@ this one.
 
 ## Options
 - `context-manager`, `session-factories` (and their async counterparts): what
-  opens a session block.
+  opens a session block (also inside a fixture).
 
 ## References
 - [SQLAlchemy: opening and closing a Session](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#opening-and-closing-a-session)
 - [SQLAlchemy: Session.close()](https://docs.sqlalchemy.org/en/20/orm/session_api.html#sqlalchemy.orm.Session.close)
+- [pytest: overriding fixtures on various levels](https://docs.pytest.org/en/stable/how-to/fixtures.html#overriding-fixtures-on-various-levels)
 """
 
 
