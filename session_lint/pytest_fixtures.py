@@ -506,9 +506,9 @@ class _Judge:
         origin = origin_of(dotted, roots)
         if origin != dotted:
             return self.dotted_kind(origin)
-        from .helper_behaviour import _module_facts
+        from .helper_behaviour import module_facts
 
-        facts = _module_facts(module, roots)
+        facts = module_facts(module, roots)
         if facts is not None and leaf in facts.makers:
             return Provided(FACTORY, _maker_expiry(origin, roots))
         return None
