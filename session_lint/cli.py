@@ -10,7 +10,7 @@ import click
 
 from . import __version__
 from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
-from .config import Config, ConfigError
+from .config import Config, ConfigError, check_codes
 from .discovery import discover
 from .init import NO_CONFIG_NOTICE, run_init
 from .output import (
@@ -31,13 +31,15 @@ from .runner import FileOutcome, Mode, process_text
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
 
 
-def _codes(value: str | None) -> tuple[str, ...] | None:
+def _codes(value: str | None, option: str) -> tuple[str, ...] | None:
+    """The codes of a --select/--ignore/--extend-select value; an empty value or an unknown code
+    is an error (`--select ''` or `--select SES042` would otherwise check nothing and exit 0)."""
     if value is None:
         return None
     codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
-    for code in codes:
-        if code != "ALL" and not (code.startswith("SES") and (code[3:].isdigit() or not code[3:])):
-            raise click.BadParameter(f"invalid rule code or prefix {code!r}")
+    if not codes:
+        raise ConfigError(f"{option} needs at least one rule code or prefix, got {value!r}")
+    check_codes(codes, option)
     return codes
 
 
@@ -150,8 +152,8 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
     sources = SourceLines()
     try:
         baseline = Baseline.load(baseline_file) if baseline_file else None
-        configs = _Configs(config_file, {"select": _codes(select), "ignore": _codes(ignore),
-                                         "extend_select": _codes(extend_select)})
+        configs = _Configs(config_file, {"select": _codes(select, "--select"), "ignore": _codes(ignore, "--ignore"),
+                                         "extend_select": _codes(extend_select, "--extend-select")})
         from_stdin = stdin_filename is not None or list(paths) == [Path("-")]
         if from_stdin:
             outcomes = [_run_stdin(stdin_filename or "-", configs, mode, unsafe_fixes, output_format, sources)]

@@ -139,7 +139,7 @@ def test_undecodable_file_is_ses999(project):
     ("[tool.session-lint]\nsesion-module = 'x'\n", "unknown key 'sesion-module'"),
     ("[tool.session-lint]\nsession-factories = 'SessionLocal'\n", "'session-factories' must be a list of strings"),
     ("[tool.session-lint]\nexpire-on-commit = 'yes'\n", "'expire-on-commit' must be true or false"),
-    ("[tool.session-lint]\nselect = ['XYZ1']\n", "invalid code 'XYZ1'"),
+    ("[tool.session-lint]\nselect = ['XYZ1']\n", "'select' has unknown rule code 'XYZ1'"),
     ("[tool.session-lint\n", "invalid TOML"),
 ])
 def test_config_errors_exit_2_with_one_line(project, table, message):
@@ -149,6 +149,43 @@ def test_config_errors_exit_2_with_one_line(project, table, message):
     assert code == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and message in err and err.startswith("session-lint: error: ")
+
+
+VALID_CODES = "(valid: SES001, SES002, SES003, SES004, SES005, SES006, SES999, a prefix of them such as SES or SES00, or ALL)"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--select", "SES042"], f"--select has unknown rule code 'SES042' {VALID_CODES}"),
+    (["--select", "SES001,SES0011"], f"--select has unknown rule code 'SES0011' {VALID_CODES}"),
+    (["--ignore", "SES7"], f"--ignore has unknown rule code 'SES7' {VALID_CODES}"),
+    (["--extend-select", "E501"], f"--extend-select has unknown rule code 'E501' {VALID_CODES}"),
+    (["--select", ""], "--select needs at least one rule code or prefix, got ''"),
+    (["--select", " , "], "--select needs at least one rule code or prefix, got ' , '"),
+])
+def test_unknown_or_missing_codes_on_the_command_line_exit_2(project, args, message):
+    (project / "job.py").write_text(DEPRECATED)
+    assert run(*args, project) == (2, "", f"session-lint: error: {message}\n")
+
+
+@pytest.mark.parametrize("table, message", [
+    ('select = ["SES042"]', f"'select' has unknown rule code 'SES042' {VALID_CODES}"),
+    ('select = []', "'select' is empty: no rule would be checked"),
+    ('ignore = ["SES0001"]', f"'ignore' has unknown rule code 'SES0001' {VALID_CODES}"),
+    ('extend-select = ["ses001"]', f"'extend-select' has unknown rule code 'ses001' {VALID_CODES}"),
+    ('per-file-ignores = { "job.py" = ["SES04"] }',
+     f"'per-file-ignores' entry 'job.py' has unknown rule code 'SES04' {VALID_CODES}"),
+])
+def test_unknown_codes_in_the_configuration_exit_2(project, table, message):
+    (project / "pyproject.toml").write_text(f"[tool.session-lint]\n{table}\n")
+    (project / "job.py").write_text(DEPRECATED)
+    assert run(project) == (2, "", f"session-lint: error: {project / 'pyproject.toml'}: {message}\n")
+
+
+@pytest.mark.parametrize("args", [["--select", "SES"], ["--select", "SES00"], ["--select", "ALL"],
+                                  ["--select", "ses004"], ["--ignore", "SES999"], ["--select", "SES9"]])
+def test_prefixes_all_and_known_codes_stay_valid(project, args):
+    (project / "job.py").write_text(DEPRECATED)
+    assert run(*args, project)[0] == (0 if args == ["--select", "SES9"] else 1)
 
 
 def test_explicit_config_file_and_missing_path(project, tmp_path):
