@@ -26,7 +26,9 @@ from .output import (
 )
 from .parallel import Options, default_jobs, run_jobs
 from .rules import all_rules, rule_by_code
+from .diagnostics import syntax_error
 from .runner import FileOutcome, Mode, process_text
+from .sourcefile import Source, SourceError
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -216,13 +218,29 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
 
 def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,
                output_format: str, sources: SourceLines) -> FileOutcome:
-    text = sys.stdin.read()
-    sources.register(name, text)
+    # Bytes, decoded like a file's (PEP 263 cookie, BOM): the terminal's locale says nothing
+    # about the encoding of the source an editor pipes in.
+    data = click.get_binary_stream("stdin").read()
     config = configs.for_path(Path(name) if name != "-" else Path("."))
-    outcome, fixed_text = process_text(text, name, config, mode, unsafe_fixes, output_format in ("json", "sarif"))
-    if mode is Mode.FIX:  # stdin has no file to write: print the fixed source instead
-        sys.stdout.write(fixed_text)
+    try:
+        source = Source.from_bytes(data)
+    except SourceError as exc:
+        if mode is Mode.FIX:  # the editor replaces the buffer with stdout: give it back unchanged
+            _write_stdout_bytes(data)
+        return FileOutcome(name, [syntax_error(name, str(exc))])
+    sources.register(name, source.text)
+    outcome, fixed_text = process_text(source.text, name, config, mode, unsafe_fixes,
+                                       output_format in ("json", "sarif"))
+    if mode is Mode.FIX:  # stdin has no file to write: print the fixed source, in its own encoding
+        _write_stdout_bytes(source.encode(fixed_text))
     return outcome
+
+
+def _write_stdout_bytes(data: bytes) -> None:
+    sys.stdout.flush()
+    stream = click.get_binary_stream("stdout")
+    stream.write(data)
+    stream.flush()
 
 
 def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_format: str,

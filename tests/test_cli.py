@@ -231,6 +231,30 @@ def test_stdin(project):
     assert code == 0
 
 
+LATIN1 = '# -*- coding: latin-1 -*-\nimport core.database_manager\nname = "caf\xe9"\n'
+
+
+def test_stdin_is_decoded_like_a_file_and_fixed_in_its_own_encoding():
+    data = LATIN1.encode("latin-1")
+    result = CliRunner().invoke(main, ["--stdin-filename", "x.py", "--output-format", "concise", "-"], input=data)
+    assert (result.exit_code, result.stdout) == (
+        1, "x.py:2:1: SES004 deprecated session module `core.database_manager` imported (use `core.database`)\n"
+           "Found 1 error (1 fixable with --fix).\n")
+    result = CliRunner().invoke(main, ["--fix", "--stdin-filename", "x.py", "-"], input=data)
+    assert result.exit_code == 0
+    assert result.stdout_bytes == LATIN1.replace("core.database_manager", "core.database").encode("latin-1")
+
+
+def test_stdin_keeps_bom_and_crlf_and_reports_undecodable_input_as_ses999():
+    data = b"\xef\xbb\xbfimport core.database_manager\r\n"
+    result = CliRunner().invoke(main, ["--fix", "--stdin-filename", "x.py", "-"], input=data)
+    assert (result.exit_code, result.stdout_bytes) == (0, b"\xef\xbb\xbfimport core.database\r\n")
+    result = CliRunner().invoke(main, ["--stdin-filename", "x.py", "--output-format", "concise"],
+                                input=b"x = '\xff'\nSessionLocal()\n")
+    assert (result.exit_code, result.stdout) == (
+        1, "x.py:1:1: SES999 cannot decode file: invalid or missing encoding declaration\nFound 1 error.\n")
+
+
 def test_explain_list_rules_version():
     code, out, _ = run("--explain", "SES004")
     assert code == 0 and out.startswith("# deprecated-session-import (SES004)") and "## Fix safety" in out
