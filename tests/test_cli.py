@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -221,6 +223,39 @@ def test_discovery_skips_ignored_places(project):
     code, out, _ = run("--output-format", "json", project)
     assert sorted(Path(r["filename"]).relative_to(project).as_posix() for r in json.loads(out)) == [
         "pkg/job.py", "pkg/stub.pyi"]
+
+
+MODULE_GLOBAL = "from core.database import SessionLocal\ndb = SessionLocal()\n"
+
+
+def test_symlink_loops_are_skipped_with_one_warning_each(project, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / "pkg").mkdir()
+    (project / "pkg" / "job.py").write_text(MODULE_GLOBAL)
+    for name, target in [("a.py", "b.py"), ("b.py", "a.py"), ("a", "b"), ("b", "a")]:
+        (project / "pkg" / name).symlink_to(target)
+    assert run("--output-format", "concise", ".") == (
+        1, "pkg/job.py:2:6: SES002 session `db = SessionLocal()` shared at module level: open one per unit of work\n"
+           "Found 1 error.\n",
+        "warning: skipping pkg/a.py: symlink loop\nwarning: skipping pkg/b.py: symlink loop\n")
+
+
+def test_unreadable_directory_is_skipped_with_a_warning(project, monkeypatch):
+    monkeypatch.chdir(project)
+    for place in ("locked", "pkg"):
+        (project / place).mkdir()
+        (project / place / "job.py").write_text(MODULE_GLOBAL)
+    real_scandir = os.scandir
+
+    def scandir(path):  # tests run as root, who can read any directory: simulate a mode-000 one
+        if Path(path).name == "locked":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = run("--output-format", "concise", ".")
+    assert (code, err) == (1, "warning: skipping locked: Permission denied\n")
+    assert out.startswith("pkg/job.py:2:6: SES002 ")
 
 
 def test_stdin(project):
