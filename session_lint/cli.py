@@ -11,6 +11,7 @@ import click
 from . import __version__
 from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
 from .config import Config, ConfigError, check_codes
+from .diagnostics import syntax_error
 from .discovery import discover
 from .init import NO_CONFIG_NOTICE, run_init
 from .output import (
@@ -20,13 +21,13 @@ from .output import (
     format_github,
     format_json,
     format_sarif,
+    ALL_PASSED,
     format_statistics,
     summary,
     use_color,
 )
 from .parallel import Options, default_jobs, run_jobs
 from .rules import all_rules, rule_by_code
-from .diagnostics import syntax_error
 from .runner import FileOutcome, Mode, process_text
 from .sourcefile import Source, SourceError
 
@@ -269,7 +270,9 @@ def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_
             format_concise(diagnostics, out)
         else:
             format_full(diagnostics, out, sources, color=use_color(out))
-        click.echo(summary(diagnostics, fixed if mode is Mode.FIX else 0, unsafe_fixes), file=out)
+        closing = summary(diagnostics, fixed if mode is Mode.FIX else 0, unsafe_fixes)
+        if not (errors and closing == ALL_PASSED):  # a file that errored was not checked (or not written)
+            click.echo(closing, file=out)
     for error in errors:
         click.echo(f"session-lint: error: {error}", err=True)
     if errors:

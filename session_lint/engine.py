@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,9 +183,34 @@ def fix_source(source: str, path: str | Path = "<stdin>", config: Config | None 
     session-lint itself object to the result (a session used after the new block, ...) is wrong.
     When a round's fixes together gain one, they are tried one at a time and the culprits skipped."""
     path, config = str(path), config or Config()
+    run = run_rules(source, path, config)
+    try:
+        return _fix_rounds(source, path, config, unsafe_fixes, run)
+    except FixError:
+        newer = needs_newer_python(source, path)
+        if newer is None:
+            raise
+        reported = [newer] if config.is_selected(newer.code, path) else []
+        return FixResult(source, 0, sorted([*reported, *run.diagnostics], key=lambda d: d.sort_key))
+
+
+def needs_newer_python(source: str, path: str) -> Diagnostic | None:
+    """SES999 for a file LibCST parses but this Python does not (PEP 695 `type X = int` on 3.11):
+    a fixed version cannot be checked, and blaming the fix for the syntax would be wrong."""
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return syntax_error(path, f"SyntaxError: {exc.msg}: the file needs a newer Python than {version} "
+                                  "(not fixed)", exc.lineno or 1, exc.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
+def _fix_rounds(source: str, path: str, config: Config, unsafe_fixes: bool, run: LintRun) -> FixResult:
     current, applied = source, 0
     rejected: set[tuple] = set()
-    run = run_rules(current, path, config)
     for _ in range(MAX_FIX_ROUNDS):
         fixable = [d for d in run.diagnostics
                    if d.is_fixable(unsafe_fixes) and _finding_key(d, current) not in rejected]

@@ -47,6 +47,7 @@ from typing import Iterable, NamedTuple
 
 from .config import Config
 from .names import absolute_module, module_name_for
+from .sourcefile import unsupported_encoding
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
 # Triggers (what a file must contain for a rule to possibly fire):
@@ -112,6 +113,8 @@ class Screen:
 
     def prefilter(self, data: bytes) -> bool:
         """May this file contain a candidate? (bytes regex; False means certainly not)."""
+        if unsupported_encoding(data):
+            return True  # its words are not spelled in ASCII bytes: the engine reports it as SES999
         return not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
 
     def check(self, data: bytes, path: str = "<unknown>") -> bool:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -256,6 +257,56 @@ def test_unreadable_directory_is_skipped_with_a_warning(project, monkeypatch):
     code, out, err = run("--output-format", "concise", ".")
     assert (code, err) == (1, "warning: skipping locked: Permission denied\n")
     assert out.startswith("pkg/job.py:2:6: SES002 ")
+
+
+def test_no_all_checks_passed_next_to_an_internal_error(project, monkeypatch):
+    (project / "job.py").write_text(DEPRECATED)
+
+    def broken_rules(*args, **kwargs):
+        raise RuntimeError("rule bug")
+
+    monkeypatch.setattr("session_lint.runner.lint_text", broken_rules)
+    code, out, err = run("--no-cache", project / "job.py")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"session-lint: error: {project / 'job.py'}: internal error (RuntimeError: rule bug at ")
+
+
+def test_no_all_checks_passed_next_to_a_failed_write(project, monkeypatch):
+    (project / "job.py").write_text(DEPRECATED)
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("session_lint.runner.write_atomic", full_disk)
+    assert run("--fix", project / "job.py") == (
+        2, "", f"session-lint: error: {project / 'job.py'}: cannot write fixed file: [Errno 28] No space left on device\n")
+    assert (project / "job.py").read_text() == DEPRECATED
+
+
+NEWER_SYNTAX = ("from core.database import SessionLocal\ntype UserId = int\n\n\ndef job():\n"
+                "    db = SessionLocal()\n    try:\n        db.query(UserId).all()\n    finally:\n        db.close()\n")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 695 syntax parses on this Python")
+def test_fix_of_syntax_newer_than_this_python_says_so_instead_of_blaming_the_fix(project):
+    (project / "job.py").write_text(NEWER_SYNTAX)
+    job = project / "job.py"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert run("--fix", "--output-format", "concise", job) == (
+        1, f"{job}:2:6: SES999 SyntaxError: invalid syntax: the file needs a newer Python than {version} (not fixed)\n"
+           f"{job}:6:10: SES001 manual session `SessionLocal()`: use `with get_db_session()`\n"
+           "Found 2 errors (1 fixable with --fix).\n", "")
+    assert job.read_text() == NEWER_SYNTAX
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_file_with_a_utf16_or_utf32_bom_is_ses999_not_skipped(project, encoding):
+    job = project / "job.py"
+    job.write_bytes("from core.database import SessionLocal\ndb = SessionLocal()\n".encode(encoding))
+    name = encoding.upper()
+    assert run("--output-format", "concise", "--no-cache", job) == (
+        1, f"{job}:1:1: SES999 unsupported encoding: {name} (byte order mark); save the file as UTF-8\n"
+           "Found 1 error.\n", "")
 
 
 def test_stdin(project):
