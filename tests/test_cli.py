@@ -241,19 +241,23 @@ def test_symlink_loops_are_skipped_with_one_warning_each(project, monkeypatch):
         "warning: skipping pkg/a.py: symlink loop\nwarning: skipping pkg/b.py: symlink loop\n")
 
 
-def test_unreadable_directory_is_skipped_with_a_warning(project, monkeypatch):
+def _denied(real, path):
+    """`real(path)`, or PermissionError for anything in a directory named `locked`."""
+    if "locked" in Path(path).parts:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    return real(path)
+
+
+# Tests run as root, who can read any directory: simulate a mode-000 one where a non-root user
+# fails, listing it (os.scandir) or looking inside it (the virtualenv check stats locked/pyvenv.cfg).
+@pytest.mark.parametrize("target, name", [(os, "scandir"), (Path, "exists")])
+def test_unreadable_directory_is_skipped_with_a_warning(project, monkeypatch, target, name):
     monkeypatch.chdir(project)
     for place in ("locked", "pkg"):
         (project / place).mkdir()
         (project / place / "job.py").write_text(MODULE_GLOBAL)
-    real_scandir = os.scandir
-
-    def scandir(path):  # tests run as root, who can read any directory: simulate a mode-000 one
-        if Path(path).name == "locked":
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    real = getattr(target, name)
+    monkeypatch.setattr(target, name, lambda path: _denied(real, path))
     code, out, err = run("--output-format", "concise", ".")
     assert (code, err) == (1, "warning: skipping locked: Permission denied\n")
     assert out.startswith("pkg/job.py:2:6: SES002 ")
