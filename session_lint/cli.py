@@ -15,13 +15,13 @@ from .diagnostics import syntax_error
 from .discovery import discover
 from .init import NO_CONFIG_NOTICE, run_init
 from .output import (
+    ALL_PASSED,
     SourceLines,
     format_concise,
     format_full,
     format_github,
     format_json,
     format_sarif,
-    ALL_PASSED,
     format_statistics,
     summary,
     use_color,
