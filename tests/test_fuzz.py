@@ -43,6 +43,9 @@ MODULE_SNIPPETS = (
     "class Repo:\n    def __init__(self):\n        self.db = SessionLocal()\n",
     "def load(uid):\n    db = SessionLocal()\n    try:\n        return db.get(User, uid)\n"
     "    finally:\n        db.close()\n",
+    "def detached(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    return user.email\n",
+    "def closed():\n    db = SessionLocal()\n    db.close()\n    return db.query(User).all()\n",
+    "from core.database_manager import get_db_session as legacy_session\n",
 )
 
 
@@ -72,7 +75,7 @@ def session_programs(draw) -> str:
             continue
         snippet = draw(st.sampled_from(BODY_SNIPPETS))
         lines[header + 1:header + 1] = [indent + line for line in snippet.splitlines()]
-    tail = draw(st.lists(st.sampled_from(MODULE_SNIPPETS), max_size=2))
+    tail = draw(st.lists(st.sampled_from(MODULE_SNIPPETS), max_size=3))
     return IMPORTS + "\n".join(lines) + "\n" + "\n".join(tail)
 
 
