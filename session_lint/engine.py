@@ -62,8 +62,23 @@ def parse(source: str, path: str) -> cst.Module | Diagnostic:
             pass
         first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
         return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1)
+    except cst.CSTValidationError as exc:
+        # LibCST built a node, then rejected it (an identifier `str.isidentifier` refuses, found by
+        # the fuzz test): a syntax error when CPython agrees, else a file LibCST cannot handle
+        return _cpython_syntax_error(source, path) or syntax_error(path, f"LibCST cannot parse this file: {exc}")
     except RecursionError:
         return syntax_error(path, "file is too deeply nested to parse (RecursionError)")
+
+
+def _cpython_syntax_error(source: str, path: str) -> Diagnostic | None:
+    """CPython's syntax error for `source`, or None when CPython parses it."""
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as py_exc:
+        return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1)
+    except (ValueError, RecursionError):
+        pass
+    return None
 
 
 def run_rules(source: str, path: str, config: Config) -> LintRun:

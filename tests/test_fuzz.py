@@ -15,6 +15,7 @@ import ast
 import os
 
 import hypothesmith
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -99,3 +100,16 @@ def test_lint_and_fix_never_raise_fixed_code_parses_and_refix_is_a_no_op(source)
         assert _parses(fixed.source), fixed.source
     again = fix_source(fixed.source, path, cfg, unsafe_fixes=True)
     assert (again.source, again.applied) == (fixed.source, 0)
+
+
+@pytest.mark.skipif("x\U0003174a".isidentifier(), reason="U+3174A is a letter in this Python's Unicode database")
+def test_identifier_libcst_rejects_is_ses999_not_an_exception():
+    """Found by the fuzzer: LibCST raised CSTValidationError (not a syntax error) for an identifier
+    with a character unassigned in this Python's Unicode database."""
+    source = "from core.database import SessionLocal\nx\U0003174a = SessionLocal()\n"
+    cfg, path = config(), str(DEFAULT_PATH)
+    expected = [("SES999", "SyntaxError: invalid non-printable character U+3174A", 2, 2)]
+    assert [(d.code, d.message, d.line, d.column) for d in lint_source(source, path, cfg)] == expected
+    fixed = fix_source(source, path, cfg, unsafe_fixes=True)
+    assert (fixed.source, fixed.applied) == (source, 0)
+    assert [(d.code, d.message, d.line, d.column) for d in fixed.remaining] == expected
