@@ -10,10 +10,12 @@ import click
 
 from . import __version__
 from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
-from .config import Config, ConfigError
+from .config import Config, ConfigError, check_codes
+from .diagnostics import syntax_error
 from .discovery import discover
 from .init import NO_CONFIG_NOTICE, run_init
 from .output import (
+    ALL_PASSED,
     SourceLines,
     format_concise,
     format_full,
@@ -28,17 +30,20 @@ from .parallel import Options, default_jobs, run_jobs
 from .rules import all_rules, rule_by_code
 from .runner import FileOutcome, Mode, process_text
 from .signals import Interrupted
+from .sourcefile import Source, SourceError
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
 
 
-def _codes(value: str | None) -> tuple[str, ...] | None:
+def _codes(value: str | None, option: str) -> tuple[str, ...] | None:
+    """The codes of a --select/--ignore/--extend-select value; an empty value or an unknown code
+    is an error (`--select ''` or `--select SES042` would otherwise check nothing and exit 0)."""
     if value is None:
         return None
     codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
-    for code in codes:
-        if code != "ALL" and not (code.startswith("SES") and (code[3:].isdigit() or not code[3:])):
-            raise click.BadParameter(f"invalid rule code or prefix {code!r}")
+    if not codes:
+        raise ConfigError(f"{option} needs at least one rule code or prefix, got {value!r}")
+    check_codes(codes, option)
     return codes
 
 
@@ -151,8 +156,8 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
     sources = SourceLines()
     try:
         baseline = Baseline.load(baseline_file) if baseline_file else None
-        configs = _Configs(config_file, {"select": _codes(select), "ignore": _codes(ignore),
-                                         "extend_select": _codes(extend_select)})
+        configs = _Configs(config_file, {"select": _codes(select, "--select"), "ignore": _codes(ignore, "--ignore"),
+                                         "extend_select": _codes(extend_select, "--extend-select")})
         from_stdin = stdin_filename is not None or list(paths) == [Path("-")]
         if from_stdin:
             outcomes = [_run_stdin(stdin_filename or "-", configs, mode, unsafe_fixes, output_format, sources)]
@@ -218,13 +223,29 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
 
 def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,
                output_format: str, sources: SourceLines) -> FileOutcome:
-    text = sys.stdin.read()
-    sources.register(name, text)
+    # Bytes, decoded like a file's (PEP 263 cookie, BOM): the terminal's locale says nothing
+    # about the encoding of the source an editor pipes in.
+    data = click.get_binary_stream("stdin").read()
     config = configs.for_path(Path(name) if name != "-" else Path("."))
-    outcome, fixed_text = process_text(text, name, config, mode, unsafe_fixes, output_format in ("json", "sarif"))
-    if mode is Mode.FIX:  # stdin has no file to write: print the fixed source instead
-        sys.stdout.write(fixed_text)
+    try:
+        source = Source.from_bytes(data)
+    except SourceError as exc:
+        if mode is Mode.FIX:  # the editor replaces the buffer with stdout: give it back unchanged
+            _write_stdout_bytes(data)
+        return FileOutcome(name, [syntax_error(name, str(exc))])
+    sources.register(name, source.text)
+    outcome, fixed_text = process_text(source.text, name, config, mode, unsafe_fixes,
+                                       output_format in ("json", "sarif"))
+    if mode is Mode.FIX:  # stdin has no file to write: print the fixed source, in its own encoding
+        _write_stdout_bytes(source.encode(fixed_text))
     return outcome
+
+
+def _write_stdout_bytes(data: bytes) -> None:
+    sys.stdout.flush()
+    stream = click.get_binary_stream("stdout")
+    stream.write(data)
+    stream.flush()
 
 
 def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_format: str,
@@ -253,7 +274,9 @@ def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_
             format_concise(diagnostics, out)
         else:
             format_full(diagnostics, out, sources, color=use_color(out))
-        click.echo(summary(diagnostics, fixed if mode is Mode.FIX else 0, unsafe_fixes), file=out)
+        closing = summary(diagnostics, fixed if mode is Mode.FIX else 0, unsafe_fixes)
+        if not (errors and closing == ALL_PASSED):  # a file that errored was not checked (or not written)
+            click.echo(closing, file=out)
     for error in errors:
         click.echo(f"session-lint: error: {error}", err=True)
     if errors:

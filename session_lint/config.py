@@ -119,10 +119,11 @@ class Config:
                 value = tuple((glob, tuple(codes)) for glob, codes in value.items())
             values[attr] = value
         for attr in ("select", "ignore", "extend_select"):
-            for code in values.get(attr, ()):
-                # a full code or a prefix of one: "SES", "SES00", "SES004", or "ALL"
-                if code != "ALL" and not (code.startswith("SES") and (code[3:].isdigit() or not code[3:])):
-                    raise ConfigError(f"{where}'{attr.replace('_', '-')}' has invalid code {code!r}")
+            check_codes(values.get(attr, ()), f"{where}'{attr.replace('_', '-')}'")
+        if values.get("select") == ():
+            raise ConfigError(f"{where}'select' is empty: no rule would be checked")
+        for glob, codes in values.get("per_file_ignores", ()):
+            check_codes(codes, f"{where}'per-file-ignores' entry {glob!r}")
         return cls(**values, source=source, root=root)
 
     @classmethod
@@ -196,6 +197,24 @@ class Config:
             return False  # (resolving the path is most of the cost of discovering a file)
         rel = self.relative(path)
         return any(_glob_match(rel, glob) for glob in self.exclude)
+
+
+def known_codes() -> tuple[str, ...]:
+    """Every code a selector can name: the rules' and SES999 (files that cannot be parsed)."""
+    from .diagnostics import SYNTAX_ERROR_CODE
+    from .rules import rule_codes
+
+    return (*rule_codes(), SYNTAX_ERROR_CODE)
+
+
+def check_codes(codes: tuple[str, ...], where: str) -> None:
+    """Each of `codes` must be ALL, a known code or a prefix of one: a typo such as SES042 would
+    otherwise select (or ignore) nothing without a word, and a clean exit would hide it."""
+    known = known_codes()
+    for code in codes:
+        if code != "ALL" and not any(k.startswith(code) for k in known):
+            raise ConfigError(f"{where} has unknown rule code {code!r} (valid: {', '.join(known)}, "
+                              "a prefix of them such as SES or SES00, or ALL)")
 
 
 @lru_cache(maxsize=64)

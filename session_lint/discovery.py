@@ -8,7 +8,9 @@ explicitly on the command line is linted unless `exclude` matches it.
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -59,9 +61,29 @@ def _is_skipped_dir(path: Path) -> bool:
     return path.name in SKIP_DIRS or path.name.endswith(".egg-info") or (path / "pyvenv.cfg").exists()
 
 
-def discover(paths: list[Path], is_excluded: Callable[[Path], bool]) -> Iterator[Path]:
-    """Files to lint, each once, in a stable order."""
+def warn_to_stderr(path: Path, reason: str) -> None:
+    print(f"warning: skipping {path}: {reason}", file=sys.stderr)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a path could not be walked, in a few words (pathlib reports a loop as RuntimeError)."""
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "symlink loop"
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def discover(paths: list[Path], is_excluded: Callable[[Path], bool],
+             warn: Callable[[Path, str], None] = warn_to_stderr) -> Iterator[Path]:
+    """Files to lint, each once, in a stable order. A path that cannot be walked (a symlink
+    loop, an unreadable directory) is passed to `warn` once and skipped; the walk goes on."""
     seen: set[Path] = set()
+    warned: set[Path] = set()
+
+    def warn_once(path: Path, reason: str) -> None:
+        if path not in warned:
+            warned.add(path)
+            warn(path, reason)
+
     for root in paths:
         if root.is_file():
             if not is_excluded(root) and root not in seen:
@@ -71,30 +93,41 @@ def discover(paths: list[Path], is_excluded: Callable[[Path], bool]) -> Iterator
         ignores = _GitIgnores()
         for parent in reversed(root.resolve().parents):  # .gitignore files above the root apply too
             ignores.load(parent)
-        yield from _walk(root, ignores, is_excluded, seen)
+        yield from _walk(root, ignores, is_excluded, seen, warn_once)
 
 
-def _walk(directory: Path, ignores: _GitIgnores, is_excluded, seen: set[Path]) -> Iterator[Path]:
+def _walk(directory: Path, ignores: _GitIgnores, is_excluded, seen: set[Path], warn) -> Iterator[Path]:
     depth = len(ignores.specs)
-    resolved_directory = directory.resolve()
-    ignores.load(resolved_directory)
     try:
+        resolved_directory = directory.resolve()
+        ignores.load(resolved_directory)
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
+    except (OSError, RuntimeError) as exc:
+        warn(directory, _reason(exc))
         entries = []
     for entry in entries:
-        path = Path(entry.path)
-        resolved = path.resolve() if entry.is_symlink() else resolved_directory / entry.name
-        if entry.is_dir(follow_symlinks=False):
-            if _is_skipped_dir(path) or ignores.ignored(resolved, True) or is_excluded(path):
-                continue
-            yield from _walk(path, ignores, is_excluded, seen)
-        elif entry.name.endswith(PYTHON_SUFFIXES) and entry.is_file():
-            if ignores.ignored(resolved, False) or is_excluded(path) or path in seen:
-                continue
-            seen.add(path)
-            yield path
+        try:
+            yield from _visit(entry, resolved_directory, ignores, is_excluded, seen, warn)
+        except (OSError, RuntimeError) as exc:
+            warn(Path(entry.path), _reason(exc))
     del ignores.specs[depth:]
+
+
+def _visit(entry: os.DirEntry, resolved_directory: Path, ignores: _GitIgnores, is_excluded,
+           seen: set[Path], warn) -> Iterator[Path]:
+    """The files to lint at one directory entry (raises OSError/RuntimeError when it cannot be read)."""
+    path = Path(entry.path)
+    if entry.is_dir(follow_symlinks=False):
+        resolved = resolved_directory / entry.name
+        if _is_skipped_dir(path) or ignores.ignored(resolved, True) or is_excluded(path):
+            return
+        yield from _walk(path, ignores, is_excluded, seen, warn)
+    elif entry.name.endswith(PYTHON_SUFFIXES) and entry.is_file():
+        resolved = path.resolve(strict=True) if entry.is_symlink() else resolved_directory / entry.name
+        if ignores.ignored(resolved, False) or is_excluded(path) or path in seen:
+            return
+        seen.add(path)
+        yield path
 
 
 def is_test_path(path: str | Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -105,8 +106,24 @@ def parse(source: str, path: str) -> tuple[cst.Module | Diagnostic, bool]:
                 return blanked, True
         first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
         return syntax_error(path, f"SyntaxError: {first}", exc.raw_line, exc.raw_column + 1), False
+    except cst.CSTValidationError as exc:
+        # LibCST built a node, then rejected it (an identifier `str.isidentifier` refuses, found by
+        # the fuzz test): a syntax error when CPython agrees, else a file LibCST cannot handle
+        refused = _cpython_syntax_error(source, path)
+        return refused or syntax_error(path, f"LibCST cannot parse this file: {exc}"), False
     except RecursionError:
         return syntax_error(path, "file is too deeply nested to parse (RecursionError)"), False
+
+
+def _cpython_syntax_error(source: str, path: str) -> Diagnostic | None:
+    """CPython's syntax error for `source`, or None when CPython parses it."""
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as py_exc:
+        return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1)
+    except (ValueError, RecursionError):
+        pass
+    return None
 
 
 def _parse_blanked(source: str) -> cst.Module | None:
@@ -253,9 +270,34 @@ def fix_source(source: str, path: str | Path = "<stdin>", config: Config | None 
     session-lint itself object to the result (a session used after the new block, ...) is wrong.
     When a round's fixes together gain one, they are tried one at a time and the culprits skipped."""
     path, config = str(path), config or Config()
+    run = run_rules(source, path, config)
+    try:
+        return _fix_rounds(source, path, config, unsafe_fixes, run)
+    except FixError:
+        newer = needs_newer_python(source, path)
+        if newer is None:
+            raise
+        reported = [newer] if config.is_selected(newer.code, path) else []
+        return FixResult(source, 0, sorted([*reported, *run.diagnostics], key=lambda d: d.sort_key))
+
+
+def needs_newer_python(source: str, path: str) -> Diagnostic | None:
+    """SES999 for a file LibCST parses but this Python does not (PEP 695 `type X = int` on 3.11):
+    a fixed version cannot be checked, and blaming the fix for the syntax would be wrong."""
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return syntax_error(path, f"SyntaxError: {exc.msg}: the file needs a newer Python than {version} "
+                                  "(not fixed)", exc.lineno or 1, exc.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
+def _fix_rounds(source: str, path: str, config: Config, unsafe_fixes: bool, run: LintRun) -> FixResult:
     current, applied = source, 0
     rejected: set[tuple] = set()
-    run = run_rules(current, path, config)
     for _ in range(MAX_FIX_ROUNDS):
         fixable = [d for d in run.diagnostics
                    if d.is_fixable(unsafe_fixes) and _finding_key(d, current) not in rejected]

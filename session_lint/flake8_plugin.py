@@ -36,6 +36,8 @@ class SessionLintPlugin:
         except ConfigError as exc:
             yield 1, 0, f"SES999 invalid session-lint configuration: {exc}", type(self)
             return
+        if config.is_excluded(path):  # `exclude` from [tool.session-lint], as the CLI's walk applies it
+            return
         source = "".join(self.lines)
         # the CLI's cheap screen: files no rule can flag never pay for LibCST
         if not screen_for(config, self.filename).check(source.encode("utf-8", "surrogatepass"), self.filename):

@@ -279,12 +279,15 @@ def format_sarif(diagnostics: list[Diagnostic], out: TextIO, base: Path | None =
 
 # -- summary line and JSON -------------------------------------------------------------
 
+ALL_PASSED = "All checks passed!"
+
+
 def summary(diagnostics: list[Diagnostic], fixed: int, unsafe_fixes: bool) -> str:
     """ruff-style closing line(s)."""
     remaining = len(diagnostics)
     if remaining == 0:
         return f"Found {fixed} error{'s' if fixed != 1 else ''} ({fixed} fixed, 0 remaining)." if fixed \
-            else "All checks passed!"
+            else ALL_PASSED
     fixable = sum(d.is_fixable(unsafe_fixes) for d in diagnostics)
     hidden = sum(d.fix is not None and d.fix.applicability is Applicability.UNSAFE for d in diagnostics) \
         if not unsafe_fixes else 0

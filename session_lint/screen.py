@@ -50,6 +50,7 @@ from .config import Config
 from .discovery import is_project_test_path
 from .pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
 from .names import absolute_module, module_name_for
+from .sourcefile import unsupported_encoding
 from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
 # Triggers (what a file must contain for a rule to possibly fire):
@@ -128,6 +129,8 @@ class Screen:
     def prefilter(self, data: bytes, path: str | None = None) -> bool:
         """May this file contain a candidate? (bytes regex; False means certainly not). With its
         `path`, a test module that may close a fixture's session counts too."""
+        if unsupported_encoding(data):
+            return True  # its words are not spelled in ASCII bytes: the engine reports it as SES999
         return (not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
                 or (path is not None and self.fixture_candidate(data, path)))
 

@@ -7,6 +7,7 @@ are replaced atomically (temporary file in the same directory + rename).
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import stat
@@ -16,6 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BOM = b"\xef\xbb\xbf"
+# Byte order marks of encodings Python source cannot be written in (PEP 263 needs an ASCII-compatible
+# encoding); UTF-32 first, as its little-endian mark starts with UTF-16's.
+UNSUPPORTED_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+def unsupported_encoding(data: bytes) -> str | None:
+    """The name of the unsupported encoding `data` starts with a byte order mark of, if any."""
+    return next((name for bom, name in UNSUPPORTED_BOMS if data.startswith(bom)), None)
 
 
 class SourceError(Exception):
@@ -30,6 +40,9 @@ class Source:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Source:
+        unsupported = unsupported_encoding(data)
+        if unsupported:
+            raise SourceError(f"unsupported encoding: {unsupported} (byte order mark); save the file as UTF-8")
         bom = data.startswith(BOM)
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,7 +142,7 @@ def test_undecodable_file_is_ses999(project):
     ("[tool.session-lint]\nsesion-module = 'x'\n", "unknown key 'sesion-module'"),
     ("[tool.session-lint]\nsession-factories = 'SessionLocal'\n", "'session-factories' must be a list of strings"),
     ("[tool.session-lint]\nexpire-on-commit = 'yes'\n", "'expire-on-commit' must be true or false"),
-    ("[tool.session-lint]\nselect = ['XYZ1']\n", "invalid code 'XYZ1'"),
+    ("[tool.session-lint]\nselect = ['XYZ1']\n", "'select' has unknown rule code 'XYZ1'"),
     ("[tool.session-lint\n", "invalid TOML"),
 ])
 def test_config_errors_exit_2_with_one_line(project, table, message):
@@ -149,6 +152,43 @@ def test_config_errors_exit_2_with_one_line(project, table, message):
     assert code == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and message in err and err.startswith("session-lint: error: ")
+
+
+VALID_CODES = "(valid: SES001, SES002, SES003, SES004, SES005, SES006, SES999, a prefix of them such as SES or SES00, or ALL)"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--select", "SES042"], f"--select has unknown rule code 'SES042' {VALID_CODES}"),
+    (["--select", "SES001,SES0011"], f"--select has unknown rule code 'SES0011' {VALID_CODES}"),
+    (["--ignore", "SES7"], f"--ignore has unknown rule code 'SES7' {VALID_CODES}"),
+    (["--extend-select", "E501"], f"--extend-select has unknown rule code 'E501' {VALID_CODES}"),
+    (["--select", ""], "--select needs at least one rule code or prefix, got ''"),
+    (["--select", " , "], "--select needs at least one rule code or prefix, got ' , '"),
+])
+def test_unknown_or_missing_codes_on_the_command_line_exit_2(project, args, message):
+    (project / "job.py").write_text(DEPRECATED)
+    assert run(*args, project) == (2, "", f"session-lint: error: {message}\n")
+
+
+@pytest.mark.parametrize("table, message", [
+    ('select = ["SES042"]', f"'select' has unknown rule code 'SES042' {VALID_CODES}"),
+    ('select = []', "'select' is empty: no rule would be checked"),
+    ('ignore = ["SES0001"]', f"'ignore' has unknown rule code 'SES0001' {VALID_CODES}"),
+    ('extend-select = ["ses001"]', f"'extend-select' has unknown rule code 'ses001' {VALID_CODES}"),
+    ('per-file-ignores = { "job.py" = ["SES04"] }',
+     f"'per-file-ignores' entry 'job.py' has unknown rule code 'SES04' {VALID_CODES}"),
+])
+def test_unknown_codes_in_the_configuration_exit_2(project, table, message):
+    (project / "pyproject.toml").write_text(f"[tool.session-lint]\n{table}\n")
+    (project / "job.py").write_text(DEPRECATED)
+    assert run(project) == (2, "", f"session-lint: error: {project / 'pyproject.toml'}: {message}\n")
+
+
+@pytest.mark.parametrize("args", [["--select", "SES"], ["--select", "SES00"], ["--select", "ALL"],
+                                  ["--select", "ses004"], ["--ignore", "SES999"], ["--select", "SES9"]])
+def test_prefixes_all_and_known_codes_stay_valid(project, args):
+    (project / "job.py").write_text(DEPRECATED)
+    assert run(*args, project)[0] == (0 if args == ["--select", "SES9"] else 1)
 
 
 def test_explicit_config_file_and_missing_path(project, tmp_path):
@@ -186,12 +226,123 @@ def test_discovery_skips_ignored_places(project):
         "pkg/job.py", "pkg/stub.pyi"]
 
 
+MODULE_GLOBAL = "from core.database import SessionLocal\ndb = SessionLocal()\n"
+
+
+def test_symlink_loops_are_skipped_with_one_warning_each(project, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / "pkg").mkdir()
+    (project / "pkg" / "job.py").write_text(MODULE_GLOBAL)
+    for name, target in [("a.py", "b.py"), ("b.py", "a.py"), ("a", "b"), ("b", "a")]:
+        (project / "pkg" / name).symlink_to(target)
+    assert run("--output-format", "concise", ".") == (
+        1, "pkg/job.py:2:6: SES002 session `db = SessionLocal()` shared at module level: open one per unit of work\n"
+           "Found 1 error.\n",
+        "warning: skipping pkg/a.py: symlink loop\nwarning: skipping pkg/b.py: symlink loop\n")
+
+
+def _denied(real, path):
+    """`real(path)`, or PermissionError for anything in a directory named `locked`."""
+    if "locked" in Path(path).parts:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    return real(path)
+
+
+# Tests run as root, who can read any directory: simulate a mode-000 one where a non-root user
+# fails, listing it (os.scandir) or looking inside it (the virtualenv check stats locked/pyvenv.cfg).
+@pytest.mark.parametrize("target, name", [(os, "scandir"), (Path, "exists")])
+def test_unreadable_directory_is_skipped_with_a_warning(project, monkeypatch, target, name):
+    monkeypatch.chdir(project)
+    for place in ("locked", "pkg"):
+        (project / place).mkdir()
+        (project / place / "job.py").write_text(MODULE_GLOBAL)
+    real = getattr(target, name)
+    monkeypatch.setattr(target, name, lambda path: _denied(real, path))
+    code, out, err = run("--output-format", "concise", ".")
+    assert (code, err) == (1, "warning: skipping locked: Permission denied\n")
+    assert out.startswith("pkg/job.py:2:6: SES002 ")
+
+
+def test_no_all_checks_passed_next_to_an_internal_error(project, monkeypatch):
+    (project / "job.py").write_text(DEPRECATED)
+
+    def broken_rules(*args, **kwargs):
+        raise RuntimeError("rule bug")
+
+    monkeypatch.setattr("session_lint.runner.lint_text", broken_rules)
+    code, out, err = run("--no-cache", project / "job.py")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"session-lint: error: {project / 'job.py'}: internal error (RuntimeError: rule bug at ")
+
+
+def test_no_all_checks_passed_next_to_a_failed_write(project, monkeypatch):
+    (project / "job.py").write_text(DEPRECATED)
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("session_lint.runner.write_atomic", full_disk)
+    assert run("--fix", project / "job.py") == (
+        2, "", f"session-lint: error: {project / 'job.py'}: cannot write fixed file: [Errno 28] No space left on device\n")
+    assert (project / "job.py").read_text() == DEPRECATED
+
+
+NEWER_SYNTAX = ("from core.database import SessionLocal\ntype UserId = int\n\n\ndef job():\n"
+                "    db = SessionLocal()\n    try:\n        db.query(UserId).all()\n    finally:\n        db.close()\n")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 695 syntax parses on this Python")
+def test_fix_of_syntax_newer_than_this_python_says_so_instead_of_blaming_the_fix(project):
+    (project / "job.py").write_text(NEWER_SYNTAX)
+    job = project / "job.py"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert run("--fix", "--output-format", "concise", job) == (
+        1, f"{job}:2:6: SES999 SyntaxError: invalid syntax: the file needs a newer Python than {version} (not fixed)\n"
+           f"{job}:6:10: SES001 manual session `SessionLocal()`: use `with get_db_session()`\n"
+           "Found 2 errors (1 fixable with --fix).\n", "")
+    assert job.read_text() == NEWER_SYNTAX
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_file_with_a_utf16_or_utf32_bom_is_ses999_not_skipped(project, encoding):
+    job = project / "job.py"
+    job.write_bytes("from core.database import SessionLocal\ndb = SessionLocal()\n".encode(encoding))
+    name = encoding.upper()
+    assert run("--output-format", "concise", "--no-cache", job) == (
+        1, f"{job}:1:1: SES999 unsupported encoding: {name} (byte order mark); save the file as UTF-8\n"
+           "Found 1 error.\n", "")
+
+
 def test_stdin(project):
     code, out, _ = run("--stdin-filename", project / "job.py", input=DEPRECATED)
     assert code == 1 and f"{project / 'job.py'}:1:1: SES004" in out
     code, out, err = run("--fix", "--stdin-filename", project / "job.py", input=DEPRECATED)
     assert out == DEPRECATED.replace("core.database_manager", "core.database")
     assert code == 0
+
+
+LATIN1 = '# -*- coding: latin-1 -*-\nimport core.database_manager\nname = "caf\xe9"\n'
+
+
+def test_stdin_is_decoded_like_a_file_and_fixed_in_its_own_encoding():
+    data = LATIN1.encode("latin-1")
+    result = CliRunner().invoke(main, ["--stdin-filename", "x.py", "--output-format", "concise", "-"], input=data)
+    assert (result.exit_code, result.stdout) == (
+        1, "x.py:2:1: SES004 deprecated session module `core.database_manager` imported (use `core.database`)\n"
+           "Found 1 error (1 fixable with --fix).\n")
+    result = CliRunner().invoke(main, ["--fix", "--stdin-filename", "x.py", "-"], input=data)
+    assert result.exit_code == 0
+    assert result.stdout_bytes == LATIN1.replace("core.database_manager", "core.database").encode("latin-1")
+
+
+def test_stdin_keeps_bom_and_crlf_and_reports_undecodable_input_as_ses999():
+    data = b"\xef\xbb\xbfimport core.database_manager\r\n"
+    result = CliRunner().invoke(main, ["--fix", "--stdin-filename", "x.py", "-"], input=data)
+    assert (result.exit_code, result.stdout_bytes) == (0, b"\xef\xbb\xbfimport core.database\r\n")
+    result = CliRunner().invoke(main, ["--stdin-filename", "x.py", "--output-format", "concise"],
+                                input=b"x = '\xff'\nSessionLocal()\n")
+    assert (result.exit_code, result.stdout) == (
+        1, "x.py:1:1: SES999 cannot decode file: invalid or missing encoding declaration\nFound 1 error.\n")
 
 
 def test_explain_list_rules_version():

@@ -32,21 +32,47 @@ def demo(tmp_path) -> Path:
     return target
 
 
-def test_flake8_reports_what_the_cli_reports(demo):
-    pytest.importorskip("flake8")
+def _cli_findings(tree: Path) -> list[tuple[str, int, int, str]]:
     cli = subprocess.run([sys.executable, "-m", "session_lint", "--output-format", "json", "."],
-                         cwd=demo, capture_output=True, text=True, env=_env())
-    expected = sorted((os.path.normpath(r["filename"]), r["location"]["row"], r["location"]["column"], r["code"])
-                      for r in json.loads(cli.stdout))
+                         cwd=tree, capture_output=True, text=True, env=_env())
+    return sorted((os.path.normpath(r["filename"]), r["location"]["row"], r["location"]["column"], r["code"])
+                  for r in json.loads(cli.stdout))
+
+
+def _flake8_findings(tree: Path) -> list[tuple[str, int, int, str]]:
     flake8 = subprocess.run([sys.executable, "-m", "flake8", "--select", "SES", "--format",
                              "%(path)s|%(row)d|%(col)d|%(code)s", "."],
-                            cwd=demo, capture_output=True, text=True, env=_env())
+                            cwd=tree, capture_output=True, text=True, env=_env())
     assert flake8.stderr == ""
-    got = sorted((os.path.normpath(p), int(r), int(c), code)
-                 for p, r, c, code in (line.split("|") for line in flake8.stdout.splitlines()))
+    return sorted((os.path.normpath(p), int(r), int(c), code)
+                  for p, r, c, code in (line.split("|") for line in flake8.stdout.splitlines()))
+
+
+def test_flake8_reports_what_the_cli_reports(demo):
+    pytest.importorskip("flake8")
+    expected = _cli_findings(demo)
     assert expected  # the demo has findings, including one that survives a noqa for another code
     assert ("app/noqa_case.py", 2, 1, "SES004") in expected
-    assert got == expected
+    assert _flake8_findings(demo) == expected
+
+
+def test_flake8_honours_exclude_and_per_file_ignores_like_the_cli(demo):
+    pytest.importorskip("flake8")
+    config = demo / "pyproject.toml"
+    config.write_text(config.read_text().replace(
+        'exclude = []\nper-file-ignores = { "scripts/*" = ["SES002"] }',
+        'exclude = ["legacy", "app/generated_*.py"]\n'
+        'per-file-ignores = { "scripts/*" = ["SES002"], "app/jobs/*" = ["SES004"] }'))
+    global_session = "from core.database import SessionLocal\ndb = SessionLocal()\n"
+    deprecated = "from core.database_manager import get_db_session\n"
+    for place, text in [("legacy/old.py", global_session), ("app/generated_models.py", global_session),
+                        ("app/jobs/nightly.py", deprecated + global_session), ("scripts/tool.py", global_session)]:
+        (demo / place).parent.mkdir(exist_ok=True)
+        (demo / place).write_text(text)
+    expected = _cli_findings(demo)
+    assert not [f for f in expected if f[0].startswith(("legacy/", "app/generated_", "scripts/"))]
+    assert [f for f in expected if f[0] == "app/jobs/nightly.py"] == [("app/jobs/nightly.py", 3, 6, "SES002")]
+    assert _flake8_findings(demo) == expected
 
 
 def _hooks() -> dict:

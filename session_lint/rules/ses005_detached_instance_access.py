@@ -88,13 +88,16 @@ class DetachedInstanceAccess(Rule):
     docs = DOCS
     fix_availability = "sometimes"
 
+    # (the import makes `get_db_session` the configured context manager: without it nothing is flagged)
     VALID = (
-        "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
-        "        return user.email\n",
-        "def f(uid):\n    with get_db_session() as db:\n        email = db.get(User, uid).email\n    return email\n",
+        "from core.database import get_db_session\n\ndef f(uid):\n    with get_db_session() as db:\n"
+        "        user = db.get(User, uid)\n        return user.email\n",
+        "from core.database import get_db_session\n\ndef f(uid):\n    with get_db_session() as db:\n"
+        "        email = db.get(User, uid).email\n    return email\n",
     )
     INVALID = (
-        "def f(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n    return user.email\n",
+        "from core.database import get_db_session\n\ndef f(uid):\n    with get_db_session() as db:\n"
+        "        user = db.get(User, uid)\n    return user.email\n",
     )
 
     def visit_Module(self, node: cst.Module) -> None:

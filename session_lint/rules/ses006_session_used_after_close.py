@@ -72,13 +72,18 @@ class SessionUsedAfterClose(Rule):
     docs = DOCS
     fix_availability = "none"
 
+    # (the imports make the names the configured helpers: without them nothing is flagged)
     VALID = (
-        "def f():\n    with get_db_session() as db:\n        db.query(User).all()\n",
-        "def f():\n    db = SessionLocal()\n    db.close()\n    db = SessionLocal()\n    db.query(User).all()\n",
+        "from core.database import get_db_session\n\ndef f():\n    with get_db_session() as db:\n"
+        "        db.query(User).all()\n",
+        "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    db.close()\n"
+        "    db = SessionLocal()\n    db.query(User).all()\n",
     )
     INVALID = (
-        "def f():\n    with get_db_session() as db:\n        pass\n    db.query(User).all()\n",
-        "def f():\n    db = SessionLocal()\n    db.close()\n    db.query(User).all()\n",
+        "from core.database import get_db_session\n\ndef f():\n    with get_db_session() as db:\n"
+        "        pass\n    db.query(User).all()\n",
+        "from core.database import SessionLocal\n\ndef f():\n    db = SessionLocal()\n    db.close()\n"
+        "    db.query(User).all()\n",
     )
 
     def visit_Module(self, node: cst.Module) -> None:
