@@ -150,8 +150,8 @@ class Screen:
 
     def check(self, data: bytes, path: str = "<unknown>") -> bool:
         """False only when no selected rule can report anything for this file."""
-        if not self.enabled:
-            return True
+        if not self.enabled or unsupported_encoding(data):
+            return True  # an unsupported encoding spells no ASCII word: the engine reports it (SES999)
         spelled = self.pattern is not None and self.pattern.search(data) is not None
         fixtures = self.fixture_candidate(data, path)
         if not spelled and not fixtures:
