@@ -1840,3 +1840,28 @@ def test_a_session_stored_on_another_objects_state_is_still_reported():
         def handler(request):
             app.state.db = SessionLocal()
         """, [(5, 20, CODE)])
+
+
+def test_a_lambda_factory_handed_to_other_code_opens_no_session():
+    # atom tests/test_pm_mvp.py:40 and tests/core/test_knowledge_vfs.py:47: the lambda replaces or
+    # supplies a factory; the sessions are opened where it is called
+    check_noop("""\
+        from unittest.mock import patch
+
+        from sqlalchemy.orm import Session, sessionmaker
+
+        TestSession = sessionmaker(bind=engine)
+        patcher = patch("app.jobs.SessionLocal", side_effect=lambda: TestSession())
+        provider = Provider(db_factory=lambda: Session(bind=engine))
+        """, CODE)
+
+
+def test_a_lambda_called_on_the_spot_still_opens_a_session():
+    check_flagged("""\
+        from core.database import SessionLocal
+
+
+        def job():
+            db = (lambda: SessionLocal())()
+            db.close()
+        """, [(5, 19, CODE)])

@@ -182,6 +182,8 @@ class ManualSession(Rule):
             return  # SQLAlchemy's documented pattern: a session on the event's own connection
         if request_state_session(self, node):
             return  # middleware providing each request's session
+        if self.handed_over_factory(node):
+            return  # `patch(..., side_effect=lambda: Session())`: a factory; its callers open the sessions
         if yields_session(self, node, self.session_name(node)):
             return  # a dependency / context manager providing sessions: creating one is its job
         wrapped = wrapped_call(self, node)
@@ -218,6 +220,15 @@ class ManualSession(Rule):
     def missing(self, dotted: str, key: str) -> str:
         module, _, leaf = dotted.rpartition(".")
         return f"none found: `{leaf}` is not defined in `{module or self.config.session_module}`; set `{key}`"
+
+    def handed_over_factory(self, call: cst.Call) -> bool:
+        """Is `call` the whole body of a lambda passed as an argument (`patch("app.jobs.SessionLocal",
+        side_effect=lambda: TestSession())`, `Provider(db_factory=lambda: Session(bind=engine))`)? The
+        lambda is a session factory handed to other code, like a `sessionmaker`: no session is opened
+        here, and the code that calls it is where its sessions are (atom tests/test_pm_mvp.py:40)."""
+        lam = self.parent(call)
+        return (isinstance(lam, cst.Lambda) and lam.body is call
+                and isinstance(self.parent(lam), cst.Arg))
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
