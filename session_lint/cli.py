@@ -225,7 +225,7 @@ def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,
                output_format: str, sources: SourceLines) -> FileOutcome:
     # Bytes, decoded like a file's (PEP 263 cookie, BOM): the terminal's locale says nothing
     # about the encoding of the source an editor pipes in.
-    data = click.get_binary_stream("stdin").read()
+    data = _binary(sys.stdin).read()
     config = configs.for_path(Path(name) if name != "-" else Path("."))
     try:
         source = Source.from_bytes(data)
@@ -241,9 +241,15 @@ def _run_stdin(name: str, configs: _Configs, mode: Mode, unsafe_fixes: bool,
     return outcome
 
 
+def _binary(stream):
+    """The byte stream under a text stream (Click's test runner gives one too); Click 8.2+
+    deprecates `click.get_binary_stream`."""
+    return getattr(stream, "buffer", stream)
+
+
 def _write_stdout_bytes(data: bytes) -> None:
     sys.stdout.flush()
-    stream = click.get_binary_stream("stdout")
+    stream = _binary(sys.stdout)
     stream.write(data)
     stream.flush()
 
