@@ -71,6 +71,7 @@ class ModuleFacts:
     functions: dict[str, ast.AST] = field(default_factory=dict)
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
     makers: dict[str, Expiry] = field(default_factory=dict)  # `SessionLocal = sessionmaker(...)`
+    async_makers: set[str] = field(default_factory=set)  # the makers above that are `async_sessionmaker`s
     aliases: dict[str, str] = field(default_factory=dict)  # `get_session = get_catalog_session`
 
     def resolve(self, node: ast.AST) -> str | None:
@@ -126,6 +127,8 @@ def _bind(facts: ModuleFacts, name: str, value: ast.AST) -> None:
     if func in MAKERS:
         present, expires = _constant_keyword(value, "expire_on_commit")
         facts.makers[name] = frozenset({expires}) if present else frozenset()
+        if func in ASYNC_SESSIONMAKERS:
+            facts.async_makers.add(name)
 
 
 def module_facts(module: str, roots: tuple[Path, ...]) -> ModuleFacts | None:

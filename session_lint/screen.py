@@ -96,6 +96,7 @@ class _Words:
         managed = {_leaf(n) for n in config.context_managers + config.async_context_managers}
         for name, kind in _unlisted_helpers(config).items():  # SPEC §2: standard too
             (managed if kind.endswith("context-manager") else raw).add(name)
+        raw |= _factory_methods(config)  # `db.session()`: a method of a project class may open one
         types = {_leaf(config.session_type), _leaf(config.async_session_type), "Session", "AsyncSession"}
         deprecated = {_leaf(old) for old, _ in config.deprecated}
         return cls(frozenset(raw), frozenset(managed), frozenset(types), frozenset(deprecated))
@@ -107,6 +108,14 @@ def _unlisted_helpers(config: Config) -> dict[str, str]:
 
     roots = tuple(dict.fromkeys(p.resolve() for p in (config.root, Path.cwd()) if p is not None))
     return standard_helpers(config.session_module, roots)
+
+
+def _factory_methods(config: Config) -> frozenset[str]:
+    """Names of the session module's session factory methods (session_methods.py)."""
+    from .session_methods import session_module_method_names
+
+    roots = tuple(dict.fromkeys(p.resolve() for p in (config.root, Path.cwd()) if p is not None))
+    return session_module_method_names(config.session_module, roots)
 
 
 class Screen:

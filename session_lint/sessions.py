@@ -17,6 +17,7 @@ from .diagnostics import ImportSpec
 from .helper_behaviour import Behaviour
 from .names import dotted_name
 from .project import module_defines, search_roots
+from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
 from .sqlalchemy_names import (
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
@@ -58,7 +59,46 @@ def raw_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
         inner = _generator_call(rule, node.args[0].value)
         if inner is not None and project_session_generator(rule, inner.func):
             return Flavor.SYNC  # a dependency generator driven by hand
+    if isinstance(func, cst.Attribute):
+        return _factory_method_call(rule, func)
     return None
+
+
+def _factory_method_call(rule: Rule, func: cst.Attribute) -> Flavor | None:
+    """`db.session()` where `db` is an object of a project class whose `session` method returns a
+    new session (session_methods.py): `db = provide_database_interface()` (the function's return
+    annotation names the class) or a parameter `db: PrefectDBInterface`. Only methods named like a
+    factory method of the session module's classes: the screen looks for those names."""
+    if not isinstance(func.value, cst.Name):
+        return None
+    roots = rule.project_roots()
+    method = func.attr.value
+    if method not in session_module_method_names(rule.config.session_module, roots):
+        return None
+    cls = _receiver_class(rule, func.value, roots)
+    flavor = factory_method_flavor(cls, method, roots) if cls else None
+    return Flavor(flavor) if flavor else None
+
+
+def _receiver_class(rule: Rule, name: cst.Name, roots) -> str | None:
+    """The project class of the object `name` holds, when its only binding in scope says so."""
+    scope = _scope(rule, name)
+    bindings = list(scope[name.value]) if scope is not None else []
+    if len(bindings) != 1 or not isinstance(bindings[0], Assignment) or isinstance(bindings[0], ImportAssignment):
+        return None
+    node = bindings[0].node
+    if isinstance(node, cst.Param):
+        annotation = node.annotation.annotation if node.annotation else None
+        names = rule.qualified_names(annotation) if annotation is not None else set()
+        found = {project_class(n, roots) for n in names}
+    else:
+        value = _assigned_value(rule, node)
+        if isinstance(value, cst.Await):
+            value = value.expression
+        names = rule.qualified_names(value.func) if isinstance(value, cst.Call) else set()
+        found = {returned_class(n, roots) for n in names}
+    found.discard(None)
+    return found.pop() if len(found) == 1 else None
 
 
 def _generator_call(rule: Rule, node: cst.BaseExpression) -> cst.Call | None:
