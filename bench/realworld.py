@@ -12,7 +12,10 @@ For each project of `bench/realworld.toml` (name, repository, commit, source roo
 4. applies `--fix --unsafe-fixes` to a git copy, checks every changed file still parses, lints the
    result (a finding that was not there before is a bad fix), fixes again (any change: not idempotent),
 5. scores `bench/labels/<name>.txt` when there is one: `path line CODE why` must be reported,
-   `path line - why` must not be reported (any code).
+   `path line - why` must not be reported (any code),
+6. lints again with `bench/configs/<name>.toml` when there is one (a configuration written by hand
+   from the project's session module) and lists the findings that differ from step 3's: what
+   `--init` gets wrong, measured by what it changes.
 
 The fix diff of each project is kept in `<work>/<name>/fix.diff` for a hunk-by-hunk review, the
 findings in `findings.json`. Nothing here is committed but this script, the manifest and the labels.
@@ -70,6 +73,12 @@ class Report:
     new_findings: list[str] = field(default_factory=list)
     not_idempotent: list[str] = field(default_factory=list)
     labels: dict | None = None
+    # findings with --init's configuration and not with the hand-written one (configs/<name>.toml), and back
+    init_only: list[str] | None = None
+    hand_only: list[str] | None = None
+
+
+HAND_CONFIG = ".session-lint-hand.toml"  # the hand-written configuration, copied into the project root
 
 
 def load_manifest(path: Path) -> list[Project]:
@@ -139,10 +148,10 @@ def session_lint(*args: str) -> list[str]:
 FINDING = re.compile(r"^(?P<path>.+?):(?P<row>\d+):(?P<column>\d+): (?P<code>SES\d{3}) (?P<message>.*)$")
 
 
-def lint_findings(root: Path, report: Report) -> tuple[list[dict], float]:
+def lint_findings(root: Path, report: Report, *extra: str) -> tuple[list[dict], float]:
     """Findings in JSON's shape, read from the concise text output (JSON output computes every fix's
     edits, which costs far more than the lint on big files: issue 13)."""
-    proc, seconds = run(session_lint("--output-format", "concise", "--no-cache", "--exit-zero", "."), root)
+    proc, seconds = run(session_lint("--output-format", "concise", "--no-cache", "--exit-zero", *extra, "."), root)
     crashed(proc, "lint", report)
     findings = []
     for line in proc.stdout.splitlines():
@@ -235,6 +244,9 @@ def evaluate(project: Project, args: argparse.Namespace) -> Report:
     report.init_rc = proc.returncode
     crashed(proc, "--init", report)
     (base / "init.txt").write_text(proc.stdout + proc.stderr)
+    hand = args.configs / f"{project.name}.toml"
+    if hand.is_file():  # beside the sources: its relative excludes mean what they say there
+        shutil.copyfile(hand, root / HAND_CONFIG)
     git(copy, "init", "-q")
     git(copy, "add", "-A")
     git(copy, "commit", "-q", "--allow-empty", "-m", "pristine + --init")
@@ -248,6 +260,12 @@ def evaluate(project: Project, args: argparse.Namespace) -> Report:
     report.ses999 = report.codes.get("SES999", 0)
     if args.labels and (args.labels / f"{project.name}.txt").is_file():
         report.labels = score_labels(args.labels / f"{project.name}.txt", findings, root)
+
+    if (root / HAND_CONFIG).is_file():
+        by_hand = finding_keys(lint_findings(root, report, "--config", HAND_CONFIG)[0], root)
+        by_init = finding_keys(findings, root)
+        report.init_only = sorted(f"{p}: {c} {t[:80]}" for (p, c, t), n in (by_init - by_hand).items())
+        report.hand_only = sorted(f"{p}: {c} {t[:80]}" for (p, c, t), n in (by_hand - by_init).items())
 
     before = finding_keys(findings, root)
     proc, _ = run(session_lint("--fix", "--unsafe-fixes", "--no-cache", "--exit-zero", "--output-format",
@@ -280,7 +298,8 @@ def evaluate(project: Project, args: argparse.Namespace) -> Report:
 
 def table(reports: list[Report]) -> str:
     head = ("| project | lines | findings | by code | lint | ruff ALL | ratio | crashes | SES999 "
-            "| fixes (files) | unparsable | new findings | not idempotent | labels: recall | wrong reports |")
+            "| fixes (files) | unparsable | new findings | not idempotent | labels: recall | wrong reports "
+            "| --init vs hand config |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in reports:
         ratio = f"{r.lint_seconds / r.ruff_seconds:.1f}x" if r.ruff_seconds else "-"
@@ -295,8 +314,17 @@ def table(reports: list[Report]) -> str:
             recall_text, wrong = "no labels", "-"
         rows.append(f"| {r.name} | {r.lines:,} | {sum(r.codes.values())} | {codes} | {r.lint_seconds:.1f} s "
                     f"| {ruff} | {ratio} | {len(r.crashes)} | {r.ses999} | {r.fixes_applied} ({r.fixed_files}) | {len(r.unparsable)} "
-                    f"| {len(r.new_findings)} | {len(r.not_idempotent)} | {recall_text} | {wrong} |")
+                    f"| {len(r.new_findings)} | {len(r.not_idempotent)} | {recall_text} | {wrong} "
+                    f"| {_init_versus_hand(r)} |")
     return "\n".join(rows)
+
+
+def _init_versus_hand(r: Report) -> str:
+    if r.init_only is None or r.hand_only is None:
+        return "no hand config"
+    if not r.init_only and not r.hand_only:
+        return "same findings"
+    return f"+{len(r.init_only)} -{len(r.hand_only)}"
 
 
 def details(r: Report) -> list[str]:
@@ -308,6 +336,8 @@ def details(r: Report) -> list[str]:
         out += [f"  missed (must report): {item}" for item in r.labels["missed"]]
         out += [f"  wrong report (must not): {item}" for item in r.labels["wrong"]]
         out += [f"  unlabelled report: {item}" for item in r.labels["unlabelled"]]
+    out += [f"  only with --init's config: {item}" for item in r.init_only or ()]
+    out += [f"  only with the hand config: {item}" for item in r.hand_only or ()]
     return out
 
 
@@ -315,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", type=Path, default=HERE / "realworld.toml")
     parser.add_argument("--labels", type=Path, default=HERE / "labels")
+    parser.add_argument("--configs", type=Path, default=HERE / "configs",
+                        help="hand-written configurations (<name>.toml) to compare --init's with")
     parser.add_argument("--mirrors", type=Path, default=Path(os.environ.get("SESSION_LINT_MIRRORS", "/work/.mirror")))
     parser.add_argument("--work", type=Path, default=Path("/tmp/realworld"))
     parser.add_argument("--only", help="comma-separated project names")
