@@ -75,6 +75,8 @@ class Item:
     uses: int = 0
     commits: bool = False
     session_type: str | None = None
+    # `expire_on_commit=` of the sessions a helper constructs itself (`Session(bind=e, expire_on_commit=False)`)
+    expires: bool | None = None
 
 
 @dataclass
@@ -217,6 +219,21 @@ def _is_test(rel: str) -> bool:
     return is_test_path(rel)
 
 
+def _module_level(tree: ast.Module) -> list[ast.stmt]:
+    """The statements that run at module level: the body, and the bodies of module-level `try`,
+    `if` and `with` blocks (atom builds `AsyncSessionLocal` inside `try: import aiosqlite ...`)."""
+    found, stack = [], list(reversed(tree.body))
+    while stack:
+        stmt = stack.pop()
+        found.append(stmt)
+        if isinstance(stmt, (ast.If, ast.Try, ast.With)) or type(stmt).__name__ == "TryStar":
+            blocks = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+            blocks += [handler.body for handler in getattr(stmt, "handlers", [])]
+            for block in reversed(blocks):
+                stack.extend(reversed(block))
+    return found
+
+
 def _own_nodes(fn: ast.AST) -> list[ast.AST]:
     """The nodes of a function body, without those of nested functions, lambdas and classes."""
     found, stack = [], list(ast.iter_child_nodes(fn))
@@ -307,7 +324,7 @@ class _Scanner:
 
     def run(self) -> Discovery:
         for module in self.modules:
-            for node in module.tree.body:
+            for node in _module_level(module.tree):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     self.functions[f"{module.name}.{node.name}"] = (module, node)
         self._find_deprecated()
@@ -327,6 +344,7 @@ class _Scanner:
                 self._find_session_makers(module)
         self._count_dependency_uses(live)
         self._choose_session_module()
+        self._expiry_from_helpers()
         self._resolve_deprecated()
         return self.result
 
@@ -378,7 +396,7 @@ class _Scanner:
 
     def _find_factories(self, module: _Module) -> None:
         globals_ = {n for node in module.nodes if isinstance(node, ast.Global) for n in node.names}
-        top_level = set(map(id, module.tree.body))
+        top_level = set(map(id, _module_level(module.tree)))
         for node in module.nodes:
             if isinstance(node, ast.Assign):
                 pairs = []
@@ -510,8 +528,27 @@ class _Scanner:
             return _builder_flavor(module, value.func) is not None
         return (module.qualify(value.func) or "") in _SESSION_CLASSES
 
+    def _constructed_expiry(self, module: _Module, fn: ast.AST) -> bool | None:
+        """The one `expire_on_commit=` constant of the sessions `fn` constructs itself, if it states one."""
+        settings = {_expire_setting(node) for node in _own_nodes(fn) if self._constructs_session(module, node)}
+        return settings.pop() if len(settings) == 1 else None
+
+    def _expiry_from_helpers(self) -> None:
+        """No factory states `expire_on_commit`, but the helpers that build sessions themselves do
+        (onyx: every helper of the session module builds `Session(bind=..., expire_on_commit=False)`):
+        their common setting, the session module's helpers first."""
+        if self.result.expire_on_commit is not None:
+            return
+        helpers = self.result.context_managers + self.result.dependencies
+        module = self.result.session_module[0] if self.result.session_module else None
+        own = [h for h in helpers if h.qualified.rsplit(".", 1)[0] == module and h.expires is not None]
+        stated = own or [h for h in helpers if h.expires is not None]
+        if stated and len({h.expires for h in stated}) == 1:
+            first = min(stated, key=lambda h: (h.origin.path, h.origin.line))
+            self.result.expire_on_commit = (first.expires, first.origin)
+
     def _find_helpers(self, module: _Module) -> None:
-        for fn in module.tree.body:
+        for fn in _module_level(module.tree):
             if isinstance(fn, ast.ClassDef) or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             if fn.name.startswith("_"):
@@ -530,7 +567,7 @@ class _Scanner:
                 continue
             session_type = _is_session_type(module, fn.returns)
             item = Item(fn.name, f"{module.name}.{fn.name}", flavor, self.origin(module, fn),
-                        session_type=session_type)
+                        session_type=session_type, expires=self._constructed_expiry(module, facts_of))
             if cm:
                 if not cleans:
                     continue  # a bare pass-through, not a unit of work
@@ -742,6 +779,7 @@ def render(discovery: Discovery) -> str:
     else:
         lines.append("# session-module: not found (no sessionmaker, session context manager or dependency)")
 
+    chosen: set[str] = set()  # helpers written as one kind are not written as another
     for flavor, prefix in (("sync", ""), ("async", "async-")):
         factories = [f for f in discovery.factories if f.flavor == flavor]
         # names used only by the session module itself (`_factory`) stay out when a public one exists
@@ -772,14 +810,24 @@ def render(discovery: Discovery) -> str:
                 lines.append(f"# {key}: none found; the default {_q(default)} stays, and a fix that uses it "
                              "imports it from session-module")
                 continue
-            best = ranked[0]
-            detail = f", used {best.uses} times" if best.uses else ""
-            in_module = best.qualified.rsplit(".", 1)[0] == session_module
-            qualified = best.name if in_module and _unique(best, items) else best.qualified
-            lines.append(f"{key} = {_q(qualified)}  # {best.origin}{detail}")
-            for other in ranked[1:]:
-                detail = f", used {other.uses} times" if other.uses else ""
-                lines.append(f"#   also found: {other.qualified} ({other.origin}{detail})")
+            # SPEC §2: several standard helpers of a kind, the first the one fixes use. The helpers
+            # of the module that defines the best one are the project's (dispatch: get_session and
+            # get_organization_session); another module's namesake, or a helper already chosen as
+            # another kind (atom's get_db_session, also passed to Depends), is only mentioned.
+            home = ranked[0].qualified.rsplit(".", 1)[0]
+            listed = [i for i in ranked if i.qualified.rsplit(".", 1)[0] == home and i.qualified not in chosen]
+            listed = listed or ranked[:1]
+            chosen.update(i.qualified for i in listed)
+            names = [_configured_name(i, items, session_module) for i in listed]
+            if len(listed) == 1:
+                lines.append(f"{key} = {_q(names[0])}  # {_where(listed[0])}")
+            else:
+                lines.append(f"{key} = [")
+                lines += [f"    {_q(name)},  # {_where(item)}" for name, item in zip(names, listed)]
+                lines.append("]")
+            for other in ranked:
+                if other not in listed:
+                    lines.append(f"#   also found: {other.qualified} ({_where(other)})")
         session_type = next((i.session_type for i in _rank(
             [i for i in discovery.dependencies + discovery.context_managers if i.flavor == flavor],
             session_module) if i.session_type and "." in i.session_type), None)
@@ -808,6 +856,16 @@ def render(discovery: Discovery) -> str:
     else:
         lines.append("# none found (no module warns with DeprecationWarning and forwards to the session module)")
     return "\n".join(lines) + "\n"
+
+
+def _where(item: Item) -> str:
+    return f"{item.origin}, used {item.uses} times" if item.uses else str(item.origin)
+
+
+def _configured_name(item: Item, items: list[Item], session_module: str | None) -> str:
+    """The bare name for a helper of the session module that no other module's helper shares."""
+    in_module = item.qualified.rsplit(".", 1)[0] == session_module
+    return item.name if in_module and _unique(item, items) else item.qualified
 
 
 def _unique(item: Item, items: list[Item]) -> bool:

@@ -175,7 +175,9 @@ def test_generator_dependency_and_annotated_alias_ranked_by_use(tmp_path):
     assert cfg.session_type == "sqlmodel.Session"
     block = render(discover_conventions(root))
     assert "# dependency alias app/api/deps.py:14: SessionDep = Annotated[Session, Depends(get_session)]" in block
-    assert "also found: app.api.deps.get_other (app/api/deps.py:10, used 1 times)" in block
+    # SPEC §2: both are the session module's dependencies, the most used first (the one fixes use)
+    assert ('dependency = [\n    "get_session",  # app/api/deps.py:6, used 2 times\n'
+            '    "get_other",  # app/api/deps.py:10, used 1 times\n]') in block
 
 
 def test_non_generator_dependency_found_through_its_alias(tmp_path):
@@ -549,3 +551,111 @@ def test_a_private_helper_is_not_a_convention(tmp_path):
     cfg = init_config(root)
     assert cfg.session_module == "app.db"
     assert cfg.context_manager == "get_db_session"  # the default: `_scratch` is not configured
+
+
+def test_factories_and_helpers_built_in_a_module_level_try_are_found(tmp_path):
+    # atom's core/database.py: async support is set up inside `try: ... except ImportError:`
+    root = project(tmp_path, {**PKG, "app/db/session.py": """
+        from contextlib import asynccontextmanager
+        from sqlalchemy.orm import sessionmaker
+
+        SessionLocal = sessionmaker(bind=engine, expire_on_commit=False)
+
+        try:
+            from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+            AsyncSessionLocal = async_sessionmaker(async_engine, class_=AsyncSession, expire_on_commit=False)
+        except ImportError:
+            AsyncSessionLocal = None
+
+        async def get_async_db():
+            async with AsyncSessionLocal() as session:
+                yield session
+
+        def get_async_db_session():
+            @asynccontextmanager
+            async def _context():
+                async with AsyncSessionLocal() as session:
+                    try:
+                        yield session
+                        await session.commit()
+                    except Exception:
+                        await session.rollback()
+                        raise
+            return _context()
+    """})
+    cfg = init_config(root)
+    assert cfg.async_session_factories == ("AsyncSessionLocal",)
+    assert cfg.async_dependency == "get_async_db"
+    assert cfg.async_context_manager == "get_async_db_session"
+
+
+def test_expire_on_commit_from_the_sessions_the_helpers_build(tmp_path):
+    # onyx: no sessionmaker; every helper builds Session(bind=..., expire_on_commit=False)
+    root = project(tmp_path, {**PKG, "app/db/engine.py": """
+        from contextlib import contextmanager
+        from sqlalchemy.orm import Session
+
+        @contextmanager
+        def get_session_with_tenant(tenant):
+            session = Session(bind=engine, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
+
+        def get_session():
+            with Session(bind=engine, expire_on_commit=False) as session:
+                yield session
+    """})
+    cfg = init_config(root)
+    assert cfg.expire_on_commit is False
+    assert "expire-on-commit = false  # app/db/engine.py:5" in render(discover_conventions(root))
+
+
+def test_helpers_that_disagree_on_expire_on_commit_leave_sqlalchemys_default(tmp_path):
+    root = project(tmp_path, {**PKG, "app/db/engine.py": """
+        from contextlib import contextmanager
+        from sqlalchemy.orm import Session
+
+        @contextmanager
+        def fresh():
+            session = Session(bind=engine, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
+
+        @contextmanager
+        def expiring():
+            session = Session(bind=engine, expire_on_commit=True)
+            try:
+                yield session
+            finally:
+                session.close()
+    """})
+    assert "expire-on-commit = true  # SQLAlchemy's default" in render(discover_conventions(root))
+
+
+def test_several_helpers_of_the_session_module_are_written_as_a_list(tmp_path):
+    # dispatch: get_session and get_organization_session; a script's namesake is only mentioned
+    helper = """
+        @contextmanager
+        def {name}():
+            session = SessionLocal()
+            try:
+                yield session
+            finally:
+                session.close()
+    """
+    root = project(tmp_path, {**PKG, "app/db/core.py": """
+        from contextlib import contextmanager
+        from sqlalchemy.orm import sessionmaker
+
+        SessionLocal = sessionmaker(bind=engine)
+    """ + helper.format(name="get_session") + helper.format(name="get_organization_session"),
+        "scripts/tool.py": "from contextlib import contextmanager\nfrom app.db.core import SessionLocal\n"
+                           + textwrap.dedent(helper.format(name="session_scope"))})
+    cfg = init_config(root)
+    assert cfg.context_managers == ("get_session", "get_organization_session")
+    block = render(discover_conventions(root))
+    assert "#   also found: tool.session_scope (scripts/tool.py:5)" in block
