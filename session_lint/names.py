@@ -54,9 +54,9 @@ def fully_qualified(qnames: Collection[QualifiedName], module: ModuleName) -> se
     module; asking only for the nodes a rule looks at costs a third less overall.
     Raises ImportError for a relative import above the detected top-level package.
     """
-    from libcst.metadata.name_provider import FullyQualifiedNameVisitor
+    from .libcst_compat import fully_qualify
 
-    return {FullyQualifiedNameVisitor._fully_qualify(module.name, module.package, q).name for q in qnames}
+    return {fully_qualify(module.name, module.package, q).name for q in qnames}
 
 
 def absolute_module(module: str | None, level: int, package: str) -> str | None:
