@@ -61,6 +61,11 @@ from ..sessions import (
 )
 from .base import Rule
 
+# The screen trigger, what a file must contain for this rule to fire:
+# a call that may create a raw session by hand.
+# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+SCREEN_TRIGGERS = ("raw",)
+
 DOCS = """\
 ## What it does
 Checks for sessions created by calling a session factory by hand
