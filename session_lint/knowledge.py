@@ -71,6 +71,25 @@ def commits(function: ast.AST, nodes=None) -> bool:
                for node in (ast.walk(function) if nodes is None else nodes))
 
 
+# After a failed flush or commit the session is unusable until rolled back (`PendingRollbackError`).
+# An `except` handler swallows the failure when it neither re-raises (its last statement) nor rolls
+# the session back before anything else in it touches the session. Callers classify each statement
+# of the handler, in order: ROLLS_BACK, TOUCHES_SESSION or anything else.
+ROLLS_BACK, TOUCHES_SESSION = "rolls-back", "touches-session"
+
+
+def handler_swallows_failure(reraises: bool, steps) -> bool:
+    """Does an `except` handler whose statements are classified as `steps` swallow a failed write?"""
+    if reraises:
+        return False
+    for step in steps:
+        if step == ROLLS_BACK:
+            return False
+        if step == TOUCHES_SESSION:
+            return True
+    return True
+
+
 # -- events ---------------------------------------------------------------------------------------
 
 # `@event.listens_for(target, "after_flush")` / `event.listen(target, "after_flush", fn)`.
