@@ -30,12 +30,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
+from .ast_imports import imported_names
 from .config import Config
 from .diagnostics import Diagnostic
 from .discovery import is_project_test_path
-from .pytest_fixtures import conftest_chain
-from .names import absolute_module
 from .project import find_module_source, search_roots
+from .pytest_fixtures import conftest_chain
 
 CACHE_DIR = ".session_lint_cache"
 _FORMAT = "v1"
@@ -171,14 +171,13 @@ def project_dependencies(path: Path, data: bytes, config: Config) -> Deps:
         return ()
     package = _package(Path(os.path.abspath(path)).parent)
     dotted: set[str] = {new.rpartition(".")[0] for _, new in config.deprecated} | {new for _, new in config.deprecated}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            dotted.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            module = absolute_module(node.module, node.level, package)
-            if module:
-                dotted.add(module)
-                dotted.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+    for imported in imported_names(ast.walk(tree), package):
+        if not imported.is_from:
+            dotted.add(imported.written)
+        elif imported.module:
+            dotted.add(imported.module)
+            if not imported.is_star:
+                dotted.add(f"{imported.module}.{imported.name}")
     try:
         roots = search_roots(path, config.root)
     except OSError:

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .helper_behaviour import ModuleFacts, module_facts
+from .knowledge import ROLLS_BACK, TOUCHES_SESSION, handler_swallows_failure
 
 MAX_DEPTH = 3  # a session handed on through helpers: deeper chains are not followed
 TRANSACTION_ENDS = frozenset({"commit", "flush", "execute"})  # what fails and needs a rollback
@@ -114,15 +115,16 @@ def _function_swallows(function: ast.AST, session: ast.AST, facts: ModuleFacts, 
 
 
 def _handler_swallows(handler: ast.ExceptHandler, session: ast.AST) -> bool:
-    """Neither re-raises nor rolls the session back before using it again."""
-    if handler.body and isinstance(handler.body[-1], ast.Raise):
-        return False
-    for stmt in handler.body:
-        if any(_method_call(n, session, {"rollback"}) for n in ast.walk(stmt)):
-            return False
-        if any(_same(n, session) for n in ast.walk(stmt)):
-            return True  # used again (often committed again) in its failed state
-    return True
+    """Neither re-raises nor rolls the session back before using it again (often committing again)."""
+    reraises = bool(handler.body) and isinstance(handler.body[-1], ast.Raise)
+    return handler_swallows_failure(reraises, (_handler_step(stmt, session) for stmt in handler.body))
+
+
+def _handler_step(stmt: ast.stmt, session: ast.AST) -> str | None:
+    nodes = list(ast.walk(stmt))
+    if any(_method_call(n, session, {"rollback"}) for n in nodes):
+        return ROLLS_BACK
+    return TOUCHES_SESSION if any(_same(n, session) for n in nodes) else None
 
 
 def _hands_on_to_swallower(function: ast.AST, session: ast.AST, facts: ModuleFacts, roots: tuple[Path, ...],

@@ -13,6 +13,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from .diagnostics import ImportSpec
+from .knowledge import ROLLS_BACK, TOUCHES_SESSION, handler_swallows_failure
 from .names import dotted_name
 
 # Session methods that change what the next commit writes.
@@ -257,7 +258,8 @@ def swallows_failed_write(stmts: Sequence[cst.BaseStatement], name: str) -> bool
         if not _touches_transaction(list(trial.body.body) if isinstance(trial.body, cst.IndentedBlock) else [],
                                     name):
             continue
-        if any(not _reraises(handler) and not _rolls_back_first(handler, name) for handler in trial.handlers):
+        if any(handler_swallows_failure(_reraises(handler), _handler_steps(handler, name))
+               for handler in trial.handlers):
             return True
     return False
 
@@ -284,14 +286,16 @@ def catches_everything(trial: cst.Try) -> bool:
                for h in trial.handlers)
 
 
-def _rolls_back_first(handler: cst.ExceptHandler, name: str) -> bool:
-    """`name.rollback()` before anything else touches the session (logging first is fine)."""
+def _handler_steps(handler: cst.ExceptHandler, name: str):
+    """knowledge.handler_swallows_failure's reading of each statement: a `name.rollback()` statement
+    rolls back; any other mention of `name` touches the session (logging first is fine)."""
     for stmt in handler.body.body if isinstance(handler.body, cst.IndentedBlock) else ():
         if is_method_stmt(stmt, name, "rollback"):
-            return True
-        if m.findall(stmt, m.Name(name)):
-            return False
-    return False
+            yield ROLLS_BACK
+        elif m.findall(stmt, m.Name(name)):
+            yield TOUCHES_SESSION
+        else:
+            yield None
 
 
 def is_rollback_reraise(handler: cst.ExceptHandler, name: str) -> bool:

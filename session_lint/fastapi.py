@@ -12,20 +12,22 @@ import libcst as cst
 
 from .codemod import name_import
 from .diagnostics import ImportSpec
+from .knowledge import (
+    ANNOTATED,
+    APP_CLASSES,
+    ASYNC_SESSION_CLASSES,
+    DEPENDS,
+    ROUTE_METHODS,
+    SESSION_CLASSES,
+    annotated_dependency,
+)
 from .names import dotted_name
 from .project import find_module_source, search_roots
 from .sessions import Flavor, is_dependency
-from .sqlalchemy_names import ASYNC_SESSION_CLASSES, SESSION_CLASSES
 
 if TYPE_CHECKING:
     from .rules.base import Rule
 
-ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "trace",
-                           "api_route", "websocket", "route"})
-APP_CLASSES = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI",
-                         "fastapi.APIRouter", "fastapi.routing.APIRouter"})
-DEPENDS = frozenset({"fastapi.Depends", "fastapi.param_functions.Depends", "fastapi.params.Depends"})
-ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 
 
 @dataclass(frozen=True)
@@ -189,11 +191,9 @@ def _annotated_aliases(path: Path, mtime_ns: int) -> dict[str, tuple[str | None,
             target, value = stmt.name.id, stmt.value
         else:
             continue
-        if not (isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Tuple) and value.slice.elts):
-            continue
-        first, *extras = value.slice.elts
-        depends = [e for e in extras if isinstance(e, ast.Call) and _ast_leaf(e.func) == "Depends"]
-        if depends:
+        parts = annotated_dependency(value, _ast_leaf)
+        if parts is not None:
+            first, depends = parts
             dependency = _ast_leaf(depends[0].args[0]) if depends[0].args else None
             found[target] = (_ast_leaf(first), dependency)
     return found

@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .names import import_bindings
+from .ast_imports import import_bindings
+from .knowledge import (
+    ASYNC_SESSIONMAKERS,
+    CONTEXT_MANAGER_DECORATORS,
+    MAKERS,
+    SCOPED_REGISTRIES,
+    SESSION_CONSTRUCTORS,
+    commits,
+)
 from .project import module_file
-from .sqlalchemy_names import ASYNC_SESSION_CLASSES, ASYNC_SESSIONMAKERS, SESSION_CLASSES, SESSIONMAKERS
 
-SESSION_CONSTRUCTORS = SESSION_CLASSES | ASYNC_SESSION_CLASSES
-MAKERS = SESSIONMAKERS | ASYNC_SESSIONMAKERS
-SCOPED = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session",
-                    "sqlalchemy.ext.asyncio.async_scoped_session"})
 MAX_DEPTH = 4  # helpers delegating to helpers: deeper chains are "unknown"
 
 # expire_on_commit values a piece of code can give its sessions: True, False, or None (cannot tell)
@@ -121,7 +124,7 @@ def _bind(facts: ModuleFacts, name: str, value: ast.AST) -> None:
     if not isinstance(value, ast.Call):
         return
     func = facts.resolve(value.func)
-    if func in SCOPED and value.args:  # scoped_session(sessionmaker(...))
+    if func in SCOPED_REGISTRIES and value.args:  # scoped_session(sessionmaker(...))
         value = value.args[0]
         func = facts.resolve(value.func) if isinstance(value, ast.Call) else None
     if func in MAKERS:
@@ -181,7 +184,7 @@ def _read(dotted: str, roots: tuple[Path, ...], depth: int) -> _Reading:
 
 def _read_function(function: ast.AST, facts: ModuleFacts, roots: tuple[Path, ...], depth: int) -> _Reading:
     generator = any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(function))
-    commits = any(isinstance(sub, ast.Attribute) and sub.attr in ("commit", "begin") for sub in ast.walk(function))
+    commits_itself = commits(function)
     expiry: set[bool | None] = set()
     forced: set[bool | None] = set()  # `session.expire_on_commit = False` overrides how it was made
     for sub in ast.walk(function):
@@ -195,8 +198,8 @@ def _read_function(function: ast.AST, facts: ModuleFacts, roots: tuple[Path, ...
         created = _created_expiry(sub, facts, roots, depth)
         expiry |= created.expiry
         if created.commits and _delegates(function, sub):
-            commits = True  # `with other_helper() as s: yield s`: the other helper's commit is ours
-    return _Reading(commits, frozenset(forced or expiry), generator, _yields_a_parameter(function))
+            commits_itself = True  # `with other_helper() as s: yield s`: the other helper's commit is ours
+    return _Reading(commits_itself, frozenset(forced or expiry), generator, _yields_a_parameter(function))
 
 
 def _created_expiry(call: ast.Call, facts: ModuleFacts, roots: tuple[Path, ...], depth: int) -> _Reading:
@@ -248,7 +251,6 @@ def _delegates(function: ast.AST, call: ast.Call) -> bool:
 
 # -- the standard helpers a session module defines (SPEC §2) --------------------------------------
 
-_CONTEXT_MANAGER_DECORATORS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
 
 
 def standard_helpers(session_module: str, roots: tuple[Path, ...]) -> dict[str, str]:
@@ -271,6 +273,6 @@ def _standard_helpers(session_module: str, roots: tuple[Path, ...], _mtime_ns: i
         if not reading.generator or not reading.expiry or reading.passes_through:
             continue  # hands out no session of its own
         decorators = {facts.resolve(d.func if isinstance(d, ast.Call) else d) for d in function.decorator_list}
-        kind = "context-manager" if decorators & _CONTEXT_MANAGER_DECORATORS else "dependency"
+        kind = "context-manager" if decorators & CONTEXT_MANAGER_DECORATORS.keys() else "dependency"
         found[name] = f"async-{kind}" if isinstance(function, ast.AsyncFunctionDef) else kind
     return found

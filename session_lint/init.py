@@ -29,26 +29,30 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .ast_imports import import_bindings, imported_names
 from .config import Config, ConfigError
 from .discovery import discover, is_test_path
-from .names import import_bindings, module_name_for
-from .sqlalchemy_names import ASYNC_SESSION_CLASSES, SESSION_CLASSES
+from .knowledge import (
+    BUILDER_FLAVORS,
+    CLEANUP_METHODS,
+    CONTEXT_MANAGER_DECORATORS,
+    DEFAULT_SESSION_TYPES,
+    SCOPED_BUILDER_LEAVES,
+    SESSION_CONSTRUCTORS,
+    annotated_dependency,
+    commits,
+)
+from .names import module_name_for
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-_BUILDERS = {"sessionmaker": "sync", "scoped_session": "sync",
-             "async_sessionmaker": "async", "async_scoped_session": "async"}
-_SESSION_CLASSES = SESSION_CLASSES | ASYNC_SESSION_CLASSES
 # `Session`, `AsyncSession`, `AsyncReadSession`, ... but not `UserSession` (a model)
 _SESSION_TYPE_RE = re.compile(r"^(Async|Sync)?(Read|Write|ReadOnly|ReadWrite|Db|DB|Database|Orm|SQL)?Session$")
-_CM_DECORATORS = {"contextlib.contextmanager": "sync", "contextlib.asynccontextmanager": "async"}
-_CLEANUP = {"commit", "rollback", "close"}
-_DEFAULT_TYPES = {"sync": "sqlalchemy.orm.Session", "async": "sqlalchemy.ext.asyncio.AsyncSession"}
 # names of the SQLAlchemy API itself never become configured names (a bare name matches by its last part)
-_RESERVED = set(_BUILDERS) | {"Session", "AsyncSession", "session", "db"}
+_RESERVED = set(BUILDER_FLAVORS) | {"Session", "AsyncSession", "session", "db"}
 # The tie-breaker between equally used helpers: the conventional names first.
 _PREFERRED = ("get_db", "get_session", "get_db_session", "session_scope", "get_async_db",
               "get_async_session")
@@ -182,16 +186,15 @@ def _import_root_prefix(modules: list[_Module], root: Path) -> str:
     names = {module.name for module in modules}
     as_written = with_prefix = 0
     for module in modules:
-        for node in module.nodes:
-            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
-                targets = [node.module]
-            elif isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                continue
-            for target in targets:
-                as_written += target in names
-                with_prefix += f"{prefix}.{target}" in names and target not in names
+        seen_from: set[int] = set()  # a `from m import a, b` names its module once
+        for imported in imported_names(module.nodes):
+            if imported.is_from:
+                if imported.level or not imported.written or id(imported.node) in seen_from:
+                    continue
+                seen_from.add(id(imported.node))
+            target = imported.written
+            as_written += target in names
+            with_prefix += f"{prefix}.{target}" in names and target not in names
     return prefix if with_prefix > as_written else ""
 
 
@@ -257,8 +260,8 @@ def _returned_context_manager(module: _Module, fn) -> tuple[str, ast.AST] | None
             built = inner[stmt.value.func.id]
             for decorator in built.decorator_list:
                 name = module.qualify(decorator.func if isinstance(decorator, ast.Call) else decorator)
-                if name in _CM_DECORATORS:
-                    return _CM_DECORATORS[name], built
+                if name in CONTEXT_MANAGER_DECORATORS:
+                    return CONTEXT_MANAGER_DECORATORS[name], built
     return None
 
 
@@ -268,10 +271,10 @@ def _builder_flavor(module: _Module, call: ast.AST) -> str | None:
         return None
     qualified = module.qualify(call.func) or ""
     last = qualified.rsplit(".", 1)[-1]
-    if last not in _BUILDERS or not (qualified.startswith("sqlalchemy.") or qualified == last):
+    if last not in BUILDER_FLAVORS or not (qualified.startswith("sqlalchemy.") or qualified == last):
         return None
-    flavor = _BUILDERS[last]
-    if last.endswith("scoped_session") and call.args and _builder_flavor(module, call.args[0]):
+    flavor = BUILDER_FLAVORS[last]
+    if last in SCOPED_BUILDER_LEAVES and call.args and _builder_flavor(module, call.args[0]):
         flavor = _builder_flavor(module, call.args[0])
     for kw in call.keywords:
         if kw.arg == "class_" and "Async" in (module.qualify(kw.value) or ""):
@@ -300,7 +303,7 @@ def _is_session_type(module: _Module, node: ast.AST | None) -> str | None:
         first = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
         return _is_session_type(module, first)
     qualified = module.qualify(node)
-    if qualified and (qualified in _SESSION_CLASSES or _SESSION_TYPE_RE.match(qualified.rsplit(".", 1)[-1])):
+    if qualified and (qualified in SESSION_CONSTRUCTORS or _SESSION_TYPE_RE.match(qualified.rsplit(".", 1)[-1])):
         return qualified
     return None
 
@@ -464,7 +467,7 @@ class _Scanner:
         qualified = module.qualify(func) or ""
         if qualified in self.factory_names:
             return self.factory_names[qualified].flavor
-        if qualified in _SESSION_CLASSES:
+        if qualified in SESSION_CONSTRUCTORS:
             return _flavor_of_type(qualified)
         last = qualified.rsplit(".", 1)[-1]
         if any(item.name == last for item in self.result.factories):  # a re-export we did not resolve
@@ -496,7 +499,7 @@ class _Scanner:
                     if isinstance(fn, ast.AsyncFunctionDef):
                         flavor = "async"
                     cleans = any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
-                                 and c.func.attr in _CLEANUP and isinstance(c.func.value, ast.Name)
+                                 and c.func.attr in CLEANUP_METHODS and isinstance(c.func.value, ast.Name)
                                  and c.func.value.id == var for c in body)
                     return flavor, var, cleans or var in bound and any(
                         isinstance(w, (ast.With, ast.AsyncWith)) for w in body)
@@ -526,7 +529,7 @@ class _Scanner:
             return False
         if isinstance(value.func, ast.Call):
             return _builder_flavor(module, value.func) is not None
-        return (module.qualify(value.func) or "") in _SESSION_CLASSES
+        return (module.qualify(value.func) or "") in SESSION_CONSTRUCTORS
 
     def _constructed_expiry(self, module: _Module, fn: ast.AST) -> bool | None:
         """The one `expire_on_commit=` constant of the sessions `fn` constructs itself, if it states one."""
@@ -556,7 +559,7 @@ class _Scanner:
             decorators = {module.qualify(d.func if isinstance(d, ast.Call) else d) for d in fn.decorator_list}
             if any(d and d.rsplit(".", 1)[-1] == "fixture" for d in decorators):
                 continue  # pytest fixtures
-            cm = next((_CM_DECORATORS[d] for d in decorators if d in _CM_DECORATORS), None)
+            cm = next((CONTEXT_MANAGER_DECORATORS[d] for d in decorators if d in CONTEXT_MANAGER_DECORATORS), None)
             built = None if decorators else _returned_context_manager(module, fn)
             if built is not None:  # `def get_db_session(): @contextmanager def _ctx(): ...; return _ctx()`
                 cm, facts_of = built
@@ -571,7 +574,7 @@ class _Scanner:
             if cm:
                 if not cleans:
                     continue  # a bare pass-through, not a unit of work
-                item.commits = any(isinstance(c, ast.Attribute) and c.attr == "commit" for c in _own_nodes(facts_of))
+                item.commits = commits(facts_of, _own_nodes(facts_of))
                 self.result.context_managers.append(item)
             else:
                 self.result.dependencies.append(item)
@@ -590,10 +593,10 @@ class _Scanner:
             return None
 
         def annotated_parts(module: _Module, node: ast.AST | None) -> tuple[str, str] | None:
-            if (isinstance(node, ast.Subscript) and (module.qualify(node.value) or "").endswith("Annotated")
-                    and isinstance(node.slice, ast.Tuple) and len(node.slice.elts) >= 2):
-                session_type = _is_session_type(module, node.slice.elts[0])
-                target = next((t for e in node.slice.elts[1:] if (t := depends_target(module, e))), None)
+            parts = annotated_dependency(node, lambda e: (module.qualify(e) or "").rpartition(".")[2])
+            if parts is not None:
+                session_type = _is_session_type(module, parts[0])
+                target = next((t for call in parts[1] if (t := depends_target(module, call))), None)
                 if session_type and target:
                     return session_type, target
             return None
@@ -831,7 +834,7 @@ def render(discovery: Discovery) -> str:
         session_type = next((i.session_type for i in _rank(
             [i for i in discovery.dependencies + discovery.context_managers if i.flavor == flavor],
             session_module) if i.session_type and "." in i.session_type), None)
-        if session_type and session_type != _DEFAULT_TYPES[flavor] and _flavor_of_type(session_type) == flavor:
+        if session_type and session_type != DEFAULT_SESSION_TYPES[flavor] and _flavor_of_type(session_type) == flavor:
             lines.append(f"{prefix}session-type = {_q(session_type)}  # annotation of the dependency")
 
     if discovery.migrations:

@@ -14,10 +14,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .names import absolute_module, module_name_for
+from .ast_imports import imported_names
+from .knowledge import (
+    EAGER_LAZY_VALUES,
+    QUERY_PASSTHROUGH_METHODS,
+    SINGLE_RESULT_METHODS,
+)
+from .names import module_name_for
 from .project import find_module_source, module_file, search_roots, stamped
 
-EAGER_LAZY = frozenset({"joined", "selectin", "subquery", "immediate"})
 MAX_MODULES = 40  # keep the scan cheap on large projects
 
 
@@ -92,7 +97,7 @@ def _is_eager(call: ast.Call) -> bool:
         for key, value in zip(kwargs.keys, kwargs.values):
             if _string(key) == "lazy":
                 lazy = _string(value)
-    return lazy in EAGER_LAZY
+    return lazy in EAGER_LAZY_VALUES
 
 
 def _target_class(call: ast.Call) -> str | None:
@@ -123,13 +128,9 @@ def read_module(tree: ast.Module, package: str) -> ModuleModels:
     backrefs: list[tuple[str, str]] = []
     imports: list[tuple[str, str | None]] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            module = absolute_module(node.module, node.level, package)
-            if module:
-                for alias in node.names:
-                    imports.append((module, alias.name))
-        elif isinstance(node, ast.Import):
-            imports.extend((alias.name, None) for alias in node.names)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.extend((imported.module, imported.name) for imported in imported_names([node], package)
+                           if imported.module)
         elif isinstance(node, ast.ClassDef):
             info = ModelInfo(bases=tuple(b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")
                                          for b in node.bases))
@@ -216,9 +217,6 @@ class Loader:
     query: bool = False  # an unevaluated Query: it runs (on whatever session) when iterated
 
 
-_SINGLE = frozenset({"first", "one", "one_or_none", "get", "get_one", "scalar_one", "scalar_one_or_none"})
-_PASSTHROUGH = frozenset({"filter", "filter_by", "where", "order_by", "options", "join", "outerjoin", "limit",
-                          "offset", "distinct", "unique", "group_by", "populate_existing", "with_for_update"})
 
 
 def _model_of(node: ast.AST | None) -> tuple[bool, str | None]:
@@ -256,13 +254,13 @@ def _loaded_by(expr: ast.AST | None, params: set[str], assigned: dict[str, ast.A
         return Loader(model, False) if entity else None
     if first == "query" and len(call.args) == 1:
         entity, model = _model_of(arg)
-        if not entity or not all(m in _PASSTHROUGH for m in rest[:-1]):
+        if not entity or not all(m in QUERY_PASSTHROUGH_METHODS for m in rest[:-1]):
             return None
-        if not rest or rest[-1] in _PASSTHROUGH:
+        if not rest or rest[-1] in QUERY_PASSTHROUGH_METHODS:
             return Loader(model, True, query=True)
         if rest[-1] == "all":
             return Loader(model, True)
-        return Loader(model, False) if rest[-1] in _SINGLE else None
+        return Loader(model, False) if rest[-1] in SINGLE_RESULT_METHODS else None
     if first in ("scalars", "execute", "scalar", "exec"):
         if first == "execute":
             if not rest or rest[0] not in ("scalars", "scalar_one", "scalar_one_or_none"):
@@ -278,7 +276,7 @@ def _loaded_by(expr: ast.AST | None, params: set[str], assigned: dict[str, ast.A
         entity, model = _model_of(stmt.args[0])
         if not entity:
             return None
-        single = first == "scalar" or bool(rest) and rest[-1] in _SINGLE
+        single = first == "scalar" or bool(rest) and rest[-1] in SINGLE_RESULT_METHODS
         return Loader(model, not single)
     return None
 

@@ -54,9 +54,9 @@ def fully_qualified(qnames: Collection[QualifiedName], module: ModuleName) -> se
     module; asking only for the nodes a rule looks at costs a third less overall.
     Raises ImportError for a relative import above the detected top-level package.
     """
-    from libcst.metadata.name_provider import FullyQualifiedNameVisitor
+    from .libcst_compat import fully_qualify
 
-    return {FullyQualifiedNameVisitor._fully_qualify(module.name, module.package, q).name for q in qnames}
+    return {fully_qualify(module.name, module.package, q).name for q in qnames}
 
 
 def absolute_module(module: str | None, level: int, package: str) -> str | None:
@@ -96,32 +96,3 @@ def name_matches(qualified: str, wanted: str, default_module: str | None = None)
     if "." in wanted:
         return qualified == wanted
     return default_module is not None and qualified == f"{default_module}.{wanted}"
-
-
-def import_bindings(nodes, package: str, *, from_only: bool = False,
-                    keep_unresolved: bool = False) -> dict[str, str]:
-    """`{bound name: dotted name}` for the `ast` import statements among `nodes`: `import a.b`
-    binds `a`, `import a.b as c` binds `c`, `from .m import x as y` binds `y` to `<package>.m.x`.
-    `from_only`: `from` imports alone (re-exports); `keep_unresolved`: a relative import above the
-    top-level package keeps the module as written instead of being skipped."""
-    import ast
-
-    found: dict[str, str] = {}
-    for node in nodes:
-        if isinstance(node, ast.Import) and not from_only:
-            for alias in node.names:
-                if alias.asname:
-                    found[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".")[0]
-                    found[top] = top
-        elif isinstance(node, ast.ImportFrom):
-            base = absolute_module(node.module, node.level, package)
-            if base is None and keep_unresolved:
-                base = node.module or ""
-            if base is None:
-                continue
-            for alias in node.names:
-                if alias.name != "*":
-                    found[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
-    return found

@@ -6,7 +6,9 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-from .names import import_bindings, module_name_for
+from .ast_imports import import_bindings, imported_names
+from .knowledge import commits
+from .names import module_name_for
 
 
 def search_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
@@ -68,12 +70,11 @@ def _top_level_names(path: Path, mtime_ns: int) -> frozenset[str] | None:
                 names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
-        elif isinstance(node, ast.Import):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if any(a.name == "*" for a in node.names):
-                return None  # cannot know what a star import brings
-            names.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for imported in imported_names([node]):
+                if imported.is_star:
+                    return None  # cannot know what a star import brings
+                names.add(imported.bound)
         elif isinstance(node, (ast.If, ast.Try)):
             # conditional definitions (`try: import x except ImportError: ...`) count
             for sub in ast.walk(node):
@@ -112,7 +113,7 @@ def same_behaviour(old: str, new: str, roots: tuple[Path, ...]) -> bool:
     (old_tree, old_def), (_new_tree, new_def) = old_fn, new_fn
     if _forwards_to(old_tree, old_def, new):
         return True
-    return ast.dump(old_def.args) == ast.dump(new_def.args) and _mentions_commit(old_def) == _mentions_commit(new_def)
+    return ast.dump(old_def.args) == ast.dump(new_def.args) and commits(old_def) == commits(new_def)
 
 
 def _function_source(dotted: str, roots: tuple[Path, ...]) -> tuple[ast.Module, ast.AST] | None:
@@ -138,13 +139,14 @@ def _forwards_to(tree: ast.Module, function: ast.AST, target: str) -> bool:
     module, _, leaf = target.rpartition(".")
     local_names, module_aliases = set(), set()
     package, _, module_leaf = module.rpartition(".")
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and not node.level and node.module == module:
-            local_names |= {a.asname or a.name for a in node.names if a.name == leaf}
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module == package:
-            module_aliases |= {a.asname or a.name for a in node.names if a.name == module_leaf}
-        elif isinstance(node, ast.Import):
-            module_aliases |= {a.asname or a.name for a in node.names if a.name == module}
+    for imported in imported_names(ast.walk(tree)):
+        if imported.is_from and not imported.level:
+            if imported.written == module and imported.name == leaf:
+                local_names.add(imported.bound)
+            elif imported.written == package and imported.name == module_leaf:
+                module_aliases.add(imported.bound)
+        elif not imported.is_from and imported.written == module:
+            module_aliases.add(imported.asname or imported.written)  # `import a.b` is used as `a.b.f()`
     for node in ast.walk(function):
         if not isinstance(node, ast.Call):
             continue
@@ -155,10 +157,6 @@ def _forwards_to(tree: ast.Module, function: ast.AST, target: str) -> bool:
                 and ast.unparse(func.value) in module_aliases):
             return True
     return False
-
-
-def _mentions_commit(function: ast.AST) -> bool:
-    return any(isinstance(node, ast.Attribute) and node.attr in ("commit", "begin") for node in ast.walk(function))
 
 
 @lru_cache(maxsize=256)

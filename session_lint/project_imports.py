@@ -12,8 +12,8 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+from .ast_imports import imported_names
 from .discovery import is_test_path
-from .names import absolute_module
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", "env"})
 MAX_FILES = 5000
@@ -35,18 +35,15 @@ def _package_of(path: Path, root: Path) -> str:
 
 def _imports_name(tree: ast.AST, text: str, module: str, name: str, package: str) -> bool:
     parent, _, leaf = module.rpartition(".")
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            source = absolute_module(node.module, node.level, package) or ""
-            for alias in node.names:
-                if source == module and alias.name in (name, "*"):
-                    return True
-                if source == parent and alias.name == leaf and f"{alias.asname or leaf}.{name}" in text:
-                    return True
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == module and f"{alias.asname or module}.{name}" in text:
-                    return True
+    for imported in imported_names(ast.walk(tree), package):
+        if imported.is_from:
+            source = imported.module or ""
+            if source == module and imported.name in (name, "*"):
+                return True
+            if source == parent and imported.name == leaf and f"{imported.asname or leaf}.{name}" in text:
+                return True
+        elif imported.written == module and f"{imported.asname or module}.{name}" in text:
+            return True
     return False
 
 

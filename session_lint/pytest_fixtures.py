@@ -29,10 +29,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .ast_imports import import_bindings, imported_names
 from .discovery import is_project_test_path
-from .names import import_bindings, module_name_for, name_matches
+from .knowledge import MAKERS, SCOPED_REGISTRIES, SESSION_CONSTRUCTORS
+from .names import module_name_for, name_matches
 from .project import origin_of, search_roots, stamped
-from .sqlalchemy_names import ASYNC_SESSION_CLASSES, ASYNC_SESSIONMAKERS, SESSION_CLASSES, SESSIONMAKERS
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
 FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture", "_pytest.fixtures.fixture"})
 PARAMETRIZE = frozenset({"pytest.mark.parametrize"})
 PATCHERS = frozenset({"unittest.mock.patch", "mock.patch"})  # `.object` / `.multiple` / `.dict` below
-SESSION_CONSTRUCTORS = SESSION_CLASSES | ASYNC_SESSION_CLASSES
-MAKERS = SESSIONMAKERS | ASYNC_SESSIONMAKERS
-SCOPED = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session",
-                    "sqlalchemy.ext.asyncio.async_scoped_session"})
 MAX_DEPTH = 6  # fixtures requesting fixtures: deeper chains are "unknown"
 
 SESSION, FACTORY = "session", "factory"
@@ -130,9 +127,7 @@ def read_module(tree: ast.Module, name: str, package: str, path: Path | None) ->
                     for sub in ast.walk(target):
                         if isinstance(sub, ast.Name):
                             module.values.setdefault(sub.id, []).append(ast.Constant(None))  # unknown
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            module.star |= any(alias.name == "*" for alias in node.names)
+    module.star = module.star or any(imported.is_star for imported in imported_names(tree.body))
     module.opaque = (set(module.imports) | set(module.values)) - {"pytest"}
     for (owner, _), function in module.functions.items():
         fixture = _fixture_name(module, function)
@@ -378,8 +373,8 @@ class _Judge:
             elif isinstance(node, (ast.For, ast.AsyncFor, ast.AugAssign, ast.NamedExpr)):
                 self._unknown(node.target)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    self.locals.setdefault((alias.asname or alias.name).split(".")[0], []).append(("other", node))
+                for imported in imported_names([node]):
+                    self.locals.setdefault(imported.bound or "*", []).append(("other", node))
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 self.locals.setdefault(node.name, []).append(("other", node))
             elif isinstance(node, (ast.Global, ast.Nonlocal)):
@@ -477,7 +472,7 @@ class _Judge:
             return Provided(SESSION, own)
         if dotted in MAKERS:
             return Provided(FACTORY, own)
-        if dotted in SCOPED:
+        if dotted in SCOPED_REGISTRIES:
             inner = self.expr(call.args[0]) if call.args else None
             return Provided(FACTORY, inner.expires) if inner and inner.kind == FACTORY else None
         factory = self.expr(func)

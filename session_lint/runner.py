@@ -87,18 +87,9 @@ def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes:
         return outcome, text
 
 
-def process_file(path: Path, config: Config, mode: Mode = Mode.CHECK, unsafe_fixes: bool = False,
-                 with_edits: bool = False, screen: bool = True, write: bool = True) -> FileOutcome:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return FileOutcome(str(path), [syntax_error(str(path), f"cannot read file: {exc.strerror or exc}")])
-    return process_data(path, data, config, mode, unsafe_fixes, with_edits, screen, write)
-
-
 def process_data(path: Path, data: bytes, config: Config, mode: Mode = Mode.CHECK, unsafe_fixes: bool = False,
                  with_edits: bool = False, screen: bool = True, write: bool = True) -> FileOutcome:
-    """`process_file` for bytes already read. With `screen`, files that no selected rule can
+    """Lint (or fix) one file's bytes, already read by the caller. With `screen`, files that no selected rule can
     flag skip LibCST entirely (session_lint/screen.py: same diagnostics, 10-100x cheaper).
     Without `write`, a fixed file is left in `outcome.new_data` (see `write_fixed`)."""
     display = str(path)

@@ -22,9 +22,9 @@ Two stages:
    looked for (see TRIGGERS). Every trigger over-approximates what its rule
    checks with LibCST metadata, never the other way round.
 
-A rule this module does not know (a new SESnnn without an entry in TRIGGERS)
+A rule without a trigger (a new SESnnn whose module states no `SCREEN_TRIGGERS`)
 disables the screen for its files: new rules are correct first, fast once their
-trigger is added here.
+module names a trigger (a new kind of trigger is implemented in `_Finder` here).
 
 Syntax errors: a file the prefilter skips is never parsed (parsing every file with
 `ast` would cost more than everything else session-lint does on a typical tree, and
@@ -46,14 +46,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
+from .ast_imports import imported_names
 from .config import Config
 from .discovery import is_project_test_path
-from .pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
+from .knowledge import ASYNC_SESSION_CLASSES, REGISTRIES, REGISTRY_WORDS, SESSION_CLASSES, SESSION_WORDS
 from .names import absolute_module, module_name_for
+from .pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
+from .rules import screen_triggers as rule_screen_triggers
 from .sourcefile import unsupported_encoding
-from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 
-# Triggers (what a file must contain for a rule to possibly fire):
+# Triggers (what a file must contain for a rule to possibly fire). Each rule module names its own
+# (`SCREEN_TRIGGERS = ("raw",)` next to its detection, read by rules.screen_triggers()); this module
+# implements them:
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
 #   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
@@ -61,17 +65,15 @@ from .sqlalchemy_names import ASYNC_SESSION_CLASSES, REGISTRIES, SESSION_CLASSES
 #             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
 #             (session_lint/pytest_fixtures.py: those spell no session word, the prefilter asks for it by path)
 #   deprecated an import / attribute naming a deprecated module or name
-TRIGGERS: dict[str, frozenset[str]] = {
-    "SES001": frozenset({"raw"}),
-    "SES002": frozenset({"raw"}),
-    "SES003": frozenset({"managed"}),
-    "SES004": frozenset({"deprecated"}),
+# Rules whose modules do not state `SCREEN_TRIGGERS` yet (their owner is to move the entry there
+# and delete it here; a declared trigger wins).
+_UNDECLARED_TRIGGERS: dict[str, frozenset[str]] = {
     "SES005": frozenset({"raw", "block"}),
     "SES006": frozenset({"raw", "block"}),
 }
+TRIGGERS: dict[str, frozenset[str]] = dict(sorted({**_UNDECLARED_TRIGGERS, **rule_screen_triggers()}.items()))
+KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated"})
 
-_SQLALCHEMY_WORDS = frozenset(n.rpartition(".")[2] for n in SESSION_CLASSES | ASYNC_SESSION_CLASSES | REGISTRIES)
-_REGISTRY_WORDS = frozenset(n.rpartition(".")[2] for n in REGISTRIES)
 _BUILDER_SUFFIXES = ("sessionmaker", "session_maker", "session_factory")  # project builders' names
 _SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
 
@@ -129,7 +131,7 @@ class Screen:
         self.words = _Words.of(config)
         wanted: set[str] = set()
         if self.triggers & {"raw", "managed", "block"}:
-            wanted |= self.words.raw | self.words.managed | self.words.session_types | _SQLALCHEMY_WORDS | {"next"}
+            wanted |= self.words.raw | self.words.managed | self.words.session_types | SESSION_WORDS | {"next"}
         if "deprecated" in self.triggers:
             wanted |= self.words.deprecated
         self.wanted = frozenset(wanted)
@@ -194,7 +196,7 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     new_leaves = {_leaf(new) for _, new in config.deprecated}
     first_parts = {name.partition(".")[0] for pair in config.deprecated for name in pair}
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
-                                | _SQLALCHEMY_WORDS | {"next"}), frozenset(first_parts))
+                                | SESSION_WORDS | {"next"}), frozenset(first_parts))
 
 
 # Spellings of a word that name another library's class, never SQLAlchemy's (`requests.Session()`
@@ -240,7 +242,7 @@ class _Finder:
                        if isinstance(n, (ast.Import, ast.ImportFrom))]
         for node in top_imports:
             self._add_import(node)
-        words = screen.wanted | self.words.raw | self.words.managed | _SQLALCHEMY_WORDS
+        words = screen.wanted | self.words.raw | self.words.managed | SESSION_WORDS
         self.interesting = set(words)  # local names that may resolve to one of the words
         for local, bound in self.imports.items():
             if any(_leaf(b) in words for b in bound):
@@ -286,20 +288,14 @@ class _Finder:
                     self._check_deprecated_import(node)
 
     def _add_import(self, node: ast.Import | ast.ImportFrom) -> None:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    self.imports.setdefault(alias.asname, set()).add(alias.name)
-                else:
-                    first = alias.name.partition(".")[0]
-                    self.imports.setdefault(first, set()).add(first)
-            return
-        module = "." * node.level + (node.module or "")
-        for alias in node.names:
-            if alias.name == "*":
-                self.star_modules.append(module)
+        # relative modules stay as written (`.models.Session`): `_sqlalchemy` accepts those by their leaf
+        for imported in imported_names([node]):
+            if imported.is_star:
+                self.star_modules.append(imported.written)
+            elif imported.is_from:
+                self.imports.setdefault(imported.bound, set()).add(f"{imported.written}.{imported.name}")
             else:
-                self.imports.setdefault(alias.asname or alias.name, set()).add(f"{module}.{alias.name}")
+                self.imports.setdefault(imported.bound, set()).add(imported.target())
 
     def _check_deprecated_import(self, node: ast.Import | ast.ImportFrom) -> None:
         deprecated = self.words.deprecated
@@ -353,7 +349,7 @@ class _Finder:
     def _sqlalchemy(self, node: ast.expr, classes: frozenset[str]) -> bool:
         """May `node` be one of these SQLAlchemy classes? (`requests.Session` is not.)"""
         for name in self.resolve(node):
-            if name in classes or (name.startswith(".") and _leaf(name) in _SQLALCHEMY_WORDS):
+            if name in classes or (name.startswith(".") and _leaf(name) in SESSION_WORDS):
                 return True
         return False
 
@@ -464,7 +460,7 @@ class _Finder:
     def _registry_word(self, func: ast.expr) -> bool:
         """May `func` be a sessionmaker, even one a project module re-exports (SES001 follows those)?"""
         # project builders too (polar's `create_async_sessionmaker(engine)`): SES001 reads their source
-        return any(_leaf(name) in _REGISTRY_WORDS or _leaf(name).lower().endswith(_BUILDER_SUFFIXES)
+        return any(_leaf(name) in REGISTRY_WORDS or _leaf(name).lower().endswith(_BUILDER_SUFFIXES)
                    for name in self.resolve(func))
 
     def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:

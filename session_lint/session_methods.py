@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .helper_behaviour import ModuleFacts, module_facts
-from .sqlalchemy_names import ASYNC_SESSION_CLASSES, ASYNC_SESSIONMAKERS, SESSION_CLASSES
+from .knowledge import ASYNC_SESSION_CLASSES, SESSION_CLASSES
 
 MAX_DEPTH = 4
 SYNC, ASYNC = "sync", "async"

@@ -15,19 +15,20 @@ from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
 from .diagnostics import ImportSpec
 from .helper_behaviour import Behaviour
-from .names import dotted_name
-from .project import module_defines, search_roots
-from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
-from .sqlalchemy_names import (
+from .knowledge import (
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
     EVENT_LISTEN,
     EVENT_LISTENS_FOR,
     REGISTRIES,
+    REGISTRY_WORDS,
     SCOPED_REGISTRIES,
     SESSION_CLASSES,
     SESSIONMAKERS,
 )
+from .names import dotted_name
+from .project import module_defines, search_roots
+from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
 
 if TYPE_CHECKING:
     from .rules.base import Rule
@@ -286,7 +287,7 @@ def _assigned_value(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | Non
     return parent.value if isinstance(parent, cst.AnnAssign) and parent.target is target else None
 
 
-_SESSIONMAKER_LEAVES = tuple({name.rpartition(".")[2] for name in SESSIONMAKERS | ASYNC_SESSIONMAKERS | SCOPED_REGISTRIES})
+_SESSIONMAKER_LEAVES = tuple(REGISTRY_WORDS)
 
 
 def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | None:

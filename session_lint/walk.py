@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import libcst as cst
 
+from .libcst_compat import visit_children
+
 
 class _FieldRecorder(cst.CSTVisitor):
     """Notes which fields `_visit_and_replace_children` visits, without descending."""
@@ -45,7 +47,7 @@ def child_fields(node: cst.CSTNode) -> tuple[str, ...]:
     found = _CHILD_FIELDS.get(kind)
     if found is None:
         recorder = _FieldRecorder()
-        node._visit_and_replace_children(recorder)
+        visit_children(node, recorder)
         found = tuple(recorder.fields)
         if kind.__name__ not in PER_NODE_FIELDS:
             _CHILD_FIELDS[kind] = found

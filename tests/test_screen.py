@@ -9,6 +9,7 @@ and real projects under /tmp/real when present (never committed).
 from __future__ import annotations
 
 import ast
+import sys
 import textwrap
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from helpers import PROJECT, REAL, config, real_project_sources
 
 from session_lint.api import Config, lint_source
 from session_lint.rules import all_rules
+from session_lint.rules import screen_triggers as rule_screen_triggers
 from session_lint.runner import screen_for
-from session_lint.screen import TRIGGERS, Screen
+from session_lint.screen import KNOWN_TRIGGERS, TRIGGERS, Screen
 
 ROOT = Path(__file__).parent.parent
 MODULE = PROJECT / "app" / "module.py"
@@ -52,8 +54,17 @@ def _snippets() -> list[str]:
 
 
 def test_every_rule_has_a_trigger():
-    # a rule without one is linted on every file (correct, but slow): add its trigger to TRIGGERS
+    # a rule without one is linted on every file (correct, but slow): state `SCREEN_TRIGGERS` in its module
     assert {rule.code for rule in all_rules()} <= set(TRIGGERS)
+
+
+def test_rule_modules_state_known_triggers():
+    # the line the registry reads without importing the rule is the one the module defines
+    for rule in all_rules():
+        declared = getattr(sys.modules[rule.__module__], "SCREEN_TRIGGERS", None)
+        if declared is not None:
+            assert rule_screen_triggers()[rule.code] == frozenset(declared), rule.code
+        assert TRIGGERS[rule.code] <= KNOWN_TRIGGERS, rule.code
 
 
 @pytest.mark.parametrize("source", _snippets())

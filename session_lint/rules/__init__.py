@@ -2,12 +2,21 @@
 
 Importing this package does not load the rules (nor LibCST): `rule_codes()` reads the
 module names, which is all the screen and the cache need; `all_rules()` imports them.
+
+A rule module states, next to its detection, what a file must contain for it to fire:
+`SCREEN_TRIGGERS = ("raw",)` - names of the `ast` screen's triggers (session_lint/screen.py
+documents them). `screen_triggers()` reads that line from the module's source, so the screen
+runs before (and often instead of) loading LibCST. A rule without the line is not screened:
+every file reaches LibCST for it (correct, only slower).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
+import re
+from pathlib import Path
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -51,6 +60,22 @@ def all_rules() -> tuple[type[Rule], ...]:
             raise RuntimeError(f"{module.__name__} defines {found[0].code}: the module name must start with it")
         rules.append(found[0])
     return tuple(sorted(rules, key=lambda r: r.code))
+
+
+_TRIGGERS_LINE = re.compile(r"^SCREEN_TRIGGERS\s*=\s*(\([^)\n]*\))\s*(?:#.*)?$", re.MULTILINE)
+
+
+@lru_cache(maxsize=None)
+def screen_triggers() -> dict[str, frozenset[str]]:
+    """{code: the screen triggers its module declares}, for the rules that declare them (read from
+    the module's source: importing the rules would load LibCST)."""
+    found = {}
+    for name in _rule_modules():
+        source = (Path(__path__[0]) / f"{name}.py").read_text(encoding="utf-8")
+        match = _TRIGGERS_LINE.search(source)
+        if match is not None:
+            found[name.partition("_")[0].upper()] = frozenset(ast.literal_eval(match.group(1)))
+    return found
 
 
 def rule_by_code(code: str) -> type[Rule] | None:

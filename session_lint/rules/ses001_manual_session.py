@@ -34,7 +34,6 @@ from ..diagnostics import Applicability, Fix, ImportSpec
 from ..discovery import is_test_path
 from ..fastapi import (
     add_dependency_param,
-    injected_sessions,
     is_route,
     is_websocket,
     parameter_names,
@@ -42,13 +41,13 @@ from ..fastapi import (
 from ..names import dotted_name
 from ..project import search_roots
 from ..project_imports import named_by_string
+from ..session_sites import ManualSite, manual_session_site
 from ..sessions import (
     Flavor,
     bound_to,
     enclosing_function,
     event_connection_session,
     factory_import_specs,
-    global_session_binding,
     helper_available,
     house_factory_call,
     local_import_of,
@@ -60,6 +59,11 @@ from ..sessions import (
     yields_session,
 )
 from .base import Rule
+
+# The screen trigger, what a file must contain for this rule to fire:
+# a call that may create a raw session by hand.
+# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+SCREEN_TRIGGERS = ("raw",)
 
 DOCS = """\
 ## What it does
@@ -173,11 +177,9 @@ class ManualSession(Rule):
         if self.skip:
             return
         flavor = manual_session_call(self, node)
-        if not flavor or global_session_binding(self, node):
-            return  # SES002's
+        if not flavor or manual_session_site(self, node) is not ManualSite.OWN_UNIT_OF_WORK:
+            return  # a shared session, or a second one beside an injected session: not a unit of work
         function = enclosing_function(self, node)
-        if function is not None and injected_sessions(self, function):
-            return  # SES003's
         if event_connection_session(self, node):
             return  # SQLAlchemy's documented pattern: a session on the event's own connection
         if request_state_session(self, node):

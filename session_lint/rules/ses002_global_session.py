@@ -30,6 +30,11 @@ from ..sessions import (
 )
 from .base import Rule
 
+# The screen trigger, what a file must contain for this rule to fire:
+# a session created by hand, bound at module / class / instance level.
+# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+SCREEN_TRIGGERS = ("raw",)
+
 DOCS = """\
 ## What it does
 Checks for a session instance bound at module level (`db = SessionLocal()`), in

@@ -19,6 +19,11 @@ from ..sessions import (
 )
 from .base import Rule
 
+# The screen trigger, what a file must contain for this rule to fire:
+# a session opened inside a function that may receive one through `Depends`.
+# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+SCREEN_TRIGGERS = ("managed",)
+
 DOCS = """\
 ## What it does
 Checks for functions that receive a session through FastAPI's dependency

@@ -14,6 +14,11 @@ from ..names import dotted_name, module_name_for
 from ..project import find_module_source, module_defines, same_behaviour, search_roots
 from .base import Rule
 
+# The screen trigger, what a file must contain for this rule to fire:
+# an import or attribute naming a deprecated module or name.
+# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+SCREEN_TRIGGERS = ("deprecated",)
+
 DOCS = """\
 ## What it does
 Checks for imports of session helpers from a deprecated module, as listed in
