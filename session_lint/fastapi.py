@@ -269,3 +269,30 @@ def add_dependency_param(rule: Rule, func: cst.FunctionDef, name: str, flavor: F
     new_params = params.with_changes(**{"kwonly_params" if use_kwonly else "params": existing})
     imports = (ImportSpec("fastapi", "Depends"), type_import, dep_import)
     return new_params, imports
+
+
+def injected_dependency(rule: Rule, param: cst.Param) -> set[str]:
+    """The dotted names the dependency of an injected parameter may be: `Depends(dep)` as its default,
+    in `Annotated[T, Depends(dep)]`, or in an alias of that here or in a project module (whose
+    dependency is named as that module sees it: `definition()` follows its imports)."""
+    depends = _is_depends(rule, param.default)
+    annotation = param.annotation.annotation if param.annotation else None
+    if depends is None and isinstance(annotation, cst.Name):
+        local = _assignments(rule).get(annotation.value)
+        names = rule.qualified_names(annotation)
+        if local is not None and (f"{rule.context.module_name}.{annotation.value}" in names or not names):
+            annotation = local
+        else:
+            for qualified in names:
+                module, _, leaf = qualified.rpartition(".")
+                source = find_module_source(module, rule.project_roots()) if module else None
+                alias = _annotated_aliases(source, source.stat().st_mtime_ns).get(leaf) if source else None
+                if alias is not None and alias[1]:
+                    return {f"{module}.{alias[1]}"}
+            return set()
+    if depends is None and isinstance(annotation, cst.Subscript):
+        extras = [e.slice.value for e in annotation.slice[1:] if isinstance(e.slice, cst.Index)]
+        depends = next((d for d in map(lambda e: _is_depends(rule, e), extras) if d is not None), None)
+    if depends is None or not depends.args:
+        return set()
+    return rule.qualified_names(depends.args[0].value)

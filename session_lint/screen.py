@@ -65,6 +65,10 @@ from .sourcefile import unsupported_encoding
 #             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
 #             (session_lint/pytest_fixtures.py: those spell no session word, the prefilter asks for it by path)
 #   deprecated an import / attribute naming a deprecated module or name
+#   transaction a `.commit()` / `.rollback()` on a name inside a `with ... .begin(...)` block, or on a
+#             parameter that FastAPI may inject (a call as default, `Annotated[...]`, an alias name);
+#             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
+#             session may come through an alias that spells none
 # Rules whose modules do not state `SCREEN_TRIGGERS` yet (their owner is to move the entry there
 # and delete it here; a declared trigger wins).
 _UNDECLARED_TRIGGERS: dict[str, frozenset[str]] = {
@@ -72,7 +76,11 @@ _UNDECLARED_TRIGGERS: dict[str, frozenset[str]] = {
     "SES006": frozenset({"raw", "block"}),
 }
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted({**_UNDECLARED_TRIGGERS, **rule_screen_triggers()}.items()))
-KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated"})
+KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction"})
+ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
+_ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
+# annotations that are a session type without a `Depends`: FastAPI does not inject those
+_PLAIN_SESSION_TYPES = frozenset({"Session", "AsyncSession"})
 
 _BUILDER_SUFFIXES = ("sessionmaker", "session_maker", "session_factory")  # project builders' names
 _SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
@@ -136,6 +144,7 @@ class Screen:
             wanted |= self.words.deprecated
         self.wanted = frozenset(wanted)
         self.pattern = _word_pattern(self.wanted)
+        self.ender_pattern = _ENDER_CALL if "transaction" in self.triggers else None
 
     def prefilter(self, data: bytes, path: str | None = None) -> bool:
         """May this file contain a candidate? (bytes regex; False means certainly not). With its
@@ -143,6 +152,7 @@ class Screen:
         if unsupported_encoding(data):
             return True  # its words are not spelled in ASCII bytes: the engine reports it as SES999
         return (not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
+                or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
                 or (path is not None and self.fixture_candidate(data, path)))
 
     def fixture_candidate(self, data: bytes, path: str) -> bool:
@@ -165,7 +175,8 @@ class Screen:
             return True  # an unsupported encoding spells no ASCII word: the engine reports it (SES999)
         spelled = self.pattern is not None and self.pattern.search(data) is not None
         fixtures = self.fixture_candidate(data, path)
-        if not spelled and not fixtures:
+        ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
+        if not spelled and not fixtures and not ends:
             return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
@@ -173,6 +184,7 @@ class Screen:
             return True  # the engine reports it (SES999) or decides for itself
         try:
             return ((fixtures and closes_fixture_session(tree, data, path, self.config))
+                    or (ends and _ends_owned_transaction(tree))
                     or (spelled and _Finder(self, tree, data, path).found()))
         except RecursionError:
             return True
@@ -195,8 +207,59 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     words = _Words.of(config)
     new_leaves = {_leaf(new) for _, new in config.deprecated}
     first_parts = {name.partition(".")[0] for pair in config.deprecated for name in pair}
+    # SES007 resolves the dependency of a parameter whose session it ends: keep what those calls mention
+    enders = ENDERS | {"begin"} if any("transaction" in TRIGGERS[code] for code in codes) else frozenset()
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
-                                | SESSION_WORDS | {"next"}), frozenset(first_parts))
+                                | SESSION_WORDS | {"next"} | enders), frozenset(first_parts))
+
+
+def _ends_owned_transaction(tree: ast.Module) -> bool:
+    """The `transaction` trigger: a `.commit()` / `.rollback()` on a name inside a block with a
+    `.begin(...)` item, or on a parameter FastAPI may inject (see the trigger's description)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            if any(_is_call_of(item.context_expr, "begin") for item in node.items) \
+                    and any(_ender_on(n) for stmt in node.body for n in ast.walk(stmt)):
+                return True
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            injectable = _injectable_parameters(node.args)
+            if injectable and any(_ender_on(n) in injectable for stmt in node.body for n in ast.walk(stmt)):
+                return True
+    return False
+
+
+def _is_call_of(node: ast.AST, method: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
+
+
+def _ender_on(node: ast.AST) -> str | None:
+    """`name` for `name.commit()` / `name.rollback()`."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ENDERS \
+            and isinstance(node.func.value, ast.Name):
+        return node.func.value.id
+    return None
+
+
+def _injectable_parameters(args: ast.arguments) -> set[str]:
+    positional = [*args.posonlyargs, *args.args]
+    defaults = dict(zip([a.arg for a in positional][len(positional) - len(args.defaults):], args.defaults))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    found = set()
+    for arg in (*positional, *args.kwonlyargs):
+        annotation = arg.annotation
+        if isinstance(defaults.get(arg.arg), ast.Call) or isinstance(annotation, ast.Subscript) or (
+                isinstance(annotation, (ast.Name, ast.Attribute, ast.Constant))
+                and _annotation_leaf(annotation) not in _PLAIN_SESSION_TYPES):
+            found.add(arg.arg)
+    return found
+
+
+def _annotation_leaf(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 # Spellings of a word that name another library's class, never SQLAlchemy's (`requests.Session()`

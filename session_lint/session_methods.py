@@ -39,7 +39,7 @@ def returned_class(function: str, roots: tuple[Path, ...]) -> str | None:
     """The project class of what calling `function` returns: the class its return annotation names
     (`-> PrefectDBInterface`), or the class itself when `function` is a project class; dotted where
     it is defined. None when it names no project class."""
-    found = _definition(function, roots)
+    found = definition(function, roots)
     if found is not None and isinstance(found[0], ast.ClassDef):  # `config = PgConfig(url)`
         return f"{found[1].name}.{found[0].name}"
     if found is None or not isinstance(found[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -67,22 +67,22 @@ def session_module_method_names(session_module: str, roots: tuple[Path, ...]) ->
 
 # -- definitions -----------------------------------------------------------------------------------
 
-def _definition(dotted: str, roots: tuple[Path, ...], hops: int = 0) -> tuple[ast.AST, ModuleFacts] | None:
+def definition(dotted: str, roots: tuple[Path, ...], hops: int = 0) -> tuple[ast.AST, ModuleFacts] | None:
     """The top-level function or class `dotted` names, following re-exports and aliases."""
     module, _, name = dotted.rpartition(".")
     facts = module_facts(module, roots) if module else None
     if facts is None or hops > MAX_DEPTH:
         return None
     if name in facts.aliases:
-        return _definition(f"{module}.{facts.aliases[name]}", roots, hops + 1)
+        return definition(f"{module}.{facts.aliases[name]}", roots, hops + 1)
     if name in facts.imports:
-        return _definition(facts.imports[name], roots, hops + 1)
+        return definition(facts.imports[name], roots, hops + 1)
     node = facts.functions.get(name) or facts.classes.get(name)
     return (node, facts) if node is not None else None
 
 
 def _class(dotted: str, roots: tuple[Path, ...]) -> tuple[ast.ClassDef, ModuleFacts] | None:
-    found = _definition(dotted, roots)
+    found = definition(dotted, roots)
     return found if found is not None and isinstance(found[0], ast.ClassDef) else None  # type: ignore[return-value]
 
 
@@ -134,7 +134,7 @@ class _Context:
 
 @lru_cache(maxsize=1024)
 def _function_flavor(dotted: str, roots: tuple[Path, ...], depth: int) -> str | None:
-    found = _definition(dotted, roots) if depth <= MAX_DEPTH else None
+    found = definition(dotted, roots) if depth <= MAX_DEPTH else None
     if found is None or not isinstance(found[0], (ast.FunctionDef, ast.AsyncFunctionDef)) or found[0].decorator_list:
         return None
     return _returns_flavor(found[0], _Context(found[1]), roots, depth)

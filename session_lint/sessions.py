@@ -713,6 +713,13 @@ def session_block_opening(rule: Rule, item: cst.WithItem) -> tuple[str, bool] | 
     return None
 
 
+def session_factory(rule: Rule, node: cst.CSTNode) -> bool:
+    """Is `node` a session factory: a configured one, a `sessionmaker(...)`-style registry call, or a
+    name this module or an enclosing function binds to one (`Session = sessionmaker(bind=engine)`)?"""
+    return _is_session_factory(rule, node) or (
+        isinstance(node, (cst.Name, cst.Attribute)) and called_registry(rule, cst.Call(func=node)) is not None)
+
+
 def _is_session_factory(rule: Rule, node: cst.CSTNode) -> bool:
     config = rule.config
     return (rule.resolves_to(node, config.session_factories)
