@@ -44,6 +44,7 @@ _KEYS: dict[str, tuple[str, tuple[type, str]]] = {
     "exclude": ("exclude", _STR_LIST),
     "per-file-ignores": ("per_file_ignores", _LIST_TABLE),
     "deprecated": ("deprecated", _STR_TABLE),
+    "slow-calls": ("slow_calls", _STR_LIST),
 }
 
 # where the further entries of a helper list go
@@ -81,6 +82,9 @@ class Config:
     exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     deprecated: tuple[tuple[str, str], ...] = tuple(DEFAULT_DEPRECATED.items())
+    # SES009: dotted names of the project's own slow calls (`app.clients.fetch_invoice`), added to
+    # the network / subprocess / sleep calls session-lint knows
+    slow_calls: tuple[str, ...] = ()
     # Where the configuration came from (None: built-in defaults); paths in
     # per-file-ignores and exclude are relative to `root`.
     source: Path | None = field(default=None, compare=False)

@@ -138,3 +138,26 @@ def annotated_dependency(value: ast.AST | None, leaf_of) -> tuple[ast.expr, list
     first, *extras = value.slice.elts
     depends = [e for e in extras if isinstance(e, ast.Call) and leaf_of(e.func) == "Depends"]
     return (first, depends) if depends else None
+
+
+# -- slow I/O (SES009): calls that hold whatever the caller holds for network or wall-clock time ----
+# Module-level functions, by their dotted name.
+SLOW_FUNCTIONS = frozenset({
+    *(f"requests.{m}" for m in ("get", "post", "put", "patch", "delete", "head", "options", "request")),
+    *(f"requests.api.{m}" for m in ("get", "post", "put", "patch", "delete", "head", "options", "request")),
+    *(f"httpx.{m}" for m in ("get", "post", "put", "patch", "delete", "head", "options", "request", "stream")),
+    "urllib.request.urlopen", "smtplib.SMTP", "smtplib.SMTP_SSL",
+    *(f"subprocess.{m}" for m in ("run", "call", "check_call", "check_output")),
+    "time.sleep",
+})
+# Clients whose methods do network I/O: `with httpx.Client() as client: client.get(...)`,
+# `s3 = boto3.client("s3"); s3.put_object(...)`. Any method of an object they build counts.
+SLOW_CLIENTS = frozenset({
+    "httpx.Client", "httpx.AsyncClient", "aiohttp.ClientSession", "requests.Session", "requests.session",
+    "boto3.client", "boto3.resource", "smtplib.SMTP", "smtplib.SMTP_SSL",
+})
+ASYNC_SLEEP = frozenset({"asyncio.sleep"})  # slow unless its delay is the constant 0 (a bare yield point)
+SLOW_MODULE_WORDS = frozenset(name.partition(".")[0] for name in SLOW_FUNCTIONS | SLOW_CLIENTS | ASYNC_SLEEP)
+# Session methods that write (SES009 counts an injected session as holding locks after the first).
+WRITE_METHODS = frozenset({"add", "add_all", "delete", "merge", "flush", "bulk_save_objects",
+                           "bulk_insert_mappings", "bulk_update_mappings"})

@@ -46,10 +46,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-from .ast_imports import imported_names
+from .ast_imports import import_bindings, imported_names
 from .config import Config
 from .discovery import is_project_test_path
-from .knowledge import ASYNC_SESSION_CLASSES, REGISTRIES, REGISTRY_WORDS, SESSION_CLASSES, SESSION_WORDS
+from .knowledge import (
+    ASYNC_SESSION_CLASSES,
+    ASYNC_SLEEP,
+    REGISTRIES,
+    REGISTRY_WORDS,
+    SESSION_CLASSES,
+    SESSION_WORDS,
+    SLOW_CLIENTS,
+    SLOW_FUNCTIONS,
+    SLOW_MODULE_WORDS,
+)
 from .names import absolute_module, module_name_for
 from .pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
 from .rules import screen_triggers as rule_screen_triggers
@@ -65,6 +75,8 @@ from .sourcefile import unsupported_encoding
 #             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
 #             (session_lint/pytest_fixtures.py: those spell no session word, the prefilter asks for it by path)
 #   deprecated an import / attribute naming a deprecated module or name
+#   slow_io  a call of a slow function or client (knowledge.SLOW_*, `slow-calls`) in a file that spells a
+#             session word, `Depends` or a session write (`.add(`): SES009's session may be injected
 #   transaction a `.commit()` / `.rollback()` on a name inside a `with ... .begin(...)` block, or on a
 #             parameter that FastAPI may inject (a call as default, `Annotated[...]`, an alias name);
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
@@ -76,7 +88,8 @@ _UNDECLARED_TRIGGERS: dict[str, frozenset[str]] = {
     "SES006": frozenset({"raw", "block"}),
 }
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted({**_UNDECLARED_TRIGGERS, **rule_screen_triggers()}.items()))
-KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction"})
+KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io"})
+_HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
 _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
 # annotations that are a session type without a `Depends`: FastAPI does not inject those
@@ -145,6 +158,9 @@ class Screen:
         self.wanted = frozenset(wanted)
         self.pattern = _word_pattern(self.wanted)
         self.ender_pattern = _ENDER_CALL if "transaction" in self.triggers else None
+        self.slow_names = SLOW_FUNCTIONS | SLOW_CLIENTS | ASYNC_SLEEP | frozenset(config.slow_calls)
+        self.slow_pattern = (_word_pattern(SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls})
+                             if "slow_io" in self.triggers else None)
 
     def prefilter(self, data: bytes, path: str | None = None) -> bool:
         """May this file contain a candidate? (bytes regex; False means certainly not). With its
@@ -153,7 +169,13 @@ class Screen:
             return True  # its words are not spelled in ASCII bytes: the engine reports it as SES999
         return (not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
                 or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
+                or self._may_hold_across_io(data)
                 or (path is not None and self.fixture_candidate(data, path)))
+
+    def _may_hold_across_io(self, data: bytes) -> bool:
+        return (self.slow_pattern is not None and self.slow_pattern.search(data) is not None
+                and ((self.pattern is not None and self.pattern.search(data) is not None)
+                     or _HOLDER.search(data) is not None))
 
     def fixture_candidate(self, data: bytes, path: str) -> bool:
         """May a test module close a pytest fixture's session (`db_session.close()`, `s = factory();
@@ -176,16 +198,20 @@ class Screen:
         spelled = self.pattern is not None and self.pattern.search(data) is not None
         fixtures = self.fixture_candidate(data, path)
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
-        if not spelled and not fixtures and not ends:
+        slow = self._may_hold_across_io(data)
+        if not spelled and not fixtures and not ends and not slow:
             return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return True  # the engine reports it (SES999) or decides for itself
         try:
+            finder = _Finder(self, tree, data, path) if spelled else None
             return ((fixtures and closes_fixture_session(tree, data, path, self.config))
                     or (ends and _ends_owned_transaction(tree))
-                    or (spelled and _Finder(self, tree, data, path).found()))
+                    or (slow and _calls_slow(tree, self.slow_names) and (
+                        (finder is not None and finder.opens_a_session()) or _may_receive_a_session(tree)))
+                    or (finder is not None and finder.found()))
         except RecursionError:
             return True
 
@@ -209,6 +235,9 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     first_parts = {name.partition(".")[0] for pair in config.deprecated for name in pair}
     # SES007 resolves the dependency of a parameter whose session it ends: keep what those calls mention
     enders = ENDERS | {"begin"} if any("transaction" in TRIGGERS[code] for code in codes) else frozenset()
+    # SES009 resolves the slow calls of functions that may hold a session
+    if any("slow_io" in TRIGGERS[code] for code in codes):
+        enders = enders | SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls}
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
                                 | SESSION_WORDS | {"next"} | enders), frozenset(first_parts))
 
@@ -224,6 +253,35 @@ def _ends_owned_transaction(tree: ast.Module) -> bool:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             injectable = _injectable_parameters(node.args)
             if injectable and any(_ender_on(n) in injectable for stmt in node.body for n in ast.walk(stmt)):
+                return True
+    return False
+
+
+def _calls_slow(tree: ast.Module, slow: frozenset[str]) -> bool:
+    """The `slow_io` trigger: a call that resolves (through any import of the file) to a slow name."""
+    imports = import_bindings((n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))), "",
+                              keep_unresolved=True)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            parts, func = [], node.func
+            while isinstance(func, ast.Attribute):
+                parts.append(func.attr)
+                func = func.value
+            if isinstance(func, ast.Name):
+                base = imports.get(func.id, func.id)
+                if ".".join([base, *reversed(parts)]) in slow:
+                    return True  # a slow function, or a client whose methods the rule checks
+    return False
+
+
+def _may_receive_a_session(tree: ast.Module) -> bool:
+    """A function with a parameter FastAPI may fill with a session (not a scalar)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            scalars = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)
+                       if _annotation_leaf(a.annotation) in _SCALAR_ANNOTATIONS}
+            if _injectable_parameters(args) - scalars:
                 return True
     return False
 
@@ -449,6 +507,9 @@ class _Finder:
         return self.is_raw(call) or self._configured(func, self.words.managed)
 
     # -- triggers ------------------------------------------------------------------------------
+    def opens_a_session(self) -> bool:
+        return any(self._may_matter(c.func) and self.is_opening(c) for c in self.calls)
+
     def found(self) -> bool:
         triggers = self.screen.triggers
         if "deprecated" in triggers and self.deprecated():

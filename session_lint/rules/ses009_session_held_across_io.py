@@ -1,0 +1,313 @@
+"""SES009 session-held-across-io: network, subprocess or sleep calls while a session is open and in use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import libcst as cst
+from libcst.metadata import ScopeProvider
+
+from ..fastapi import injected_sessions
+from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS, WRITE_METHODS
+from ..sessions import manual_session_call, session_block_opening
+from .base import Rule
+
+# The screen trigger, what a file must contain for this rule to fire:
+# a call of a known slow function or client (or a configured `slow-calls` name) in a file that
+# opens or receives a session. session_lint/screen.py skips LibCST for files without it.
+SCREEN_TRIGGERS = ("slow_io",)
+
+DOCS = """\
+## What it does
+Checks for calls that wait on the network, another process or the clock while a
+session is open and has been used: inside a session block (`with get_db_session()
+as db:`, `with SessionLocal() as db:`, `with SessionLocal.begin() as db:`, the
+`async` forms), between `db = SessionLocal()` and `db.close()`, and in a function
+that receives its session through `Depends` after its first write. Slow calls are
+`requests.*`, `httpx.*` and the methods of `httpx.Client` / `AsyncClient`,
+`aiohttp.ClientSession`, `requests.Session` and `boto3` clients,
+`urllib.request.urlopen`, `smtplib.SMTP`, `subprocess.run` / `call` / `check_*`,
+`time.sleep` and `asyncio.sleep` with a delay other than `0`; the `slow-calls`
+option adds the project's own (`app.clients.fetch_invoice`). Names are resolved
+through imports: a local function called `get` is not `requests.get`.
+
+## Why is this bad?
+Once a session has run a statement it holds a pooled connection, and after a
+write it holds row locks, until it commits or closes. A call that waits on
+another service holds both for its whole duration: other requests block on the
+locks, and under load the pool runs dry (`QueuePool limit of size 5 overflow 10
+reached, connection timed out`).
+
+## Example
+```python
+with get_db_session() as db:
+    order = db.get(Order, order_id)
+    order.status = "paid"
+    requests.post(WEBHOOK_URL, json={"id": order.id})
+```
+
+## Use instead
+```python
+with get_db_session() as db:
+    order = db.get(Order, order_id)
+    order.status = "paid"
+    payload = {"id": order.id}
+requests.post(WEBHOOK_URL, json=payload)
+```
+
+## Fix safety
+No fix: moving the call out of the block changes what happens when it fails (the
+write is committed before the webhook is sent, or the webhook is sent for a write
+that later rolls back), which only the author can decide.
+
+## Options
+- `slow-calls`: dotted names of further slow functions.
+- `session-module`, `session-factories`, `context-manager`, `dependency` and
+  their async forms: what opens or injects a session.
+
+## References
+- [SQLAlchemy: When do I construct a Session, when do I commit it, and when do I close it?](https://docs.sqlalchemy.org/en/20/orm/session_basics.html#when-do-i-construct-a-session-when-do-i-commit-it-and-when-do-i-close-it)
+- [SQLAlchemy: Dealing with Disconnects and pool timeouts](https://docs.sqlalchemy.org/en/20/errors.html#error-3o7r)
+"""
+
+
+class SessionHeldAcrossIo(Rule):
+    code = "SES009"
+    name = "session-held-across-io"
+    summary = "network, subprocess or sleep call while a session is open and in use"
+    docs = DOCS
+    METADATA_DEPENDENCIES = Rule.METADATA_DEPENDENCIES + (ScopeProvider,)
+
+    VALID = (
+        ("import requests\nfrom core.database import get_db_session\n\n\ndef f():\n"
+         "    with get_db_session() as db:\n        payload = db.get(User, 1).name\n    requests.post(URL, json=payload)\n"),
+        # before the session's first use nothing is held yet
+        ("import requests\nfrom core.database import get_db_session\n\n\ndef f():\n"
+         "    with get_db_session() as db:\n        data = requests.get(URL).json()\n        db.add(User(**data))\n"),
+    )
+    INVALID = (
+        ("import requests\nfrom core.database import get_db_session\n\n\ndef f():\n"
+         "    with get_db_session() as db:\n        db.add(User())\n        requests.post(URL)\n"),
+        ("import time\nfrom core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n"
+         "    try:\n        db.add(User())\n        time.sleep(5)\n        db.commit()\n    finally:\n        db.close()\n"),
+    )
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.reported: set[int] = set()
+
+    # -- the three ways a session is held ---------------------------------------------------
+    def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            opened = session_block_opening(self, item)
+            if opened is not None and isinstance(node.body, cst.IndentedBlock):
+                self._check(_leaves(node.body.body), opened[0], after=self._uses)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if not isinstance(node.body, cst.IndentedBlock):
+            return
+        leaves = list(_leaves(node.body.body))
+        for index, leaf in enumerate(leaves):  # `db = SessionLocal()` ... `db.close()`
+            opened = _opened_name(self, leaf)
+            if opened is not None:
+                self._check(leaves[index + 1:], opened, after=self._uses)
+        for injected in injected_sessions(self, node):  # an injected session, after its first write
+            self._check(leaves, injected.name, after=self._writes)
+
+    def _check(self, leaves: Sequence[cst.CSTNode] | Iterator[cst.CSTNode], session: str, after) -> None:
+        leaves = list(leaves)
+        start = next((i for i, leaf in enumerate(leaves) if after(leaf, session)), None)
+        if start is None:
+            return
+        for count, leaf in enumerate(leaves[start + 1:], 1):
+            if _closes(leaf, session):
+                return
+            for call in _calls(leaf):
+                slow = self._slow(call)
+                if slow is not None and id(call) not in self.reported:
+                    self.reported.add(id(call))
+                    self.report(call, f"`{slow}` while the session `{session}` is open and in use ({count} "
+                                      f"statement{'s' if count > 1 else ''} after its first "
+                                      f"{'write' if after == self._writes else 'use'}): its connection is held "
+                                      "for the call; finish the database work first")
+
+    # -- what the statements do -------------------------------------------------------------
+    @staticmethod
+    def _uses(leaf: cst.CSTNode, session: str) -> bool:
+        finder = _NameUse(session)
+        leaf.visit(finder)
+        return finder.found
+
+    @staticmethod
+    def _writes(leaf: cst.CSTNode, session: str) -> bool:
+        for call in _calls(leaf):
+            func = call.func
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == session:
+                if func.attr.value in WRITE_METHODS:
+                    return True
+                if func.attr.value == "execute" and call.args and _is_dml(call.args[0].value):
+                    return True
+        return False
+
+    def _slow(self, call: cst.Call) -> str | None:
+        """The dotted name of a slow call, or None."""
+        names = self.qualified_names(call.func)
+        known = names & SLOW_FUNCTIONS or names & set(self.config.slow_calls)
+        if known:
+            return f"{min(known)}()"
+        if names & ASYNC_SLEEP:
+            delay = call.args[0].value if call.args else None
+            zero = isinstance(delay, (cst.Integer, cst.Float)) and float(delay.value) == 0
+            return None if zero else "asyncio.sleep()"
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            client = self._client_class(func.value)
+            if client is not None:
+                return f"{client}(...).{func.attr.value}()"
+        return None
+
+    def _client_class(self, receiver: cst.BaseExpression) -> str | None:
+        """`httpx.Client` for `client` bound by `with httpx.Client() as client:` / `client = httpx.Client()`,
+        or for `httpx.Client()` itself."""
+        if isinstance(receiver, cst.Call):
+            found = self.qualified_names(receiver.func) & SLOW_CLIENTS
+            return min(found) if found else None
+        if not isinstance(receiver, cst.Name):
+            return None
+        scope = self.get_metadata(ScopeProvider, receiver, None)
+        bindings = list(scope[receiver.value]) if scope is not None else []
+        classes = set()
+        for binding in bindings:
+            value = _bound_value(self, binding.node)
+            if not isinstance(value, cst.Call):
+                return None
+            classes |= self.qualified_names(value.func) & SLOW_CLIENTS
+        return min(classes) if len(classes) == 1 and bindings else None
+
+
+def _bound_value(rule: Rule, node: cst.CSTNode) -> cst.BaseExpression | None:
+    parent = rule.parent(node)
+    if isinstance(parent, cst.AsName):
+        item = rule.parent(parent)
+        return item.item if isinstance(item, cst.WithItem) else None
+    if isinstance(parent, cst.AssignTarget):
+        assign = rule.parent(parent)
+        return assign.value if isinstance(assign, cst.Assign) else None
+    return None
+
+
+def _opened_name(rule: Rule, leaf: cst.CSTNode) -> str | None:
+    """`db` for a statement `db = SessionLocal()` (a session opened by hand)."""
+    if not (isinstance(leaf, cst.SimpleStatementLine) and len(leaf.body) == 1 and isinstance(leaf.body[0], cst.Assign)):
+        return None
+    assign = leaf.body[0]
+    value = assign.value.expression if isinstance(assign.value, cst.Await) else assign.value
+    if len(assign.targets) == 1 and isinstance(assign.targets[0].target, cst.Name) \
+            and manual_session_call(rule, value) is not None:
+        return assign.targets[0].target.value
+    return None
+
+
+def _is_dml(node: cst.BaseExpression) -> bool:
+    """`insert(...)`, `update(...)`, `delete(...)`, with any `.where(...)`/`.values(...)` after."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        node = node.func.value
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("insert", "update", "delete")
+
+
+def _closes(leaf: cst.CSTNode, session: str) -> bool:
+    return any(isinstance(c.func, cst.Attribute) and c.func.attr.value == "close"
+               and isinstance(c.func.value, cst.Name) and c.func.value.value == session for c in _calls(leaf))
+
+
+def _leaves(statements: Sequence[cst.BaseStatement]) -> Iterator[cst.CSTNode]:
+    """The simple statements and compound statements' headers, in source order, through every block
+    (not into nested functions and classes: their bodies run later)."""
+    for stmt in statements:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            yield stmt
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        else:
+            yield from _headers(stmt)
+            for block in _blocks(stmt):
+                yield from _leaves(block)
+
+
+def _headers(stmt: cst.BaseCompoundStatement) -> list[cst.CSTNode]:
+    if isinstance(stmt, (cst.If, cst.While)):
+        return [stmt.test]
+    if isinstance(stmt, cst.For):
+        return [stmt.iter]
+    if isinstance(stmt, cst.With):
+        return list(stmt.items)
+    if isinstance(stmt, cst.Match):
+        return [stmt.subject]
+    return []
+
+
+def _blocks(stmt: cst.CSTNode) -> list[Sequence[cst.BaseStatement]]:
+    blocks = []
+    body = getattr(stmt, "body", None)
+    if isinstance(body, cst.IndentedBlock):
+        blocks.append(body.body)
+    elif isinstance(body, cst.SimpleStatementSuite):
+        blocks.append([cst.SimpleStatementLine(body=body.body)])
+    if isinstance(stmt, cst.Try) or isinstance(stmt, cst.TryStar):
+        blocks += [h.body.body for h in stmt.handlers if isinstance(h.body, cst.IndentedBlock)]
+    if isinstance(stmt, cst.Match):
+        blocks += [case.body.body for case in stmt.cases if isinstance(case.body, cst.IndentedBlock)]
+    for part in ("orelse", "finalbody"):
+        other = getattr(stmt, part, None)
+        if isinstance(other, cst.If):
+            blocks.append([other])
+        elif other is not None and isinstance(getattr(other, "body", None), cst.IndentedBlock):
+            blocks.append(other.body.body)
+    return blocks
+
+
+class _NameUse(cst.CSTVisitor):
+    """Does a statement read or write the variable `name` (not an attribute or keyword so spelled)?"""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.found = name, False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found = self.found or node.value == self.name
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+class _Calls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+
+def _calls(leaf: cst.CSTNode) -> list[cst.Call]:
+    finder = _Calls()
+    leaf.visit(finder)
+    return finder.calls
