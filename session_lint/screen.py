@@ -59,6 +59,7 @@ from .knowledge import (
     SLOW_CLIENTS,
     SLOW_FUNCTIONS,
     SLOW_MODULE_WORDS,
+    WRITE_METHODS,
 )
 from .names import absolute_module, module_name_for
 from .pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
@@ -209,8 +210,7 @@ class Screen:
             finder = _Finder(self, tree, data, path) if spelled else None
             return ((fixtures and closes_fixture_session(tree, data, path, self.config))
                     or (ends and _ends_owned_transaction(tree))
-                    or (slow and _calls_slow(tree, self.slow_names) and (
-                        (finder is not None and finder.opens_a_session()) or _may_receive_a_session(tree)))
+                    or (slow and _may_hold_a_session_across(tree, self.slow_names, finder))
                     or (finder is not None and finder.found()))
         except RecursionError:
             return True
@@ -257,10 +257,30 @@ def _ends_owned_transaction(tree: ast.Module) -> bool:
     return False
 
 
-def _calls_slow(tree: ast.Module, slow: frozenset[str]) -> bool:
-    """The `slow_io` trigger: a call that resolves (through any import of the file) to a slow name."""
+def _may_hold_a_session_across(tree: ast.Module, slow: frozenset[str], finder: _Finder | None) -> bool:
+    """The `slow_io` trigger: a slow call (resolved through the file's imports) in a function, or a
+    top-level statement, that also opens a session, or that writes through a parameter FastAPI may
+    fill with a session (`db.add(...)`)."""
+    slow_lines = _slow_call_lines(tree, slow)
+    if not slow_lines:
+        return False
+    openings = finder.opening_lines() if finder is not None else []
+    units = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] + tree.body
+    for unit in units:
+        inside = [line for line in slow_lines if unit.lineno <= line <= unit.end_lineno]
+        if not inside:
+            continue
+        if any(unit.lineno <= line <= unit.end_lineno for line in openings):
+            return True
+        if isinstance(unit, (ast.FunctionDef, ast.AsyncFunctionDef)) and _writes_through_parameter(unit):
+            return True
+    return False
+
+
+def _slow_call_lines(tree: ast.Module, slow: frozenset[str]) -> list[int]:
     imports = import_bindings((n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))), "",
                               keep_unresolved=True)
+    lines = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             parts, func = [], node.func
@@ -270,20 +290,18 @@ def _calls_slow(tree: ast.Module, slow: frozenset[str]) -> bool:
             if isinstance(func, ast.Name):
                 base = imports.get(func.id, func.id)
                 if ".".join([base, *reversed(parts)]) in slow:
-                    return True  # a slow function, or a client whose methods the rule checks
-    return False
+                    lines.append(node.lineno)  # a slow function, or a client whose methods the rule checks
+    return lines
 
 
-def _may_receive_a_session(tree: ast.Module) -> bool:
-    """A function with a parameter FastAPI may fill with a session (not a scalar)."""
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            args = node.args
-            scalars = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)
-                       if _annotation_leaf(a.annotation) in _SCALAR_ANNOTATIONS}
-            if _injectable_parameters(args) - scalars:
-                return True
-    return False
+def _writes_through_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    args = function.args
+    scalars = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)
+               if _annotation_leaf(a.annotation) in _SCALAR_ANNOTATIONS}
+    params = _injectable_parameters(args) - scalars
+    return bool(params) and any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in WRITE_METHODS | {"execute"}
+        and isinstance(n.func.value, ast.Name) and n.func.value.id in params for n in ast.walk(function))
 
 
 def _is_call_of(node: ast.AST, method: str) -> bool:
@@ -507,8 +525,8 @@ class _Finder:
         return self.is_raw(call) or self._configured(func, self.words.managed)
 
     # -- triggers ------------------------------------------------------------------------------
-    def opens_a_session(self) -> bool:
-        return any(self._may_matter(c.func) and self.is_opening(c) for c in self.calls)
+    def opening_lines(self) -> list[int]:
+        return [c.lineno for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
 
     def found(self) -> bool:
         triggers = self.screen.triggers
