@@ -161,3 +161,4 @@ SLOW_MODULE_WORDS = frozenset(name.partition(".")[0] for name in SLOW_FUNCTIONS 
 # Session methods that write (SES009 counts an injected session as holding locks after the first).
 WRITE_METHODS = frozenset({"add", "add_all", "delete", "merge", "flush", "bulk_save_objects",
                            "bulk_insert_mappings", "bulk_update_mappings"})
+DML_CONSTRUCTS = frozenset({"insert", "update", "delete"})  # `session.execute(update(User)...)` writes

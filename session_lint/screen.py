@@ -54,6 +54,7 @@ from .knowledge import (
     ASYNC_SLEEP,
     REGISTRIES,
     REGISTRY_WORDS,
+    ROUTE_METHODS,
     SESSION_CLASSES,
     SESSION_WORDS,
     SLOW_CLIENTS,
@@ -78,6 +79,8 @@ from .sourcefile import unsupported_encoding
 #   deprecated an import / attribute naming a deprecated module or name
 #   slow_io  a call of a slow function or client (knowledge.SLOW_*, `slow-calls`) in a file that spells a
 #             session word, `Depends` or a session write (`.add(`): SES009's session may be injected
+#   route_write a route-shaped decorator (`@x.post(...)`: fastapi.is_route trusts that shape) on a function
+#             that writes through a parameter it never commits (`db.add(...)`, no `db.commit()`)
 #   transaction a `.commit()` / `.rollback()` on a name inside a `with ... .begin(...)` block, or on a
 #             parameter that FastAPI may inject (a call as default, `Annotated[...]`, an alias name);
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
@@ -89,7 +92,8 @@ _UNDECLARED_TRIGGERS: dict[str, frozenset[str]] = {
     "SES006": frozenset({"raw", "block"}),
 }
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted({**_UNDECLARED_TRIGGERS, **rule_screen_triggers()}.items()))
-KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io"})
+KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io", "route_write"})
+_ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
 _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
@@ -152,13 +156,14 @@ class Screen:
         self.config = config
         self.words = _Words.of(config)
         wanted: set[str] = set()
-        if self.triggers & {"raw", "managed", "block"}:
+        if self.triggers & {"raw", "managed", "block", "slow_io"}:  # slow_io: where sessions are opened
             wanted |= self.words.raw | self.words.managed | self.words.session_types | SESSION_WORDS | {"next"}
         if "deprecated" in self.triggers:
             wanted |= self.words.deprecated
         self.wanted = frozenset(wanted)
         self.pattern = _word_pattern(self.wanted)
         self.ender_pattern = _ENDER_CALL if "transaction" in self.triggers else None
+        self.route_pattern = _ROUTE_DECORATOR if "route_write" in self.triggers else None
         self.slow_names = SLOW_FUNCTIONS | SLOW_CLIENTS | ASYNC_SLEEP | frozenset(config.slow_calls)
         self.slow_pattern = (_word_pattern(SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls})
                              if "slow_io" in self.triggers else None)
@@ -171,6 +176,7 @@ class Screen:
         return (not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
                 or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
                 or self._may_hold_across_io(data)
+                or (self.route_pattern is not None and self.route_pattern.search(data) is not None)
                 or (path is not None and self.fixture_candidate(data, path)))
 
     def _may_hold_across_io(self, data: bytes) -> bool:
@@ -200,7 +206,8 @@ class Screen:
         fixtures = self.fixture_candidate(data, path)
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
         slow = self._may_hold_across_io(data)
-        if not spelled and not fixtures and not ends and not slow:
+        routes = self.route_pattern is not None and self.route_pattern.search(data) is not None
+        if not spelled and not fixtures and not ends and not slow and not routes:
             return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
@@ -211,6 +218,7 @@ class Screen:
             return ((fixtures and closes_fixture_session(tree, data, path, self.config))
                     or (ends and _ends_owned_transaction(tree))
                     or (slow and _may_hold_a_session_across(tree, self.slow_names, finder))
+                    or (routes and _route_writes_without_commit(tree))
                     or (finder is not None and finder.found()))
         except RecursionError:
             return True
@@ -238,6 +246,9 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     # SES009 resolves the slow calls of functions that may hold a session
     if any("slow_io" in TRIGGERS[code] for code in codes):
         enders = enders | SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls}
+    # SES008 resolves the routes' dependencies
+    if any("route_write" in TRIGGERS[code] for code in codes):
+        enders = enders | ROUTE_METHODS
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
                                 | SESSION_WORDS | {"next"} | enders), frozenset(first_parts))
 
@@ -274,6 +285,23 @@ def _may_hold_a_session_across(tree: ast.Module, slow: frozenset[str], finder: _
             return True
         if isinstance(unit, (ast.FunctionDef, ast.AsyncFunctionDef)) and _writes_through_parameter(unit):
             return True
+    return False
+
+
+def _route_writes_without_commit(tree: ast.Module) -> bool:
+    """The `route_write` trigger (see its description)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_METHODS
+                for d in node.decorator_list):
+            written = {n.func.value.id for n in ast.walk(node) if isinstance(n, ast.Call)
+                       and isinstance(n.func, ast.Attribute) and n.func.attr in WRITE_METHODS | {"execute"}
+                       and isinstance(n.func.value, ast.Name)}
+            committed = {n.func.value.id for n in ast.walk(node) if isinstance(n, ast.Call)
+                         and isinstance(n.func, ast.Attribute) and n.func.attr in ("commit", "begin")
+                         and isinstance(n.func.value, ast.Name)}
+            if written - committed:
+                return True
     return False
 
 

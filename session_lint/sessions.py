@@ -18,6 +18,7 @@ from .helper_behaviour import Behaviour
 from .knowledge import (
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
+    DML_CONSTRUCTS,
     EVENT_LISTEN,
     EVENT_LISTENS_FOR,
     REGISTRIES,
@@ -25,6 +26,7 @@ from .knowledge import (
     SCOPED_REGISTRIES,
     SESSION_CLASSES,
     SESSIONMAKERS,
+    WRITE_METHODS,
 )
 from .names import dotted_name
 from .project import module_defines, search_roots
@@ -780,3 +782,26 @@ def session_expires_on_commit(rule: Rule, call: cst.CSTNode) -> bool:
                         return arg.value.value == "True"
     expires = helper_behaviour(rule, call).expires
     return rule.config.expire_on_commit if expires is None else expires
+
+
+def method_on(call: cst.Call, session: str) -> str | None:
+    """`add` for `session.add(...)`: the method called on the variable `session`, or None."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == session:
+        return func.attr.value
+    return None
+
+
+def writes_through(call: cst.Call, session: str) -> bool:
+    """Does this call write through the session `session`: `add`, `delete`, `merge`, `flush`, ... or
+    `execute(insert/update/delete(...))` (with any `.where(...)` / `.values(...)` after)?"""
+    method = method_on(call, session)
+    if method in WRITE_METHODS:
+        return True
+    if method != "execute" or not call.args:
+        return False
+    statement = call.args[0].value
+    while isinstance(statement, cst.Call) and isinstance(statement.func, cst.Attribute):
+        statement = statement.func.value
+    return (isinstance(statement, cst.Call) and isinstance(statement.func, cst.Name)
+            and statement.func.value in DML_CONSTRUCTS)

@@ -18,6 +18,7 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
+from .helper_behaviour import behaviour
 from .session_methods import definition
 
 BEGIN = "begin"
@@ -64,3 +65,11 @@ def _own_expressions(stmt: ast.stmt) -> list[ast.AST]:
     if _blocks(stmt):
         return []
     return [n for n in ast.walk(stmt) if not isinstance(n, (ast.Lambda,))]
+
+
+def dependency_never_commits(dotted: str, roots: tuple[Path, ...]) -> bool:
+    """Is the project function `dotted` a dependency that yields a session it opens and never commits
+    it (`db = SessionLocal(); try: yield db; finally: db.close()`), followed through the helpers it
+    delegates to (helper_behaviour.py)? False when unknown."""
+    found = behaviour(dotted, roots)
+    return found.commits is False and found.creates_sessions and not found.passes_through

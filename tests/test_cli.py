@@ -154,7 +154,7 @@ def test_config_errors_exit_2_with_one_line(project, table, message):
     assert len(err.strip().splitlines()) == 1 and message in err and err.startswith("session-lint: error: ")
 
 
-VALID_CODES = "(valid: SES001, SES002, SES003, SES004, SES005, SES006, SES007, SES009, SES999, a prefix of them such as SES or SES00, or ALL)"
+VALID_CODES = "(valid: SES001, SES002, SES003, SES004, SES005, SES006, SES007, SES008, SES009, SES999, a prefix of them such as SES or SES00, or ALL)"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -80,3 +80,12 @@ def test_the_screen_lets_every_flagged_case_through():
     src = HEAD + "def f(db: Session = Depends(get_db)):\n    db.add(X())\n    requests.post(URL)\n"
     assert screen.check(src.encode(), "app/module.py")
     assert not screen.check(b"import requests\n\ndef f():\n    requests.get(URL)\n", "app/module.py")
+
+
+def test_the_screen_with_this_rule_alone_sees_the_session_block():
+    from session_lint.screen import Screen
+
+    src = ("from time import sleep\nfrom core.database import get_db_session\n\n\ndef f():\n"
+           "    with get_db_session() as db:\n        db.add(X())\n        sleep(1)\n")
+    assert found(src, CODE) == [(8, 9, CODE)]
+    assert Screen(config(), ("SES009",)).check(src.encode(), "app/module.py")

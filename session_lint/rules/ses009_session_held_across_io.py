@@ -8,8 +8,8 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from ..fastapi import injected_sessions
-from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS, WRITE_METHODS
-from ..sessions import manual_session_call, session_block_opening
+from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS
+from ..sessions import manual_session_call, session_block_opening, writes_through
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
@@ -140,14 +140,7 @@ class SessionHeldAcrossIo(Rule):
 
     @staticmethod
     def _writes(leaf: cst.CSTNode, session: str) -> bool:
-        for call in _calls(leaf):
-            func = call.func
-            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == session:
-                if func.attr.value in WRITE_METHODS:
-                    return True
-                if func.attr.value == "execute" and call.args and _is_dml(call.args[0].value):
-                    return True
-        return False
+        return any(writes_through(call, session) for call in _calls(leaf))
 
     def _slow(self, call: cst.Call) -> str | None:
         """The dotted name of a slow call, or None."""
@@ -206,13 +199,6 @@ def _opened_name(rule: Rule, leaf: cst.CSTNode) -> str | None:
             and manual_session_call(rule, value) is not None:
         return assign.targets[0].target.value
     return None
-
-
-def _is_dml(node: cst.BaseExpression) -> bool:
-    """`insert(...)`, `update(...)`, `delete(...)`, with any `.where(...)`/`.values(...)` after."""
-    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        node = node.func.value
-    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("insert", "update", "delete")
 
 
 def _closes(leaf: cst.CSTNode, session: str) -> bool:
