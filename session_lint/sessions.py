@@ -329,7 +329,7 @@ def project_session_generator(rule: Rule, func: cst.CSTNode) -> bool:
 
 
 def _module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
-    """`init.module_session_facts` of a project module (this file's own source for itself), with the
+    """`conventions.module_session_facts` of a project module (this file's own source for itself), with the
     session module's factories known; nothing for a module outside the project."""
     cache = _module_cache(rule, "_module_facts", dict)
     if module not in cache:
@@ -338,7 +338,7 @@ def _module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[st
 
 
 def _read_module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
-    from .init import module_session_facts
+    from .conventions import module_session_facts
     from .project import find_module_source
 
     context, roots = rule.context, rule.project_roots()
