@@ -56,10 +56,7 @@ def _module_assignments(module: cst.Module) -> dict[str, cst.BaseExpression]:
 
 
 def _assignments(rule: Rule) -> dict[str, cst.BaseExpression]:
-    cache = rule.context.__dict__
-    if "_module_assignments" not in cache:
-        cache["_module_assignments"] = _module_assignments(rule.context.module)
-    return cache["_module_assignments"]
+    return rule.context.memo("module_assignments", lambda: _module_assignments(rule.context.module))
 
 
 def is_route(rule: Rule, func: cst.FunctionDef) -> bool:

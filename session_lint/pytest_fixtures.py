@@ -681,11 +681,8 @@ def fixture_parameters(rule: Rule, function: cst.FunctionDef) -> dict[str, Provi
     import libcst as cst
 
     context = rule.context
-    cache = context.__dict__
-    if "_fixture_resolver" not in cache:
-        test_module = is_project_test_path(context.path, rule.config.root)
-        cache["_fixture_resolver"] = _resolver(rule) if test_module else None
-    resolver: Resolver | None = cache["_fixture_resolver"]
+    resolver: Resolver | None = context.memo(
+        "fixture_resolver", lambda: _resolver(rule) if is_project_test_path(context.path, rule.config.root) else None)
     if resolver is None:
         return {}
     parent = rule.parent(function)

@@ -29,7 +29,7 @@ from .knowledge import (
     WRITE_METHODS,
 )
 from .names import dotted_name
-from .project import module_defines, search_roots
+from .project import module_defines
 from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def _standard_helper(rule: Rule, node: cst.CSTNode, kind: str) -> Flavor | None:
 
     if not isinstance(node, (cst.Name, cst.Attribute)):
         return None
-    roots = _module_cache(rule, "_search_roots", lambda: search_roots(rule.context.path, rule.config.root))
+    roots = rule.project_roots()
     helpers = standard_helpers(rule.config.session_module, roots)
     for name, found in helpers.items():
         if found.endswith(kind) and rule.resolves_to(node, name):
@@ -176,13 +176,10 @@ def _spelled(node: cst.CSTNode, name: str) -> bool:
 
 # -- manual sessions in context (SES001-SES003) -----------------------------------
 # Kept apart from the predicates above: wrappers and module-local registries need a
-# look at the whole module, cached on the rule's context (one per linted file).
+# look at the whole module, cached with the file's facts (once per linted file).
 
 def _module_cache(rule: Rule, key: str, compute):
-    cache = rule.context.__dict__
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
+    return rule.context.memo(key, compute)
 
 
 def called_registry(rule: Rule, call: cst.Call) -> tuple[Flavor, cst.Call] | None:
@@ -334,7 +331,7 @@ def project_session_generator(rule: Rule, func: cst.CSTNode) -> bool:
 
 
 def _module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
-    """`init.module_session_facts` of a project module (this file's own source for itself), with the
+    """`conventions.module_session_facts` of a project module (this file's own source for itself), with the
     session module's factories known; nothing for a module outside the project."""
     cache = _module_cache(rule, "_module_facts", dict)
     if module not in cache:
@@ -343,7 +340,7 @@ def _module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[st
 
 
 def _read_module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
-    from .init import module_session_facts
+    from .conventions import module_session_facts
     from .project import find_module_source
 
     context, roots = rule.context, rule.project_roots()
@@ -754,7 +751,7 @@ def helper_behaviour(rule: Rule, call: cst.CSTNode) -> Behaviour:
     func = call.func
     if isinstance(func, cst.Attribute) and func.attr.value == "begin":  # SessionLocal.begin()
         func = func.value
-    roots = _module_cache(rule, "_search_roots", lambda: search_roots(rule.context.path, rule.config.root))
+    roots = rule.project_roots()
     for name in sorted(rule.qualified_names(func)):
         found = behaviour(name, roots)
         if found != UNKNOWN:

@@ -123,6 +123,31 @@ def test_context_manager_that_commits_rollbacks_and_closes(tmp_path):
     assert "timer" not in render(discover_conventions(root))
 
 
+def test_a_context_manager_that_opens_begin_commits(tmp_path):
+    # `with session.begin():` commits on a clean exit: the same answer the rules' helper readers
+    # give (knowledge.COMMITTING_METHODS), so it ranks above one that only closes
+    root = project(tmp_path, {**PKG, "app/db/session.py": """
+        import contextlib
+        from sqlalchemy.orm import sessionmaker
+
+        SessionFactory = sessionmaker()
+
+        @contextlib.contextmanager
+        def read_scope():
+            s = SessionFactory()
+            try:
+                yield s
+            finally:
+                s.close()
+
+        @contextlib.contextmanager
+        def unit_of_work():
+            with SessionFactory() as s, s.begin():
+                yield s
+    """})
+    assert init_config(root).context_manager == "unit_of_work"
+
+
 def test_async_context_manager_from_async_sessionmaker(tmp_path):
     root = project(tmp_path, {**PKG, "app/db/session.py": """
         from contextlib import asynccontextmanager

@@ -36,10 +36,20 @@ class RuleContext:
     # fully qualified names per node, shared by the rules visiting this module
     qualified_names: dict = field(default_factory=dict)
     source: str | None = None  # the text `module` was parsed from (None: ask `module.code`)
+    # per-file results the analysis computes once, whichever rule asks first (see `memo`): they
+    # belong to the file, not to any rule
+    facts: dict = field(default_factory=dict)
 
     @property
     def module_name_and_package(self) -> ModuleNameAndPackage:
         return ModuleNameAndPackage(self.module_name, self.package)
+
+    def memo(self, key: str, compute):
+        """This file's `key` fact, computed on first use."""
+        facts = self.facts
+        if key not in facts:
+            facts[key] = compute()
+        return facts[key]
 
     def in_module(self, dotted: str) -> bool:
         """Is this file the module `dotted` (or inside the package `dotted`)?"""
@@ -97,7 +107,7 @@ class Rule(cst.BatchableCSTVisitor):
         project module re-exports them (`from core.database import SessionLocal [as SessionLocal]`).
         Only under the same name: the screen (screen.py) finds a configured name by its spelling."""
         qualified = self.qualified_names(node)
-        origins = self.context.__dict__.setdefault("_origins", {})  # one look-up per name and file
+        origins = self.context.memo("origins", dict)  # one look-up per name and file
         followed = set()
         for q in qualified:
             if q.rpartition(".")[2] in leaves:
@@ -108,10 +118,7 @@ class Rule(cst.BatchableCSTVisitor):
 
     def project_roots(self):
         """Where this file's project modules are looked up (`project.search_roots`), once per file."""
-        cache = self.context.__dict__
-        if "_search_roots" not in cache:
-            cache["_search_roots"] = search_roots(self.context.path, self.config.root)
-        return cache["_search_roots"]
+        return self.context.memo("search_roots", lambda: search_roots(self.context.path, self.config.root))
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.get_metadata(ParentNodeProvider, node, None)
