@@ -7,7 +7,7 @@ A rule module defines one subclass of `Rule`; the registry in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 from libcst.metadata import (
@@ -36,6 +36,7 @@ class RuleContext:
     # fully qualified names per node, shared by the rules visiting this module
     qualified_names: dict = field(default_factory=dict)
     source: str | None = None  # the text `module` was parsed from (None: ask `module.code`)
+    flow: Any = None  # flow.FileFlow: the flow analyses of this file (SES005/SES006), made on first use
 
     @property
     def module_name_and_package(self) -> ModuleNameAndPackage:

@@ -6,7 +6,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..diagnostics import Applicability, Fix
-from ..flow import Analysis, DetachedRead, analyse
+from ..flow import Analysis, DetachedRead, analyse, file_flow
 from ..move_safety import bound_reads, why_not_move
 from .base import Rule
 
@@ -197,10 +197,7 @@ class DetachedInstanceAccess(Rule):
 
     def kind_of(self, read: DetachedRead):
         """`kind_of(name, attr)`: what `attr` is on the object `name` (its model is known for `read`'s)."""
-        from ..models import registry_for
-
-        context = self.context
-        registry = registry_for(context.module.code, context.path, self.config.root)
+        registry = file_flow(self.context).models
         return lambda name, attr: registry.attribute_kind(read.obj.model if name == read.name else None, attr)
 
     def within(self, node: cst.CSTNode, statements: list[cst.CSTNode]) -> bool:
