@@ -25,7 +25,6 @@ from libcst.metadata import (
     CodePosition,
     CodeRange,
     ExpressionContextProvider,
-    MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
     QualifiedNameProvider,
@@ -123,7 +122,7 @@ class _Positions(_Lazy):
     """
 
     def __init__(self, module: cst.Module, parents: _Parents, stack: list[cst.CSTNode]) -> None:
-        super().__init__(lambda: MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
+        super().__init__(lambda: _position_ranges(module))
         self.module = module
         self.parents = parents
         self.stack = stack  # the traversal's current path: stack[1] is the current top-level statement
@@ -166,7 +165,7 @@ class _Positions(_Lazy):
     def ranges_of(self, statement: cst.CSTNode) -> tuple[Mapping, int]:
         if statement not in self.by_statement:
             alone = self.module.with_changes(body=[statement], header=[], footer=[], has_trailing_newline=True)
-            ranges = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            ranges = _position_ranges(alone)
             self.by_statement[statement] = (ranges, self.first_lines()[statement] - 1)
         return self.by_statement[statement]
 
@@ -185,6 +184,16 @@ class _Positions(_Lazy):
         if found is _MISSING:
             raise KeyError(node)
         return found
+
+
+def _position_ranges(module: cst.Module) -> Mapping:
+    """PositionProvider's mapping for `module`. The provider does all its work in one code
+    generation pass; run through `MetadataWrapper.resolve`, it also gets a batched traversal of
+    the whole module that calls nothing (as long as the code generation itself). Same provider,
+    same ranges (tests/test_metadata.py)."""
+    provider = PositionProvider()
+    provider._gen_impl(module)
+    return provider._computed
 
 
 _MISSING = object()
