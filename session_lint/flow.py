@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import libcst as cst
+from libcst.metadata import CodeRange
 
 from .pytest_fixtures import SESSION, fixture_parameters
 from .sessions import (
@@ -47,8 +48,12 @@ class Closure:
 
     session: str
     node: cst.CSTNode  # the With statement or the close() Call
-    line: int  # the line where the session closed
     by_close_call: bool
+
+    def line(self, position: Callable[[cst.CSTNode], CodeRange]) -> int:
+        """The line where the session closed (asked only for what is reported: positions cost)."""
+        where = position(self.node)
+        return where.start.line if self.by_close_call else where.end.line
 
 
 @dataclass(frozen=True)
@@ -448,10 +453,9 @@ class FlowAnalysis:
                 if any(o.pending and o.session == name and o.closure is None for o in out.objects.values()):
                     self.result.flushed_at_exit.add(node)
                 self.commit(name, out)
-        end_line = self.rule.position(node).end.line
         for name in reversed(opened):
             if out.open_session(name):
-                self.close(name, out, Closure(name, node, end_line, by_close_call=False))
+                self.close(name, out, Closure(name, node, by_close_call=False))
         return out
 
     # -- bindings -------------------------------------------------------------------------
@@ -633,7 +637,7 @@ class FlowAnalysis:
                     else:
                         st.objects[name] = replace(obj, expired=True, loaded=frozenset())
         elif method == "close":
-            self.close(session, st, Closure(session, call, self.rule.position(call).start.line, by_close_call=True))
+            self.close(session, st, Closure(session, call, by_close_call=True))
         elif method in ("add", "add_all"):
             names = args[:1]
             if method == "add_all" and args and isinstance(args[0], (cst.List, cst.Tuple, cst.Set)):

@@ -8,6 +8,7 @@ import libcst.matchers as m
 from ..diagnostics import Applicability, Fix
 from ..flow import Analysis, DetachedRead, analyse, file_flow
 from ..move_safety import bound_reads, why_not_move
+from ..walk import walk
 from .base import Rule
 
 DOCS = """\
@@ -113,7 +114,7 @@ class DetachedInstanceAccess(Rule):
 
     def message(self, read: DetachedRead, fixable: bool) -> str:
         closure = read.obj.closure
-        where = f"after the session `{closure.session}` closed (line {closure.line})"
+        where = f"after the session `{closure.session}` closed (line {closure.line(self.position)})"
         if read.attr is None:
             text = f"`{read.name}` {read.verb} {where}: it is detached and its attributes were expired by the commit"
         else:
@@ -157,7 +158,7 @@ class DetachedInstanceAccess(Rule):
                 return None
             end = len(following) - 1  # falls off the end of the function: an implicit return
         moved = following[: end + 1]
-        if not moved or any(m.findall(stmt, m.Yield() | m.FunctionDef() | m.ClassDef()) for stmt in moved):
+        if not moved or any(_holds(stmt, (cst.Yield, cst.FunctionDef, cst.ClassDef)) for stmt in moved):
             return None
         if not all(self.within(use, moved) for use in uses):
             return None  # a use outside the moved statements
@@ -209,7 +210,7 @@ class DetachedInstanceAccess(Rule):
     def names_in_module(self) -> set[str]:
         cache = self.context.__dict__
         if "_ses005_names" not in cache:
-            cache["_ses005_names"] = {n.value for n in m.findall(self.context.module, m.Name())}
+            cache["_ses005_names"] = _spelled_names(self.context.module)
         return cache["_ses005_names"]
 
     def try_finally_closing(self, call: cst.CSTNode) -> cst.Try | None:
@@ -222,6 +223,26 @@ class DetachedInstanceAccess(Rule):
             return None
         node = self.parent(finally_block)
         return node if isinstance(node, cst.Try) and not node.handlers and node.orelse is None else None
+
+
+def _spelled_names(module: cst.Module) -> set[str]:
+    """Every `Name` spelled in the module (what `m.findall(module, m.Name())` finds, without
+    the matchers' per-node cost)."""
+    found: set[str] = set()
+    walk(module, lambda node: found.add(node.value) if type(node) is cst.Name else None, lambda node: None)
+    return found
+
+
+def _holds(node: cst.CSTNode, kinds: tuple[type, ...]) -> bool:
+    """Is there a node of one of `kinds` at or below `node`?"""
+    found = False
+
+    def enter(child: cst.CSTNode) -> None:
+        nonlocal found
+        found = found or isinstance(child, kinds)
+
+    walk(node, enter, lambda child: None)
+    return found
 
 
 def _returns(stmt: cst.CSTNode) -> bool:

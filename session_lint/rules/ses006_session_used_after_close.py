@@ -96,9 +96,9 @@ class SessionUsedAfterClose(Rule):
         for use in analysis.closed_uses:
             self.report(use.node, self.message(use))
 
-    @staticmethod
-    def message(use: ClosedUse) -> str:
+    def message(self, use: ClosedUse) -> str:
         closure = use.closure
-        how = (f"by `{use.name}.close()` on line {closure.line}" if closure.by_close_call
-               else f"when its `with` block ended on line {closure.line}")
+        line = closure.line(self.position)
+        how = (f"by `{use.name}.close()` on line {line}" if closure.by_close_call
+               else f"when its `with` block ended on line {line}")
         return f"session `{use.name}` used after it was closed {how}"
