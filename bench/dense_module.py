@@ -2,6 +2,10 @@
 
     python bench/dense_module.py --lines 50000 --out /tmp/dense     # /tmp/dense/app/services/dense.py
     /usr/bin/time -v session-lint --no-cache /tmp/dense             # max RSS, wall time
+    python bench/dense_module.py --lines 10000 --run --max-seconds 60 --max-rss-mb 300   # a regression guard
+
+`--run` lints the module with this checkout (`--jobs 1 --no-cache`), prints wall and CPU seconds
+and the worker's peak RSS, and exits 1 when a given limit is exceeded.
 
 The module is what real services look like at their worst: many small functions, each with a
 `with get_db_session() as db:` block whose objects are loaded there and read after it (expired
@@ -12,7 +16,14 @@ many methods doing the same. Deterministic; never committed (only this generator
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 PYPROJECT = """\
 [tool.session-lint]
@@ -227,10 +238,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/dense"))
+    parser.add_argument("--run", action="store_true", help="lint it and report time and peak RSS")
+    parser.add_argument("--max-seconds", type=float, help="with --run: fail above this CPU time")
+    parser.add_argument("--max-rss-mb", type=float, help="with --run: fail above this peak RSS")
     args = parser.parse_args(argv)
     target = write(args.out, args.lines)
     print(f"{target}: {target.read_text().count(chr(10))} lines")
-    return 0
+    if not args.run:
+        return 0
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "session_lint", "--no-cache", "--exit-zero", "--jobs", "1",
+                           "--statistics", str(args.out)], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, rss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    print(proc.stdout.strip())
+    print(f"wall {wall:.1f} s, cpu {cpu:.1f} s, peak RSS {rss_mb:.0f} MB, exit {proc.returncode}")
+    failed = proc.returncode != 0 or (args.max_seconds is not None and cpu > args.max_seconds) \
+        or (args.max_rss_mb is not None and rss_mb > args.max_rss_mb)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
