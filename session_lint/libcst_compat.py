@@ -5,8 +5,7 @@ result with LibCST's public API (tests/test_metadata.py). When a LibCST release 
 this module is the one to change: the callers only use the functions below.
 
 Callers: session_lint/walk.py (`visit_children`), session_lint/names.py (`fully_qualify`),
-session_lint/metadata.py (`computed_metadata`; it still reads `._computed` itself until its owner
-switches to this function).
+session_lint/metadata.py (`computed_metadata`).
 """
 
 from __future__ import annotations

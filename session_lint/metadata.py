@@ -25,13 +25,13 @@ from libcst.metadata import (
     CodePosition,
     CodeRange,
     ExpressionContextProvider,
-    MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
     QualifiedNameProvider,
     ScopeProvider,
 )
 
+from .libcst_compat import computed_metadata
 from .walk import record_parents, walk
 
 
@@ -123,7 +123,7 @@ class _Positions(_Lazy):
     """
 
     def __init__(self, module: cst.Module, parents: _Parents, stack: list[cst.CSTNode]) -> None:
-        super().__init__(lambda: MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
+        super().__init__(lambda: _position_ranges(module))
         self.module = module
         self.parents = parents
         self.stack = stack  # the traversal's current path: stack[1] is the current top-level statement
@@ -166,7 +166,7 @@ class _Positions(_Lazy):
     def ranges_of(self, statement: cst.CSTNode) -> tuple[Mapping, int]:
         if statement not in self.by_statement:
             alone = self.module.with_changes(body=[statement], header=[], footer=[], has_trailing_newline=True)
-            ranges = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            ranges = _position_ranges(alone)
             self.by_statement[statement] = (ranges, self.first_lines()[statement] - 1)
         return self.by_statement[statement]
 
@@ -187,6 +187,16 @@ class _Positions(_Lazy):
         return found
 
 
+def _position_ranges(module: cst.Module) -> Mapping:
+    """PositionProvider's mapping for `module`. The provider does all its work in one code
+    generation pass; run through `MetadataWrapper.resolve`, it also gets a batched traversal of
+    the whole module that calls nothing (as long as the code generation itself). Same provider,
+    same ranges (tests/test_metadata.py)."""
+    provider = PositionProvider()
+    provider._gen_impl(module)
+    return computed_metadata(provider)
+
+
 _MISSING = object()
 _NEWLINE = re.compile(r"\r\n?|\n")  # what PositionProvider counts as a line break
 
@@ -204,9 +214,9 @@ def _scopes(module: cst.Module) -> Mapping:
     contexts = ExpressionContextProvider()
     contexts.visit_Module(module)
     scopes = ScopeProvider()
-    scopes.metadata = {ExpressionContextProvider: contexts._computed}
+    scopes.metadata = {ExpressionContextProvider: computed_metadata(contexts)}
     scopes.visit_Module(module)
-    return scopes._computed
+    return computed_metadata(scopes)
 
 
 class ModuleMetadata:

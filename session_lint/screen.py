@@ -85,13 +85,11 @@ from .sourcefile import unsupported_encoding
 #             parameter that FastAPI may inject (a call as default, `Annotated[...]`, an alias name);
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
 #             session may come through an alias that spells none
-# Rules whose modules do not state `SCREEN_TRIGGERS` yet (their owner is to move the entry there
-# and delete it here; a declared trigger wins).
-_UNDECLARED_TRIGGERS: dict[str, frozenset[str]] = {
+TRIGGERS: dict[str, frozenset[str]] = {
     "SES005": frozenset({"raw", "block"}),
     "SES006": frozenset({"raw", "block"}),
 }
-TRIGGERS: dict[str, frozenset[str]] = dict(sorted({**_UNDECLARED_TRIGGERS, **rule_screen_triggers()}.items()))
+TRIGGERS: dict[str, frozenset[str]] = dict(sorted(rule_screen_triggers().items()))
 KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io", "route_write"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work

@@ -7,7 +7,7 @@ A rule module defines one subclass of `Rule`; the registry in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 from libcst.metadata import (
@@ -39,6 +39,7 @@ class RuleContext:
     # per-file results the analysis computes once, whichever rule asks first (see `memo`): they
     # belong to the file, not to any rule
     facts: dict = field(default_factory=dict)
+    flow: Any = None  # flow.FileFlow: the flow analyses of this file (SES005/SES006), made on first use
 
     @property
     def module_name_and_package(self) -> ModuleNameAndPackage:

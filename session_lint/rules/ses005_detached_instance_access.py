@@ -6,9 +6,15 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..diagnostics import Applicability, Fix
-from ..flow import Analysis, DetachedRead, analyse
+from ..flow import Analysis, DetachedRead, analyse, file_flow
 from ..move_safety import bound_reads, why_not_move
+from ..walk import walk
 from .base import Rule
+
+# The screen trigger, what a file must contain for this rule to fire:
+# a session opened by hand or in a block whose names are used after it (an ORM object loaded in a session block and read after it).
+# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+SCREEN_TRIGGERS = ("raw", "block")
 
 DOCS = """\
 ## What it does
@@ -113,7 +119,7 @@ class DetachedInstanceAccess(Rule):
 
     def message(self, read: DetachedRead, fixable: bool) -> str:
         closure = read.obj.closure
-        where = f"after the session `{closure.session}` closed (line {closure.line})"
+        where = f"after the session `{closure.session}` closed (line {closure.line(self.position)})"
         if read.attr is None:
             text = f"`{read.name}` {read.verb} {where}: it is detached and its attributes were expired by the commit"
         else:
@@ -157,7 +163,7 @@ class DetachedInstanceAccess(Rule):
                 return None
             end = len(following) - 1  # falls off the end of the function: an implicit return
         moved = following[: end + 1]
-        if not moved or any(m.findall(stmt, m.Yield() | m.FunctionDef() | m.ClassDef()) for stmt in moved):
+        if not moved or any(_holds(stmt, (cst.Yield, cst.FunctionDef, cst.ClassDef)) for stmt in moved):
             return None
         if not all(self.within(use, moved) for use in uses):
             return None  # a use outside the moved statements
@@ -197,10 +203,7 @@ class DetachedInstanceAccess(Rule):
 
     def kind_of(self, read: DetachedRead):
         """`kind_of(name, attr)`: what `attr` is on the object `name` (its model is known for `read`'s)."""
-        from ..models import registry_for
-
-        context = self.context
-        registry = registry_for(context.module.code, context.path, self.config.root)
+        registry = file_flow(self.context).models
         return lambda name, attr: registry.attribute_kind(read.obj.model if name == read.name else None, attr)
 
     def within(self, node: cst.CSTNode, statements: list[cst.CSTNode]) -> bool:
@@ -212,7 +215,7 @@ class DetachedInstanceAccess(Rule):
     def names_in_module(self) -> set[str]:
         cache = self.context.__dict__
         if "_ses005_names" not in cache:
-            cache["_ses005_names"] = {n.value for n in m.findall(self.context.module, m.Name())}
+            cache["_ses005_names"] = _spelled_names(self.context.module)
         return cache["_ses005_names"]
 
     def try_finally_closing(self, call: cst.CSTNode) -> cst.Try | None:
@@ -225,6 +228,26 @@ class DetachedInstanceAccess(Rule):
             return None
         node = self.parent(finally_block)
         return node if isinstance(node, cst.Try) and not node.handlers and node.orelse is None else None
+
+
+def _spelled_names(module: cst.Module) -> set[str]:
+    """Every `Name` spelled in the module (what `m.findall(module, m.Name())` finds, without
+    the matchers' per-node cost)."""
+    found: set[str] = set()
+    walk(module, lambda node: found.add(node.value) if type(node) is cst.Name else None, lambda node: None)
+    return found
+
+
+def _holds(node: cst.CSTNode, kinds: tuple[type, ...]) -> bool:
+    """Is there a node of one of `kinds` at or below `node`?"""
+    found = False
+
+    def enter(child: cst.CSTNode) -> None:
+        nonlocal found
+        found = found or isinstance(child, kinds)
+
+    walk(node, enter, lambda child: None)
+    return found
 
 
 def _returns(stmt: cst.CSTNode) -> bool:

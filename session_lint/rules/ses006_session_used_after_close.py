@@ -7,6 +7,11 @@ import libcst as cst
 from ..flow import Analysis, ClosedUse, analyse
 from .base import Rule
 
+# The screen trigger, what a file must contain for this rule to fire:
+# a session opened by hand or in a block whose names are used after it (a session used after its block or `.close()`).
+# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+SCREEN_TRIGGERS = ("raw", "block")
+
 DOCS = """\
 ## What it does
 Checks for a session variable used after the `with` block that opened it ended
@@ -96,9 +101,9 @@ class SessionUsedAfterClose(Rule):
         for use in analysis.closed_uses:
             self.report(use.node, self.message(use))
 
-    @staticmethod
-    def message(use: ClosedUse) -> str:
+    def message(self, use: ClosedUse) -> str:
         closure = use.closure
-        how = (f"by `{use.name}.close()` on line {closure.line}" if closure.by_close_call
-               else f"when its `with` block ended on line {closure.line}")
+        line = closure.line(self.position)
+        how = (f"by `{use.name}.close()` on line {line}" if closure.by_close_call
+               else f"when its `with` block ended on line {line}")
         return f"session `{use.name}` used after it was closed {how}"
