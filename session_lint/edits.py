@@ -1,0 +1,426 @@
+"""The text edits of each fix (JSON/SARIF), at about the cost of the fix's own nodes.
+
+`engine.apply_fixes` on one diagnostic re-visits the whole module, runs LibCST's import visitors
+over it (RemoveImportsVisitor computes a ScopeProvider for the whole module: about 90% of the
+cost on a 3k-line file) and regenerates all of its code, once per diagnostic. Here the module's
+code is generated once per file with each node's span recorded (`_Spans`); then each fix is
+
+1. its replacements, each rendered alone (`code_for_node` with the indentation in force at the
+   original node) over the original node's span. A replacement that removes the node, turns it into
+   several, or whose code depends on its parent (an argument's default comma, `elif`) is rendered
+   as its parent instead, and so on upwards (`_units`);
+2. its added/removed imports, by LibCST's own AddImportsVisitor/RemoveImportsVisitor run on a stub
+   of the module: its import statements and its first statement, every other top-level statement
+   stood in for by a `pass` line that carries its leading lines (`_import_stage`). Whether a removed
+   import is still used is decided from the text (no other occurrence of the name: unused; a load of
+   the name outside the rewritten nodes, when nothing else binds it: used); anything else asks for
+   the whole-module path.
+
+The result is the text `apply_fixes` would produce for that diagnostic alone (tests/test_fix_edits.py
+checks every fixture and rule example); edits are the line diff of the text that changed. Whatever
+this module cannot do exactly raises `Unsupported`, and the caller falls back to the whole-module path
+for that diagnostic only.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+import re
+from functools import lru_cache
+from itertools import accumulate
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+from .diagnostics import Diagnostic
+
+
+class Unsupported(Exception):
+    """This fix's edits need the whole-module path."""
+
+
+class _ReplaceNodes(cst.CSTTransformer):
+    def __init__(self, replacements) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):
+        return self.replacements.get(original_node, updated_node)
+
+
+@lru_cache(maxsize=None)
+def _context_dependent(cls: type) -> bool:
+    """Does this node's code depend on its parent (a default comma, semicolon, `elif`...)?"""
+    try:
+        return len(inspect.signature(cls._codegen_impl).parameters) > 2
+    except (TypeError, ValueError):
+        return True
+
+
+class _Recorder(CodegenState):
+    """Code generation that records, for every node, its token span, parent and indentation."""
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.start: dict = {}
+        self.end: dict = {}
+        self.parent: dict = {}
+        self.indent: dict = {}
+        self._stack: list = [None]
+        self._indent: tuple = ()
+
+    def increase_indent(self, value: str) -> None:
+        super().increase_indent(value)
+        self._indent = tuple(self.indent_tokens)
+
+    def decrease_indent(self) -> None:
+        super().decrease_indent()
+        self._indent = tuple(self.indent_tokens)
+
+    def before_codegen(self, node) -> None:
+        self.start[node] = len(self.tokens)
+        self.parent[node] = self._stack[-1]
+        self.indent[node] = self._indent
+        self._stack.append(node)
+
+    def after_codegen(self, node) -> None:
+        self.end[node] = len(self.tokens)
+        self._stack.pop()
+
+
+class _Spans:
+    """Character spans of every node of a module (its code generated once)."""
+
+    def __init__(self, module: cst.Module, source: str) -> None:
+        state = _Recorder(module)
+        module._codegen(state)
+        self.offsets = [0, *accumulate(len(t) for t in state.tokens)]
+        if self.offsets[-1] != len(source):
+            raise Unsupported("generated code differs from the source")
+        self.module, self.source, self.state = module, source, state
+        self.top_index = {stmt: i for i, stmt in enumerate(module.body)}
+        self._tree: ast.Module | None = None
+        self._words: dict[str, list[int]] = {}
+        self._names: dict[str, tuple] = {}
+
+    def span(self, node) -> tuple[int, int]:
+        try:
+            return self.offsets[self.state.start[node]], self.offsets[self.state.end[node]]
+        except KeyError:
+            raise Unsupported("a replaced node is not in the module") from None
+
+    def parent(self, node):
+        return self.state.parent.get(node)
+
+    def render(self, node, indent: tuple) -> str:
+        state = CodegenState(default_indent=self.module.default_indent,
+                             default_newline=self.module.default_newline, indent_tokens=list(indent))
+        node._codegen(state)
+        return "".join(state.tokens)
+
+    # -- what the text says about a name (for the imports a fix removes) --
+
+    def word_positions(self, name: str) -> list[int]:
+        if name not in self._words:
+            self._words[name] = [m.start() for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\b", self.source)]
+        return self._words[name]
+
+    def name_uses(self, name: str) -> tuple[list[int], int, list[tuple[int, int]]]:
+        """Offsets of the loads of `name`, how many bindings of it there are besides imports, and
+        the (start, end) offsets of the functions that import it themselves."""
+        if name not in self._names:
+            if self._tree is None:
+                try:
+                    self._tree = ast.parse(self.source)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    raise Unsupported("the source does not parse with ast") from None
+                self._line_starts = [0, *accumulate(len(line) for line in self.source.splitlines(keepends=True))]
+            loads, bindings, nested = [], 0, []
+
+            def offset(node, end=False):
+                if end:
+                    return _offset(self.source, self._line_starts, node.end_lineno, node.end_col_offset)
+                return _offset(self.source, self._line_starts, node.lineno, node.col_offset)
+
+            def visit(node, scope):
+                nonlocal bindings
+                for child in ast.iter_child_nodes(node):
+                    if isinstance(child, ast.Name) and child.id == name:
+                        if isinstance(child.ctx, ast.Load):
+                            loads.append(offset(child))
+                        else:
+                            bindings += 1
+                    elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                        if scope is not self._tree and any(
+                                (a.asname or a.name).partition(".")[0] == name for a in child.names):
+                            if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                                raise Unsupported("an import of the name in a class body")
+                            nested.append((offset(scope), offset(scope, end=True)))
+                    elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        bindings += child.name == name
+                    elif isinstance(child, ast.arg):
+                        bindings += child.arg == name
+                    elif isinstance(child, (ast.Global, ast.Nonlocal)):
+                        bindings += name in child.names
+                    elif isinstance(child, ast.ExceptHandler):
+                        bindings += child.name == name
+                    elif isinstance(child, (ast.MatchAs, ast.MatchStar)):
+                        bindings += getattr(child, "name", None) == name
+                    elif isinstance(child, ast.MatchMapping):
+                        bindings += child.rest == name
+                    inner = child if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                                        ast.Lambda)) else scope
+                    visit(child, inner)
+
+            try:
+                visit(self._tree, self._tree)
+            except RecursionError:
+                raise Unsupported("too deep for the name check") from None
+            self._names[name] = (loads, bindings, nested)
+        return self._names[name]
+
+
+def _offset(source: str, line_starts: list[int], lineno: int, col_offset: int) -> int:
+    """ast's (line, UTF-8 byte column) as a character offset."""
+    start = line_starts[lineno - 1]
+    line = source[start:line_starts[lineno] if lineno < len(line_starts) else len(source)]
+    return start + len(line.encode("utf-8")[:col_offset].decode("utf-8", "replace"))
+
+
+# -- 1. the replacements ------------------------------------------------------------------------
+
+def _units(spans: _Spans, replacements) -> list[tuple[int, int, str, object]]:
+    """(start, end, new text, node) for each smallest span that can be re-rendered alone."""
+    module = spans.module
+    units = []
+    for node, replacement in replacements.items():
+        unit, result = node, replacement
+        while True:
+            parent = spans.parent(unit)
+            if parent is None:
+                raise Unsupported("the module itself is replaced")
+            if isinstance(result, cst.CSTNode) and not _context_dependent(type(unit)) \
+                    and not _context_dependent(type(result)):
+                start, end = spans.span(unit)
+                units.append((start, end, spans.render(result, spans.state.indent[unit]), unit))
+                break
+            if parent is module:  # a top-level statement removed or turned into several
+                start, end = spans.span(unit)
+                if isinstance(result, cst.RemovalSentinel):
+                    text = ""
+                elif isinstance(result, cst.FlattenSentinel):
+                    text = "".join(spans.render(n, ()) for n in result.nodes)
+                else:
+                    text = spans.render(result, ())
+                units.append((start, end, text, unit))
+                break
+            unit = parent
+            result = unit.visit(_ReplaceNodes(replacements))
+    units.sort(key=lambda u: (u[0], -u[1]))
+    outermost: list = []
+    for unit in units:  # a unit inside another was rendered as part of it
+        if outermost and unit[1] <= outermost[-1][1] and unit[0] >= outermost[-1][0]:
+            continue
+        if outermost and unit[0] < outermost[-1][1]:
+            raise Unsupported("overlapping rewrites")
+        outermost.append(unit)
+    return outermost
+
+
+def _apply(text: str, start: int, end: int, units) -> str:
+    """text[start:end] with the units inside it applied (units sorted, non-overlapping)."""
+    out, at = [], start
+    for u_start, u_end, content, _ in units:
+        if u_start < start or u_end > end:
+            continue
+        out.append(text[at:u_start])
+        out.append(content)
+        at = u_end
+    out.append(text[at:end])
+    return "".join(out)
+
+
+# -- 2. the imports -----------------------------------------------------------------------------
+
+def _bound_name(spec) -> str:
+    if spec.obj is not None:
+        return spec.asname or spec.obj
+    if spec.asname:
+        return spec.asname
+    if "." in spec.module:
+        raise Unsupported("removing a dotted `import a.b`")
+    return spec.module
+
+
+def _removal_verdicts(spans: _Spans, fix, units) -> dict[str, bool]:
+    """For each removed import's bound name: is it unused once the replacements are applied?"""
+    verdicts = {}
+    added = {_bound_name(spec) for spec in fix.add_imports}
+    for spec in fix.remove_imports:
+        name = _bound_name(spec)
+        if name in added:
+            raise Unsupported("a fix adds and removes the same name")
+        loads, bindings, nested = spans.name_uses(name)
+        word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+        for start, end, content, node in units:
+            if word.search(content) and not _is_import(node):
+                raise Unsupported("a rewrite mentions the removed name")
+
+        def outside(offset: int) -> bool:
+            return not any(s <= offset < e for s, e, _, _ in units)
+
+        kept = [o for o in loads if outside(o)]
+        if bindings:
+            raise Unsupported("the removed name is bound elsewhere too")
+        for start, end in nested:  # a function's own import stays while the function reads it
+            if not any(start <= o < end for o in kept):
+                raise Unsupported("a function's own import of the name may become unused")
+        if any(not any(s <= o < e for s, e in nested) for o in kept):
+            verdicts[name] = False  # a load left untouched still resolves to the import
+            continue
+        if nested:
+            raise Unsupported("the removed name is imported in functions too")
+        remaining = [o for o in spans.word_positions(name) if outside(o) and not _in_top_import(spans, o)]
+        if remaining:
+            raise Unsupported("the removed name is still mentioned")
+        verdicts[name] = True
+    return verdicts
+
+
+def _is_import(node) -> bool:
+    if isinstance(node, (cst.Import, cst.ImportFrom)):
+        return True
+    return isinstance(node, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body)
+
+
+def _in_top_import(spans: _Spans, offset: int) -> bool:
+    for stmt in spans.module.body:
+        start, end = spans.span(stmt)
+        if start <= offset < end:
+            return _is_import(stmt)
+    return False
+
+
+class _DecidedRemoveImports(RemoveImportsVisitor):
+    """RemoveImportsVisitor with the unused aliases decided by the caller (no scope analysis)."""
+
+    def __init__(self, context: CodemodContext, unused: dict) -> None:
+        super().__init__(context)
+        self._decided = unused
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._unused_imports = self._decided
+
+
+def _import_stage(spans: _Spans, fix, units, path: str) -> str:
+    """The whole fixed text, imports included (see the module docstring)."""
+    module, source = spans.module, spans.source
+    verdicts = _removal_verdicts(spans, fix, units) if fix.remove_imports else {}
+    marker = "session_lint_stub"
+    while marker in source:
+        marker += "_"
+    stub_body: list = []
+    texts: dict[str, str] = {}
+    by_top: dict[int, list] = {}
+    for unit in units:
+        top = unit[3]
+        while spans.parent(top) is not module:
+            top = spans.parent(top)
+        by_top.setdefault(spans.top_index[top], []).append(unit)
+    for i, stmt in enumerate(module.body):
+        inner = by_top.get(i, [])
+        if any(u[3] is stmt for u in inner):  # the statement itself was replaced
+            result = fix.replacements.get(stmt)
+            if result is None:
+                result = stmt.visit(_ReplaceNodes(fix.replacements))
+            nodes = result.nodes if isinstance(result, cst.FlattenSentinel) else \
+                [] if isinstance(result, cst.RemovalSentinel) else [result]
+            stub_body.extend(nodes)
+            continue
+        if isinstance(stmt, cst.SimpleStatementLine) and (i == 0 or any(
+                isinstance(small, (cst.Import, cst.ImportFrom)) for small in stmt.body)):
+            stub_body.append(stmt.visit(_ReplaceNodes(fix.replacements)) if inner else stmt)
+            continue
+        start, end = spans.span(stmt)
+        rest = spans.offsets[spans.state.end[stmt.leading_lines[-1]]] if stmt.leading_lines else start
+        key = f"{marker}{i}"
+        texts[f"pass  #{key}{module.default_newline}"] = _apply(source, rest, end, inner)
+        stub_body.append(cst.SimpleStatementLine(
+            body=[cst.Pass()], leading_lines=stmt.leading_lines,
+            trailing_whitespace=cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
+                                                       comment=cst.Comment(f"#{key}"))))
+    tree = module.with_changes(body=stub_body)
+    context = CodemodContext(filename=path)
+    for spec in fix.add_imports:
+        AddImportsVisitor.add_needed_import(context, spec.module, spec.obj, spec.asname)
+    for spec in fix.remove_imports:
+        RemoveImportsVisitor.remove_unused_import(context, spec.module, spec.obj, spec.asname)
+    if fix.add_imports:
+        tree = tree.visit(AddImportsVisitor(context))
+    if fix.remove_imports:
+        unused = {}
+        for stmt in tree.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+                        for alias in small.names:
+                            bound = (alias.evaluated_alias or alias.evaluated_name).partition(".")[0]
+                            if verdicts.get(bound):
+                                unused[alias] = small
+        tree = tree.visit(_DecidedRemoveImports(context, unused))
+    code = tree.code
+    if texts:
+        pattern = re.compile("|".join(re.escape(k) for k in texts))
+        code, count = pattern.subn(lambda m: texts[m.group(0)], code)
+        if count != len(texts):
+            raise Unsupported("a stand-in statement was lost")
+    return code
+
+
+# -- the edits ----------------------------------------------------------------------------------
+
+def fixed_text(spans: _Spans, diagnostic: Diagnostic) -> str:
+    """The source with this one diagnostic's fix applied, as `engine.apply_fixes` would make it."""
+    fix = diagnostic.fix
+    if fix.transform is not None:
+        raise Unsupported("a whole-module transform")
+    if not spans.module.has_trailing_newline:
+        raise Unsupported("no trailing newline")
+    units = _units(spans, fix.replacements)
+    if fix.add_imports or fix.remove_imports:
+        return _import_stage(spans, fix, units, diagnostic.path)
+    return _apply(spans.source, 0, len(spans.source), units)
+
+
+def text_edits(old: str, new: str) -> list[dict]:
+    """Line edits turning `old` into `new`, in ruff's JSON shape (1-based rows and columns)."""
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    head = 0  # lines both share at the start and the end need no diff
+    limit = min(len(old_lines), len(new_lines))
+    while head < limit and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    old_mid = old_lines[head:len(old_lines) - tail]
+    new_mid = new_lines[head:len(new_lines) - tail]
+    edits = []
+    matcher = difflib.SequenceMatcher(a=old_mid, b=new_mid, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        edits.append({
+            "content": "".join(new_mid[j1:j2]),
+            "location": {"row": head + i1 + 1, "column": 1},
+            "end_location": {"row": head + i2 + 1, "column": 1},
+        })
+    return edits
+
+
+def spans_for(module: cst.Module, source: str) -> _Spans:
+    return _Spans(module, source)
