@@ -203,20 +203,23 @@ def _units(spans: _Spans, replacements) -> list[tuple[int, int, str, object]]:
             parent = spans.parent(unit)
             if parent is None:
                 raise Unsupported("the module itself is replaced")
+            # as LibCST's body visit does, a statement line left empty goes (`visit_body_iterable`)
+            if not unit._is_removable():
+                if isinstance(result, cst.FlattenSentinel):
+                    kept = [n for n in result.nodes if not n._is_removable()]
+                    result = cst.FlattenSentinel(kept) if kept else cst.RemoveFromParent()
+                elif isinstance(result, cst.CSTNode) and result._is_removable():
+                    result = cst.RemoveFromParent()
             if isinstance(result, cst.CSTNode) and not _context_dependent(type(unit)) \
                     and not _context_dependent(type(result)):
                 start, end = spans.span(unit)
-                units.append((start, end, spans.render(result, spans.state.indent[unit]), unit))
+                units.append((start, end, spans.render(result, spans.state.indent[unit]), unit, [result]))
                 break
             if parent is module:  # a top-level statement removed or turned into several
                 start, end = spans.span(unit)
-                if isinstance(result, cst.RemovalSentinel):
-                    text = ""
-                elif isinstance(result, cst.FlattenSentinel):
-                    text = "".join(spans.render(n, ()) for n in result.nodes)
-                else:
-                    text = spans.render(result, ())
-                units.append((start, end, text, unit))
+                nodes = [] if isinstance(result, cst.RemovalSentinel) else \
+                    list(result.nodes) if isinstance(result, cst.FlattenSentinel) else [result]
+                units.append((start, end, "".join(spans.render(n, ()) for n in nodes), unit, nodes))
                 break
             unit = parent
             result = unit.visit(_ReplaceNodes(replacements))
@@ -234,7 +237,7 @@ def _units(spans: _Spans, replacements) -> list[tuple[int, int, str, object]]:
 def _apply(text: str, start: int, end: int, units) -> str:
     """text[start:end] with the units inside it applied (units sorted, non-overlapping)."""
     out, at = [], start
-    for u_start, u_end, content, _ in units:
+    for u_start, u_end, content, _, _ in units:
         if u_start < start or u_end > end:
             continue
         out.append(text[at:u_start])
@@ -266,12 +269,12 @@ def _removal_verdicts(spans: _Spans, fix, units) -> dict[str, bool]:
             raise Unsupported("a fix adds and removes the same name")
         loads, bindings, nested = spans.name_uses(name)
         word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
-        for start, end, content, node in units:
+        for start, end, content, node, _ in units:
             if word.search(content) and not _is_import(node):
                 raise Unsupported("a rewrite mentions the removed name")
 
         def outside(offset: int) -> bool:
-            return not any(s <= offset < e for s, e, _, _ in units)
+            return not any(s <= offset < e for s, e, _, _, _ in units)
 
         kept = [o for o in loads if outside(o)]
         if bindings:
@@ -334,13 +337,9 @@ def _import_stage(spans: _Spans, fix, units, path: str) -> str:
         by_top.setdefault(spans.top_index[top], []).append(unit)
     for i, stmt in enumerate(module.body):
         inner = by_top.get(i, [])
-        if any(u[3] is stmt for u in inner):  # the statement itself was replaced
-            result = fix.replacements.get(stmt)
-            if result is None:
-                result = stmt.visit(_ReplaceNodes(fix.replacements))
-            nodes = result.nodes if isinstance(result, cst.FlattenSentinel) else \
-                [] if isinstance(result, cst.RemovalSentinel) else [result]
-            stub_body.extend(nodes)
+        whole = [u for u in inner if u[3] is stmt]
+        if whole:  # the statement itself was replaced
+            stub_body.extend(whole[0][4])
             continue
         if isinstance(stmt, cst.SimpleStatementLine) and (i == 0 or any(
                 isinstance(small, (cst.Import, cst.ImportFrom)) for small in stmt.body)):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
@@ -17,6 +18,7 @@ from session_lint import edits  # noqa: E402
 from session_lint.config import Config  # noqa: E402
 from session_lint.engine import apply_fixes, fix_edits, run_rules, whole_module_edits  # noqa: E402
 from session_lint.rules import all_rules  # noqa: E402
+from test_fuzz import session_programs  # noqa: E402
 
 
 def apply_edits(source: str, changes: list[dict]) -> str:
@@ -81,4 +83,87 @@ EXAMPLES = [pytest.param(source, id=f"{rule.code}-{index}") for rule in all_rule
 
 @pytest.mark.parametrize("source", EXAMPLES)
 def test_rule_example_edits_equal_the_whole_module_fix(source):
+    check_every_fix(source, str(DEFAULT_PATH), config())
+
+
+# Shapes the node path must get exactly right: blocks emptied by a removal, statements turned into
+# several, `elif`, arguments' commas, CRLF and tab indentation, imports added after a docstring or a
+# comment, an import left unused, a function that imports the name itself, a big class.
+HEADER = "from core.database import SessionLocal, get_db_session, get_db\nfrom fastapi import Depends\n"
+SHAPES = {
+    "route": HEADER + (
+        "@router.get('/')\n"
+        "def route(db: Session = Depends(get_db)):\n"
+        "    with get_db_session() as inner:\n"
+        "        return inner.query(User).all()\n"),
+    "route-elif": HEADER + (
+        "@router.get('/')\n"
+        "def route(x, db: Session = Depends(get_db)):\n"
+        "    if x:\n        pass\n"
+        "    elif x > 1:\n"
+        "        with get_db_session() as inner:\n"
+        "            inner.query(User).all()\n"),
+    "try-finally": HEADER + (
+        "def load(uid):\n    db = SessionLocal()\n    try:\n        return db.get(User, uid)\n"
+        "    finally:\n        db.close()\n"),
+    "never-closed": HEADER + "def f():\n    db = SessionLocal()\n    db.query(User).all()\n",
+    "global": HEADER + "db = SessionLocal()\n\ndef f():\n    return db.query(User).all()\n",
+    "detached": HEADER + (
+        "def detached(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+        "    return user.email\n"),
+    "deprecated": '"""Docstring."""\n# a comment\nfrom core.database_manager import get_db_session as legacy\n'
+                  "\n\ndef f():\n    with legacy() as db:\n        db.query(User).all()\n",
+    "deprecated-alias": "import core.database_manager as dm\n\n\ndef f():\n    with dm.get_db_session() as db:\n"
+                        "        db.query(User).all()\n",
+    "crlf-tabs": HEADER.replace("\n", "\r\n") + "def f():\r\n\tdb = SessionLocal()\r\n\ttry:\r\n"
+                 "\t\treturn db.get(User, 1)\r\n\tfinally:\r\n\t\tdb.close()\r\n",
+    "only-use": "import os\nfrom core.database import SessionLocal\n\nX = 1\n\n\ndef f(uid):\n"
+                "    db = SessionLocal()\n    try:\n        return db.get(User, uid)\n    finally:\n"
+                "        db.close()\n",
+    "own-import": "def f(uid):\n    from core.database import SessionLocal\n    db = SessionLocal()\n"
+                  "    try:\n        return db.get(User, uid)\n    finally:\n        db.close()\n",
+    "big-class": HEADER + "\n\nclass Service:\n" + "".join(
+        f"    def m{i}(self, uid):\n        db = SessionLocal()\n        try:\n"
+        f"            return db.get(User, uid + {i})\n        finally:\n            db.close()\n\n"
+        for i in range(8)),
+}
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_shape_edits_equal_the_whole_module_fix(name):
+    fixes, computed = check_every_fix(SHAPES[name], str(DEFAULT_PATH), config())
+    assert fixes > 0
+
+
+def test_the_node_path_computes_the_common_shapes_itself():
+    """The fast path is really taken (not the fallback) where it should be."""
+    for name in ("route", "try-finally", "global", "detached", "big-class", "crlf-tabs", "only-use"):
+        fixes, computed = check_every_fix(SHAPES[name], str(DEFAULT_PATH), config())
+        assert computed == fixes, name
+
+
+def test_an_import_left_unused_is_removed_by_the_edits():
+    run = run_rules(SHAPES["only-use"], str(DEFAULT_PATH), config())
+    [diagnostic] = [d for d in run.diagnostics if d.fix is not None]
+    fixed = apply_edits(SHAPES["only-use"], fix_edits(run, diagnostic))
+    assert "SessionLocal" not in fixed
+    assert fixed.startswith("import os\nfrom core.database import get_db_session\n\nX = 1\n")
+
+
+def test_a_function_importing_the_name_itself_falls_back_to_the_whole_module_path():
+    run = run_rules(SHAPES["own-import"], str(DEFAULT_PATH), config())
+    [diagnostic] = [d for d in run.diagnostics if d.fix is not None]
+    with pytest.raises(edits.Unsupported):
+        edits.fixed_text(edits.spans_for(run.module, SHAPES["own-import"]), diagnostic)
+    assert apply_edits(SHAPES["own-import"], fix_edits(run, diagnostic)) == whole_module_text(run, diagnostic)
+
+
+# The fuzz test's programs (odd formatting, semicolons, nested blocks) with session statements in them.
+@settings(max_examples=40, derandomize=True, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+@given(session_programs())
+def test_generated_program_edits_equal_the_whole_module_fix(source):
+    run = run_rules(source, str(DEFAULT_PATH), config())
+    if run.module is None:
+        return
     check_every_fix(source, str(DEFAULT_PATH), config())
