@@ -48,8 +48,34 @@ class _ReplaceNodes(cst.CSTTransformer):
         super().__init__()
         self.replacements = replacements
 
+        self.hits = 0
+
     def on_leave(self, original_node, updated_node):
-        return self.replacements.get(original_node, updated_node)
+        replacement = self.replacements.get(original_node)
+        if replacement is None:
+            return updated_node
+        self.hits += 1
+        return replacement
+
+
+class _RemoveImportsOf(cst.CSTTransformer):
+    """Run the decided RemoveImportsVisitor on each import of `name` (in a node the fix rebuilt)."""
+
+    def __init__(self, name: str, context: CodemodContext) -> None:
+        super().__init__()
+        self.name, self.context, self.hits = name, context, 0
+
+    def on_leave(self, original_node, updated_node):
+        if isinstance(updated_node, (cst.Import, cst.ImportFrom)) and not isinstance(updated_node.names, cst.ImportStar):
+            aliases = [a for a in updated_node.names if _bound(a) == self.name]
+            if aliases:
+                self.hits += 1
+                return updated_node.visit(_DecidedRemoveImports(self.context, {a: updated_node for a in aliases}))
+        return updated_node
+
+
+def _bound(alias: cst.ImportAlias) -> str:
+    return (alias.evaluated_alias or alias.evaluated_name).partition(".")[0]
 
 
 @lru_cache(maxsize=None)
@@ -106,6 +132,18 @@ class _Spans:
         self._tree: ast.Module | None = None
         self._words: dict[str, list[int]] = {}
         self._names: dict[str, tuple] = {}
+        self._imports: list | None = None
+
+    def imports(self) -> list:
+        """Every Import/ImportFrom node of the module."""
+        if self._imports is None:
+            self._imports = [n for n in self.state.start if isinstance(n, (cst.Import, cst.ImportFrom))]
+        return self._imports
+
+    def imported_at_top(self, name: str) -> bool:
+        self.name_uses(name)  # (parses)
+        return any(isinstance(s, (ast.Import, ast.ImportFrom)) and
+                   any((a.asname or a.name).partition(".")[0] == name for a in s.names) for s in self._tree.body)
 
     def span(self, node) -> tuple[int, int]:
         try:
@@ -259,9 +297,10 @@ def _bound_name(spec) -> str:
     return spec.module
 
 
-def _removal_verdicts(spans: _Spans, fix, units) -> dict[str, bool]:
-    """For each removed import's bound name: is it unused once the replacements are applied?"""
-    verdicts = {}
+def _removal_verdicts(spans: _Spans, fix, units, path: str) -> tuple[dict[str, bool], dict]:
+    """For each removed import's bound name: is it unused once the replacements are applied? And
+    the replacements that remove the functions' own imports of it the fix leaves unused."""
+    verdicts, extra = {}, {}
     added = {_bound_name(spec) for spec in fix.add_imports}
     for spec in fix.remove_imports:
         name = _bound_name(spec)
@@ -269,9 +308,16 @@ def _removal_verdicts(spans: _Spans, fix, units) -> dict[str, bool]:
             raise Unsupported("a fix adds and removes the same name")
         loads, bindings, nested = spans.name_uses(name)
         word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+        mentioned = []  # rewritten spans whose new text still names it (a re-rendered parent)
         for start, end, content, node, _ in units:
-            if word.search(content) and not _is_import(node):
-                raise Unsupported("a rewrite mentions the removed name")
+            if _is_import(node) or not word.search(content):
+                continue
+            if len(word.findall(content)) > len(word.findall(spans.source, start, end)):
+                raise Unsupported("a rewrite names the removed name more often")
+            imports = {spans.source[s:e] for s, e in map(spans.span, spans.imports()) if start <= s < end}
+            in_imports = sum(len(word.findall(text)) * content.count(text) for text in imports)
+            if len(word.findall(content)) > in_imports:  # a load, not just the function's own import
+                mentioned.append((start, end))
 
         def outside(offset: int) -> bool:
             return not any(s <= offset < e for s, e, _, _, _ in units)
@@ -281,17 +327,59 @@ def _removal_verdicts(spans: _Spans, fix, units) -> dict[str, bool]:
             raise Unsupported("the removed name is bound elsewhere too")
         for start, end in nested:  # a function's own import stays while the function reads it
             if not any(start <= o < end for o in kept):
-                raise Unsupported("a function's own import of the name may become unused")
-        if any(not any(s <= o < e for s, e in nested) for o in kept):
-            verdicts[name] = False  # a load left untouched still resolves to the import
+                if any(s < end and start < e for s, e in mentioned):
+                    raise Unsupported("a function's own import may stay in use")
+                extra.update(_unused_function_imports(spans, fix, name, start, end, units, path))
+        if not spans.imported_at_top(name) or any(not any(s <= o < e for s, e in nested) for o in kept):
+            verdicts[name] = False  # (no module-level import) a load left untouched still resolves to it
             continue
-        if nested:
-            raise Unsupported("the removed name is imported in functions too")
+        if nested or mentioned:
+            raise Unsupported("the removed name may stay in use")
         remaining = [o for o in spans.word_positions(name) if outside(o) and not _in_top_import(spans, o)]
         if remaining:
             raise Unsupported("the removed name is still mentioned")
         verdicts[name] = True
-    return verdicts
+    return verdicts, extra
+
+
+def _unused_function_imports(spans: _Spans, fix, name: str, start: int, end: int, units, path: str) -> dict:
+    """{import: what RemoveImportsVisitor makes of it} for the imports of `name` in the function
+    spanning [start, end) (which no longer reads it)."""
+    found = {}
+    for node in spans.imports():
+        original = node
+        node_start, node_end = spans.span(node)
+        if not (start <= node_start < end) or isinstance(node.names, cst.ImportStar):
+            continue
+        aliases = [a for a in node.names if (a.evaluated_alias or a.evaluated_name).partition(".")[0] == name]
+        if not aliases:
+            continue
+        replaced = fix.replacements.get(node)
+        if replaced is not None:  # the fix rewrote this import itself (a name merged in): remove from that
+            if not isinstance(replaced, (cst.Import, cst.ImportFrom)) or isinstance(replaced.names, cst.ImportStar):
+                raise Unsupported("a function's own import rewritten into something else")
+            node, aliases = replaced, [a for a in replaced.names
+                                       if (a.evaluated_alias or a.evaluated_name).partition(".")[0] == name]
+        context = CodemodContext(filename=path)
+        for spec in fix.remove_imports:
+            RemoveImportsVisitor.remove_unused_import(context, spec.module, spec.obj, spec.asname)
+        removed = node.visit(_DecidedRemoveImports(context, {a: node for a in aliases}))
+        holders = [k for k in fix.replacements if k is not original
+                   and spans.span(k)[0] <= node_start and node_end <= spans.span(k)[1]]
+        if not holders:
+            found[original] = removed
+            continue
+        # inside a node the fix rebuilt (a function body): remove it from the rebuilt node
+        holder = min(holders, key=lambda k: spans.span(k)[1] - spans.span(k)[0])
+        rebuilt = found.get(holder, fix.replacements[holder])
+        if not isinstance(rebuilt, cst.CSTNode):
+            raise Unsupported("a function's own import inside a removed node")
+        transformer = _RemoveImportsOf(name, context)
+        rebuilt = rebuilt.visit(transformer)
+        if transformer.hits != 1 or not isinstance(rebuilt, cst.CSTNode):
+            raise Unsupported("a function's own import the rewrite did not keep")
+        found[holder] = rebuilt
+    return found
 
 
 def _is_import(node) -> bool:
@@ -314,16 +402,15 @@ class _DecidedRemoveImports(RemoveImportsVisitor):
 
     def __init__(self, context: CodemodContext, unused: dict) -> None:
         super().__init__(context)
-        self._decided = unused
+        self._unused_imports = unused
 
     def visit_Module(self, node: cst.Module) -> None:
-        self._unused_imports = self._decided
+        pass  # (RemoveImportsVisitor gathers the unused imports here, with a scope analysis)
 
 
-def _import_stage(spans: _Spans, fix, units, path: str) -> str:
+def _import_stage(spans: _Spans, fix, replacements, units, verdicts, path: str) -> str:
     """The whole fixed text, imports included (see the module docstring)."""
     module, source = spans.module, spans.source
-    verdicts = _removal_verdicts(spans, fix, units) if fix.remove_imports else {}
     marker = "session_lint_stub"
     while marker in source:
         marker += "_"
@@ -343,7 +430,7 @@ def _import_stage(spans: _Spans, fix, units, path: str) -> str:
             continue
         if isinstance(stmt, cst.SimpleStatementLine) and (i == 0 or any(
                 isinstance(small, (cst.Import, cst.ImportFrom)) for small in stmt.body)):
-            stub_body.append(stmt.visit(_ReplaceNodes(fix.replacements)) if inner else stmt)
+            stub_body.append(stmt.visit(_ReplaceNodes(replacements)) if inner else stmt)
             continue
         start, end = spans.span(stmt)
         rest = spans.offsets[spans.state.end[stmt.leading_lines[-1]]] if stmt.leading_lines else start
@@ -391,9 +478,15 @@ def fixed_text(spans: _Spans, diagnostic: Diagnostic) -> str:
     if not spans.module.has_trailing_newline:
         raise Unsupported("no trailing newline")
     units = _units(spans, fix.replacements)
-    if fix.add_imports or fix.remove_imports:
-        return _import_stage(spans, fix, units, diagnostic.path)
-    return _apply(spans.source, 0, len(spans.source), units)
+    if not (fix.add_imports or fix.remove_imports):
+        return _apply(spans.source, 0, len(spans.source), units)
+    replacements, verdicts = fix.replacements, {}
+    if fix.remove_imports:
+        verdicts, extra = _removal_verdicts(spans, fix, units, diagnostic.path)
+        if extra:  # a function's own import the fix leaves unused goes too
+            replacements = {**fix.replacements, **extra}
+            units = _units(spans, replacements)
+    return _import_stage(spans, fix, replacements, units, verdicts, diagnostic.path)
 
 
 def text_edits(old: str, new: str) -> list[dict]:
