@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import inspect
 import re
 from functools import lru_cache
@@ -61,16 +62,16 @@ class _ReplaceNodes(cst.CSTTransformer):
 class _RemoveImportsOf(cst.CSTTransformer):
     """Run the decided RemoveImportsVisitor on each import of `name` (in a node the fix rebuilt)."""
 
-    def __init__(self, name: str, context: CodemodContext) -> None:
+    def __init__(self, name: str, remover) -> None:
         super().__init__()
-        self.name, self.context, self.hits = name, context, 0
+        self.name, self.remover, self.hits = name, remover, 0
 
     def on_leave(self, original_node, updated_node):
         if isinstance(updated_node, (cst.Import, cst.ImportFrom)) and not isinstance(updated_node.names, cst.ImportStar):
             aliases = [a for a in updated_node.names if _bound(a) == self.name]
             if aliases:
                 self.hits += 1
-                return updated_node.visit(_DecidedRemoveImports(self.context, {a: updated_node for a in aliases}))
+                return updated_node.visit(self.remover({a: updated_node for a in aliases}))
         return updated_node
 
 
@@ -133,6 +134,7 @@ class _Spans:
         self._words: dict[str, list[int]] = {}
         self._names: dict[str, tuple] = {}
         self._imports: list | None = None
+        self.removers: dict = {}
 
     def imports(self) -> list:
         """Every Import/ImportFrom node of the module."""
@@ -360,10 +362,8 @@ def _unused_function_imports(spans: _Spans, fix, name: str, start: int, end: int
                 raise Unsupported("a function's own import rewritten into something else")
             node, aliases = replaced, [a for a in replaced.names
                                        if (a.evaluated_alias or a.evaluated_name).partition(".")[0] == name]
-        context = CodemodContext(filename=path)
-        for spec in fix.remove_imports:
-            RemoveImportsVisitor.remove_unused_import(context, spec.module, spec.obj, spec.asname)
-        removed = node.visit(_DecidedRemoveImports(context, {a: node for a in aliases}))
+        remover = functools.partial(_remover, spans, fix.remove_imports, path)
+        removed = node.visit(remover({a: node for a in aliases}))
         holders = [k for k in fix.replacements if k is not original
                    and spans.span(k)[0] <= node_start and node_end <= spans.span(k)[1]]
         if not holders:
@@ -374,7 +374,7 @@ def _unused_function_imports(spans: _Spans, fix, name: str, start: int, end: int
         rebuilt = found.get(holder, fix.replacements[holder])
         if not isinstance(rebuilt, cst.CSTNode):
             raise Unsupported("a function's own import inside a removed node")
-        transformer = _RemoveImportsOf(name, context)
+        transformer = _RemoveImportsOf(name, remover)
         rebuilt = rebuilt.visit(transformer)
         if transformer.hits != 1 or not isinstance(rebuilt, cst.CSTNode):
             raise Unsupported("a function's own import the rewrite did not keep")
@@ -395,6 +395,20 @@ def _in_top_import(spans: _Spans, offset: int) -> bool:
         if start <= offset < end:
             return _is_import(stmt)
     return False
+
+
+def _remover(spans: _Spans, specs: tuple, path: str, unused: dict) -> RemoveImportsVisitor:
+    """A RemoveImportsVisitor for `specs` with these aliases unused (built once per file and specs:
+    building a LibCST matcher transformer costs ~10 ms)."""
+    key = (path, tuple(specs))
+    remover = spans.removers.get(key)
+    if remover is None:
+        context = CodemodContext(filename=path)
+        for spec in specs:
+            RemoveImportsVisitor.remove_unused_import(context, spec.module, spec.obj, spec.asname)
+        remover = spans.removers[key] = _DecidedRemoveImports(context, {})
+    remover._unused_imports = unused
+    return remover
 
 
 class _DecidedRemoveImports(RemoveImportsVisitor):
@@ -448,17 +462,21 @@ def _import_stage(spans: _Spans, fix, replacements, units, verdicts, path: str) 
         RemoveImportsVisitor.remove_unused_import(context, spec.module, spec.obj, spec.asname)
     if fix.add_imports:
         tree = tree.visit(AddImportsVisitor(context))
-    if fix.remove_imports:
-        unused = {}
+    if any(verdicts.values()):
+        body = []  # only the lines holding an unused import change: visit those alone
         for stmt in tree.body:
+            unused = {}
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
                     if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
-                        for alias in small.names:
-                            bound = (alias.evaluated_alias or alias.evaluated_name).partition(".")[0]
-                            if verdicts.get(bound):
-                                unused[alias] = small
-        tree = tree.visit(_DecidedRemoveImports(context, unused))
+                        unused.update((alias, small) for alias in small.names if verdicts.get(_bound(alias)))
+            if not unused:
+                body.append(stmt)
+                continue
+            new = stmt.visit(_remover(spans, fix.remove_imports, path, unused))
+            if not isinstance(new, cst.RemovalSentinel) and not new._is_removable():
+                body.append(new)  # (an emptied line goes, as in LibCST's body visit)
+        tree = tree.with_changes(body=body)
     code = tree.code
     if texts:
         pattern = re.compile("|".join(re.escape(k) for k in texts))
@@ -486,23 +504,29 @@ def fixed_text(spans: _Spans, diagnostic: Diagnostic) -> str:
         if extra:  # a function's own import the fix leaves unused goes too
             replacements = {**fix.replacements, **extra}
             units = _units(spans, replacements)
+    if not fix.add_imports and not any(verdicts.values()):  # every removed import stays in use
+        return _apply(spans.source, 0, len(spans.source), units)
     return _import_stage(spans, fix, replacements, units, verdicts, diagnostic.path)
 
 
 def text_edits(old: str, new: str) -> list[dict]:
-    """Line edits turning `old` into `new`, in ruff's JSON shape (1-based rows and columns)."""
-    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    head = 0  # lines both share at the start and the end need no diff
-    limit = min(len(old_lines), len(new_lines))
-    while head < limit and old_lines[head] == new_lines[head]:
-        head += 1
-    tail = 0
-    while tail < limit - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
-        tail += 1
-    old_mid = old_lines[head:len(old_lines) - tail]
-    new_mid = new_lines[head:len(new_lines) - tail]
+    """Line edits turning `old` into `new`, in ruff's JSON shape (1-based rows and columns).
+
+    Only the lines between the first and the last difference are split and diffed (a fix changes
+    a few places of a long file; splitting and diffing all of it per fix cost more than the fix)."""
+    same = _common_prefix(old, new)
+    start = old.rfind("\n", 0, same) + 1  # the start of the first line that differs
+    tail = _common_prefix(old[start:][::-1], new[start:][::-1])  # (bounded by both lengths)
+    newline = old.find("\n", len(old) - tail)  # a line end inside the common tail: both texts have it
+    old_end = len(old) if newline < 0 else newline + 1
+    new_end = old_end + len(new) - len(old)
+    head = old.count("\n", 0, start)
+    old_mid = old[start:old_end].splitlines(keepends=True)
+    new_mid = new[start:new_end].splitlines(keepends=True)
     edits = []
-    matcher = difflib.SequenceMatcher(a=old_mid, b=new_mid, autojunk=False)
+    # (autojunk on long spans: a fix's text is a few changed places far apart, and without it the
+    # search for the longest match costs as much as the rest of the edits together)
+    matcher = difflib.SequenceMatcher(a=old_mid, b=new_mid, autojunk=len(new_mid) > 400)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
@@ -512,6 +536,18 @@ def text_edits(old: str, new: str) -> list[dict]:
             "end_location": {"row": head + i2 + 1, "column": 1},
         })
     return edits
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of `a` and `b` (by halving: C-speed compares)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[low:mid] == b[low:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def spans_for(module: cst.Module, source: str) -> _Spans:

@@ -166,3 +166,33 @@ def test_a_fix_whose_rewrite_names_the_removed_import_still_gets_exact_edits():
     run = run_rules(source, str(DEFAULT_PATH), config())
     for diagnostic in (d for d in run.diagnostics if d.fix is not None):
         assert apply_edits(source, fix_edits(run, diagnostic)) == whole_module_text(run, diagnostic)
+
+
+def test_text_edits_rebuild_the_new_text_exactly():
+    """The line diff (only the span between the first and last difference is diffed) on random
+    small texts: with and without a final newline, insertions, deletions, repeated lines."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        old = "".join(rng.choice(["a\n", "b\n", "\n", "dd\n"]) for _ in range(rng.randint(0, 12)))
+        if old and rng.random() < 0.2:
+            old = old[:-1]
+        new = list(old)
+        for _ in range(rng.randint(0, 4)):
+            at = rng.randint(0, len(new))
+            if rng.random() < 0.5:
+                new.insert(at, rng.choice("ab\n"))
+            elif at < len(new):
+                del new[at]
+        new = "".join(new)
+        changes = edits.text_edits(old, new)
+        assert apply_edits(old, changes) == new, (old, new, changes)
+        assert (changes == []) == (old == new)
+
+
+def test_text_edits_are_whole_lines_at_their_rows():
+    assert edits.text_edits("a\nb\nc\n", "a\nB\nc\n") == [
+        {"content": "B\n", "location": {"row": 2, "column": 1}, "end_location": {"row": 3, "column": 1}}]
+    assert edits.text_edits("a\nb\n", "a\nb\nc\n") == [
+        {"content": "c\n", "location": {"row": 3, "column": 1}, "end_location": {"row": 3, "column": 1}}]
