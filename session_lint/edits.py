@@ -118,13 +118,21 @@ class _Recorder(CodegenState):
         self.end[node] = len(self.tokens)
         self._stack.pop()
 
+    def pop_trailing_newline(self) -> None:  # (a file without a final newline): kept, see _Spans
+        self.popped = self.tokens[-1] if self.tokens else ""
+
 
 class _Spans:
     """Character spans of every node of a module (its code generated once)."""
 
     def __init__(self, module: cst.Module, source: str) -> None:
         state = _Recorder(module)
+        state.popped = ""
         module._codegen(state)
+        # A module without a final newline is handled as the module with it (its code generation
+        # drops the last token, the newline): `strip` chars come off the fixed text at the end.
+        source += state.popped
+        self.strip = len(state.popped)
         self.offsets = [0, *accumulate(len(t) for t in state.tokens)]
         if self.offsets[-1] != len(source):
             raise Unsupported("generated code differs from the source")
@@ -454,7 +462,7 @@ def _import_stage(spans: _Spans, fix, replacements, units, verdicts, path: str) 
             body=[cst.Pass()], leading_lines=stmt.leading_lines,
             trailing_whitespace=cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
                                                        comment=cst.Comment(f"#{key}"))))
-    tree = module.with_changes(body=stub_body)
+    tree = module.with_changes(body=stub_body, has_trailing_newline=True)
     context = CodemodContext(filename=path)
     for spec in fix.add_imports:
         AddImportsVisitor.add_needed_import(context, spec.module, spec.obj, spec.asname)
@@ -493,9 +501,19 @@ def fixed_text(spans: _Spans, diagnostic: Diagnostic) -> str:
     fix = diagnostic.fix
     if fix.transform is not None:
         raise Unsupported("a whole-module transform")
-    if not spans.module.has_trailing_newline:
-        raise Unsupported("no trailing newline")
+    text = _fixed_text(spans, diagnostic)
+    if spans.strip:  # no final newline: the code generation drops the last (newline) token
+        if not text.endswith(spans.source[-spans.strip:]):
+            raise Unsupported("a rewrite at the end of a file without a final newline")
+        text = text[:-spans.strip]
+    return text
+
+
+def _fixed_text(spans: _Spans, diagnostic: Diagnostic) -> str:
+    fix = diagnostic.fix
     units = _units(spans, fix.replacements)
+    if spans.strip and units and units[-1][1] > len(spans.source) - spans.strip:
+        raise Unsupported("a rewrite at the end of a file without a final newline")
     if not (fix.add_imports or fix.remove_imports):
         return _apply(spans.source, 0, len(spans.source), units)
     replacements, verdicts = fix.replacements, {}

@@ -120,6 +120,10 @@ SHAPES = {
     "only-use": "import os\nfrom core.database import SessionLocal\n\nX = 1\n\n\ndef f(uid):\n"
                 "    db = SessionLocal()\n    try:\n        return db.get(User, uid)\n    finally:\n"
                 "        db.close()\n",
+    "no-final-newline": HEADER + "def f(uid):\n    db = SessionLocal()\n    try:\n        return db.get(User, uid)\n"
+                        "    finally:\n        db.close()\n\n\nX = 1",
+    "no-final-newline-at-end": HEADER + "def f(uid):\n    db = SessionLocal()\n    try:\n"
+                               "        return db.get(User, uid)\n    finally:\n        db.close()",
     "own-import": "def f(uid):\n    from core.database import SessionLocal\n    db = SessionLocal()\n"
                   "    try:\n        return db.get(User, uid)\n    finally:\n        db.close()\n",
     "big-class": HEADER + "\n\nclass Service:\n" + "".join(
@@ -137,7 +141,8 @@ def test_shape_edits_equal_the_whole_module_fix(name):
 
 def test_the_node_path_computes_the_common_shapes_itself():
     """The fast path is really taken (not the fallback) where it should be."""
-    for name in ("route", "try-finally", "global", "detached", "big-class", "crlf-tabs", "only-use"):
+    for name in ("route", "try-finally", "global", "detached", "big-class", "crlf-tabs", "only-use",
+                 "no-final-newline"):
         fixes, computed = check_every_fix(SHAPES[name], str(DEFAULT_PATH), config())
         assert computed == fixes, name
 
