@@ -207,7 +207,8 @@ class _Spans:
                                 (a.asname or a.name).partition(".")[0] == name for a in child.names):
                             if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
                                 raise Unsupported("an import of the name in a class body")
-                            nested.append((offset(scope), offset(scope, end=True)))
+                            # (from its body: defaults and annotations are read outside it)
+                            nested.append((offset(scope.body[0]), offset(scope, end=True)))
                     elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                         bindings += child.name == name
                     elif isinstance(child, ast.arg):
@@ -343,9 +344,13 @@ def _removal_verdicts(spans: _Spans, fix, units, path: str) -> tuple[dict[str, b
         if not spans.imported_at_top(name) or any(not any(s <= o < e for s, e in nested) for o in kept):
             verdicts[name] = False  # (no module-level import) a load left untouched still resolves to it
             continue
-        if nested or mentioned:
+        def in_function_importing_it(offset: int) -> bool:  # (there the name is that function's own)
+            return any(s <= offset < e for s, e in nested)
+
+        if any(not (in_function_importing_it(s) and in_function_importing_it(e - 1)) for s, e in mentioned):
             raise Unsupported("the removed name may stay in use")
-        remaining = [o for o in spans.word_positions(name) if outside(o) and not _in_top_import(spans, o)]
+        remaining = [o for o in spans.word_positions(name)
+                     if outside(o) and not in_function_importing_it(o) and not _in_top_import(spans, o)]
         if remaining:
             raise Unsupported("the removed name is still mentioned")
         verdicts[name] = True

@@ -124,6 +124,11 @@ SHAPES = {
                         "    finally:\n        db.close()\n\n\nX = 1",
     "no-final-newline-at-end": HEADER + "def f(uid):\n    db = SessionLocal()\n    try:\n"
                                "        return db.get(User, uid)\n    finally:\n        db.close()",
+    "top-and-own-import": "from core.database import SessionLocal\n\n\nclass S:\n    def f(self, uid):\n"
+                          "        from core.database import SessionLocal\n        # SessionLocal here is its own\n"
+                          "        with SessionLocal() as db:\n            return db.get(User, uid)\n\n"
+                          "    def g(self):\n        from core.database import SessionLocal\n"
+                          "        return SessionLocal\n",
     "own-import": "def f(uid):\n    from core.database import SessionLocal\n    db = SessionLocal()\n"
                   "    try:\n        return db.get(User, uid)\n    finally:\n        db.close()\n",
     "big-class": HEADER + "\n\nclass Service:\n" + "".join(
@@ -142,7 +147,7 @@ def test_shape_edits_equal_the_whole_module_fix(name):
 def test_the_node_path_computes_the_common_shapes_itself():
     """The fast path is really taken (not the fallback) where it should be."""
     for name in ("route", "try-finally", "global", "detached", "big-class", "crlf-tabs", "only-use",
-                 "no-final-newline"):
+                 "no-final-newline", "top-and-own-import"):
         fixes, computed = check_every_fix(SHAPES[name], str(DEFAULT_PATH), config())
         assert computed == fixes, name
 
