@@ -89,14 +89,13 @@ def _context_dependent(cls: type) -> bool:
 
 
 class _Recorder(CodegenState):
-    """Code generation that records, for every node, its token span, parent and indentation."""
+    """Code generation that records, for every node, its token span, parent and indentation
+    (`start[node]` is (first token, parent, indentation); `end[node]` the token after it)."""
 
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
         self.start: dict = {}
         self.end: dict = {}
-        self.parent: dict = {}
-        self.indent: dict = {}
         self._stack: list = [None]
         self._indent: tuple = ()
 
@@ -109,9 +108,7 @@ class _Recorder(CodegenState):
         self._indent = tuple(self.indent_tokens)
 
     def before_codegen(self, node) -> None:
-        self.start[node] = len(self.tokens)
-        self.parent[node] = self._stack[-1]
-        self.indent[node] = self._indent
+        self.start[node] = (len(self.tokens), self._stack[-1], self._indent)
         self._stack.append(node)
 
     def after_codegen(self, node) -> None:
@@ -142,7 +139,6 @@ class _Spans:
         self._words: dict[str, list[int]] = {}
         self._names: dict[str, tuple] = {}
         self._imports: list | None = None
-        self.removers: dict = {}
 
     def imports(self) -> list:
         """Every Import/ImportFrom node of the module."""
@@ -157,12 +153,16 @@ class _Spans:
 
     def span(self, node) -> tuple[int, int]:
         try:
-            return self.offsets[self.state.start[node]], self.offsets[self.state.end[node]]
+            return self.offsets[self.state.start[node][0]], self.offsets[self.state.end[node]]
         except KeyError:
             raise Unsupported("a replaced node is not in the module") from None
 
     def parent(self, node):
-        return self.state.parent.get(node)
+        recorded = self.state.start.get(node)
+        return recorded[1] if recorded else None
+
+    def indent(self, node) -> tuple:
+        return self.state.start[node][2]
 
     def render(self, node, indent: tuple) -> str:
         state = CodegenState(default_indent=self.module.default_indent,
@@ -262,7 +262,7 @@ def _units(spans: _Spans, replacements) -> list[tuple[int, int, str, object]]:
             if isinstance(result, cst.CSTNode) and not _context_dependent(type(unit)) \
                     and not _context_dependent(type(result)):
                 start, end = spans.span(unit)
-                units.append((start, end, spans.render(result, spans.state.indent[unit]), unit, [result]))
+                units.append((start, end, spans.render(result, spans.indent(unit)), unit, [result]))
                 break
             if parent is module:  # a top-level statement removed or turned into several
                 start, end = spans.span(unit)
@@ -410,16 +410,21 @@ def _in_top_import(spans: _Spans, offset: int) -> bool:
     return False
 
 
+_REMOVERS: dict = {}
+
+
 def _remover(spans: _Spans, specs: tuple, path: str, unused: dict) -> RemoveImportsVisitor:
-    """A RemoveImportsVisitor for `specs` with these aliases unused (built once per file and specs:
-    building a LibCST matcher transformer costs ~10 ms)."""
-    key = (path, tuple(specs))
-    remover = spans.removers.get(key)
+    """A RemoveImportsVisitor for `specs` with these aliases unused (built once per process and
+    specs: building a LibCST matcher transformer costs 10-40 ms)."""
+    key = tuple(specs)  # (the path plays no part: LibCST resolves no relative import without a package)
+    remover = _REMOVERS.get(key)
     if remover is None:
         context = CodemodContext(filename=path)
         for spec in specs:
             RemoveImportsVisitor.remove_unused_import(context, spec.module, spec.obj, spec.asname)
-        remover = spans.removers[key] = _DecidedRemoveImports(context, {})
+        if len(_REMOVERS) > 64:
+            _REMOVERS.clear()
+        remover = _REMOVERS[key] = _DecidedRemoveImports(context, {})
     remover._unused_imports = unused
     return remover
 
