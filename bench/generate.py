@@ -11,6 +11,7 @@ flag, and SES004 imports). Deterministic for a given seed.
 from __future__ import annotations
 
 import random
+import re
 import textwrap
 from pathlib import Path
 
@@ -237,9 +238,98 @@ def _session_module(rng: random.Random, index: int, blocks: int, anti: bool) -> 
     return "".join(parts)
 
 
+# -- the real shape: what the flat tree hid (issue 13) --------------------------------------------
+# Real services are big classes with many methods in 2-5k-line modules, and a few session-dense
+# files hold most of the session code. Module sizes (blocks of ~20-25 lines each):
+REAL_SIZES = ((0.6, 4, 16), (0.32, 20, 60), (0.08, 130, 210))  # (share, min blocks, max blocks)
+DENSE_SHARE = 0.06  # of the session modules: a service class whose every method opens a session
+
+SERVICE_METHOD = '''
+def rename_{name}(self, user_id: int, name: str) -> int:
+    """Rename the user; the service owns its session block."""
+    with get_db_session() as db:
+        user = db.get(User, user_id)
+        if user is None:
+            raise KeyError(user_id)
+        user.name = name
+        db.flush()
+        return user.id
+'''
+
+QUERY_METHOD = '''
+def list_{name}(self, owner_id: int, limit: int = {k}) -> list[dict]:
+    with get_db_session() as db:
+        items = db.query(Item).filter(Item.owner_id == owner_id).limit(limit).all()
+        return [{{"id": item.id, "title": item.title}} for item in items]
+'''
+
+
+def _as_method(source: str) -> str:
+    """A module-level function template as a method (`self` first), indented into a class."""
+    source = re.sub(r"^def (\w+)\(\)", r"def \1(self)", source, count=1, flags=re.M)
+    source = re.sub(r"^def (\w+)\((?!self)", r"def \1(self, ", source, count=1, flags=re.M)
+    return textwrap.indent(source, "    ")
+
+
+METHOD_ANTI_PATTERNS = [ANTI_PATTERNS[i] for i in (0, 3, 4)]  # SES001, SES005, SES006 inside methods
+
+
+def _real_unrelated(rng: random.Random, index: int, blocks: int) -> str:
+    parts = [f'"""Utility module {index} (no database access)."""\n', UNRELATED_HEADER]
+    b = 0
+    while b < blocks:
+        if rng.random() < 0.3:  # a free function or a small dataclass
+            parts.append(UNRELATED_FUNC.format(name=f"item_{index}_{b}", f=rng.randint(1, 9) / 2,
+                                               m=rng.randint(2, 7), k=rng.randint(10, 99)))
+            b += 1
+            continue
+        methods = rng.randint(3, 40)
+        parts.append(f"\n\nclass Helper{index}x{b}:\n    \"\"\"A helper with many methods.\"\"\"\n")
+        for m in range(methods):
+            parts.append(_as_method(UNRELATED_FUNC.format(name=f"step_{m}", f=rng.randint(1, 9) / 2,
+                                                          m=rng.randint(2, 7), k=rng.randint(10, 99))))
+        b += methods
+    return "".join(parts)
+
+
+def _real_session(rng: random.Random, index: int, blocks: int, anti: bool, dense: bool) -> str:
+    parts = [f'"""Routes and services {index}."""\n', SESSION_HEADER]
+    if anti and rng.random() < 0.3:
+        parts.insert(1, "from core.database_manager import get_db_session_for_request  # SES004\n")
+    session_share = 0.9 if dense else 0.2
+    b, klass = 0, 0
+    anti_left = 1 + dense * 3 if anti else 0
+    while b < blocks:
+        if rng.random() < 0.15:  # module-level routes
+            for r in range(rng.randint(1, 6)):
+                parts.append(ROUTE.format(name=f"r{index}_{b}_{r}"))
+            b += 1
+            continue
+        methods = rng.randint(5, 60)
+        parts.append(f"\n\nclass Service{index}x{klass}:\n    \"\"\"A service of many methods.\"\"\"\n")
+        klass += 1
+        for m in range(methods):
+            name = f"m{b}_{m}"
+            roll = rng.random()
+            if anti_left and roll < 0.05:
+                parts.append(_as_method(METHOD_ANTI_PATTERNS[(index + m) % 3].format(name=name)))
+                anti_left -= 1
+            elif roll < session_share:
+                template = SERVICE_METHOD if rng.random() < 0.5 else QUERY_METHOD
+                parts.append(_as_method(template.format(name=name, k=rng.randint(5, 50))))
+            else:
+                parts.append(_as_method(UNRELATED_FUNC.format(name=f"calc_{name}", f=1.5, m=3, k=42)))
+        b += methods
+    return "".join(parts)
+
+
 def generate(root: Path, files: int = 2000, seed: int = 0, session_share: float = 0.25,
-             anti_share: float = 0.12, blocks: int = 8) -> dict:
-    """Write `files` modules under `root` (plus core/ and the pyproject); return counts."""
+             anti_share: float = 0.12, blocks: int = 8, shape: str = "flat") -> dict:
+    """Write `files` modules under `root` (plus core/ and the pyproject); return counts.
+
+    shape "flat": small modules of module-level functions (the first benchmark's tree); "real":
+    modules of 4 to 210 blocks (a tenth of them 3-5k lines), big classes of many methods, and a few
+    session-dense modules (see REAL_SIZES)."""
     rng = random.Random(seed)
     root = Path(root)
     (root / "core").mkdir(parents=True, exist_ok=True)
@@ -255,14 +345,28 @@ def generate(root: Path, files: int = 2000, seed: int = 0, session_share: float 
             package.mkdir(parents=True, exist_ok=True)
             (package / "__init__.py").write_text("")
             (root / "app" / "__init__.py").write_text("")
-        size = max(1, int(rng.gauss(blocks, blocks / 2)))
+        if shape == "real":
+            roll, size = rng.random(), 0
+            for share, low, high in REAL_SIZES:
+                if roll < share:
+                    size = rng.randint(low, high)
+                    break
+                roll -= share
+            size = size or REAL_SIZES[-1][1]
+        else:
+            size = max(1, int(rng.gauss(blocks, blocks / 2)))
         if rng.random() < session_share:
             anti = rng.random() < anti_share
-            text = _session_module(rng, index, size, anti)
+            if shape == "real":
+                dense = rng.random() < DENSE_SHARE
+                text = _real_session(rng, index, max(size, 60) if dense else size, anti, dense)
+                counts["dense"] = counts.get("dense", 0) + dense
+            else:
+                text = _session_module(rng, index, size, anti)
             counts["session"] += 1
             counts["anti"] += anti
         else:
-            text = _unrelated(rng, index, size)
+            text = _real_unrelated(rng, index, size) if shape == "real" else _unrelated(rng, index, size)
         (package / f"module{index:05d}.py").write_text(textwrap.dedent(text))
         counts["files"] += 1
         counts["lines"] += text.count("\n")

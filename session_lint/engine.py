@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 import sys
 from collections import Counter
@@ -18,6 +17,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from .config import Config
 from .deep import deep
+from . import edits
 from .diagnostics import Diagnostic, syntax_error
 from .long_strings import blank_long_strings
 from .metadata import visit_with_rules
@@ -43,6 +43,7 @@ class LintRun:
     source: str
     module: cst.Module | None
     diagnostics: list[Diagnostic]
+    edit_spans: object = field(default=None, repr=False, compare=False)  # edits.py, once per file
 
 
 @dataclass
@@ -353,26 +354,35 @@ def _gains_findings(before: LintRun, after: LintRun) -> bool:
 
 @deep
 def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
-    """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns)."""
+    """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns).
+
+    Computed from the fix's own nodes (session_lint/edits.py); a fix that path cannot render
+    exactly takes the whole-module path (`apply_fixes` and a diff), for that diagnostic only."""
     if run.module is None or diagnostic.fix is None:
         return []
     try:
+        if run.edit_spans is None:
+            run.edit_spans = edits.spans_for(run.module, run.source)
+        if isinstance(run.edit_spans, edits.Unsupported):
+            raise run.edit_spans
+        new_code = edits.fixed_text(run.edit_spans, diagnostic)
+    except edits.Unsupported as exc:
+        if run.edit_spans is None:
+            run.edit_spans = exc
+        return whole_module_edits(run, diagnostic)
+    except Exception:  # (RecursionError, a LibCST error...): the whole-module path decides
+        return whole_module_edits(run, diagnostic)
+    return text_edits(run.source, new_code)
+
+
+def whole_module_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
+    """`fix_edits` by applying the fix to the whole module and diffing the code (slow, exact)."""
+    try:
         tree, _ = apply_fixes(run.module, [diagnostic], diagnostic.path)
+        new_code = tree.code
     except Exception:  # an edit preview must never break reporting
         return []
-    return text_edits(run.source, tree.code)
+    return text_edits(run.source, new_code)
 
 
-def text_edits(old: str, new: str) -> list[dict]:
-    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    edits = []
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        edits.append({
-            "content": "".join(new_lines[j1:j2]),
-            "location": {"row": i1 + 1, "column": 1},
-            "end_location": {"row": i2 + 1, "column": 1},
-        })
-    return edits
+text_edits = edits.text_edits
