@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
@@ -18,7 +17,6 @@ from session_lint import edits  # noqa: E402
 from session_lint.config import Config  # noqa: E402
 from session_lint.engine import apply_fixes, fix_edits, run_rules, whole_module_edits  # noqa: E402
 from session_lint.rules import all_rules  # noqa: E402
-from test_fuzz import session_programs  # noqa: E402
 
 
 def apply_edits(source: str, changes: list[dict]) -> str:
