@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Union
+from typing import TYPE_CHECKING, Mapping, Union
 
 if TYPE_CHECKING:  # diagnostics travel through the cache and output without loading LibCST
     import libcst as cst
@@ -35,9 +35,7 @@ class Fix:
 
     `replacements` maps nodes of the module the rule saw to their replacement;
     the engine applies them in one pass, then adds/removes the listed imports
-    with LibCST's AddImportsVisitor / RemoveImportsVisitor. `transform` is an
-    escape hatch for rewrites that must see the whole module after the
-    replacements (rare).
+    with LibCST's AddImportsVisitor / RemoveImportsVisitor.
     """
 
     applicability: Applicability
@@ -45,7 +43,6 @@ class Fix:
     replacements: Mapping[cst.CSTNode, Replacement] = field(default_factory=dict)
     add_imports: tuple[ImportSpec, ...] = ()
     remove_imports: tuple[ImportSpec, ...] = ()
-    transform: Callable[[cst.Module], cst.Module] | None = None
 
 
 @dataclass

@@ -508,9 +508,6 @@ def _import_stage(spans: _Spans, fix, replacements, units, verdicts, path: str) 
 
 def fixed_text(spans: _Spans, diagnostic: Diagnostic) -> str:
     """The source with this one diagnostic's fix applied, as `engine.apply_fixes` would make it."""
-    fix = diagnostic.fix
-    if fix.transform is not None:
-        raise Unsupported("a whole-module transform")
     text = _fixed_text(spans, diagnostic)
     if spans.strip:  # no final newline: the code generation drops the last (newline) token
         if not text.endswith(spans.source[-spans.strip:]):

@@ -95,13 +95,10 @@ def parse(source: str, path: str) -> tuple[cst.Module | Diagnostic, bool]:
         return cst.parse_module(source), False
     except cst.ParserSyntaxError as exc:
         # CPython's own parser gives the clearer message and position; ask it on this rare path
-        try:
-            ast.parse(source, filename=path)
-        except SyntaxError as py_exc:
-            return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1), False
-        except (ValueError, RecursionError, MemoryError):
-            pass
-        else:  # valid Python that LibCST rejects: a very long implicit string concatenation?
+        refused, parses = _cpython_parse(source, path)
+        if refused is not None:
+            return refused, False
+        if parses:  # valid Python that LibCST rejects: a very long implicit string concatenation?
             blanked = _parse_blanked(source)
             if blanked is not None:
                 return blanked, True
@@ -110,21 +107,22 @@ def parse(source: str, path: str) -> tuple[cst.Module | Diagnostic, bool]:
     except cst.CSTValidationError as exc:
         # LibCST built a node, then rejected it (an identifier `str.isidentifier` refuses, found by
         # the fuzz test): a syntax error when CPython agrees, else a file LibCST cannot handle
-        refused = _cpython_syntax_error(source, path)
+        refused = _cpython_parse(source, path)[0]
         return refused or syntax_error(path, f"LibCST cannot parse this file: {exc}"), False
     except RecursionError:
         return syntax_error(path, "file is too deeply nested to parse (RecursionError)"), False
 
 
-def _cpython_syntax_error(source: str, path: str) -> Diagnostic | None:
-    """CPython's syntax error for `source`, or None when CPython parses it."""
+def _cpython_parse(source: str, path: str) -> tuple[Diagnostic | None, bool]:
+    """CPython's verdict on `source`: (its syntax error, None when it has none; does it parse?).
+    Neither when CPython cannot tell (a null byte, a recursion or memory limit)."""
     try:
         ast.parse(source, filename=path)
     except SyntaxError as py_exc:
-        return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1)
-    except (ValueError, RecursionError):
-        pass
-    return None
+        return syntax_error(path, f"SyntaxError: {py_exc.msg}", py_exc.lineno or 1, py_exc.offset or 1), False
+    except (ValueError, RecursionError, MemoryError):
+        return None, False
+    return None, True
 
 
 def _parse_blanked(source: str) -> cst.Module | None:
@@ -219,20 +217,11 @@ def apply_fixes(module: cst.Module, diagnostics: list[Diagnostic], path: str) ->
     """Apply every fix whose rewritten spans do not overlap an earlier one's."""
     chosen: list[Diagnostic] = []
     taken: list = []
-    transform_fix = None
     for diagnostic in diagnostics:
-        fix = diagnostic.fix
-        if fix is None:
-            continue
-        if fix.transform is not None:
-            transform_fix = transform_fix or diagnostic
-            continue
-        if _overlaps(diagnostic.fix_spans, taken):
+        if diagnostic.fix is None or _overlaps(diagnostic.fix_spans, taken):
             continue
         chosen.append(diagnostic)
         taken.extend(diagnostic.fix_spans)
-    if not chosen and transform_fix is not None:
-        chosen = [transform_fix]  # a whole-module rewrite goes alone in its round
     replacements: dict = {}
     for diagnostic in chosen:
         replacements.update(diagnostic.fix.replacements)
@@ -240,8 +229,6 @@ def apply_fixes(module: cst.Module, diagnostics: list[Diagnostic], path: str) ->
     context = CodemodContext(filename=path)
     for diagnostic in chosen:
         fix = diagnostic.fix
-        if fix.transform is not None:
-            tree = fix.transform(tree)
         for spec in fix.add_imports:
             AddImportsVisitor.add_needed_import(context, spec.module, spec.obj, spec.asname)
         for spec in fix.remove_imports:
