@@ -89,3 +89,18 @@ def test_the_screen_with_this_rule_alone_sees_the_session_block():
            "    with get_db_session() as db:\n        db.add(X())\n        sleep(1)\n")
     assert found(src, CODE) == [(8, 9, CODE)]
     assert Screen(config(), ("SES009",)).check(src.encode(), "app/module.py")
+
+
+@pytest.mark.parametrize("src, expected", [
+    # committed on every path before the call: the connection is back in the pool
+    ("def f():\n    with get_db_session() as db:\n        db.add(X())\n        db.commit()\n        requests.post(URL)\n",
+     []),
+    # used again after the commit: held again
+    ("def f():\n    with get_db_session() as db:\n        db.add(X())\n        db.commit()\n        db.get(X, 1)\n"
+     "        requests.post(URL)\n", [(17, 9, CODE)]),
+    # committed on one path only: the other still holds it (atom's ingestion_pipeline.py)
+    ("def f(ok):\n    with get_db_session() as db:\n        db.add(X())\n        if ok:\n            db.commit()\n"
+     "        requests.post(URL)\n", [(17, 9, CODE)]),
+])
+def test_a_commit_releases_the_connection(src, expected):
+    assert found(HEAD + src, CODE) == expected

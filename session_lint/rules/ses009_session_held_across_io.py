@@ -20,7 +20,7 @@ SCREEN_TRIGGERS = ("slow_io",)
 DOCS = """\
 ## What it does
 Checks for calls that wait on the network, another process or the clock while a
-session is open and has been used: inside a session block (`with get_db_session()
+session is open and has been used since it last committed or rolled back: inside a session block (`with get_db_session()
 as db:`, `with SessionLocal() as db:`, `with SessionLocal.begin() as db:`, the
 `async` forms), between `db = SessionLocal()` and `db.close()`, and in a function
 that receives its session through `Depends` after its first write. Slow calls are
@@ -107,21 +107,31 @@ class SessionHeldAcrossIo(Rule):
         if not isinstance(node.body, cst.IndentedBlock):
             return
         leaves = list(_leaves(node.body.body))
-        for index, leaf in enumerate(leaves):  # `db = SessionLocal()` ... `db.close()`
+        for index, (leaf, _) in enumerate(leaves):  # `db = SessionLocal()` ... `db.close()`
             opened = _opened_name(self, leaf)
             if opened is not None:
                 self._check(leaves[index + 1:], opened, after=self._uses)
         for injected in injected_sessions(self, node):  # an injected session, after its first write
             self._check(leaves, injected.name, after=self._writes)
 
-    def _check(self, leaves: Sequence[cst.CSTNode] | Iterator[cst.CSTNode], session: str, after) -> None:
+    def _check(self, leaves: Sequence[tuple[cst.CSTNode, int]] | Iterator[tuple[cst.CSTNode, int]],
+               session: str, after) -> None:
         leaves = list(leaves)
-        start = next((i for i, leaf in enumerate(leaves) if after(leaf, session)), None)
+        start = next((i for i, (leaf, _) in enumerate(leaves) if after(leaf, session)), None)
         if start is None:
             return
-        for count, leaf in enumerate(leaves[start + 1:], 1):
+        idle = False  # committed or rolled back on every path since its last use: nothing is held
+        for count, (leaf, depth) in enumerate(leaves[start + 1:], 1):
             if _closes(leaf, session):
                 return
+            if _ends_transaction(leaf, session):
+                # the connection goes back to the pool; a commit under an `if` leaves the other path holding it
+                idle = idle or depth <= leaves[start][1]
+                continue
+            if self._uses(leaf, session):
+                idle = False
+            if idle:
+                continue
             for call in _calls(leaf):
                 slow = self._slow(call)
                 if slow is not None and id(call) not in self.reported:
@@ -201,23 +211,28 @@ def _opened_name(rule: Rule, leaf: cst.CSTNode) -> str | None:
     return None
 
 
+def _ends_transaction(leaf: cst.CSTNode, session: str) -> bool:
+    return any(isinstance(c.func, cst.Attribute) and c.func.attr.value in ("commit", "rollback")
+               and isinstance(c.func.value, cst.Name) and c.func.value.value == session for c in _calls(leaf))
+
+
 def _closes(leaf: cst.CSTNode, session: str) -> bool:
     return any(isinstance(c.func, cst.Attribute) and c.func.attr.value == "close"
                and isinstance(c.func.value, cst.Name) and c.func.value.value == session for c in _calls(leaf))
 
 
-def _leaves(statements: Sequence[cst.BaseStatement]) -> Iterator[cst.CSTNode]:
+def _leaves(statements: Sequence[cst.BaseStatement], depth: int = 0) -> Iterator[tuple[cst.CSTNode, int]]:
     """The simple statements and compound statements' headers, in source order, through every block
-    (not into nested functions and classes: their bodies run later)."""
+    (not into nested functions and classes: their bodies run later), each with its block depth."""
     for stmt in statements:
         if isinstance(stmt, cst.SimpleStatementLine):
-            yield stmt
+            yield stmt, depth
         elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             continue
         else:
-            yield from _headers(stmt)
+            yield from ((header, depth) for header in _headers(stmt))
             for block in _blocks(stmt):
-                yield from _leaves(block)
+                yield from _leaves(block, depth + 1)
 
 
 def _headers(stmt: cst.BaseCompoundStatement) -> list[cst.CSTNode]:
