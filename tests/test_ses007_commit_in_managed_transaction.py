@@ -155,3 +155,7 @@ def test_a_route_commit_is_not_fixed(tmp_path):
     path, cfg = _with_deps(tmp_path)
     src = ROUTE_HEAD + "@router.post('/')\ndef f(db: Session = Depends(get_tx_db)):\n    db.add(X())\n    db.commit()\n"
     check_not_fixed(src, CODE, path=path, cfg=cfg)
+
+
+def test_a_builtin_receiver_is_not_a_session():
+    check_noop(HEAD + "with list.begin():\n    list.commit()\n", CODE)

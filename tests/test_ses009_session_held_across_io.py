@@ -104,3 +104,9 @@ def test_the_screen_with_this_rule_alone_sees_the_session_block():
 ])
 def test_a_commit_releases_the_connection(src, expected):
     assert found(HEAD + src, CODE) == expected
+
+
+def test_a_builtin_receiver_is_not_a_client():
+    # atom's core/graphrag_engine.py: `str.join(...)` in a session block crashed the rule (BuiltinAssignment)
+    src = HEAD + "def f():\n    with get_db_session() as db:\n        db.add(X())\n        str.join(',', names)\n"
+    assert found(src, CODE) == []

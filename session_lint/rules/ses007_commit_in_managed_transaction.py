@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import ScopeProvider
+from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
 from ..codemod import has_comment
 from ..diagnostics import Applicability, Fix
@@ -170,7 +170,9 @@ class CommitInManagedTransaction(Rule):
         """Is every binding of `name` in scope a session (opened, injected or annotated as one)?"""
         scope = self.get_metadata(ScopeProvider, name, None)
         bindings = list(scope[name.value]) if scope is not None else []
-        return bool(bindings) and all(self._binds_session(b.node) for b in bindings)
+        # a builtin (`BuiltinAssignment`) or an import has no binding node: not a session
+        return bool(bindings) and all(isinstance(b, Assignment) and not isinstance(b, ImportAssignment)
+                                      and self._binds_session(b.node) for b in bindings)
 
     def _binds_session(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.Param):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import libcst as cst
-from libcst.metadata import ScopeProvider
+from libcst.metadata import Assignment, ScopeProvider
 
 from ..fastapi import injected_sessions
 from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS
@@ -181,6 +181,8 @@ class SessionHeldAcrossIo(Rule):
         bindings = list(scope[receiver.value]) if scope is not None else []
         classes = set()
         for binding in bindings:
+            if not isinstance(binding, Assignment):
+                return None  # a builtin (`str.join(...)`): no binding node, not a client
             value = _bound_value(self, binding.node)
             if not isinstance(value, cst.Call):
                 return None
