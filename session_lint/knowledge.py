@@ -161,4 +161,9 @@ SLOW_MODULE_WORDS = frozenset(name.partition(".")[0] for name in SLOW_FUNCTIONS 
 # Session methods that write (SES009 counts an injected session as holding locks after the first).
 WRITE_METHODS = frozenset({"add", "add_all", "delete", "merge", "flush", "bulk_save_objects",
                            "bulk_insert_mappings", "bulk_update_mappings"})
-DML_CONSTRUCTS = frozenset({"insert", "update", "delete"})  # `session.execute(update(User)...)` writes
+DML_CONSTRUCTS = frozenset({"insert", "update", "delete"})
+# Session methods that run SQL, so the session holds a connection (and, after a write, its locks)
+# from then until it commits, rolls back or closes. `add`, `delete`, `expunge`, `expire` only mark
+# objects: their SQL runs at the next flush.
+SQL_METHODS = frozenset({"execute", "scalar", "scalars", "query", "get", "get_one", "flush", "refresh", "merge",
+                         "connection", "stream", "stream_scalars", "exec"})  # `session.execute(update(User)...)` writes

@@ -8,8 +8,8 @@ import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
 from ..fastapi import injected_sessions
-from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS
-from ..sessions import manual_session_call, session_block_opening, writes_through
+from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS, SQL_METHODS
+from ..sessions import manual_session_call, method_on, session_block_opening, writes_through
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
@@ -20,10 +20,14 @@ SCREEN_TRIGGERS = ("slow_io",)
 DOCS = """\
 ## What it does
 Checks for calls that wait on the network, another process or the clock while a
-session is open and has been used since it last committed or rolled back: inside a session block (`with get_db_session()
-as db:`, `with SessionLocal() as db:`, `with SessionLocal.begin() as db:`, the
-`async` forms), between `db = SessionLocal()` and `db.close()`, and in a function
-that receives its session through `Depends` after its first write. Slow calls are
+session holds a connection: after it ran SQL (`execute`, `scalars`, `query`,
+`get`, `flush`, `refresh`, `merge`, ...) and before it commits, rolls back or
+closes, inside a session block (`with get_db_session() as db:`, `with
+SessionLocal() as db:`, `with SessionLocal.begin() as db:`, the `async` forms),
+between `db = SessionLocal()` and `db.close()`, and in a function that receives
+its session through `Depends`, once it has written. `add()` alone runs no SQL
+(the insert waits for the next flush), and a commit on every path gives the
+connection back to the pool until the next SQL. Slow calls are
 `requests.*`, `httpx.*` and the methods of `httpx.Client` / `AsyncClient`,
 `aiohttp.ClientSession`, `requests.Session` and `boto3` clients,
 `urllib.request.urlopen`, `smtplib.SMTP`, `subprocess.run` / `call` / `check_*`,
@@ -43,6 +47,7 @@ reached, connection timed out`).
 with get_db_session() as db:
     order = db.get(Order, order_id)
     order.status = "paid"
+    db.flush()
     requests.post(WEBHOOK_URL, json={"id": order.id})
 ```
 
@@ -81,15 +86,19 @@ class SessionHeldAcrossIo(Rule):
     VALID = (
         ("import requests\nfrom core.database import get_db_session\n\n\ndef f():\n"
          "    with get_db_session() as db:\n        payload = db.get(User, 1).name\n    requests.post(URL, json=payload)\n"),
+        # add() runs no SQL: nothing is held until the block commits
+        ("import requests\nfrom core.database import get_db_session\n\n\ndef f():\n"
+         "    with get_db_session() as db:\n        db.add(User())\n        requests.post(URL)\n"),
         # before the session's first use nothing is held yet
         ("import requests\nfrom core.database import get_db_session\n\n\ndef f():\n"
          "    with get_db_session() as db:\n        data = requests.get(URL).json()\n        db.add(User(**data))\n"),
     )
     INVALID = (
         ("import requests\nfrom core.database import get_db_session\n\n\ndef f():\n"
-         "    with get_db_session() as db:\n        db.add(User())\n        requests.post(URL)\n"),
+         "    with get_db_session() as db:\n        db.get(User, 1).name = 'x'\n        requests.post(URL)\n"),
         ("import time\nfrom core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n"
-         "    try:\n        db.add(User())\n        time.sleep(5)\n        db.commit()\n    finally:\n        db.close()\n"),
+         "    try:\n        db.execute(update(User).values(name='x'))\n        time.sleep(5)\n        db.commit()\n"
+         "    finally:\n        db.close()\n"),
     )
 
     def __init__(self, context) -> None:
@@ -101,7 +110,7 @@ class SessionHeldAcrossIo(Rule):
         for item in node.items:
             opened = session_block_opening(self, item)
             if opened is not None and isinstance(node.body, cst.IndentedBlock):
-                self._check(_leaves(node.body.body), opened[0], after=self._uses)
+                self._check(_leaves(node.body.body), opened[0], after=self._runs_sql)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if not isinstance(node.body, cst.IndentedBlock):
@@ -110,43 +119,45 @@ class SessionHeldAcrossIo(Rule):
         for index, (leaf, _) in enumerate(leaves):  # `db = SessionLocal()` ... `db.close()`
             opened = _opened_name(self, leaf)
             if opened is not None:
-                self._check(leaves[index + 1:], opened, after=self._uses)
+                self._check(leaves[index + 1:], opened, after=self._runs_sql)
         for injected in injected_sessions(self, node):  # an injected session, after its first write
-            self._check(leaves, injected.name, after=self._writes)
+            first_write = next((i for i, (leaf, _) in enumerate(leaves) if self._writes(leaf, injected.name)), None)
+            if first_write is not None:
+                self._check(leaves[first_write:], injected.name, after=self._runs_sql)
 
-    def _check(self, leaves: Sequence[tuple[cst.CSTNode, int]] | Iterator[tuple[cst.CSTNode, int]],
+    def _check(self, leaves: Sequence[tuple[cst.CSTNode, tuple]] | Iterator[tuple[cst.CSTNode, tuple]],
                session: str, after) -> None:
         leaves = list(leaves)
         start = next((i for i, (leaf, _) in enumerate(leaves) if after(leaf, session)), None)
         if start is None:
             return
-        idle = False  # committed or rolled back on every path since its last use: nothing is held
-        for count, (leaf, depth) in enumerate(leaves[start + 1:], 1):
+        idle_in = None  # the block in which a commit / rollback released the connection, if any
+        for count, (leaf, path) in enumerate(leaves[start + 1:], 1):
             if _closes(leaf, session):
                 return
+            if idle_in is not None and path[:len(idle_in)] != idle_in:
+                idle_in = None  # left that block: on the paths that skipped it the connection is held
             if _ends_transaction(leaf, session):
-                # the connection goes back to the pool; a commit under an `if` leaves the other path holding it
-                idle = idle or depth <= leaves[start][1]
+                idle_in = path if idle_in is None else idle_in  # the connection goes back to the pool
                 continue
-            if self._uses(leaf, session):
-                idle = False
-            if idle:
+            if self._runs_sql(leaf, session):
+                idle_in = None
+            if idle_in is not None:
                 continue
             for call in _calls(leaf):
                 slow = self._slow(call)
                 if slow is not None and id(call) not in self.reported:
                     self.reported.add(id(call))
-                    self.report(call, f"`{slow}` while the session `{session}` is open and in use ({count} "
-                                      f"statement{'s' if count > 1 else ''} after its first "
-                                      f"{'write' if after == self._writes else 'use'}): its connection is held "
-                                      "for the call; finish the database work first")
+                    self.report(call, f"`{slow}` while the session `{session}` holds a connection ({count} "
+                                      f"statement{'s' if count > 1 else ''} after it ran SQL): the "
+                                      "connection and its locks are held for the call; finish the "
+                                      "database work first")
 
     # -- what the statements do -------------------------------------------------------------
     @staticmethod
-    def _uses(leaf: cst.CSTNode, session: str) -> bool:
-        finder = _NameUse(session)
-        leaf.visit(finder)
-        return finder.found
+    def _runs_sql(leaf: cst.CSTNode, session: str) -> bool:
+        """Does the statement run SQL on the session (so it holds a connection from then on)?"""
+        return any(method_on(call, session) in SQL_METHODS for call in _calls(leaf))
 
     @staticmethod
     def _writes(leaf: cst.CSTNode, session: str) -> bool:
@@ -223,18 +234,19 @@ def _closes(leaf: cst.CSTNode, session: str) -> bool:
                and isinstance(c.func.value, cst.Name) and c.func.value.value == session for c in _calls(leaf))
 
 
-def _leaves(statements: Sequence[cst.BaseStatement], depth: int = 0) -> Iterator[tuple[cst.CSTNode, int]]:
+def _leaves(statements: Sequence[cst.BaseStatement], path: tuple[int, ...] = ()) -> Iterator[tuple[cst.CSTNode, tuple[int, ...]]]:
     """The simple statements and compound statements' headers, in source order, through every block
-    (not into nested functions and classes: their bodies run later), each with its block depth."""
+    (not into nested functions and classes: their bodies run later), each with the blocks it is in
+    (a leaf runs after an earlier one on every path when the earlier one's blocks are a prefix of its own)."""
     for stmt in statements:
         if isinstance(stmt, cst.SimpleStatementLine):
-            yield stmt, depth
+            yield stmt, path
         elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             continue
         else:
-            yield from ((header, depth) for header in _headers(stmt))
+            yield from ((header, path) for header in _headers(stmt))
             for block in _blocks(stmt):
-                yield from _leaves(block, depth + 1)
+                yield from _leaves(block, path + (id(block),))
 
 
 def _headers(stmt: cst.BaseCompoundStatement) -> list[cst.CSTNode]:
@@ -267,30 +279,6 @@ def _blocks(stmt: cst.CSTNode) -> list[Sequence[cst.BaseStatement]]:
         elif other is not None and isinstance(getattr(other, "body", None), cst.IndentedBlock):
             blocks.append(other.body.body)
     return blocks
-
-
-class _NameUse(cst.CSTVisitor):
-    """Does a statement read or write the variable `name` (not an attribute or keyword so spelled)?"""
-
-    def __init__(self, name: str) -> None:
-        self.name, self.found = name, False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.found = self.found or node.value == self.name
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
 
 class _Calls(cst.CSTVisitor):
