@@ -28,6 +28,9 @@ HEAD = ("import asyncio\nimport subprocess\nimport time\n\nimport httpx\nimport 
     # an injected session after its first write has run SQL
     ("def f(db: Session = Depends(get_db)):\n    db.add(X())\n    db.flush()\n    requests.post(URL)\n    db.commit()\n",
      [(15, 5, CODE)]),
+    # handed to other code, which reads it (onyx's tests/unit/onyx/indexing/test_vespa.py)
+    ("def f():\n    with get_db_session() as db, httpx.Client() as client:\n        props = index_properties(db)\n"
+     "        client.get(URL)\n", [(15, 9, CODE)]),
     # two slow calls: two findings
     ("def f():\n    with get_db_session() as db:\n        db.get(X, 1)\n        requests.post(URL)\n"
      "        time.sleep(1)\n", [(15, 9, CODE), (16, 9, CODE)]),

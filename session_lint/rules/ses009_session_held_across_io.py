@@ -21,7 +21,7 @@ DOCS = """\
 ## What it does
 Checks for calls that wait on the network, another process or the clock while a
 session holds a connection: after it ran SQL (`execute`, `scalars`, `query`,
-`get`, `flush`, `refresh`, `merge`, ...) and before it commits, rolls back or
+`get`, `flush`, `refresh`, `merge`, ..., or handed to other code) and before it commits, rolls back or
 closes, inside a session block (`with get_db_session() as db:`, `with
 SessionLocal() as db:`, `with SessionLocal.begin() as db:`, the `async` forms),
 between `db = SessionLocal()` and `db.close()`, and in a function that receives
@@ -156,8 +156,11 @@ class SessionHeldAcrossIo(Rule):
     # -- what the statements do -------------------------------------------------------------
     @staticmethod
     def _runs_sql(leaf: cst.CSTNode, session: str) -> bool:
-        """Does the statement run SQL on the session (so it holds a connection from then on)?"""
-        return any(method_on(call, session) in SQL_METHODS for call in _calls(leaf))
+        """Does the statement run SQL on the session (so it holds a connection from then on)? A session
+        handed to other code (`get_index_properties(db_session)`) is taken to: that code reads it."""
+        return any(method_on(call, session) in SQL_METHODS
+                   or any(isinstance(arg.value, cst.Name) and arg.value.value == session for arg in call.args)
+                   for call in _calls(leaf))
 
     @staticmethod
     def _writes(leaf: cst.CSTNode, session: str) -> bool:
