@@ -41,6 +41,7 @@ from .knowledge import (
     commits,
 )
 from .names import module_name_for
+from .project import same_behaviour
 
 # `Session`, `AsyncSession`, `AsyncReadSession`, ... but not `UserSession` (a model)
 _SESSION_TYPE_RE = re.compile(r"^(Async|Sync)?(Read|Write|ReadOnly|ReadWrite|Db|DB|Database|Orm|SQL)?Session$")
@@ -83,6 +84,9 @@ class Discovery:
     aliases: list[tuple[str, Item]] = field(default_factory=list)  # (alias source, dependency)
     expire_on_commit: tuple[bool, Origin] | None = None
     deprecated: list[tuple[str, str, Origin]] = field(default_factory=list)
+    # helpers of a deprecated module whose namesake in the new module behaves otherwise (atom's
+    # `get_db_session(commit=False)` does not commit; the new one does): (old, new, origin)
+    differing: list[tuple[str, str, Origin]] = field(default_factory=list)
     session_module: tuple[str, str] | None = None  # (dotted name, relative path)
     # functions and methods returning a session they construct (prefect's
     # `AsyncPostgresConfiguration.session()`: `return AsyncSession(engine, ...)`)
@@ -706,6 +710,10 @@ class _Scanner:
                 if forwarded and forwarded != fn.name:
                     self.result.deprecated.append((f"{module.name}.{fn.name}", f"{target}.{forwarded}",
                                                    self.origin(module, fn)))
+                elif not forwarded and f"{target}.{fn.name}" in self.functions and not same_behaviour(
+                        f"{module.name}.{fn.name}", f"{target}.{fn.name}", (self.root,)):
+                    self.result.differing.append((f"{module.name}.{fn.name}", f"{target}.{fn.name}",
+                                                  self.origin(module, fn)))
 
     @staticmethod
     def _forwarded_name(module: _Module, fn, target: str) -> str | None:

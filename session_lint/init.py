@@ -123,6 +123,9 @@ def render(discovery: Discovery) -> str:
     if discovery.deprecated:
         for old, new, origin in discovery.deprecated:
             lines.append(f"{_q(old)} = {_q(new)}  # {origin}")
+        for old, new, origin in discovery.differing:
+            lines.append(f"# {old} ({origin}) is not {new}: their parameters or their commits differ, so "
+                         "SES004 reports its imports without rewriting them")
     else:
         lines.append("# none found (no module warns with DeprecationWarning and forwards to the session module)")
     return "\n".join(lines) + "\n"

@@ -684,3 +684,40 @@ def test_several_helpers_of_the_session_module_are_written_as_a_list(tmp_path):
     assert cfg.context_managers == ("get_session", "get_organization_session")
     block = render(discover_conventions(root))
     assert "#   also found: tool.session_scope (scripts/tool.py:5)" in block
+
+
+def test_a_deprecated_helper_that_behaves_otherwise_is_said_in_a_comment(tmp_path):
+    # atom: the deprecated get_db_session(commit=False) does not commit; the session module's one does
+    root = project(tmp_path, {**PKG, "app/db/session.py": """
+        from contextlib import contextmanager
+        from sqlalchemy.orm import sessionmaker
+        SessionLocal = sessionmaker()
+
+        @contextmanager
+        def get_db_session():
+            db = SessionLocal()
+            try:
+                yield db
+                db.commit()
+            finally:
+                db.close()
+    """, "app/db/legacy.py": """
+        import warnings
+        from contextlib import contextmanager
+        from app.db.session import SessionLocal
+
+        @contextmanager
+        def get_db_session(commit: bool = False):
+            warnings.warn("use app.db.session", DeprecationWarning)
+            db = SessionLocal()
+            try:
+                yield db
+                if commit:
+                    db.flush()
+            finally:
+                db.close()
+    """})
+    block = render(discover_conventions(root))
+    assert ("# app.db.legacy.get_db_session (app/db/legacy.py:6) is not app.db.session.get_db_session: their "
+            "parameters or their commits differ, so SES004 reports its imports without rewriting them") in block
+    assert init_config(root).deprecated_map == {"app.db.legacy": "app.db.session"}
