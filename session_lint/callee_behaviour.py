@@ -17,8 +17,9 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-from .helper_behaviour import ModuleFacts, module_facts
+from .helper_behaviour import ModuleFacts
 from .knowledge import ROLLS_BACK, TOUCHES_SESSION, handler_swallows_failure
+from .session_methods import definition
 
 MAX_DEPTH = 3  # a session handed on through helpers: deeper chains are not followed
 TRANSACTION_ENDS = frozenset({"commit", "flush", "execute"})  # what fails and needs a rollback
@@ -36,7 +37,7 @@ def _swallows(dotted: str, position: int | None, keyword: str | None, roots: tup
               depth: int) -> bool:
     if depth > MAX_DEPTH:
         return False
-    found = _definition(dotted, roots)
+    found = definition(dotted, roots)
     if found is None:
         return False
     node, facts = found
@@ -44,20 +45,6 @@ def _swallows(dotted: str, position: int | None, keyword: str | None, roots: tup
         return _class_swallows(node, position, keyword, facts, roots, depth)
     param = _parameter(node, position, keyword, skip_self=False)
     return param is not None and _function_swallows(node, ast.Name(param), facts, roots, depth)
-
-
-def _definition(dotted: str, roots: tuple[Path, ...], hops: int = 0):
-    """The function or class `dotted` names, following re-exports and aliases."""
-    module, _, name = dotted.rpartition(".")
-    facts = module_facts(module, roots)
-    if facts is None or hops > MAX_DEPTH:
-        return None
-    if name in facts.aliases:
-        return _definition(f"{module}.{facts.aliases[name]}", roots, hops + 1)
-    if name in facts.imports:
-        return _definition(facts.imports[name], roots, hops + 1)
-    node = facts.functions.get(name) or facts.classes.get(name)
-    return (node, facts) if node is not None else None
 
 
 def _parameter(function: ast.AST, position: int | None, keyword: str | None, *, skip_self: bool) -> str | None:

@@ -802,3 +802,34 @@ def writes_through(call: cst.Call, session: str) -> bool:
         statement = statement.func.value
     return (isinstance(statement, cst.Call) and isinstance(statement.func, cst.Name)
             and statement.func.value in DML_CONSTRUCTS)
+
+
+class _OwnNodes(cst.CSTVisitor):
+    """Calls and returns of a block in source order, not inside nested functions, lambdas or classes
+    (their code runs later, elsewhere)."""
+
+    def __init__(self) -> None:
+        self.calls: list[cst.Call] = []
+        self.returns: list[cst.Return] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.returns.append(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+
+def own_nodes(node: cst.CSTNode) -> _OwnNodes:
+    """The calls (`.calls`) and returns (`.returns`) `node`'s own code makes."""
+    found = _OwnNodes()
+    node.visit(found)
+    return found

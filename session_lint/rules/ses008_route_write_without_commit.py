@@ -7,7 +7,7 @@ from libcst.metadata import ScopeProvider
 
 from ..diagnostics import Applicability, Fix
 from ..fastapi import injected_dependency, injected_sessions, is_route
-from ..sessions import Flavor, method_on, writes_through
+from ..sessions import Flavor, method_on, own_nodes, writes_through
 from ..transactions import dependency_never_commits
 from .base import Rule
 
@@ -92,7 +92,7 @@ class RouteWriteWithoutCommit(Rule):
         for injected in injected_sessions(self, node):
             if not any(dependency_never_commits(d, roots) for d in injected_dependency(self, injected.param)):
                 continue
-            calls = _own_calls(node.body)
+            calls = own_nodes(node.body).calls
             write = next((c for c in calls if writes_through(c, injected.name)), None)
             if write is None or any(_ends(c, injected.name) for c in calls):
                 continue
@@ -107,7 +107,7 @@ class RouteWriteWithoutCommit(Rule):
     def _fix(self, function: cst.FunctionDef, session: str, flavor: Flavor) -> Fix | None:
         body = function.body
         statements = list(body.body)
-        returns = _own_returns(body)
+        returns = own_nodes(body).returns
         last = statements[-1]
         ends_in_return = (isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1
                           and isinstance(last.body[0], cst.Return))
@@ -119,41 +119,6 @@ class RouteWriteWithoutCommit(Rule):
         commit = cst.parse_statement(call + "\n")
         new_body = statements[:-1] + [commit, last] if ends_in_return else statements + [commit]
         return Fix(Applicability.UNSAFE, f"Add `{call}`", {body: body.with_changes(body=new_body)})
-
-
-def _own_calls(node: cst.CSTNode) -> list[cst.Call]:
-    finder = _OwnNodes()
-    node.visit(finder)
-    return finder.calls
-
-
-def _own_returns(node: cst.CSTNode) -> list[cst.Return]:
-    finder = _OwnNodes()
-    node.visit(finder)
-    return finder.returns
-
-
-class _OwnNodes(cst.CSTVisitor):
-    """Calls and returns in source order, not inside nested functions, lambdas or classes."""
-
-    def __init__(self) -> None:
-        self.calls: list[cst.Call] = []
-        self.returns: list[cst.Return] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.returns.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
 
 
 def _ends(call: cst.Call, session: str) -> bool:

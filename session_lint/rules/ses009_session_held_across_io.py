@@ -9,7 +9,7 @@ from libcst.metadata import Assignment, ScopeProvider
 
 from ..fastapi import injected_sessions
 from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS, SQL_METHODS
-from ..sessions import manual_session_call, method_on, session_block_opening, writes_through
+from ..sessions import manual_session_call, method_on, own_nodes, session_block_opening, writes_through
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
@@ -284,24 +284,5 @@ def _blocks(stmt: cst.CSTNode) -> list[Sequence[cst.BaseStatement]]:
     return blocks
 
 
-class _Calls(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-
 def _calls(leaf: cst.CSTNode) -> list[cst.Call]:
-    finder = _Calls()
-    leaf.visit(finder)
-    return finder.calls
+    return own_nodes(leaf).calls
