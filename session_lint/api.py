@@ -2,7 +2,7 @@
 
 from .config import Config, ConfigError
 from .diagnostics import Applicability, Diagnostic, Fix
-from .engine import FixError, FixResult, fix_source, lint_source
+from .engine.linter import FixError, FixResult, fix_source, lint_source
 
 __all__ = ["Applicability", "Config", "ConfigError", "Diagnostic", "Fix", "FixError",
            "FixResult", "fix_source", "lint_source"]

@@ -11,19 +11,31 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "session_lint"
 
+# The layers, top-down: a layer imports only the layers below it (and the shared vocabulary).
 # Ways in: they use the engine; nothing below them uses them.
-FRONTENDS = {"__main__", "api", "cli", "output", "flake8_plugin", "baseline", "docs", "init"}
+FRONTEND_PACKAGE = "frontends"
+FRONTENDS_OUTSIDE_THE_PACKAGE = {"__main__", "api"}
+# The lint loop: screen, parse, metadata, rules, fixes, cache, parallel runs.
+ENGINE_PACKAGE = "engine"
+# What a file means. Rules build on it; it builds on nothing above it.
+ANALYSIS_PACKAGE = "analysis"
+# The vocabulary every layer shares: configuration, diagnostics, which files exist and how they decode.
+SHARED = {"__init__", "config", "diagnostics", "discovery", "sourcefile"}
 # Analysis that still receives the visiting rule as its context (name resolution, configuration,
 # per-file caches), typed with `rules/base.Rule` under TYPE_CHECKING. The per-file model of issue 15
 # replaces that argument; no other module may start doing it.
-TAKE_THE_RULE_AS_CONTEXT = {"sessions", "fastapi", "flow/file", "flow/interpreter", "move_safety", "pytest_fixtures",
-                            "session_sites"}
+TAKE_THE_RULE_AS_CONTEXT = {"analysis/sessions", "analysis/fastapi", "analysis/flow/file", "analysis/flow/interpreter",
+                            "analysis/move_safety", "analysis/pytest_fixtures", "analysis/session_sites"}
 # The facts every layer reads: they import no other session_lint module but `names`, and no LibCST.
-FACT_MODULES = {"knowledge": set(), "ast_imports": {"names"}}
+FACT_MODULES = {"analysis/knowledge": set(), "analysis/ast_imports": {"analysis/names"}}
 
 
 def _module_name(path: Path) -> str:
     return path.relative_to(PACKAGE).with_suffix("").as_posix().removesuffix("/__init__") or "__init__"
+
+
+def _is_module(name: str) -> bool:
+    return (PACKAGE / name).with_suffix(".py").is_file() or (PACKAGE / name / "__init__.py").is_file()
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:
@@ -40,7 +52,8 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
             if node.module:
                 targets = ["/".join([*base, *node.module.split(".")])]
             else:
-                targets = ["/".join([*base, alias.name]) for alias in node.names]
+                targets = ["/".join([*base, alias.name]) if _is_module("/".join([*base, alias.name]))
+                           else "/".join(base) or "__init__" for alias in node.names]
             found.extend((target, id(node) in type_only) for target in targets)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             module = node.module if isinstance(node, ast.ImportFrom) else None
@@ -76,17 +89,48 @@ def test_analysis_uses_the_rule_class_only_as_a_type():
     assert users <= TAKE_THE_RULE_AS_CONTEXT, users - TAKE_THE_RULE_AS_CONTEXT
 
 
-def test_frontends_are_imported_by_frontends_only():
+def _layer(module: str) -> str:
+    if module in FRONTENDS_OUTSIDE_THE_PACKAGE or module.startswith(FRONTEND_PACKAGE + "/"):
+        return "frontend"
+    if module.startswith(ENGINE_PACKAGE + "/"):
+        return "engine"
+    if module.startswith("rules"):
+        return "rules"
+    if module.startswith(ANALYSIS_PACKAGE + "/"):
+        return "analysis"
+    assert module in SHARED or module in {ENGINE_PACKAGE, ANALYSIS_PACKAGE, FRONTEND_PACKAGE, "libcst"}, (
+        f"{module}: put it in a layer's package (docs/architecture.md) or list it as shared vocabulary")
+    return "shared"
+
+
+# What each layer may import at run time (under TYPE_CHECKING, analysis may name rules/base).
+MAY_IMPORT = {
+    "frontend": {"frontend", "engine", "rules", "analysis", "shared"},
+    "engine": {"engine", "rules", "analysis", "shared"},
+    "rules": {"rules", "analysis", "shared"},
+    "analysis": {"analysis", "shared"},
+    "shared": {"shared", "rules"},  # config validates codes against the registry (no rule module loaded)
+}
+
+
+def test_every_module_belongs_to_a_layer():
+    for module in _graph():
+        _layer(module)
+
+
+def test_layers_import_only_the_layers_below():
     for module, imports in _graph().items():
-        if module in FRONTENDS:
-            continue
-        for target, _ in imports:
-            assert target not in FRONTENDS, f"{module} imports the frontend {target}"
+        layer = _layer(module)
+        for target, type_only in imports:
+            if target == "libcst" or (type_only and target == "rules/base"):
+                continue
+            assert _layer(target) in MAY_IMPORT[layer], f"{module} ({layer}) imports {target} ({_layer(target)})"
 
 
-def test_the_engine_does_not_import_the_ways_in():
-    for module in ("engine", "runner", "parallel", "cache", "screen"):
-        assert not {target for target, _ in _graph()[module]} & FRONTENDS, module
+def test_shared_vocabulary_reads_only_the_rule_registry():
+    for module, imports in _graph().items():
+        if _layer(module) == "shared":
+            assert {target for target, _ in imports if _layer(target) == "rules"} <= {"rules"}, module
 
 
 def test_fact_modules_stand_alone():

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from session_lint.baseline import Baseline, fingerprints, write_baseline
-from session_lint.cli import main
+from session_lint.frontends.baseline import Baseline, fingerprints, write_baseline
+from session_lint.frontends.cli import main
 from session_lint.config import ConfigError
 from session_lint.diagnostics import Diagnostic
-from session_lint.output import SourceLines
+from session_lint.frontends.output import SourceLines
 
 OLD = "from core.database_manager import get_db_session\n"
 OLD_RENAMED = "from core.database_manager import get_monitored_db_session\n"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from session_lint.cache import CACHE_DIR, Cache
+from session_lint.engine.cache import CACHE_DIR, Cache
 from session_lint.config import Config
 from session_lint.diagnostics import Applicability, Diagnostic, Fix
-from session_lint.parallel import Options, lint_one
+from session_lint.engine.parallel import Options, lint_one
 
 DEPRECATED = "from core.database_manager import get_db_session\n"
 
@@ -67,7 +67,7 @@ def test_warm_run_does_not_lint(tmp_path, monkeypatch):
     file, cfg = make_project(tmp_path)
     cold = lint_one(file, cfg, Options()).diagnostics
     assert [d.code for d in cold] == ["SES004"]
-    import session_lint.parallel as parallel
+    import session_lint.engine.parallel as parallel
 
     def boom(*args, **kwargs):
         raise AssertionError("a warm run must not lint")
@@ -86,7 +86,7 @@ def test_changed_imported_module_invalidates(tmp_path):
 
 
 def test_fix_mode_and_no_cache_do_not_touch_the_cache(tmp_path):
-    from session_lint.runner import Mode
+    from session_lint.engine.runner import Mode
     file, cfg = make_project(tmp_path)
     lint_one(file, cfg, Options(mode=Mode.DIFF))
     lint_one(file, cfg, Options(use_cache=False))

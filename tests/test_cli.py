@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from session_lint.cli import main
+from session_lint.frontends.cli import main
 
 DEMO = Path(__file__).parent.parent / "fixtures" / "demo"
 DEPRECATED = "from core.database_manager import get_db_session\n\n\ndef job():\n    with get_db_session() as db:\n        return db\n"
@@ -269,7 +269,7 @@ def test_no_all_checks_passed_next_to_an_internal_error(project, monkeypatch):
     def broken_rules(*args, **kwargs):
         raise RuntimeError("rule bug")
 
-    monkeypatch.setattr("session_lint.runner.lint_text", broken_rules)
+    monkeypatch.setattr("session_lint.engine.runner.lint_text", broken_rules)
     code, out, err = run("--no-cache", project / "job.py")
     assert (code, out) == (2, "")
     assert err.startswith(f"session-lint: error: {project / 'job.py'}: internal error (RuntimeError: rule bug at ")
@@ -281,7 +281,7 @@ def test_no_all_checks_passed_next_to_a_failed_write(project, monkeypatch):
     def full_disk(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("session_lint.runner.write_atomic", full_disk)
+    monkeypatch.setattr("session_lint.engine.runner.write_atomic", full_disk)
     assert run("--fix", project / "job.py") == (
         2, "", f"session-lint: error: {project / 'job.py'}: cannot write fixed file: [Errno 28] No space left on device\n")
     assert (project / "job.py").read_text() == DEPRECATED

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from session_lint.cli import main
-from session_lint.docs import SECTIONS, explain, missing_sections, rules_markdown
+from session_lint.frontends.cli import main
+from session_lint.frontends.docs import SECTIONS, explain, missing_sections, rules_markdown
 from session_lint.rules import all_rules
 
 RULES_MD = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
@@ -32,7 +32,7 @@ def test_missing_sections_are_named():
 
 def test_committed_rules_md_is_up_to_date():
     assert RULES_MD.read_text(encoding="utf-8") == rules_markdown(), \
-        "regenerate with: python -m session_lint.docs > docs/rules.md"
+        "regenerate with: python -m session_lint.frontends.docs > docs/rules.md"
 
 
 def test_rules_md_links_match_rule_urls():

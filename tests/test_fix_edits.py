@@ -1,4 +1,4 @@
-"""JSON/SARIF edits are computed from each fix's own nodes (session_lint/edits.py), not by applying
+"""JSON/SARIF edits are computed from each fix's own nodes (session_lint/engine/edits.py), not by applying
 the fix to the whole module: applied to the source, they must give exactly what the whole-module
 path (`apply_fixes` for that one diagnostic) gives, on every fixture case and rule example."""
 
@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent / "runtime"))
 
 from helpers import DEFAULT_PATH, config  # noqa: E402
 from pairs import case_names, drop_header, load_case  # noqa: E402
-from session_lint import edits  # noqa: E402
+from session_lint.engine import edits  # noqa: E402
 from session_lint.config import Config  # noqa: E402
-from session_lint.engine import apply_fixes, fix_edits, run_rules, whole_module_edits  # noqa: E402
+from session_lint.engine.linter import apply_fixes, fix_edits, run_rules, whole_module_edits  # noqa: E402
 from session_lint.rules import all_rules  # noqa: E402
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from session_lint.cli import main
+from session_lint.frontends.cli import main
 from session_lint.diagnostics import Diagnostic
-from session_lint.output import github_annotation
+from session_lint.frontends.output import github_annotation
 
 
 def test_annotation_shape():

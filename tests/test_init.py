@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from session_lint.config import Config, ConfigError
-from session_lint.init import discover_conventions, render, run_init, write_config
+from session_lint.frontends.init import discover_conventions, render, run_init, write_config
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
 
@@ -378,7 +378,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
 def cli(*args, cwd: Path | None = None):
     from click.testing import CliRunner
 
-    from session_lint.cli import main
+    from session_lint.frontends.cli import main
     result = CliRunner().invoke(main, [str(a) for a in args])
     return result.exit_code, result.stdout, result.stderr
 

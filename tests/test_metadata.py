@@ -1,4 +1,4 @@
-"""session_lint/metadata.py answers exactly what LibCST's providers answer, for every node.
+"""session_lint/engine/metadata.py answers exactly what LibCST's providers answer, for every node.
 
 Parents recorded during the traversal, positions computed per top-level statement and
 qualified names asked per node are compared with ParentNodeProvider, PositionProvider
@@ -23,8 +23,8 @@ from libcst.metadata import (
 )
 
 from helpers import REAL
-from session_lint.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
-from session_lint.walk import PER_NODE_FIELDS, walk
+from session_lint.engine.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
+from session_lint.analysis.walk import PER_NODE_FIELDS, walk
 
 ROOT = Path(__file__).parent.parent
 

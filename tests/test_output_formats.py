@@ -8,9 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from session_lint.cli import main
+from session_lint.frontends.cli import main
 from session_lint.diagnostics import Applicability, Diagnostic, Fix
-from session_lint.output import SourceLines, format_full, format_statistics, use_color
+from session_lint.frontends.output import SourceLines, format_full, format_statistics, use_color
 
 OLD = "from core.database_manager import get_db_session\n"
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from bench.generate import generate  # noqa: E402
-from session_lint.cache import CACHE_DIR  # noqa: E402
-from session_lint.cli import main  # noqa: E402
-from session_lint.parallel import chunks  # noqa: E402
+from session_lint.engine.cache import CACHE_DIR  # noqa: E402
+from session_lint.frontends.cli import main  # noqa: E402
+from session_lint.engine.parallel import chunks  # noqa: E402
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -73,7 +73,7 @@ def test_fix_runs_in_parallel_too(tmp_path):
 LOADED = """
 import sys
 from click.testing import CliRunner
-from session_lint.cli import main
+from session_lint.frontends.cli import main
 result = CliRunner().invoke(main, sys.argv[1:])
 print(result.exit_code, "libcst" in sys.modules)
 """

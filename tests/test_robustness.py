@@ -136,7 +136,7 @@ def test_killed_fix_leaves_no_worker_writing(tmp_path):
 
 
 def test_a_signal_during_a_write_stops_the_run_after_the_write():
-    from session_lint.signals import Interrupted, StopOnSignals
+    from session_lint.engine.signals import Interrupted, StopOnSignals
 
     steps = []
     with StopOnSignals() as stop:
@@ -154,7 +154,7 @@ def test_a_signal_during_a_write_stops_the_run_after_the_write():
 @pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(),
                     reason="the patched lint must reach the workers through fork")
 def test_a_crashing_worker_loses_only_its_own_file(tmp_path, monkeypatch):
-    from session_lint import parallel
+    from session_lint.engine import parallel
 
     root = make_project(tmp_path, {**{f"m{i}.py": MANUAL for i in range(8)}, "crash.py": MANUAL})
     real_lint_one = parallel.lint_one
@@ -178,7 +178,7 @@ def test_a_crashing_worker_loses_only_its_own_file(tmp_path, monkeypatch):
 def test_deep_calls_run_on_a_large_stack_and_restore_the_limit(monkeypatch):
     import threading
 
-    from session_lint import deep
+    from session_lint.engine import deep
 
     def depth(n: int) -> int:
         return 0 if n == 0 else 1 + depth(n - 1)
@@ -242,7 +242,7 @@ def test_long_implicit_string_concatenation_is_linted_and_never_rewritten(tmp_pa
 
 
 def test_blanked_strings_keep_every_position():
-    from session_lint.long_strings import LONG_STRING_CHARS, blank_long_strings
+    from session_lint.engine.long_strings import LONG_STRING_CHARS, blank_long_strings
 
     long_line = "x = '" + "é" * LONG_STRING_CHARS + "'; y = f(1)\n"
     joined = "z = g(\n    'a'\n    'b' \\\n    " + "'c' " * LONG_STRING_CHARS + ")\n"
@@ -258,7 +258,7 @@ def test_blanked_strings_keep_every_position():
 # -- flake8 -----------------------------------------------------------------------------------
 
 def test_flake8_plugin_turns_an_internal_error_into_ses999(monkeypatch):
-    import session_lint.flake8_plugin as plugin
+    import session_lint.frontends.flake8_plugin as plugin
 
     def broken(*args, **kwargs):
         raise RecursionError("maximum recursion depth exceeded")
@@ -270,7 +270,7 @@ def test_flake8_plugin_turns_an_internal_error_into_ses999(monkeypatch):
 
 
 def test_flake8_plugin_lints_a_long_expression():
-    from session_lint.flake8_plugin import SessionLintPlugin
+    from session_lint.frontends.flake8_plugin import SessionLintPlugin
 
     source = MANUAL + "x = " + " + ".join(["1"] * 1000) + "\n"
     path = str(DATABASE.parent.parent / "app" / "m.py")

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from session_lint.cli import main
+from session_lint.frontends.cli import main
 from session_lint.diagnostics import Applicability, Diagnostic, Fix
-from session_lint.output import sarif_log
+from session_lint.frontends.output import sarif_log
 from session_lint.rules import all_rules
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))

@@ -8,13 +8,13 @@ import libcst as cst
 import pytest
 from helpers import REAL, real_project_sources
 
-import session_lint.engine as engine
+import session_lint.engine.linter as engine
 from session_lint.config import Config
-from session_lint.engine import fix_source, lint_source
+from session_lint.engine.linter import fix_source, lint_source
 from session_lint.rules import all_rules
-from session_lint.runner import screen_for
-from session_lint.scope_slice import slice_for_scope
-from session_lint.screen import scope_words
+from session_lint.engine.runner import screen_for
+from session_lint.engine.scope_slice import slice_for_scope
+from session_lint.engine.screen import scope_words
 
 ROOT = Path(__file__).parent.parent
 WORDS = scope_words(Config(), [r.code for r in all_rules()])

@@ -19,8 +19,8 @@ from helpers import PROJECT, REAL, config, real_project_sources
 from session_lint.api import Config, lint_source
 from session_lint.rules import all_rules
 from session_lint.rules import screen_triggers as rule_screen_triggers
-from session_lint.runner import screen_for
-from session_lint.screen import KNOWN_TRIGGERS, TRIGGERS, Screen
+from session_lint.engine.runner import screen_for
+from session_lint.engine.screen import KNOWN_TRIGGERS, TRIGGERS, Screen
 
 ROOT = Path(__file__).parent.parent
 MODULE = PROJECT / "app" / "module.py"

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import DEFAULT_PATH, check_flagged, check_noop, check_not_fixed, config, found
 from session_lint.api import Config
-from session_lint.parallel import Options, lint_one
+from session_lint.engine.parallel import Options, lint_one
 
 CODE = "SES006"
 HEAD = (

@@ -81,7 +81,7 @@ def test_slow_calls_option_adds_project_names():
 
 
 def test_the_screen_lets_every_flagged_case_through():
-    from session_lint.screen import Screen
+    from session_lint.engine.screen import Screen
 
     screen = Screen(config(), ("SES009",))
     src = HEAD + "def f(db: Session = Depends(get_db)):\n    db.add(X())\n    db.flush()\n    requests.post(URL)\n"
@@ -91,7 +91,7 @@ def test_the_screen_lets_every_flagged_case_through():
 
 
 def test_the_screen_with_this_rule_alone_sees_the_session_block():
-    from session_lint.screen import Screen
+    from session_lint.engine.screen import Screen
 
     src = ("from time import sleep\nfrom core.database import get_db_session\n\n\ndef f():\n"
            "    with get_db_session() as db:\n        db.get(X, 1)\n        sleep(1)\n")

@@ -1,4 +1,4 @@
-"""Sessions opened through a method of a project class (session_lint/session_methods.py).
+"""Sessions opened through a method of a project class (session_lint/analysis/session_methods.py).
 
 The real shape is prefect's `prefect/server/api/server.py:914`: `db = provide_database_interface();
 session = await db.session()`, where `PrefectDBInterface.session` returns
@@ -14,8 +14,8 @@ import pytest
 
 from helpers import config, found
 from session_lint.config import Config
-from session_lint.screen import Screen
-from session_lint.session_methods import factory_method_flavor, returned_class, session_module_method_names
+from session_lint.engine.screen import Screen
+from session_lint.analysis.session_methods import factory_method_flavor, returned_class, session_module_method_names
 
 CONFIGURATIONS = '''
 from abc import ABC, abstractmethod

@@ -4,7 +4,7 @@ Importing this package does not load the rules (nor LibCST): `rule_codes()` read
 module names, which is all the screen and the cache need; `all_rules()` imports them.
 
 A rule module states, next to its detection, what a file must contain for it to fire:
-`SCREEN_TRIGGERS = ("raw",)` - names of the `ast` screen's triggers (session_lint/screen.py
+`SCREEN_TRIGGERS = ("raw",)` - names of the `ast` screen's triggers (session_lint/engine/screen.py
 documents them). `screen_triggers()` reads that line from the module's source, so the screen
 runs before (and often instead of) loading LibCST. A rule without the line is not screened:
 every file reaches LibCST for it (correct, only slower).

@@ -20,8 +20,8 @@ from libcst.metadata.name_provider import ModuleNameAndPackage
 
 from ..config import Config
 from ..diagnostics import Diagnostic, Fix
-from ..names import fully_qualified, name_matches
-from ..project import origin_of, same_source, search_roots
+from ..analysis.names import fully_qualified, name_matches
+from ..analysis.project import origin_of, same_source, search_roots
 
 
 @dataclass

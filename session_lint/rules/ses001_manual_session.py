@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
-from ..codemod import (
+from ..analysis.codemod import (
     KEEPERS,
     SPAWNERS,
     add_import_alias,
@@ -29,20 +29,20 @@ from ..codemod import (
     with_block,
     without_rollback,
 )
-from ..callee_behaviour import swallows_failed_writes
+from ..analysis.callee_behaviour import swallows_failed_writes
 from ..diagnostics import Applicability, Fix, ImportSpec
 from ..discovery import is_test_path
-from ..fastapi import (
+from ..analysis.fastapi import (
     add_dependency_param,
     is_route,
     is_websocket,
     parameter_names,
 )
-from ..names import dotted_name
-from ..project import search_roots
-from ..project_imports import named_by_string
-from ..session_sites import ManualSite, manual_session_site
-from ..sessions import (
+from ..analysis.names import dotted_name
+from ..analysis.project import search_roots
+from ..analysis.project_imports import named_by_string
+from ..analysis.session_sites import ManualSite, manual_session_site
+from ..analysis.sessions import (
     Flavor,
     bound_to,
     enclosing_function,
@@ -62,7 +62,7 @@ from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # a call that may create a raw session by hand.
-# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+# session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("raw",)
 
 DOCS = """\

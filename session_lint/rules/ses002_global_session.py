@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
-from ..codemod import (
+from ..analysis.codemod import (
     has_comment,
     helper_call,
     is_method_stmt,
@@ -17,9 +17,9 @@ from ..codemod import (
     with_block,
 )
 from ..diagnostics import Applicability, Fix
-from ..project import search_roots
-from ..project_imports import imported_elsewhere
-from ..sessions import (
+from ..analysis.project import search_roots
+from ..analysis.project_imports import imported_elsewhere
+from ..analysis.sessions import (
     Flavor,
     bound_to,
     factory_import_specs,
@@ -32,7 +32,7 @@ from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # a session created by hand, bound at module / class / instance level.
-# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+# session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("raw",)
 
 DOCS = """\

@@ -6,10 +6,10 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
-from ..codemod import has_comment, rename, uses
+from ..analysis.codemod import has_comment, rename, uses
 from ..diagnostics import Applicability, Fix
-from ..fastapi import Injected, injected_sessions
-from ..sessions import (
+from ..analysis.fastapi import Injected, injected_sessions
+from ..analysis.sessions import (
     Flavor,
     factory_import_specs,
     house_factory_call,
@@ -21,7 +21,7 @@ from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # a session opened inside a function that may receive one through `Depends`.
-# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+# session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("managed",)
 
 DOCS = """\

@@ -10,13 +10,13 @@ from libcst.helpers import get_absolute_module_from_package_for_import
 from libcst.metadata import ScopeProvider
 
 from ..diagnostics import Applicability, Fix, ImportSpec
-from ..names import dotted_name, module_name_for
-from ..project import find_module_source, module_defines, same_behaviour, search_roots
+from ..analysis.names import dotted_name, module_name_for
+from ..analysis.project import find_module_source, module_defines, same_behaviour, search_roots
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # an import or attribute naming a deprecated module or name.
-# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+# session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("deprecated",)
 
 DOCS = """\

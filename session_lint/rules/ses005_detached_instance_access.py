@@ -6,14 +6,14 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..diagnostics import Applicability, Fix
-from ..flow import Analysis, DetachedRead, analyse, file_flow
-from ..move_safety import bound_reads, why_not_move
-from ..walk import walk
+from ..analysis.flow import Analysis, DetachedRead, analyse, file_flow
+from ..analysis.move_safety import bound_reads, why_not_move
+from ..analysis.walk import walk
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # a session opened by hand or in a block whose names are used after it (an ORM object loaded in a session block and read after it).
-# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+# session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("raw", "block")
 
 DOCS = """\

@@ -8,16 +8,16 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
-from ..codemod import has_comment
+from ..analysis.codemod import has_comment
 from ..diagnostics import Applicability, Fix
-from ..fastapi import injected_dependency, injected_sessions
-from ..sessions import is_session_annotation, opens_session, session_factory
-from ..transactions import dependency_owns_transaction
+from ..analysis.fastapi import injected_dependency, injected_sessions
+from ..analysis.sessions import is_session_annotation, opens_session, session_factory
+from ..analysis.transactions import dependency_owns_transaction
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # a `.commit()` / `.rollback()` call in a file that also calls `.begin()` or injects with `Depends`.
-# session_lint/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
+# session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("transaction",)
 
 DOCS = """\

@@ -6,14 +6,14 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from ..diagnostics import Applicability, Fix
-from ..fastapi import injected_dependency, injected_sessions, is_route
-from ..sessions import Flavor, method_on, own_nodes, writes_through
-from ..transactions import dependency_never_commits
+from ..analysis.fastapi import injected_dependency, injected_sessions, is_route
+from ..analysis.sessions import Flavor, method_on, own_nodes, writes_through
+from ..analysis.transactions import dependency_never_commits
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # a route decorator (`@x.post(...)`) and a write through a parameter (`db.add(...)`) in that function
-# without a `.commit()` on it. session_lint/screen.py skips LibCST for files without it.
+# without a `.commit()` on it. session_lint/engine/screen.py skips LibCST for files without it.
 SCREEN_TRIGGERS = ("route_write",)
 
 DOCS = """\

@@ -7,14 +7,14 @@ from collections.abc import Iterator, Sequence
 import libcst as cst
 from libcst.metadata import Assignment, ScopeProvider
 
-from ..fastapi import injected_sessions
-from ..knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS, SQL_METHODS
-from ..sessions import manual_session_call, method_on, own_nodes, session_block_opening, writes_through
+from ..analysis.fastapi import injected_sessions
+from ..analysis.knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS, SQL_METHODS
+from ..analysis.sessions import manual_session_call, method_on, own_nodes, session_block_opening, writes_through
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # a call of a known slow function or client (or a configured `slow-calls` name) in a file that
-# opens or receives a session. session_lint/screen.py skips LibCST for files without it.
+# opens or receives a session. session_lint/engine/screen.py skips LibCST for files without it.
 SCREEN_TRIGGERS = ("slow_io",)
 
 DOCS = """\

@@ -13,7 +13,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
-from .diagnostics import ImportSpec
+from ..diagnostics import ImportSpec
 from .helper_behaviour import Behaviour
 from .knowledge import (
     ASYNC_SESSION_CLASSES,
@@ -33,7 +33,7 @@ from .project import module_defines
 from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
 
 if TYPE_CHECKING:
-    from .rules.base import Rule
+    from ..rules.base import Rule
 
 class Flavor(enum.Enum):
     SYNC = "sync"

@@ -27,7 +27,7 @@ from .uses import UsesAfterClose
 
 if TYPE_CHECKING:
     from ..models import ModelRegistry
-    from ..rules.base import Rule
+    from ...rules.base import Rule
 
 # Calls that read every column of the object they are given (pydantic / SQLModel).
 OBJECT_READERS = frozenset({"model_validate", "from_orm", "parse_obj", "validate"})

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import libcst as cst
 import libcst.matchers as m
 
-from .diagnostics import ImportSpec
+from ..diagnostics import ImportSpec
 from .knowledge import ROLLS_BACK, TOUCHES_SESSION, handler_swallows_failure
 from .names import dotted_name
 

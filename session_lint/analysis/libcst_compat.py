@@ -4,8 +4,8 @@ Each buys a large saving on a hot path (see the callers) and is covered by tests
 result with LibCST's public API (tests/test_metadata.py). When a LibCST release moves one of them,
 this module is the one to change: the callers only use the functions below.
 
-Callers: session_lint/walk.py (`visit_children`), session_lint/names.py (`fully_qualify`),
-session_lint/metadata.py (`computed_metadata`).
+Callers: session_lint/analysis/walk.py (`visit_children`), session_lint/analysis/names.py (`fully_qualify`),
+session_lint/engine/metadata.py (`computed_metadata`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ast_imports import import_bindings, imported_names
-from .discovery import is_project_test_path
+from ..discovery import is_project_test_path
 from .knowledge import MAKERS, SCOPED_REGISTRIES, SESSION_CONSTRUCTORS
 from .names import module_name_for, name_matches
 from .project import origin_of, search_roots, stamped
@@ -38,8 +38,8 @@ from .project import origin_of, search_roots, stamped
 if TYPE_CHECKING:
     import libcst as cst
 
-    from .config import Config
-    from .rules.base import Rule
+    from ..config import Config
+    from ..rules.base import Rule
 
 FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture", "_pytest.fixtures.fixture"})
 PARAMETRIZE = frozenset({"pytest.mark.parametrize"})

@@ -37,7 +37,7 @@ from libcst._nodes.internal import CodegenState
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from .diagnostics import Diagnostic
+from ..diagnostics import Diagnostic
 
 
 class Unsupported(Exception):

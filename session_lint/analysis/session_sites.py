@@ -18,7 +18,7 @@ from .sessions import enclosing_function, global_session_binding
 if TYPE_CHECKING:
     import libcst as cst
 
-    from .rules.base import Rule
+    from ..rules.base import Rule
 
 
 class ManualSite(enum.Enum):

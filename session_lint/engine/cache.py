@@ -29,13 +29,13 @@ from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__
-from .ast_imports import imported_names
-from .config import Config
-from .diagnostics import Diagnostic
-from .discovery import is_project_test_path
-from .project import find_module_source, search_roots
-from .pytest_fixtures import conftest_chain
+from .. import __version__
+from ..analysis.ast_imports import imported_names
+from ..config import Config
+from ..diagnostics import Diagnostic
+from ..discovery import is_project_test_path
+from ..analysis.project import find_module_source, search_roots
+from ..analysis.pytest_fixtures import conftest_chain
 
 CACHE_DIR = ".session_lint_cache"
 _FORMAT = "v1"

@@ -2,7 +2,7 @@
 
 Per file: read the bytes once; a file the prefilter skips is done (no cache entry:
 the byte regex costs what a lookup costs); in CHECK mode look the result up in the cache
-(session_lint/cache.py); otherwise screen it (session_lint/screen.py) and only then
+(session_lint/engine/cache.py); otherwise screen it (session_lint/engine/screen.py) and only then
 pay for LibCST. Files are handed to the pool in chunks, largest files first so one
 big module does not finish last on a single worker; small files travel in batches
 to keep inter-process traffic low. Outcomes come back in the order of the jobs, and
@@ -11,7 +11,7 @@ the CLI sorts diagnostics by (path, line, column), so output does not depend on
 
 With --fix, workers return the fixed bytes and only this (parent) process writes, one file at
 a time between signals: a stopped run (SIGINT, SIGTERM, even SIGKILL) writes nothing after it
-has exited and leaves no half-written file (session_lint/signals.py). A worker that dies breaks
+has exited and leaves no half-written file (session_lint/engine/signals.py). A worker that dies breaks
 the pool: the files it lost are run again one per process, so only the culprit is an error.
 """
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import Cache
-from .config import Config
-from .diagnostics import syntax_error
+from ..config import Config
+from ..diagnostics import syntax_error
 from .runner import FileOutcome, Mode, process_data, screen_for, write_fixed
 from .signals import Interrupted, StopOnSignals, exit_if_orphaned, init_worker
 

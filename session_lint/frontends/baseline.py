@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ConfigError
-from .diagnostics import Diagnostic
+from ..config import ConfigError
+from ..diagnostics import Diagnostic
 from .output import SourceLines
 
 VERSION = 1

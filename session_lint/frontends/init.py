@@ -1,6 +1,6 @@
 """`session-lint --init`: print (or write) the configuration for a project's session conventions.
 
-session_lint/conventions.py discovers them; this module ranks what it found, renders the
+session_lint/analysis/conventions.py discovers them; this module ranks what it found, renders the
 `[tool.session-lint]` block with where each value came from, and writes it into pyproject.toml.
 """
 
@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import Config, ConfigError
-from .conventions import Discovery, Item, discover_conventions, flavor_of_type
-from .knowledge import DEFAULT_SESSION_TYPES
+from ..config import Config, ConfigError
+from ..analysis.conventions import Discovery, Item, discover_conventions, flavor_of_type
+from ..analysis.knowledge import DEFAULT_SESSION_TYPES
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -15,14 +15,14 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from .config import Config
+from ..config import Config
 from .deep import deep
 from . import edits
-from .diagnostics import Diagnostic, syntax_error
+from ..diagnostics import Diagnostic, syntax_error
 from .long_strings import blank_long_strings
 from .metadata import visit_with_rules
-from .names import fallback_module_name, module_name_for
-from .rules import RuleContext, all_rules
+from ..analysis.names import fallback_module_name, module_name_for
+from ..rules import RuleContext, all_rules
 from .scope_slice import slice_for_scope
 from .screen import scope_words
 
@@ -87,7 +87,7 @@ def too_deep(source: str, path: str) -> Diagnostic | None:
 
 def parse(source: str, path: str) -> tuple[cst.Module | Diagnostic, bool]:
     """The module, or SES999 when it cannot be parsed; and whether long strings were blanked
-    out to parse it (session_lint/long_strings.py: such a module must never be written back)."""
+    out to parse it (session_lint/engine/long_strings.py: such a module must never be written back)."""
     refused = too_deep(source, path)
     if refused is not None:
         return refused, False
@@ -135,7 +135,7 @@ def _parse_blanked(source: str) -> cst.Module | None:
         return None
 
 
-@deep  # deep input recurses deeply: see session_lint/deep.py
+@deep  # deep input recurses deeply: see session_lint/engine/deep.py
 def run_rules(source: str, path: str, config: Config) -> LintRun:
     """Parse and visit with every selected rule; noqa'd diagnostics are dropped."""
     parsed, blanked = parse(source, path)
@@ -157,7 +157,7 @@ def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> Li
     words = scope_words(config, [r.code for r in rule_classes])
     try:
         scope_module = slice_for_scope(module, words) if words is not None else module
-    except RecursionError:  # deeper than even the deep stack allows (session_lint/deep.py)
+    except RecursionError:  # deeper than even the deep stack allows (session_lint/engine/deep.py)
         return LintRun(source, None, [_too_deep_to_analyse(path)])
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
@@ -343,7 +343,7 @@ def _gains_findings(before: LintRun, after: LintRun) -> bool:
 def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
     """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns).
 
-    Computed from the fix's own nodes (session_lint/edits.py); a fix that path cannot render
+    Computed from the fix's own nodes (session_lint/engine/edits.py); a fix that path cannot render
     exactly takes the whole-module path (`apply_fixes` and a diff), for that diagnostic only."""
     if run.module is None or diagnostic.fix is None:
         return []

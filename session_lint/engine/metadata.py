@@ -31,8 +31,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from .libcst_compat import computed_metadata
-from .walk import record_parents, walk
+from ..analysis.libcst_compat import computed_metadata
+from ..analysis.walk import record_parents, walk
 
 
 class _Lazy(Mapping):

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .config import Config
+from ..config import Config
 from .deep import deep
-from .diagnostics import Diagnostic, Fix, syntax_error
-from .rules import rule_codes
+from ..diagnostics import Diagnostic, Fix, syntax_error
+from ..rules import rule_codes
 from .screen import Screen
-from .sourcefile import Source, SourceError, write_atomic
+from ..sourcefile import Source, SourceError, write_atomic
 
 # The engine (LibCST and the rules) is imported by the functions that lint: a run where every
 # file is screened out or cached never loads it (about a third of a second per process).
@@ -45,7 +45,7 @@ def _detached(diagnostic: Diagnostic) -> Diagnostic:
 
 
 def lint_text(text: str, path: str, config: Config, with_edits: bool = False) -> list[Diagnostic]:
-    from .engine import fix_edits, run_rules
+    from .linter import fix_edits, run_rules
 
     run = run_rules(text, path, config)
     if with_edits:
@@ -55,11 +55,11 @@ def lint_text(text: str, path: str, config: Config, with_edits: bool = False) ->
     return [_detached(d) for d in run.diagnostics]
 
 
-@deep  # one large-stack thread for the whole file (session_lint/deep.py)
+@deep  # one large-stack thread for the whole file (session_lint/engine/deep.py)
 def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes: bool,
                  with_edits: bool = False) -> tuple[FileOutcome, str]:
     """Lint or fix a source text; returns the outcome and the (possibly fixed) text."""
-    from .engine import FixError, fix_source
+    from .linter import FixError, fix_source
 
     outcome = FileOutcome(path)
     try:
@@ -90,7 +90,7 @@ def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes:
 def process_data(path: Path, data: bytes, config: Config, mode: Mode = Mode.CHECK, unsafe_fixes: bool = False,
                  with_edits: bool = False, screen: bool = True, write: bool = True) -> FileOutcome:
     """Lint (or fix) one file's bytes, already read by the caller. With `screen`, files that no selected rule can
-    flag skip LibCST entirely (session_lint/screen.py: same diagnostics, 10-100x cheaper).
+    flag skip LibCST entirely (session_lint/engine/screen.py: same diagnostics, 10-100x cheaper).
     Without `write`, a fixed file is left in `outcome.new_data` (see `write_fixed`)."""
     display = str(path)
     if screen and not screen_for(config, display).check(data, display):

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .ast_imports import imported_names
-from .discovery import is_test_path
+from ..discovery import is_test_path
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", "env"})
 MAX_FILES = 5000

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from .codemod import name_import
-from .diagnostics import ImportSpec
+from ..diagnostics import ImportSpec
 from .knowledge import (
     ANNOTATED,
     APP_CLASSES,
@@ -26,7 +26,7 @@ from .project import find_module_source, search_roots
 from .sessions import Flavor, is_dependency
 
 if TYPE_CHECKING:
-    from .rules.base import Rule
+    from ..rules.base import Rule
 
 
 

@@ -33,7 +33,7 @@ every file that spells a session name and does not parse. Past the prefilter not
 lost: a file `ast` cannot parse always reaches LibCST, so the engine reports it exactly
 as it would without the screen. The one difference with an unscreened run is a file
 CPython parses but LibCST cannot (a LibCST parser gap; huge implicitly joined strings are
-linted with the strings blanked out, see session_lint/long_strings.py): when the screen skips
+linted with the strings blanked out, see session_lint/engine/long_strings.py): when the screen skips
 it, that SES999 - about the engine, not the file - is not reported.
 """
 
@@ -46,10 +46,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-from .ast_imports import import_bindings, imported_names
-from .config import Config
-from .discovery import is_project_test_path
-from .knowledge import (
+from ..analysis.ast_imports import import_bindings, imported_names
+from ..config import Config
+from ..discovery import is_project_test_path
+from ..analysis.knowledge import (
     ASYNC_SESSION_CLASSES,
     ASYNC_SLEEP,
     REGISTRIES,
@@ -62,10 +62,10 @@ from .knowledge import (
     SLOW_MODULE_WORDS,
     WRITE_METHODS,
 )
-from .names import absolute_module, module_name_for
-from .pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
-from .rules import screen_triggers as rule_screen_triggers
-from .sourcefile import unsupported_encoding
+from ..analysis.names import absolute_module, module_name_for
+from ..analysis.pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
+from ..rules import screen_triggers as rule_screen_triggers
+from ..sourcefile import unsupported_encoding
 
 # Triggers (what a file must contain for a rule to possibly fire). Each rule module names its own
 # (`SCREEN_TRIGGERS = ("raw",)` next to its detection, read by rules.screen_triggers()); this module
@@ -75,7 +75,7 @@ from .sourcefile import unsupported_encoding
 #   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
 #   block     a `with` opening whose names are used after the block, or a `.close()` with a session type;
 #             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
-#             (session_lint/pytest_fixtures.py: those spell no session word, the prefilter asks for it by path)
+#             (session_lint/analysis/pytest_fixtures.py: those spell no session word, the prefilter asks for it by path)
 #   deprecated an import / attribute naming a deprecated module or name
 #   slow_io  a call of a slow function or client (knowledge.SLOW_*, `slow-calls`) in a file that spells a
 #             session word, `Depends` or a session write (`.add(`): SES009's session may be injected
@@ -130,7 +130,7 @@ class _Words:
 
 def _unlisted_helpers(config: Config) -> dict[str, str]:
     """The session module's own context managers and dependencies (read from its source)."""
-    from .helper_behaviour import standard_helpers
+    from ..analysis.helper_behaviour import standard_helpers
 
     roots = tuple(dict.fromkeys(p.resolve() for p in (config.root, Path.cwd()) if p is not None))
     return standard_helpers(config.session_module, roots)
@@ -138,7 +138,7 @@ def _unlisted_helpers(config: Config) -> dict[str, str]:
 
 def _factory_methods(config: Config) -> frozenset[str]:
     """Names of the session module's session factory methods (session_methods.py)."""
-    from .session_methods import session_module_method_names
+    from ..analysis.session_methods import session_module_method_names
 
     roots = tuple(dict.fromkeys(p.resolve() for p in (config.root, Path.cwd()) if p is not None))
     return session_module_method_names(config.session_module, roots)
@@ -184,7 +184,7 @@ class Screen:
 
     def fixture_candidate(self, data: bytes, path: str) -> bool:
         """May a test module close a pytest fixture's session (`db_session.close()`, `s = factory();
-        s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/pytest_fixtures.py):
+        s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/analysis/pytest_fixtures.py):
         it must close or open something, and define a fixture or spell one of the session / factory
         fixtures its conftest.py files define."""
         if "block" not in self.triggers or FIXTURE_SPELLING.search(data) is None:
@@ -223,7 +223,7 @@ class Screen:
 
 
 class ScopeWords(NamedTuple):
-    """What session_lint/scope_slice.py keeps statements for."""
+    """What session_lint/engine/scope_slice.py keeps statements for."""
 
     spelled: frozenset[str]  # a statement spelling one is kept
     bound: frozenset[str]  # a statement binding one in the module scope is kept

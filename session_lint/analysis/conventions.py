@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .ast_imports import import_bindings, imported_names
-from .discovery import discover, is_test_path
+from ..discovery import discover, is_test_path
 from .knowledge import (
     BUILDER_FLAVORS,
     CLEANUP_METHODS,

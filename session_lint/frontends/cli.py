@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .. import __version__
 from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
-from .config import Config, ConfigError, check_codes
-from .diagnostics import syntax_error
-from .discovery import discover
+from ..config import Config, ConfigError, check_codes
+from ..diagnostics import syntax_error
+from ..discovery import discover
 from .init import NO_CONFIG_NOTICE, run_init
 from .output import (
     ALL_PASSED,
@@ -26,11 +26,11 @@ from .output import (
     summary,
     use_color,
 )
-from .parallel import Options, default_jobs, run_jobs
-from .rules import all_rules, rule_by_code
-from .runner import FileOutcome, Mode, process_text
-from .signals import Interrupted
-from .sourcefile import Source, SourceError
+from ..engine.parallel import Options, default_jobs, run_jobs
+from ..rules import all_rules, rule_by_code
+from ..engine.runner import FileOutcome, Mode, process_text
+from ..engine.signals import Interrupted
+from ..sourcefile import Source, SourceError
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -216,7 +216,7 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
                 by_directory[file.parent] = configs.for_path(file) \
                     if file.parent.resolve() != root.resolve() else root_config
             jobs.append((file, by_directory[file.parent]))
-    # session_lint/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
+    # session_lint/engine/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
     options = Options(mode, unsafe_fixes, with_edits=output_format in ("json", "sarif"), use_cache=use_cache)
     return run_jobs(jobs, options, workers)
 

@@ -1,7 +1,7 @@
 """Stopping a run cleanly: SIGINT / SIGTERM in the parent, and workers that never outlive it.
 
 With --fix only the parent process writes files (workers return the fixed bytes, see
-session_lint/parallel.py), so once the command has exited nothing is written any more, and
+session_lint/engine/parallel.py), so once the command has exited nothing is written any more, and
 a signal handled between two writes never leaves a half-written file:
 
 - `StopOnSignals` turns SIGINT / SIGTERM into `Interrupted`, raised in the main thread; while a

@@ -12,7 +12,7 @@ from .results import Analysis
 
 if TYPE_CHECKING:
     from ..models import ModelRegistry
-    from ..rules.base import Rule, RuleContext
+    from ...rules.base import Rule, RuleContext
 
 
 class FileFlow:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from . import __version__
-from .config import Config, ConfigError
-from .engine import lint_source
-from .runner import screen_for
+from .. import __version__
+from ..config import Config, ConfigError
+from ..engine.linter import lint_source
+from ..engine.runner import screen_for
 
 
 class SessionLintPlugin:

@@ -17,7 +17,7 @@ from .io_calls import is_slow_io, looks_like_http_call
 from .sessions import helper_behaviour, manual_session_call, opens_session, session_block_opening
 
 if TYPE_CHECKING:
-    from .rules.base import Rule
+    from ..rules.base import Rule
 
 
 def why_not_move(rule: Rule, statements: Sequence[cst.CSTNode], session: str,

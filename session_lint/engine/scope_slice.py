@@ -32,7 +32,7 @@ import re
 import libcst as cst
 
 from .screen import ScopeWords
-from .walk import child_fields
+from ..analysis.walk import child_fields
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names fixes introduce (a parameter `db`, `Depends`, a session type): a statement binding one at

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, TextIO
 from urllib.parse import quote
 
-from . import __version__
-from .diagnostics import SYNTAX_ERROR_CODE, Applicability, Diagnostic
-from .rules import all_rules, rule_by_code
+from .. import __version__
+from ..diagnostics import SYNTAX_ERROR_CODE, Applicability, Diagnostic
+from ..rules import all_rules, rule_by_code
 
 INFORMATION_URI = "https://github.com/session-lint/session-lint"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -36,7 +36,7 @@ class SourceLines:
 
     def lines(self, path: str) -> list[str] | None:
         if path not in self._texts:
-            from .sourcefile import (  # late: only text/baseline output needs it
+            from ..sourcefile import (  # late: only text/baseline output needs it
                 Source,
                 SourceError,
             )
