@@ -21,11 +21,6 @@ ENGINE_PACKAGE = "engine"
 ANALYSIS_PACKAGE = "analysis"
 # The vocabulary every layer shares: configuration, diagnostics, which files exist and how they decode.
 SHARED = {"__init__", "config", "diagnostics", "discovery", "sourcefile"}
-# Analysis that still receives the visiting rule as its context (name resolution, configuration,
-# per-file caches), typed with `rules/base.Rule` under TYPE_CHECKING. The per-file model of issue 15
-# replaces that argument; no other module may start doing it.
-TAKE_THE_RULE_AS_CONTEXT = {"analysis/sessions", "analysis/fastapi", "analysis/flow/file", "analysis/flow/interpreter",
-                            "analysis/move_safety", "analysis/pytest_fixtures", "analysis/session_sites"}
 # The facts every layer reads: they import no other session_lint module but `names`, and no LibCST.
 FACT_MODULES = {"analysis/knowledge": set(), "analysis/ast_imports": {"analysis/names"}}
 
@@ -77,16 +72,12 @@ def test_only_the_rules_package_imports_rule_modules():
         assert not [target for target, _ in imports if _is_rule_module(target)], module
 
 
-def test_analysis_uses_the_rule_class_only_as_a_type():
-    users = set()
+def test_analysis_queries_the_file_model_not_the_rules():
+    """Rules pass the per-file model (analysis/model) to the analysis, never themselves: no analysis
+    module names a rule, not even as a type."""
     for module, imports in _graph().items():
-        if module.startswith("rules"):
-            continue
-        for target, type_only in imports:
-            if target == "rules/base":
-                assert type_only, f"{module} imports rules/base at run time"
-                users.add(module)
-    assert users <= TAKE_THE_RULE_AS_CONTEXT, users - TAKE_THE_RULE_AS_CONTEXT
+        if module.startswith(ANALYSIS_PACKAGE + "/"):
+            assert not [target for target, _ in imports if target.startswith("rules")], module
 
 
 def _layer(module: str) -> str:
@@ -103,7 +94,7 @@ def _layer(module: str) -> str:
     return "shared"
 
 
-# What each layer may import at run time (under TYPE_CHECKING, analysis may name rules/base).
+# What each layer may import.
 MAY_IMPORT = {
     "frontend": {"frontend", "engine", "rules", "analysis", "shared"},
     "engine": {"engine", "rules", "analysis", "shared"},
@@ -121,8 +112,8 @@ def test_every_module_belongs_to_a_layer():
 def test_layers_import_only_the_layers_below():
     for module, imports in _graph().items():
         layer = _layer(module)
-        for target, type_only in imports:
-            if target == "libcst" or (type_only and target == "rules/base"):
+        for target, _ in imports:
+            if target == "libcst":
                 continue
             assert _layer(target) in MAY_IMPORT[layer], f"{module} ({layer}) imports {target} ({_layer(target)})"
 

@@ -46,10 +46,17 @@ def make_project(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def _as_from_a_terminal() -> None:
+    # A suite started in the background by a non-interactive shell (`pytest &`) ignores SIGINT, and
+    # so would the run it starts: session-lint keeps an ignored SIGINT ignored (nohup), so Ctrl-C
+    # tests would wait forever. A user's shell runs the command with SIGINT at its default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def session_lint(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-m", "session_lint", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_as_from_a_terminal, **kwargs)
 
 
 # -- a killed --fix --------------------------------------------------------------------------
@@ -77,6 +84,11 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+# Enough files that the run is still going when the test has seen the first write and signals it
+# (240 were fixed before the signal arrived once the per-file work got faster).
+STOPPED_RUN_FILES = 1000
 
 
 def start_fix_and_wait_for_first_write(root: Path, jobs: str) -> tuple[subprocess.Popen, list[int]]:
@@ -110,7 +122,7 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="fi
 @needs_proc
 @pytest.mark.parametrize("signum, jobs", [(signal.SIGTERM, "2"), (signal.SIGINT, "1")])
 def test_stopped_fix_says_what_it_wrote_and_writes_nothing_after_exit(tmp_path, signum, jobs):
-    root = make_project(tmp_path, {f"m{i}.py": FIXABLE for i in range(240)})
+    root = make_project(tmp_path, {f"m{i}.py": FIXABLE for i in range(STOPPED_RUN_FILES)})
     process, workers = start_fix_and_wait_for_first_write(root, jobs)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
@@ -118,7 +130,7 @@ def test_stopped_fix_says_what_it_wrote_and_writes_nothing_after_exit(tmp_path, 
     assert "Traceback" not in stderr
     written = sum(f.read_text() != FIXABLE for f in (root / "app").glob("m*.py"))
     assert f"interrupted by {signal.Signals(signum).name}; {written} fixed file" in stderr
-    assert 0 < written < 240
+    assert 0 < written < STOPPED_RUN_FILES
     assert not list(root.rglob(".*.session-lint"))  # no temporary file left behind
     for file in (root / "app").glob("m*.py"):  # each file is whole: the original or the fix
         assert file.read_text() == FIXABLE or "with get_db_session() as db:" in file.read_text()
@@ -127,7 +139,7 @@ def test_stopped_fix_says_what_it_wrote_and_writes_nothing_after_exit(tmp_path, 
 
 @needs_proc
 def test_killed_fix_leaves_no_worker_writing(tmp_path):
-    root = make_project(tmp_path, {f"m{i}.py": FIXABLE for i in range(240)})
+    root = make_project(tmp_path, {f"m{i}.py": FIXABLE for i in range(STOPPED_RUN_FILES)})
     process, workers = start_fix_and_wait_for_first_write(root, "2")
     assert workers, "the run should use worker processes"
     process.kill()

@@ -22,11 +22,11 @@ from .knowledge import (
     annotated_dependency,
 )
 from .names import dotted_name
-from .project import find_module_source, search_roots
+from .project import find_module_source
 from .sessions import Flavor, is_dependency
 
 if TYPE_CHECKING:
-    from ..rules.base import Rule
+    from .model import FileModel
 
 
 
@@ -55,11 +55,11 @@ def _module_assignments(module: cst.Module) -> dict[str, cst.BaseExpression]:
     return found
 
 
-def _assignments(rule: Rule) -> dict[str, cst.BaseExpression]:
-    return rule.context.memo("module_assignments", lambda: _module_assignments(rule.context.module))
+def _assignments(file: FileModel) -> dict[str, cst.BaseExpression]:
+    return file.memo("module_assignments", lambda: _module_assignments(file.module))
 
 
-def is_route(rule: Rule, func: cst.FunctionDef) -> bool:
+def is_route(file: FileModel, func: cst.FunctionDef) -> bool:
     """Decorated with `@<app or router>.get/post/.../api_route/websocket(...)`."""
     for decorator in func.decorators:
         call = decorator.decorator
@@ -67,9 +67,9 @@ def is_route(rule: Rule, func: cst.FunctionDef) -> bool:
                 and call.func.attr.value in ROUTE_METHODS):
             continue
         owner = call.func.value
-        if isinstance(owner, cst.Name) and owner.value in _assignments(rule):
-            value = _assignments(rule)[owner.value]
-            if isinstance(value, cst.Call) and rule.qualified_names(value.func) & APP_CLASSES:
+        if isinstance(owner, cst.Name) and owner.value in _assignments(file):
+            value = _assignments(file)[owner.value]
+            if isinstance(value, cst.Call) and file.qualified_names(value.func) & APP_CLASSES:
                 return True
             continue  # a known object that is not an app or router (Flask, a cache, ...)
         return True  # imported or attribute: cannot resolve, trust the decorator's shape
@@ -89,77 +89,85 @@ def is_websocket(func: cst.FunctionDef) -> bool:
                .rpartition(".")[2] == "WebSocket" for param in (*p.posonly_params, *p.params, *p.kwonly_params))
 
 
-def _is_depends(rule: Rule, node: cst.BaseExpression | None) -> cst.Call | None:
+def _is_depends(file: FileModel, node: cst.BaseExpression | None) -> cst.Call | None:
     if not isinstance(node, cst.Call):
         return None
-    names = rule.qualified_names(node.func)
+    names = file.qualified_names(node.func)
     if names & DEPENDS or (not names and dotted_name(node.func) in ("Depends", "fastapi.Depends")):
         return node
     return None
 
 
-def _session_type_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
-    names = rule.qualified_names(node)
-    if names & SESSION_CLASSES or rule.resolves_to(node, rule.config.session_type):
+def _session_type_flavor(file: FileModel, node: cst.BaseExpression) -> Flavor | None:
+    names = file.qualified_names(node)
+    if names & SESSION_CLASSES or file.resolves_to(node, file.config.session_type):
         return Flavor.SYNC
-    if names & ASYNC_SESSION_CLASSES or rule.resolves_to(node, rule.config.async_session_type):
+    if names & ASYNC_SESSION_CLASSES or file.resolves_to(node, file.config.async_session_type):
         return Flavor.ASYNC
     return None
 
 
-def _depends_flavor(rule: Rule, depends: cst.Call, annotation: cst.BaseExpression | None) -> Flavor | None:
+def _depends_flavor(file: FileModel, depends: cst.Call, annotation: cst.BaseExpression | None) -> Flavor | None:
     """A session dependency: the configured one, or any dependency of a Session-typed parameter."""
     if depends.args:
-        flavor = is_dependency(rule, depends.args[0].value)
+        flavor = is_dependency(file, depends.args[0].value)
         if flavor:
             return flavor
     if annotation is not None:
-        return _session_type_flavor(rule, annotation)
+        return _session_type_flavor(file, annotation)
     return None
 
 
-def _annotated_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
+def _annotated_flavor(file: FileModel, node: cst.BaseExpression) -> Flavor | None:
     """`Annotated[Session, Depends(get_db)]`."""
     if not isinstance(node, cst.Subscript):
         return None
-    if not (rule.qualified_names(node.value) & ANNOTATED or dotted_name(node.value) == "Annotated"):
+    if not (file.qualified_names(node.value) & ANNOTATED or dotted_name(node.value) == "Annotated"):
         return None
     elements = [e.slice.value for e in node.slice if isinstance(e.slice, cst.Index)]
     if len(elements) < 2:
         return None
     for extra in elements[1:]:
-        depends = _is_depends(rule, extra)
+        depends = _is_depends(file, extra)
         if depends:
-            return _depends_flavor(rule, depends, elements[0])
+            return _depends_flavor(file, depends, elements[0])
     return None
 
 
-def _alias_flavor(rule: Rule, node: cst.BaseExpression) -> Flavor | None:
+def _alias_flavor(file: FileModel, node: cst.BaseExpression) -> Flavor | None:
     """`DbSession` where `DbSession = Annotated[Session, Depends(get_db)]` here or in a project module."""
     if not isinstance(node, cst.Name):
         return None
-    local = _assignments(rule).get(node.value)
-    here = f"{rule.context.module_name}.{node.value}"
-    names = rule.qualified_names(node)
+    local = _assignments(file).get(node.value)
+    here = f"{file.module_name}.{node.value}"
+    names = file.qualified_names(node)
     if local is not None and (here in names or not names):
-        return _annotated_flavor(rule, local)
+        return _annotated_flavor(file, local)
     for qualified in names:
         module, _, leaf = qualified.rpartition(".")
-        if module and module not in (rule.context.module_name, "builtins", "typing"):
-            return _imported_alias_flavor(rule, module, leaf)
+        if module and module not in (file.module_name, "builtins", "typing"):
+            return _imported_alias_flavor(file, module, leaf)
     return None
 
 
-def _imported_alias_flavor(rule: Rule, module: str, name: str) -> Flavor | None:
-    """Read the alias's definition from the project module's source (spelling level)."""
-    source = find_module_source(module, search_roots(rule.context.path, rule.config.root))
+def _imported_alias_flavor(file: FileModel, module: str, name: str) -> Flavor | None:
+    """Read the alias's definition from the project module's source (spelling level); once per name and file
+    (every annotation of every parameter asks)."""
+    known = file.memo("imported_alias_flavors", dict)
+    if (module, name) not in known:
+        known[module, name] = _read_imported_alias_flavor(file, module, name)
+    return known[module, name]
+
+
+def _read_imported_alias_flavor(file: FileModel, module: str, name: str) -> Flavor | None:
+    source = find_module_source(module, file.project_roots())
     if source is None:
         return None
     alias = _annotated_aliases(source, source.stat().st_mtime_ns).get(name)
     if alias is None:
         return None
     first, target = alias
-    config = rule.config
+    config = file.config
     if target in {d.rpartition(".")[2] for d in config.dependencies}:
         return Flavor.SYNC
     if target in {d.rpartition(".")[2] for d in config.async_dependencies}:
@@ -207,18 +215,18 @@ def _ast_leaf(node: ast.AST) -> str | None:
     return None
 
 
-def injected_sessions(rule: Rule, func: cst.FunctionDef) -> list[Injected]:
+def injected_sessions(file: FileModel, func: cst.FunctionDef) -> list[Injected]:
     """Parameters that receive a session from FastAPI's dependency injection."""
     found = []
     params = func.params
     for param in (*params.posonly_params, *params.params, *params.kwonly_params):
         annotation = param.annotation.annotation if param.annotation else None
         flavor = None
-        depends = _is_depends(rule, param.default)
+        depends = _is_depends(file, param.default)
         if depends is not None:
-            flavor = _depends_flavor(rule, depends, annotation)
+            flavor = _depends_flavor(file, depends, annotation)
         elif annotation is not None:
-            flavor = _annotated_flavor(rule, annotation) or _alias_flavor(rule, annotation)
+            flavor = _annotated_flavor(file, annotation) or _alias_flavor(file, annotation)
         if flavor:
             found.append(Injected(param.name.value, flavor, param))
     return found
@@ -233,10 +241,10 @@ def parameter_names(func: cst.FunctionDef) -> set[str]:
     return names
 
 
-def add_dependency_param(rule: Rule, func: cst.FunctionDef, name: str, flavor: Flavor,
+def add_dependency_param(file: FileModel, func: cst.FunctionDef, name: str, flavor: Flavor,
                          ) -> tuple[cst.Parameters, tuple[ImportSpec, ...]]:
     """`name: Session = Depends(get_db)` appended to the signature, and the imports it needs."""
-    config = rule.config
+    config = file.config
     sync = flavor is Flavor.SYNC
     type_name, type_import = name_import(config.session_type if sync else config.async_session_type, "")
     dep_name, dep_import = name_import(config.dependency if sync else config.async_dependency,
@@ -268,28 +276,28 @@ def add_dependency_param(rule: Rule, func: cst.FunctionDef, name: str, flavor: F
     return new_params, imports
 
 
-def injected_dependency(rule: Rule, param: cst.Param) -> set[str]:
+def injected_dependency(file: FileModel, param: cst.Param) -> set[str]:
     """The dotted names the dependency of an injected parameter may be: `Depends(dep)` as its default,
     in `Annotated[T, Depends(dep)]`, or in an alias of that here or in a project module (whose
     dependency is named as that module sees it: `definition()` follows its imports)."""
-    depends = _is_depends(rule, param.default)
+    depends = _is_depends(file, param.default)
     annotation = param.annotation.annotation if param.annotation else None
     if depends is None and isinstance(annotation, cst.Name):
-        local = _assignments(rule).get(annotation.value)
-        names = rule.qualified_names(annotation)
-        if local is not None and (f"{rule.context.module_name}.{annotation.value}" in names or not names):
+        local = _assignments(file).get(annotation.value)
+        names = file.qualified_names(annotation)
+        if local is not None and (f"{file.module_name}.{annotation.value}" in names or not names):
             annotation = local
         else:
             for qualified in names:
                 module, _, leaf = qualified.rpartition(".")
-                source = find_module_source(module, rule.project_roots()) if module else None
+                source = find_module_source(module, file.project_roots()) if module else None
                 alias = _annotated_aliases(source, source.stat().st_mtime_ns).get(leaf) if source else None
                 if alias is not None and alias[1]:
                     return {f"{module}.{alias[1]}"}
             return set()
     if depends is None and isinstance(annotation, cst.Subscript):
         extras = [e.slice.value for e in annotation.slice[1:] if isinstance(e.slice, cst.Index)]
-        depends = next((d for d in map(lambda e: _is_depends(rule, e), extras) if d is not None), None)
+        depends = next((d for d in map(lambda e: _is_depends(file, e), extras) if d is not None), None)
     if depends is None or not depends.args:
         return set()
-    return rule.qualified_names(depends.args[0].value)
+    return file.qualified_names(depends.args[0].value)

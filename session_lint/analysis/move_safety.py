@@ -17,15 +17,15 @@ from .io_calls import is_slow_io, looks_like_http_call
 from .sessions import helper_behaviour, manual_session_call, opens_session, session_block_opening
 
 if TYPE_CHECKING:
-    from ..rules.base import Rule
+    from .model import FileModel
 
 
-def why_not_move(rule: Rule, statements: Sequence[cst.CSTNode], session: str,
+def why_not_move(file: FileModel, statements: Sequence[cst.CSTNode], session: str,
                  loaded: Collection[cst.CSTNode]) -> str | None:
     """The reason the statements must stay outside the block of `session`, or None.
     `loaded`: the name nodes (after the block) that refer to what the block loaded; a loop
     over one of them (or over one of its attributes) only reads what the session holds."""
-    finder = _Blocker(rule, session, {id(node) for node in loaded})
+    finder = _Blocker(file, session, {id(node) for node in loaded})
     for statement in statements:
         statement.visit(finder)
         if finder.reason:
@@ -42,8 +42,8 @@ def _leaf(node: cst.BaseExpression) -> str | None:
 
 
 class _Blocker(cst.CSTVisitor):
-    def __init__(self, rule: Rule, session: str, loaded: set[int]) -> None:
-        self.rule = rule
+    def __init__(self, file: FileModel, session: str, loaded: set[int]) -> None:
+        self.file = file
         self.session = session
         self.loaded = loaded
         self.reason: str | None = None
@@ -74,21 +74,21 @@ class _Blocker(cst.CSTVisitor):
 
     def visit_WithItem(self, node: cst.WithItem) -> bool:
         item = node.item.expression if isinstance(node.item, cst.Await) else node.item
-        if session_block_opening(self.rule, node) or opens_session(self.rule, item):
+        if session_block_opening(self.file, node) or opens_session(self.file, item):
             return self._refuse("another session block")
         return True
 
     def visit_Call(self, node: cst.Call) -> bool:
         func = node.func
-        if is_slow_io(self.rule.qualified_names(func)):
+        if is_slow_io(self.file.qualified_names(func)):
             return self._refuse("slow I/O")
         if isinstance(func, cst.Attribute) and looks_like_http_call(func.attr.value, _leaf(func.value)):
             return self._refuse("an HTTP call")
         if any(isinstance(arg.value, cst.Name) and arg.value.value == self.session for arg in node.args):
             return self._refuse("a call given the session")
-        if manual_session_call(self.rule, node) or opens_session(self.rule, node):
+        if manual_session_call(self.file, node) or opens_session(self.file, node):
             return self._refuse("another session")
-        if helper_behaviour(self.rule, node).creates_sessions:
+        if helper_behaviour(self.file, node).creates_sessions:
             return self._refuse("a call that opens a session")
         return True
 
@@ -99,7 +99,7 @@ _CONDITIONAL = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.Generat
 _LEAVING = (cst.Return, cst.Raise, cst.Break, cst.Continue, cst.Yield)
 
 
-def bound_reads(rule: Rule, block: cst.CSTNode, suite: cst.IndentedBlock | cst.Module,
+def bound_reads(file: FileModel, block: cst.CSTNode, suite: cst.IndentedBlock | cst.Module,
                 uses: Sequence[cst.CSTNode], kind_of) -> list[cst.Attribute] | None:
     """The `obj.attr` reads after `block` that can be replaced by a value copied at the end of the
     block, or None when any use cannot: every use after the block must be such a read of a
@@ -115,11 +115,11 @@ def bound_reads(rule: Rule, block: cst.CSTNode, suite: cst.IndentedBlock | cst.M
     for use in uses:
         if isinstance(use, cst.Attribute):
             continue  # the read itself: judged through its name
-        read = rule.parent(use)
+        read = file.parent(use)
         if not (isinstance(use, cst.Name) and isinstance(read, cst.Attribute) and read.value is use
-                and id(read) in use_ids and _copyable(rule, read, kind_of(use.value, read.attr.value))):
+                and id(read) in use_ids and _copyable(file, read, kind_of(use.value, read.attr.value))):
             return None
-        statement = _unconditional_statement(rule, read, suite)
+        statement = _unconditional_statement(file, read, suite)
         if statement is None or statement not in following:
             return None
         reads.append(read)
@@ -136,10 +136,10 @@ def bound_reads(rule: Rule, block: cst.CSTNode, suite: cst.IndentedBlock | cst.M
     return reads
 
 
-def _copyable(rule: Rule, read: cst.Attribute, kind: str | None) -> bool:
+def _copyable(file: FileModel, read: cst.Attribute, kind: str | None) -> bool:
     if kind in ("relationship", "eager-relationship"):
         return False  # the value is ORM objects, detached (and expired) like their parent
-    outer = rule.parent(read)
+    outer = file.parent(read)
     if isinstance(outer, cst.Call) and outer.func is read:
         return False  # a method call: it may do anything with the session
     if isinstance(outer, cst.AugAssign) and outer.target is read:
@@ -148,9 +148,9 @@ def _copyable(rule: Rule, read: cst.Attribute, kind: str | None) -> bool:
     return kind is not None or not dereferenced
 
 
-def _unconditional_statement(rule: Rule, node: cst.CSTNode, suite: cst.CSTNode) -> cst.CSTNode | None:
+def _unconditional_statement(file: FileModel, node: cst.CSTNode, suite: cst.CSTNode) -> cst.CSTNode | None:
     """The statement of `suite` holding `node`, when nothing on the way can skip evaluating it."""
-    child, parent = node, rule.parent(node)
+    child, parent = node, file.parent(node)
     while parent is not None and parent is not suite:
         if isinstance(parent, cst.IndentedBlock) or isinstance(parent, _CONDITIONAL):
             return None
@@ -160,7 +160,7 @@ def _unconditional_statement(rule: Rule, node: cst.CSTNode, suite: cst.CSTNode) 
             return None
         if isinstance(parent, cst.BooleanOperation) and child is not parent.left:
             return None
-        child, parent = parent, rule.parent(parent)
+        child, parent = parent, file.parent(parent)
     return child if parent is suite else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,13 +14,18 @@ from .names import module_name_for
 
 def search_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
     """Directories a dotted module name may be relative to, nearest first."""
-    p = Path(path).resolve()
+    return _search_roots(str(path), config_root, os.getcwd())
+
+
+@lru_cache(maxsize=4096)  # asked for every annotation and import the rules follow: resolving paths dominated
+def _search_roots(path: str, config_root: Path | None, cwd: str) -> tuple[Path, ...]:
+    p = (Path(cwd) / path).resolve()
     module = module_name_for(p)
     depth = module.name.count(".") + (0 if p.name.startswith("__init__.") else 1)
     package_root = p
     for _ in range(depth):
         package_root = package_root.parent
-    roots = [package_root, *(d for d in [config_root, Path.cwd()] if d is not None)]
+    roots = [package_root, *(d for d in [config_root, Path(cwd)] if d is not None)]
     return tuple(dict.fromkeys(r.resolve() for r in roots))
 
 

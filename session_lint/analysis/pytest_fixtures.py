@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from ..config import Config
-    from ..rules.base import Rule
+    from .model import FileModel
 
 FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture", "_pytest.fixtures.fixture"})
 PARAMETRIZE = frozenset({"pytest.mark.parametrize"})
@@ -192,7 +192,7 @@ def _returned_values(function: Function) -> list[ast.expr | None]:
 
 
 class Resolver:
-    """Fixture resolution for one linted test module (kept on its rule context)."""
+    """Fixture resolution for one linted test module (kept on its file context)."""
 
     def __init__(self, own: FixtureModule, path: Path, config: Config) -> None:
         self.config = config
@@ -675,30 +675,30 @@ def _closed_parameters(function: Function) -> tuple[set[str], set[str]]:
 
 # -- entry point for the rules --------------------------------------------------------------------
 
-def fixture_parameters(rule: Rule, function: cst.FunctionDef) -> dict[str, Provided]:
+def fixture_parameters(file: FileModel, function: cst.FunctionDef) -> dict[str, Provided]:
     """The parameters of `function` (a test or fixture of a test module) that pytest fills with a
     session or a session factory; empty for everything else (and for any non-test module, free)."""
     import libcst as cst
 
-    context = rule.context
+    context = file
     resolver: Resolver | None = context.memo(
-        "fixture_resolver", lambda: _resolver(rule) if is_project_test_path(context.path, rule.config.root) else None)
+        "fixture_resolver", lambda: _resolver(file) if is_project_test_path(context.path, file.config.root) else None)
     if resolver is None:
         return {}
-    parent = rule.parent(function)
+    parent = file.parent(function)
     owner = None
     if not isinstance(parent, cst.Module):
-        cls = rule.parent(parent) if isinstance(parent, cst.IndentedBlock) else None
-        if not isinstance(cls, cst.ClassDef) or not isinstance(rule.parent(cls), cst.Module):
+        cls = file.parent(parent) if isinstance(parent, cst.IndentedBlock) else None
+        if not isinstance(cls, cst.ClassDef) or not isinstance(file.parent(cls), cst.Module):
             return {}
         owner = cls.name.value
     return resolver.parameters(owner, function.name.value)
 
 
-def _resolver(rule: Rule) -> Resolver | None:
+def _resolver(file: FileModel) -> Resolver | None:
     """The resolver of the linted test module, when a function of it may close a fixture session
     (the screen's question: a module that closes none needs no fixture resolved)."""
-    context = rule.context
+    context = file
     source = context.source if context.source is not None else context.module.code
     data = source.encode("utf-8", "surrogateescape")
     if FIXTURE_SPELLING.search(data) is None:
@@ -707,4 +707,4 @@ def _resolver(rule: Rule) -> Resolver | None:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return _closing_resolver(tree, data, context.path, rule.config)
+    return _closing_resolver(tree, data, context.path, file.config)

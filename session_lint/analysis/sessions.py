@@ -1,6 +1,6 @@
 """What opens a session: the predicates SES001-SES006 share.
 
-All of them take the rule (for name resolution and configuration) and a node
+All of them take the file (for name resolution and configuration) and a node
 of the module it is visiting.
 """
 
@@ -33,138 +33,138 @@ from .project import module_defines
 from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
 
 if TYPE_CHECKING:
-    from ..rules.base import Rule
+    from .model import FileModel
 
 class Flavor(enum.Enum):
     SYNC = "sync"
     ASYNC = "async"
 
 
-def raw_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
+def raw_session_call(file: FileModel, node: cst.CSTNode) -> Flavor | None:
     """Does this call create a raw session by hand? (`SessionLocal()`, `Session(engine)`,
     `sessionmaker(bind=e)()`, `next(get_db())`.) Returns its flavour."""
     if not isinstance(node, cst.Call):
         return None
-    config = rule.config
+    config = file.config
     func = node.func
     if isinstance(func, cst.Call):  # sessionmaker(bind=e)(), create_async_sessionmaker(engine)()
-        return built_registry_flavor(rule, func)
-    names = rule.qualified_names(func)
+        return built_registry_flavor(file, func)
+    names = file.qualified_names(func)
     if names & SESSION_CLASSES:
         return Flavor.SYNC
     if names & ASYNC_SESSION_CLASSES:
         return Flavor.ASYNC
-    if rule.resolves_to(func, config.session_factories):
+    if file.resolves_to(func, config.session_factories):
         return Flavor.SYNC
-    if rule.resolves_to(func, config.async_session_factories):
+    if file.resolves_to(func, config.async_session_factories):
         return Flavor.ASYNC
     if (names & {"builtins.next", "next"} or (not names and _spelled(func, "next"))) and node.args:
-        inner = _generator_call(rule, node.args[0].value)
-        if inner is not None and project_session_generator(rule, inner.func):
+        inner = _generator_call(file, node.args[0].value)
+        if inner is not None and project_session_generator(file, inner.func):
             return Flavor.SYNC  # a dependency generator driven by hand
     if isinstance(func, cst.Attribute):
-        return _factory_method_call(rule, func)
+        return _factory_method_call(file, func)
     return None
 
 
-def _factory_method_call(rule: Rule, func: cst.Attribute) -> Flavor | None:
+def _factory_method_call(file: FileModel, func: cst.Attribute) -> Flavor | None:
     """`db.session()` where `db` is an object of a project class whose `session` method returns a
     new session (session_methods.py): `db = provide_database_interface()` (the function's return
     annotation names the class) or a parameter `db: PrefectDBInterface`. Only methods named like a
     factory method of the session module's classes: the screen looks for those names."""
     if not isinstance(func.value, cst.Name):
         return None
-    roots = rule.project_roots()
+    roots = file.project_roots()
     method = func.attr.value
-    if method not in session_module_method_names(rule.config.session_module, roots):
+    if method not in session_module_method_names(file.config.session_module, roots):
         return None
-    cls = _receiver_class(rule, func.value, roots)
+    cls = _receiver_class(file, func.value, roots)
     flavor = factory_method_flavor(cls, method, roots) if cls else None
     return Flavor(flavor) if flavor else None
 
 
-def _receiver_class(rule: Rule, name: cst.Name, roots) -> str | None:
+def _receiver_class(file: FileModel, name: cst.Name, roots) -> str | None:
     """The project class of the object `name` holds, when its only binding in scope says so."""
-    scope = _scope(rule, name)
+    scope = _scope(file, name)
     bindings = list(scope[name.value]) if scope is not None else []
     if len(bindings) != 1 or not isinstance(bindings[0], Assignment) or isinstance(bindings[0], ImportAssignment):
         return None
     node = bindings[0].node
     if isinstance(node, cst.Param):
         annotation = node.annotation.annotation if node.annotation else None
-        names = rule.qualified_names(annotation) if annotation is not None else set()
+        names = file.qualified_names(annotation) if annotation is not None else set()
         found = {project_class(n, roots) for n in names}
     else:
-        value = _assigned_value(rule, node)
+        value = _assigned_value(file, node)
         if isinstance(value, cst.Await):
             value = value.expression
-        names = rule.qualified_names(value.func) if isinstance(value, cst.Call) else set()
+        names = file.qualified_names(value.func) if isinstance(value, cst.Call) else set()
         found = {returned_class(n, roots) for n in names}
     found.discard(None)
     return found.pop() if len(found) == 1 else None
 
 
-def _generator_call(rule: Rule, node: cst.BaseExpression) -> cst.Call | None:
+def _generator_call(file: FileModel, node: cst.BaseExpression) -> cst.Call | None:
     """`get_db()` in `next(get_db())`, or in `gen = get_db(); next(gen)` (bound in this scope)."""
     if isinstance(node, cst.Call):
         return node
-    scope = _scope(rule, node) if isinstance(node, cst.Name) else None
+    scope = _scope(file, node) if isinstance(node, cst.Name) else None
     if scope is None:
         return None
-    values = [_assigned_value(rule, a.node) for a in scope[node.value]
+    values = [_assigned_value(file, a.node) for a in scope[node.value]
               if isinstance(a, Assignment) and not isinstance(a, ImportAssignment)]
     return values[0] if len(values) == 1 and isinstance(values[0], cst.Call) else None
 
 
-def managed_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
+def managed_session_call(file: FileModel, node: cst.CSTNode) -> Flavor | None:
     """Is this a call of the house context manager (`get_db_session()` / `get_async_session()`)?"""
     if not isinstance(node, cst.Call):
         return None
-    if rule.resolves_to(node.func, rule.config.context_managers):
+    if file.resolves_to(node.func, file.config.context_managers):
         return Flavor.SYNC
-    if rule.resolves_to(node.func, rule.config.async_context_managers):
+    if file.resolves_to(node.func, file.config.async_context_managers):
         return Flavor.ASYNC
-    return _standard_helper(rule, node.func, "context-manager")
+    return _standard_helper(file, node.func, "context-manager")
 
 
-def opens_session(rule: Rule, node: cst.CSTNode) -> Flavor | None:
+def opens_session(file: FileModel, node: cst.CSTNode) -> Flavor | None:
     """Any call that opens a new session: by hand or through the context manager."""
-    return raw_session_call(rule, node) or managed_session_call(rule, node)
+    return raw_session_call(file, node) or managed_session_call(file, node)
 
 
-def is_dependency(rule: Rule, node: cst.CSTNode) -> Flavor | None:
+def is_dependency(file: FileModel, node: cst.CSTNode) -> Flavor | None:
     """Is `node` the configured FastAPI dependency (`get_db` / `get_async_db`)?"""
-    if rule.resolves_to(node, rule.config.dependencies):
+    if file.resolves_to(node, file.config.dependencies):
         return Flavor.SYNC
-    if rule.resolves_to(node, rule.config.async_dependencies):
+    if file.resolves_to(node, file.config.async_dependencies):
         return Flavor.ASYNC
-    return _standard_helper(rule, node, "dependency")
+    return _standard_helper(file, node, "dependency")
 
 
-def _standard_helper(rule: Rule, node: cst.CSTNode, kind: str) -> Flavor | None:
+def _standard_helper(file: FileModel, node: cst.CSTNode, kind: str) -> Flavor | None:
     """A `kind` helper the session module defines without the configuration listing it (SPEC §2:
     standard too, dispatch's `get_organization_session` beside `get_session`)."""
     from .helper_behaviour import standard_helpers
 
     if not isinstance(node, (cst.Name, cst.Attribute)):
         return None
-    roots = rule.project_roots()
-    helpers = standard_helpers(rule.config.session_module, roots)
+    roots = file.project_roots()
+    helpers = standard_helpers(file.config.session_module, roots)
     for name, found in helpers.items():
-        if found.endswith(kind) and rule.resolves_to(node, name):
+        if found.endswith(kind) and file.resolves_to(node, name):
             return Flavor.ASYNC if found.startswith("async-") else Flavor.SYNC
     return None
 
 
-def is_registry_call(rule: Rule, node: cst.CSTNode) -> bool:
+def is_registry_call(file: FileModel, node: cst.CSTNode) -> bool:
     """`sessionmaker(...)`, `async_sessionmaker(...)`, `scoped_session(...)`: the recommended registries."""
     return (isinstance(node, cst.Call) and not isinstance(node.func, cst.Call)
-            and bool(rule.qualified_names(node.func) & REGISTRIES))
+            and bool(file.qualified_names(node.func) & REGISTRIES))
 
 
-def session_block_target(rule: Rule, item: cst.WithItem) -> tuple[str, Flavor] | None:
+def session_block_target(file: FileModel, item: cst.WithItem) -> tuple[str, Flavor] | None:
     """For `with <session-opening call> as name:` return (name, flavour)."""
-    flavor = opens_session(rule, item.item)
+    flavor = opens_session(file, item.item)
     if flavor and item.asname and isinstance(item.asname.name, cst.Name):
         return item.asname.name.value, flavor
     return None
@@ -178,52 +178,52 @@ def _spelled(node: cst.CSTNode, name: str) -> bool:
 # Kept apart from the predicates above: wrappers and module-local registries need a
 # look at the whole module, cached with the file's facts (once per linted file).
 
-def _module_cache(rule: Rule, key: str, compute):
-    return rule.context.memo(key, compute)
+def _module_cache(file: FileModel, key: str, compute):
+    return file.memo(key, compute)
 
 
-def called_registry(rule: Rule, call: cst.Call) -> tuple[Flavor, cst.Call] | None:
+def called_registry(file: FileModel, call: cst.Call) -> tuple[Flavor, cst.Call] | None:
     """`Session()` where `Session = sessionmaker(...)` (or `= make_sessionmaker(config)`, a project
     function returning one) is bound in this module or an enclosing function: calling it opens a raw
     session of that factory's engine. Returns the flavour and the call that built the factory."""
     func = call.func
     if isinstance(func, cst.Attribute):
-        return _attribute_registry(rule, func)
-    scope = _scope(rule, func) if isinstance(func, cst.Name) else None
+        return _attribute_registry(file, func)
+    scope = _scope(file, func) if isinstance(func, cst.Name) else None
     if scope is None:
         return None
     assignments = [a for a in scope[func.value] if isinstance(a, Assignment)]
     if any(isinstance(a, ImportAssignment) for a in assignments):
         return None  # imported: resolved by name (the configured factory or not a factory at all)
     for assignment in assignments:
-        value = _assigned_value(rule, assignment.node)
-        flavor = built_registry_flavor(rule, value)
+        value = _assigned_value(file, assignment.node)
+        flavor = built_registry_flavor(file, value)
         if flavor:
             return flavor, value
     return None
 
 
-def _attribute_registry(rule: Rule, func: cst.Attribute) -> tuple[Flavor, cst.Call] | None:
+def _attribute_registry(file: FileModel, func: cst.Attribute) -> tuple[Flavor, cst.Call] | None:
     """`self.SessionLocal()` in a method, where the methods of this class bind only a built factory
     to that attribute (`self.SessionLocal = sessionmaker(bind=self.engine)` in `setUp`, or
     `cls.Session = ...` in `setUpClass`; or the class body binds it): a raw session of that factory.
     The receiver must be the method's own first parameter; an attribute bound anywhere else (another
     object, a base class, a tuple target) is not known to be a factory."""
     receiver = func.value
-    method = enclosing_function(rule, func) if isinstance(receiver, cst.Name) else None
+    method = enclosing_function(file, func) if isinstance(receiver, cst.Name) else None
     if method is None or _receiver(method) != receiver.value:
         return None
-    block = rule.parent(method)
-    owner = rule.parent(block) if isinstance(block, cst.IndentedBlock) else None
+    block = file.parent(method)
+    owner = file.parent(block) if isinstance(block, cst.IndentedBlock) else None
     if not isinstance(owner, cst.ClassDef):
         return None
-    cache = _module_cache(rule, "_attribute_bindings", dict)
+    cache = _module_cache(file, "_attribute_bindings", dict)
     if id(owner) not in cache:
         cache[id(owner)] = _attribute_bindings(owner)
     values = cache[id(owner)].get(func.attr.value)
     if not values or any(v is None for v in values):
         return None
-    flavors = [built_registry_flavor(rule, v) for v in values]
+    flavors = [built_registry_flavor(file, v) for v in values]
     return (flavors[0], values[0]) if all(flavors) else None
 
 
@@ -270,18 +270,18 @@ def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression 
     return found
 
 
-def _scope(rule: Rule, node: cst.CSTNode):
-    """The scope of `node`. The engine gives every rule its scopes; the rules of flow.py use these
+def _scope(file: FileModel, node: cst.CSTNode):
+    """The scope of `node`. The engine gives every file its scopes; the rules of flow.py use these
     predicates without declaring ScopeProvider, so ask the mapping itself (None when absent)."""
-    scopes = rule.metadata.get(ScopeProvider)
+    scopes = file.metadata.get(ScopeProvider)
     return scopes.get(node) if scopes is not None else None
 
 
-def _assigned_value(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | None:
+def _assigned_value(file: FileModel, target: cst.CSTNode) -> cst.BaseExpression | None:
     """The value of `target = value` / `target: T = value` (None for other bindings)."""
-    parent = rule.parent(target)
+    parent = file.parent(target)
     if isinstance(parent, cst.AssignTarget) and parent.target is target:
-        parent = rule.parent(parent)
+        parent = file.parent(parent)
         return parent.value if isinstance(parent, cst.Assign) else None
     return parent.value if isinstance(parent, cst.AnnAssign) and parent.target is target else None
 
@@ -289,22 +289,22 @@ def _assigned_value(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | Non
 _SESSIONMAKER_LEAVES = tuple(REGISTRY_WORDS)
 
 
-def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | None:
+def built_registry_flavor(file: FileModel, value: cst.CSTNode | None) -> Flavor | None:
     """Is `value` a session factory being built: `sessionmaker(...)`, `async_sessionmaker(...)`, or a
     call of a project function that returns one (read from its source)? Its sessions' flavour."""
     if not isinstance(value, cst.Call) or isinstance(value.func, cst.Call):
         return None
     # through a project module re-exporting SQLAlchemy's (dispatch: `from .core import sessionmaker`)
-    names = rule.resolved_names(value.func, _SESSIONMAKER_LEAVES)
+    names = file.resolved_names(value.func, _SESSIONMAKER_LEAVES)
     if names & SESSIONMAKERS:
         return Flavor.SYNC
     if names & ASYNC_SESSIONMAKERS:
         return Flavor.ASYNC
     if names & SCOPED_REGISTRIES:  # `scoped_session(sessionmaker(bind=engine))`: its sessions are the inner factory's
-        return built_registry_flavor(rule, _registry_argument(value))
+        return built_registry_flavor(file, _registry_argument(value))
     for name in names:
         module = name.rpartition(".")[0]
-        flavor = _module_facts(rule, module)[0].get(name) if module else None
+        flavor = _module_facts(file, module)[0].get(name) if module else None
         if flavor:
             return Flavor(flavor)
     return None
@@ -318,34 +318,34 @@ def _registry_argument(call: cst.Call) -> cst.BaseExpression | None:
     return None
 
 
-def project_session_generator(rule: Rule, func: cst.CSTNode) -> bool:
+def project_session_generator(file: FileModel, func: cst.CSTNode) -> bool:
     """Is `func` a generator function of the project that yields a session (a FastAPI dependency:
     the configured one or any other), wherever it is defined? Read from its module's source."""
-    if is_dependency(rule, func):
+    if is_dependency(file, func):
         return True
-    for name in rule.qualified_names(func):
+    for name in file.qualified_names(func):
         module = name.rpartition(".")[0]
-        if module and name in _module_facts(rule, module)[1]:
+        if module and name in _module_facts(file, module)[1]:
             return True
     return False
 
 
-def _module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
+def _module_facts(file: FileModel, module: str) -> tuple[dict[str, str], frozenset[str]]:
     """`conventions.module_session_facts` of a project module (this file's own source for itself), with the
     session module's factories known; nothing for a module outside the project."""
-    cache = _module_cache(rule, "_module_facts", dict)
+    cache = _module_cache(file, "_module_facts", dict)
     if module not in cache:
-        cache[module] = _read_module_facts(rule, module)
+        cache[module] = _read_module_facts(file, module)
     return cache[module]
 
 
-def _read_module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozenset[str]]:
+def _read_module_facts(file: FileModel, module: str) -> tuple[dict[str, str], frozenset[str]]:
     from .conventions import module_session_facts
     from .project import find_module_source
 
-    context, roots = rule.context, rule.project_roots()
+    context, roots = file, file.project_roots()
     sources = []
-    for name in dict.fromkeys((module, rule.config.session_module)):
+    for name in dict.fromkeys((module, file.config.session_module)):
         if name == context.module_name:
             sources.append((name, context.package, context.module.code.encode("utf-8", "surrogateescape")))
             continue
@@ -362,17 +362,17 @@ def _read_module_facts(rule: Rule, module: str) -> tuple[dict[str, str], frozens
     return module_session_facts(tuple(sources))
 
 
-def session_wrappers(rule: Rule) -> dict[str, Flavor]:
+def session_wrappers(file: FileModel) -> dict[str, Flavor]:
     """Top-level functions of this file whose whole body is `return <raw session>`:
     their callers open manual sessions too."""
-    return {name: flavor for name, (flavor, _) in _wrapper_returns(rule).items()}
+    return {name: flavor for name, (flavor, _) in _wrapper_returns(file).items()}
 
 
-def _wrapper_returns(rule: Rule) -> dict[str, tuple[Flavor, cst.Call]]:
+def _wrapper_returns(file: FileModel) -> dict[str, tuple[Flavor, cst.Call]]:
     """`session_wrappers`, with the call each one returns."""
     def compute() -> dict[str, tuple[Flavor, cst.Call]]:
         found = {}
-        for stmt in rule.context.module.body:
+        for stmt in file.module.body:
             if not isinstance(stmt, cst.FunctionDef) or stmt.asynchronous or stmt.decorators:
                 continue  # a decorator (lru_cache, contextmanager) changes what a call returns
             if isinstance(stmt.body, cst.IndentedBlock):  # one statement, after any docstring
@@ -381,11 +381,11 @@ def _wrapper_returns(rule: Rule) -> dict[str, tuple[Flavor, cst.Call]]:
             else:  # `def get(): return SessionLocal()`
                 small = stmt.body.body
             if len(small) == 1 and isinstance(small[0], cst.Return):
-                flavor = _raw_or_registry(rule, small[0].value)
+                flavor = _raw_or_registry(file, small[0].value)
                 if flavor:
                     found[stmt.name.value] = flavor, small[0].value
         return found
-    return _module_cache(rule, "_session_wrappers", compute)
+    return _module_cache(file, "_session_wrappers", compute)
 
 
 def _is_docstring(stmt: cst.CSTNode) -> bool:
@@ -393,104 +393,104 @@ def _is_docstring(stmt: cst.CSTNode) -> bool:
             and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
 
 
-def _local_call(rule: Rule, call: cst.Call, table: dict[str, Flavor]) -> Flavor | None:
+def _local_call(file: FileModel, call: cst.Call, table: dict[str, Flavor]) -> Flavor | None:
     func = call.func
     if isinstance(func, cst.Name) and func.value in table:
-        names = rule.qualified_names(func)
-        if not names or f"{rule.context.module_name}.{func.value}" in names:
+        names = file.qualified_names(func)
+        if not names or f"{file.module_name}.{func.value}" in names:
             return table[func.value]
     return None
 
 
-def _raw_or_registry(rule: Rule, node: cst.CSTNode | None) -> Flavor | None:
+def _raw_or_registry(file: FileModel, node: cst.CSTNode | None) -> Flavor | None:
     if not isinstance(node, cst.Call):
         return None
-    registry = called_registry(rule, node)
-    return raw_session_call(rule, node) or (registry[0] if registry else None)
+    registry = called_registry(file, node)
+    return raw_session_call(file, node) or (registry[0] if registry else None)
 
 
-def manual_session_call(rule: Rule, node: cst.CSTNode) -> Flavor | None:
+def manual_session_call(file: FileModel, node: cst.CSTNode) -> Flavor | None:
     """A session opened by hand: a raw session call, a call of a `sessionmaker` bound in this
     module, or a call of a same-module wrapper returning one."""
     if not isinstance(node, cst.Call):
         return None
-    return _raw_or_registry(rule, node) or _local_call(rule, node, session_wrappers(rule))
+    return _raw_or_registry(file, node) or _local_call(file, node, session_wrappers(file))
 
 
-def house_factory_call(rule: Rule, call: cst.Call) -> bool:
+def house_factory_call(file: FileModel, call: cst.Call) -> bool:
     """Is this session one of the configured factory's (the database and engine the house helpers
     use)? `SessionLocal()`, `next(get_db())`, a same-module wrapper returning one. A local
     `sessionmaker(...)`, `Session(engine)` or a project builder's factory is another engine: a fix
     that swaps it for the house helper would point the code at another database (SPEC §4)."""
     func = call.func
-    config = rule.config
+    config = file.config
     if explicitly_bound(call):
         return False
-    if rule.resolves_to(func, config.session_factories) or rule.resolves_to(func, config.async_session_factories):
+    if file.resolves_to(func, config.session_factories) or file.resolves_to(func, config.async_session_factories):
         return True
     if dotted_name(func) == "next" and call.args and isinstance(call.args[0].value, cst.Call):
-        return is_dependency(rule, call.args[0].value.func) is not None
-    wrapped = wrapped_call(rule, call)
-    return wrapped is not None and house_factory_call(rule, wrapped)
+        return is_dependency(file, call.args[0].value.func) is not None
+    wrapped = wrapped_call(file, call)
+    return wrapped is not None and house_factory_call(file, wrapped)
 
 
-def wrapped_call(rule: Rule, call: cst.Call) -> cst.Call | None:
+def wrapped_call(file: FileModel, call: cst.Call) -> cst.Call | None:
     """For a call of a same-module wrapper (`def new_session(): return SessionLocal()`), the call the
     wrapper's body returns; None for any other call."""
     func = call.func
-    if not isinstance(func, cst.Name) or _local_call(rule, call, session_wrappers(rule)) is None:
+    if not isinstance(func, cst.Name) or _local_call(file, call, session_wrappers(file)) is None:
         return None
-    return _wrapper_returns(rule)[func.value][1]
+    return _wrapper_returns(file)[func.value][1]
 
 
-def wrapper_body_call(rule: Rule, node: cst.Call) -> str | None:
+def wrapper_body_call(file: FileModel, node: cst.Call) -> str | None:
     """The wrapper function whose `return` this call is, if any."""
-    ret = rule.parent(node)
-    func = enclosing_function(rule, ret) if isinstance(ret, cst.Return) else None
-    if func is not None and func.name.value in session_wrappers(rule) and isinstance(rule.parent(func), cst.Module):
+    ret = file.parent(node)
+    func = enclosing_function(file, ret) if isinstance(ret, cst.Return) else None
+    if func is not None and func.name.value in session_wrappers(file) and isinstance(file.parent(func), cst.Module):
         return func.name.value
     return None
 
 
-def enclosing_function(rule: Rule, node: cst.CSTNode) -> cst.FunctionDef | None:
+def enclosing_function(file: FileModel, node: cst.CSTNode) -> cst.FunctionDef | None:
     """The nearest function (not lambda) around `node`; None at module or class level."""
-    current = rule.parent(node)
+    current = file.parent(node)
     while current is not None:
         if isinstance(current, cst.FunctionDef):
             return current
         if isinstance(current, cst.ClassDef):
             return None
-        current = rule.parent(current)
+        current = file.parent(current)
     return None
 
 
-def bound_to(rule: Rule, call: cst.Call) -> cst.CSTNode | None:
+def bound_to(file: FileModel, call: cst.Call) -> cst.CSTNode | None:
     """The Assign/AnnAssign whose value is this call (through `x or Call()` / `a if c else Call()`)."""
     node: cst.CSTNode = call
-    parent = rule.parent(node)
+    parent = file.parent(node)
     while isinstance(parent, (cst.BooleanOperation, cst.IfExp)):
-        node, parent = parent, rule.parent(parent)
+        node, parent = parent, file.parent(parent)
     if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
         return parent
     return None
 
 
-def global_session_binding(rule: Rule, call: cst.Call) -> str | None:
+def global_session_binding(file: FileModel, call: cst.Call) -> str | None:
     """Where a session bound here lives longer than a unit of work: `"module"`, `"class"`
     or `"instance"` (`self.db = SessionLocal()` in a method of a class that is not itself a
     context manager or a test case); None otherwise."""
-    binding = bound_to(rule, call)
+    binding = bound_to(file, call)
     if binding is None:
         return None
     targets = [t.target for t in binding.targets] if isinstance(binding, cst.Assign) else [binding.target]
-    function = enclosing_function(rule, call)
+    function = enclosing_function(file, call)
     if function is None:
-        owner = _enclosing_class(rule, call)
+        owner = _enclosing_class(file, call)
         return "class" if owner is not None else "module"
     if not any(isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name)
                and t.value.value in ("self", "cls") for t in targets):
         return None
-    owner = _enclosing_class(rule, function)
+    owner = _enclosing_class(file, function)
     if owner is None or _scoped_owner(owner):
         return None
     return "instance"
@@ -505,31 +505,31 @@ def _scoped_owner(cls: cst.ClassDef) -> bool:
     return any(isinstance(s, cst.FunctionDef) and s.name.value in _SCOPED_METHODS for s in body)
 
 
-def _enclosing_class(rule: Rule, node: cst.CSTNode) -> cst.ClassDef | None:
-    current = rule.parent(node)
+def _enclosing_class(file: FileModel, node: cst.CSTNode) -> cst.ClassDef | None:
+    current = file.parent(node)
     while current is not None and not isinstance(current, cst.Module):
         if isinstance(current, cst.ClassDef):
             return current
-        current = rule.parent(current)
+        current = file.parent(current)
     return None
 
 
-def factory_import_specs(rule: Rule, call: cst.Call) -> tuple[ImportSpec, ...]:
+def factory_import_specs(file: FileModel, call: cst.Call) -> tuple[ImportSpec, ...]:
     """The imports of the factory a fix stops calling (the engine removes them only if unused).
     Needs ScopeProvider in the rule's METADATA_DEPENDENCIES."""
     func = call.func
     if isinstance(func, cst.Call):  # sessionmaker(...)()
         func = func.func
-    elif raw_session_call(rule, call) and dotted_name(func) == "next" and call.args:
+    elif raw_session_call(file, call) and dotted_name(func) == "next" and call.args:
         inner = call.args[0].value
         func = inner.func if isinstance(inner, cst.Call) else func
-    if isinstance(func, cst.Name) and func.value in session_wrappers(rule):
+    if isinstance(func, cst.Name) and func.value in session_wrappers(file):
         return ()
     name = dotted_name(func)
     if name is None:
         return ()
     first = name.split(".")[0]
-    scope = rule.get_metadata(ScopeProvider, func, None)
+    scope = file.scope(func)
     if scope is None:
         return ()
     specs = []
@@ -551,18 +551,18 @@ def factory_import_specs(rule: Rule, call: cst.Call) -> tuple[ImportSpec, ...]:
     return tuple(specs)
 
 
-def helper_available(rule: Rule, dotted: str) -> bool:
+def helper_available(file: FileModel, dotted: str) -> bool:
     """Is the configured helper (`get_db_session`, `app.api.deps.get_db`) known to exist? A fix
     only imports a helper it can find in the project's source (like SES004's moves)."""
     module, _, leaf = dotted.rpartition(".")
-    module = module or rule.config.session_module
-    return module_defines(module, leaf, rule.project_roots())
+    module = module or file.config.session_module
+    return module_defines(module, leaf, file.project_roots())
 
 
-def yields_session(rule: Rule, node: cst.CSTNode, name: str | None) -> bool:
+def yields_session(file: FileModel, node: cst.CSTNode, name: str | None) -> bool:
     """Is `node` in a generator that yields the session `name`: a dependency or context manager
     that provides sessions (where creating one by hand is the point)?"""
-    function = enclosing_function(rule, node)
+    function = enclosing_function(file, node)
     if function is None or name is None:
         return False
     return any(_hands_out(y.value, name) for y in _own_yields(function.body))
@@ -599,18 +599,18 @@ def _own_yields(body: cst.CSTNode) -> list[cst.Yield]:
     return collector.found
 
 
-def local_import_of(rule: Rule, func: cst.CSTNode) -> cst.ImportFrom | None:
+def local_import_of(file: FileModel, func: cst.CSTNode) -> cst.ImportFrom | None:
     """The function-local `from m import Factory` that binds the factory name used in `func`.
     (A fix adds its helper there too: a module-level import may create an import cycle.)"""
     if not isinstance(func, cst.Name):
         return None
-    scope = rule.get_metadata(ScopeProvider, func, None)
+    scope = file.scope(func)
     if scope is None:
         return None
     for assignment in scope[func.value]:
         node = getattr(assignment, "node", None)
         if (isinstance(assignment, ImportAssignment) and isinstance(node, cst.ImportFrom)
-                and not isinstance(node.names, cst.ImportStar) and enclosing_function(rule, node) is not None):
+                and not isinstance(node.names, cst.ImportStar) and enclosing_function(file, node) is not None):
             return node
     return None
 
@@ -626,12 +626,12 @@ def explicitly_bound(call: cst.Call) -> bool:
 
 # -- sessions of SQLAlchemy event listeners -----------------------------------------
 
-def event_connection_session(rule: Rule, call: cst.Call) -> bool:
+def event_connection_session(file: FileModel, call: cst.Call) -> bool:
     """`Session(bind=connection)` in a SQLAlchemy event listener, bound to the event's own connection
     (a parameter, or `session.connection()` of the event's session): SQLAlchemy's documented way to
     write from a flush or mapper hook, inside the flush's transaction. Not a finding (SPEC §3)."""
-    function = enclosing_function(rule, call)
-    registry = called_registry(rule, call)  # `Session = sessionmaker(bind=connection); Session()`
+    function = enclosing_function(file, call)
+    registry = called_registry(file, call)  # `Session = sessionmaker(bind=connection); Session()`
     bind = _bind_argument(registry[1] if registry else call)
     if function is None or bind is None:
         return False
@@ -642,19 +642,19 @@ def event_connection_session(rule: Rule, call: cst.Call) -> bool:
         return False
     # a mapper event's handler, (mapper, connection, target), wherever it is registered
     mapper_event = len(params) == 3 and bind.value == params[1] and params[0] not in ("self", "cls")
-    return mapper_event or _is_listener(rule, function)
+    return mapper_event or _is_listener(file, function)
 
 
-def request_state_session(rule: Rule, call: cst.Call) -> bool:
+def request_state_session(file: FileModel, call: cst.Call) -> bool:
     """`request.state.db = SessionLocal()` in a function taking the request: HTTP middleware that
     makes each request's session for a dependency to hand out (dispatch: `get_db(request)` returns
     `request.state.db`; the middleware commits, rolls back and closes it). The project's session
     provider, like a generator that yields one: not a finding (SPEC §3)."""
-    assign = rule.parent(call)
+    assign = file.parent(call)
     if not (isinstance(assign, cst.Assign) and assign.value is call and len(assign.targets) == 1):
         return False
     target = assign.targets[0].target
-    function = enclosing_function(rule, call)
+    function = enclosing_function(file, call)
     if function is None or not m.matches(target, m.Attribute(value=m.Attribute(value=m.Name(), attr=m.Name("state")))):
         return False
     params = {p.name.value for p in (*function.params.posonly_params, *function.params.params)}
@@ -670,27 +670,27 @@ def _bind_argument(call: cst.Call) -> cst.BaseExpression | None:
     return None
 
 
-def _is_listener(rule: Rule, function: cst.FunctionDef) -> bool:
+def _is_listener(file: FileModel, function: cst.FunctionDef) -> bool:
     """Decorated with `@event.listens_for(...)`, or registered with `event.listen(target, name, fn)`
     in this module."""
-    if any(isinstance(d.decorator, cst.Call) and rule.qualified_names(d.decorator.func) & EVENT_LISTENS_FOR
+    if any(isinstance(d.decorator, cst.Call) and file.qualified_names(d.decorator.func) & EVENT_LISTENS_FOR
            for d in function.decorators):
         return True
-    return function.name.value in _module_cache(rule, "_event_listeners", lambda: _registered_listeners(rule))
+    return function.name.value in _module_cache(file, "_event_listeners", lambda: _registered_listeners(file))
 
 
-def _registered_listeners(rule: Rule) -> frozenset[str]:
+def _registered_listeners(file: FileModel) -> frozenset[str]:
     found = set()
-    for call in m.findall(rule.context.module, m.Call(func=m.Name("listen") | m.Attribute(attr=m.Name("listen")))):
+    for call in m.findall(file.module, m.Call(func=m.Name("listen") | m.Attribute(attr=m.Name("listen")))):
         args = [a.value for a in call.args]
-        if len(args) >= 3 and isinstance(args[2], cst.Name) and rule.qualified_names(call.func) & EVENT_LISTEN:
+        if len(args) >= 3 and isinstance(args[2], cst.Name) and file.qualified_names(call.func) & EVENT_LISTEN:
             found.add(args[2].value)
     return frozenset(found)
 
 
 # -- session blocks, for the flow analysis of SES005/SES006 ------------------------
 
-def session_block_opening(rule: Rule, item: cst.WithItem) -> tuple[str, bool] | None:
+def session_block_opening(file: FileModel, item: cst.WithItem) -> tuple[str, bool] | None:
     """For a `with` item that opens a session bound to a name, return (name, commits at exit).
 
     The house context manager and `sessionmaker.begin()` / `Factory.begin()` commit when the
@@ -700,33 +700,33 @@ def session_block_opening(rule: Rule, item: cst.WithItem) -> tuple[str, bool] | 
         return None
     name = item.asname.name.value
     call = item.item
-    if managed_session_call(rule, call):
-        if helper_behaviour(rule, call).passes_through:
+    if managed_session_call(file, call):
+        if helper_behaviour(file, call).passes_through:
             return None  # may hand back the caller's own session: the block does not own it
-        return name, context_manager_commits(rule, call)
-    if raw_session_call(rule, call):
+        return name, context_manager_commits(file, call)
+    if raw_session_call(file, call):
         return name, False
     if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
-            and call.func.attr.value == "begin" and _is_session_factory(rule, call.func.value)):
+            and call.func.attr.value == "begin" and _is_session_factory(file, call.func.value)):
         return name, True  # `with SessionLocal.begin() as db:`
     return None
 
 
-def session_factory(rule: Rule, node: cst.CSTNode) -> bool:
+def session_factory(file: FileModel, node: cst.CSTNode) -> bool:
     """Is `node` a session factory: a configured one, a `sessionmaker(...)`-style registry call, or a
     name this module or an enclosing function binds to one (`Session = sessionmaker(bind=engine)`)?"""
-    return _is_session_factory(rule, node) or (
-        isinstance(node, (cst.Name, cst.Attribute)) and called_registry(rule, cst.Call(func=node)) is not None)
+    return _is_session_factory(file, node) or (
+        isinstance(node, (cst.Name, cst.Attribute)) and called_registry(file, cst.Call(func=node)) is not None)
 
 
-def _is_session_factory(rule: Rule, node: cst.CSTNode) -> bool:
-    config = rule.config
-    return (rule.resolves_to(node, config.session_factories)
-            or rule.resolves_to(node, config.async_session_factories)
-            or is_registry_call(rule, node))
+def _is_session_factory(file: FileModel, node: cst.CSTNode) -> bool:
+    config = file.config
+    return (file.resolves_to(node, config.session_factories)
+            or file.resolves_to(node, config.async_session_factories)
+            or is_registry_call(file, node))
 
 
-def is_session_annotation(rule: Rule, annotation: cst.BaseExpression | None) -> bool:
+def is_session_annotation(file: FileModel, annotation: cst.BaseExpression | None) -> bool:
     """Is this annotation the (async) session type (`Session`, `AsyncSession`, the configured ones)?"""
     if annotation is None:
         return False
@@ -735,13 +735,13 @@ def is_session_annotation(rule: Rule, annotation: cst.BaseExpression | None) -> 
         if not elements or not isinstance(elements[0].slice, cst.Index):
             return False
         annotation = elements[0].slice.value
-    names = rule.qualified_names(annotation)
-    config = rule.config
-    return bool(names & (SESSION_CLASSES | ASYNC_SESSION_CLASSES)) or rule.resolves_to(
+    names = file.qualified_names(annotation)
+    config = file.config
+    return bool(names & (SESSION_CLASSES | ASYNC_SESSION_CLASSES)) or file.resolves_to(
         annotation, (config.session_type, config.async_session_type))
 
 
-def helper_behaviour(rule: Rule, call: cst.CSTNode) -> Behaviour:
+def helper_behaviour(file: FileModel, call: cst.CSTNode) -> Behaviour:
     """What the project helper or factory called here does (commits at exit? expire_on_commit?),
     read from its source; UNKNOWN when the project does not define it. The one place rules ask."""
     from .helper_behaviour import UNKNOWN, behaviour
@@ -751,22 +751,22 @@ def helper_behaviour(rule: Rule, call: cst.CSTNode) -> Behaviour:
     func = call.func
     if isinstance(func, cst.Attribute) and func.attr.value == "begin":  # SessionLocal.begin()
         func = func.value
-    roots = rule.project_roots()
-    for name in sorted(rule.qualified_names(func)):
+    roots = file.project_roots()
+    for name in sorted(file.qualified_names(func)):
         found = behaviour(name, roots)
         if found != UNKNOWN:
             return found
     return UNKNOWN
 
 
-def context_manager_commits(rule: Rule, call: cst.CSTNode) -> bool:
+def context_manager_commits(file: FileModel, call: cst.CSTNode) -> bool:
     """Does the (house) context manager called here commit at exit? Read from its source when the
     project defines it (some only close: `try: yield s finally: s.close()`); assumed when unknown."""
-    commits = helper_behaviour(rule, call).commits
+    commits = helper_behaviour(file, call).commits
     return True if commits is None else commits
 
 
-def session_expires_on_commit(rule: Rule, call: cst.CSTNode) -> bool:
+def session_expires_on_commit(file: FileModel, call: cst.CSTNode) -> bool:
     """Does the session this call opens expire its objects on commit? The call's own
     `expire_on_commit=` (`Session(engine, expire_on_commit=False)`), else what the helper or
     sessionmaker it calls says in its source, else the `expire-on-commit` option."""
@@ -777,8 +777,8 @@ def session_expires_on_commit(rule: Rule, call: cst.CSTNode) -> bool:
                 if arg.keyword is not None and arg.keyword.value == "expire_on_commit" and isinstance(arg.value, cst.Name):
                     if arg.value.value in ("True", "False"):
                         return arg.value.value == "True"
-    expires = helper_behaviour(rule, call).expires
-    return rule.config.expire_on_commit if expires is None else expires
+    expires = helper_behaviour(file, call).expires
+    return file.config.expire_on_commit if expires is None else expires
 
 
 def method_on(call: cst.Call, session: str) -> str | None:

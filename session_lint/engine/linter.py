@@ -22,7 +22,8 @@ from ..diagnostics import Diagnostic, syntax_error
 from .long_strings import blank_long_strings
 from .metadata import visit_with_rules
 from ..analysis.names import fallback_module_name, module_name_for
-from ..rules import RuleContext, all_rules
+from ..analysis.model import FileModel
+from ..rules import all_rules
 from .scope_slice import slice_for_scope
 from .screen import scope_words
 
@@ -160,11 +161,11 @@ def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> Li
     except RecursionError:  # deeper than even the deep stack allows (session_lint/engine/deep.py)
         return LintRun(source, None, [_too_deep_to_analyse(path)])
     for module_name in (module_name_for(path), fallback_module_name(path)):
-        context = RuleContext(path=path, config=config, module=module, module_name=module_name.name,
-                              package=module_name.package, source=source)
+        context = FileModel(path=path, config=config, module=module, module_name=module_name.name,
+                            package=module_name.package, source=source)
         rules = [cls(context) for cls in rule_classes]
         try:
-            visit_with_rules(module, rules, scope_module)
+            visit_with_rules(module, rules, scope_module, context)
             break
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue

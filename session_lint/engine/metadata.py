@@ -32,6 +32,7 @@ from libcst.metadata import (
 )
 
 from ..analysis.libcst_compat import computed_metadata
+from ..analysis.model import FileModel
 from ..analysis.walk import record_parents, walk
 
 
@@ -274,15 +275,20 @@ class _RuleTraversal:
 
 
 def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor],
-                     scope_module: cst.Module | None = None) -> None:
+                     scope_module: cst.Module | None = None, file: FileModel | None = None) -> None:
     """Visit `module` once with every rule, metadata resolved as the rules ask for it (scopes from
-    `scope_module`, the statements of `module` name resolution depends on: scope_slice.py)."""
+    `scope_module`, the statements of `module` name resolution depends on: scope_slice.py). The
+    file's model (what the rules and the analysis query) reads the same metadata."""
     metadata = ModuleMetadata(module, scope_module)
     for rule in rules:
         rule.metadata = metadata.providers
+    if file is not None:
+        file.metadata = metadata.providers
     traversal = _RuleTraversal(rules, metadata)
     try:
         walk(module, traversal.enter, traversal.leave)
     finally:
         for rule in rules:
             rule.metadata = {}
+        if file is not None:
+            file.metadata = {}

@@ -85,10 +85,6 @@ from ..sourcefile import unsupported_encoding
 #             parameter that FastAPI may inject (a call as default, `Annotated[...]`, an alias name);
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
 #             session may come through an alias that spells none
-TRIGGERS: dict[str, frozenset[str]] = {
-    "SES005": frozenset({"raw", "block"}),
-    "SES006": frozenset({"raw", "block"}),
-}
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted(rule_screen_triggers().items()))
 KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io", "route_write"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
@@ -253,16 +249,33 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
 
 def _ends_owned_transaction(tree: ast.Module) -> bool:
     """The `transaction` trigger: a `.commit()` / `.rollback()` on a name inside a block with a
-    `.begin(...)` item, or on a parameter FastAPI may inject (see the trigger's description)."""
+    `.begin(...)` item, or on a parameter FastAPI may inject (see the trigger's description).
+    One walk: the enders (few) are matched to the blocks and functions around them by line."""
+    enders: list[tuple[int, str]] = []
+    begins: list[ast.With | ast.AsyncWith] = []
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
     for node in ast.walk(tree):
-        if isinstance(node, (ast.With, ast.AsyncWith)):
-            if any(_is_call_of(item.context_expr, "begin") for item in node.items) \
-                    and any(_ender_on(n) for stmt in node.body for n in ast.walk(stmt)):
-                return True
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            injectable = _injectable_parameters(node.args)
-            if injectable and any(_ender_on(n) in injectable for stmt in node.body for n in ast.walk(stmt)):
-                return True
+        kind = type(node)
+        if kind is ast.Call:
+            name = _ender_on(node)
+            if name is not None:
+                enders.append((node.lineno, name))
+        elif kind is ast.With or kind is ast.AsyncWith:
+            if any(_is_call_of(item.context_expr, "begin") for item in node.items):
+                begins.append(node)
+        elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            functions.append(node)
+    if not enders:
+        return False
+    for block in begins:
+        first, last = block.body[0].lineno, block.end_lineno
+        if any(first <= line <= last for line, _ in enders):
+            return True
+    for function in functions:
+        first, last = function.body[0].lineno, function.end_lineno
+        inside = {name for line, name in enders if first <= line <= last}
+        if inside and inside & _injectable_parameters(function.args):
+            return True
     return False
 
 
@@ -287,17 +300,19 @@ def _may_hold_a_session_across(tree: ast.Module, slow: frozenset[str], finder: _
 
 
 def _route_writes_without_commit(tree: ast.Module) -> bool:
-    """The `route_write` trigger (see its description)."""
+    """The `route_write` trigger (see its description): SES008 looks at writes through the route's own
+    parameters in its body (a decorator such as `@router.delete(...)` is no write)."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
                 isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_METHODS
                 for d in node.decorator_list):
-            written = {n.func.value.id for n in ast.walk(node) if isinstance(n, ast.Call)
-                       and isinstance(n.func, ast.Attribute) and n.func.attr in WRITE_METHODS | {"execute"}
-                       and isinstance(n.func.value, ast.Name)}
-            committed = {n.func.value.id for n in ast.walk(node) if isinstance(n, ast.Call)
-                         and isinstance(n.func, ast.Attribute) and n.func.attr in ("commit", "begin")
-                         and isinstance(n.func.value, ast.Name)}
+            args = node.args
+            parameters = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+            calls = [n for statement in node.body for n in ast.walk(statement) if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+                     and n.func.value.id in parameters]
+            written = {n.func.value.id for n in calls if n.func.attr in WRITE_METHODS | {"execute"}}
+            committed = {n.func.value.id for n in calls if n.func.attr in ("commit", "begin")}
             if written - committed:
                 return True
     return False

@@ -21,13 +21,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .base import Rule, RuleContext
+    from .base import Rule
 
-__all__ = ["Rule", "RuleContext", "all_rules", "rule_by_code", "rule_codes"]
+__all__ = ["Rule", "all_rules", "rule_by_code", "rule_codes"]
 
 
 def __getattr__(name: str):  # `from session_lint.rules import Rule` loads the base class on demand
-    if name in ("Rule", "RuleContext"):
+    if name == "Rule":
         from . import base
 
         return getattr(base, name)

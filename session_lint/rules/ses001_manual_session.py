@@ -176,26 +176,26 @@ class ManualSession(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if self.skip:
             return
-        flavor = manual_session_call(self, node)
-        if not flavor or manual_session_site(self, node) is not ManualSite.OWN_UNIT_OF_WORK:
+        flavor = manual_session_call(self.context, node)
+        if not flavor or manual_session_site(self.context, node) is not ManualSite.OWN_UNIT_OF_WORK:
             return  # a shared session, or a second one beside an injected session: not a unit of work
-        function = enclosing_function(self, node)
-        if event_connection_session(self, node):
+        function = enclosing_function(self.context, node)
+        if event_connection_session(self.context, node):
             return  # SQLAlchemy's documented pattern: a session on the event's own connection
-        if request_state_session(self, node):
+        if request_state_session(self.context, node):
             return  # middleware providing each request's session
         if self.handed_over_factory(node):
             return  # `patch(..., side_effect=lambda: Session())`: a factory; its callers open the sessions
-        if yields_session(self, node, self.session_name(node)):
+        if yields_session(self.context, node, self.session_name(node)):
             return  # a dependency / context manager providing sessions: creating one is its job
-        wrapped = wrapped_call(self, node)
-        if wrapped is not None and not house_factory_call(self, wrapped):
+        wrapped = wrapped_call(self.context, node)
+        if wrapped is not None and not house_factory_call(self.context, wrapped):
             # `def _fresh_session(engine): return sessionmaker(bind=engine)()`: the raw session of a
             # factory of its own is made in the wrapper's body, reported there (SPEC §3: SES001 is
             # anchored at the factory call); its callers get no fix either way.
             return
-        wrapper = wrapper_body_call(self, node)
-        if wrapper and house_factory_call(self, node) and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
+        wrapper = wrapper_body_call(self.context, node)
+        if wrapper and house_factory_call(self.context, node) and m.findall(self.context.module, m.Call(func=m.Name(wrapper))):
             # `def get_session(): return SessionLocal()`: the configured factory under another name.
             # Each caller owns its session's life and is where the house helper can replace it.
             return
@@ -210,12 +210,12 @@ class ManualSession(Rule):
         config = self.config
         if function is not None and self.route(function) and not is_websocket(function):
             dotted, key = (config.dependency, "dependency") if sync else (config.async_dependency, "async-dependency")
-            if helper_available(self, dotted):
+            if helper_available(self.context, dotted):
                 return f"inject it with `Depends({dotted.rpartition('.')[2]})`"
             return f"inject it with a dependency that yields a session ({self.missing(dotted, key)})"
         dotted, key = ((config.context_manager, "context-manager") if sync
                        else (config.async_context_manager, "async-context-manager"))
-        if helper_available(self, dotted):
+        if helper_available(self.context, dotted):
             return f"use `{'with' if sync else 'async with'} {dotted.rpartition('.')[2]}()`"
         return f"open it with a context manager that commits, rolls back and closes it ({self.missing(dotted, key)})"
 
@@ -234,21 +234,21 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
-        if not house_factory_call(self, call) or self.assigned_factory(call) or self.foreign_attribute(call):
+        if not house_factory_call(self.context, call) or self.assigned_factory(call) or self.foreign_attribute(call):
             return None  # another engine or connection: the house helpers would change the database
         if is_test_path(self.project_relative_path()):
             # Tests make sessions on purpose (fixtures, rollback-only checks, tests of the factory
             # itself: atom's test_resource_management_coverage); the house helper commits for real.
             return None
         if any(self.patched(spec.asname or (spec.obj or spec.module).split(".")[0])
-               for spec in factory_import_specs(self, call)) or self.dependency_patched(call):
+               for spec in factory_import_specs(self.context, call)) or self.dependency_patched(call):
             # Tests patch this module's factory by name (atom: `patch("<module>.SessionLocal")`) to
             # hand it a test session; the house helper would open a real one behind their back.
             return None
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.item is call:
             return self.fix_with(call, parent, self.parent(parent), flavor, function)
-        assign = bound_to(self, call)
+        assign = bound_to(self.context, call)
         if (isinstance(assign, cst.Assign) and assign.value is call and len(assign.targets) == 1
                 and isinstance(assign.targets[0].target, cst.Name)):
             line = self.parent(assign)
@@ -284,7 +284,7 @@ class ManualSession(Rule):
         """`Repo(SessionLocal()).count()` -> `with get_db_session() as db: Repo(db).count()`: the session
         lives exactly as long as the statement. Unsafe: the code it is handed to may write, which the
         manager commits (the old session was dropped without a commit)."""
-        function = enclosing_function(self, call)
+        function = enclosing_function(self.context, call)
         receiver = self.parent(self.parent(call))
         leaves = {call_leaf(receiver.func), call_leaf(line.body[0].value.func)}
         if (has_comment(line.with_changes(leading_lines=())) or m.findall(line, m.Await())
@@ -426,13 +426,13 @@ class ManualSession(Rule):
     def route_fix(self, function: cst.FunctionDef, stmt, new_body: list, name: str, flavor: Flavor,
                   call: cst.Call, applicability: Applicability, whole_body: bool = False) -> Fix | None:
         dependency = self.config.async_dependency if flavor is Flavor.ASYNC else self.config.dependency
-        if name in parameter_names(function) or not helper_available(self, dependency):
+        if name in parameter_names(function) or not helper_available(self.context, dependency):
             return None
         if not whole_body:
             stmts = list(function.body.body)
             i = stmts.index(stmt)
             new_body = [*stmts[:i], *new_body, *stmts[i + 1:]]
-        params, imports = add_dependency_param(self, function, name, flavor)
+        params, imports = add_dependency_param(self.context, function, name, flavor)
         new_function = function.with_changes(params=params, body=function.body.with_changes(body=new_body))
         placed = place_imports(self.context.module, {function: new_function}, imports)
         if placed is None:
@@ -499,7 +499,7 @@ class ManualSession(Rule):
 
     def inside_session_block(self, node: cst.CSTNode | None) -> bool:
         while node is not None and not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.Module)):
-            if isinstance(node, cst.With) and any(opens_session(self, item.item) for item in node.items):
+            if isinstance(node, cst.With) and any(opens_session(self.context, item.item) for item in node.items):
                 return True
             node = self.parent(node)
         return False
@@ -518,7 +518,7 @@ class ManualSession(Rule):
         return any(m.findall(s, slow) for s in after)
 
     def route(self, function: cst.FunctionDef) -> bool:
-        return is_route(self, function)
+        return is_route(self.context, function)
 
     def route_body(self, stmt: cst.CSTNode, function: cst.FunctionDef | None) -> bool:
         return function is not None and self.parent(stmt) is function.body and self.route(function)
@@ -532,7 +532,7 @@ class ManualSession(Rule):
         parent = self.parent(call)
         if isinstance(parent, cst.WithItem) and parent.asname and isinstance(parent.asname.name, cst.Name):
             return parent.asname.name.value
-        binding = bound_to(self, call)
+        binding = bound_to(self.context, call)
         if isinstance(binding, cst.Assign) and isinstance(binding.targets[0].target, cst.Name):
             return binding.targets[0].target.value
         if isinstance(binding, cst.AnnAssign) and isinstance(binding.target, cst.Name):
@@ -554,13 +554,13 @@ class ManualSession(Rule):
         node = self.factory_import_node(call.func)
         if not add or node is None or node.relative or dotted_name(node.module) != add[0].module:
             return place_imports(self.context.module, replacements, add)
-        if enclosing_function(self, node) is None and imported_at_top(self.context.module, add[0]):
+        if enclosing_function(self.context, node) is None and imported_at_top(self.context.module, add[0]):
             return replacements, ()  # an earlier round added it
         return swap_into(dict(replacements), node, add_import_alias(node, add[0].obj)), ()
 
     def factory_import_node(self, func: cst.CSTNode) -> cst.ImportFrom | None:
         """The `from m import Factory` (module-level or function-local) that binds the factory name."""
-        local = local_import_of(self, func)
+        local = local_import_of(self.context, func)
         if local is not None or not isinstance(func, cst.Name):
             return local
         scope = self.get_metadata(ScopeProvider, func, None)
@@ -573,7 +573,7 @@ class ManualSession(Rule):
         None when the helper is not known to exist in the project."""
         config = self.config
         dotted = config.async_context_manager if flavor is Flavor.ASYNC else config.context_manager
-        if not helper_available(self, dotted):
+        if not helper_available(self.context, dotted):
             return None, ()
         alias = None
         func = call.func
@@ -588,7 +588,7 @@ class ManualSession(Rule):
         configuration says `backend.core.database` but the file runs with `backend/` on its path
         (importing the other spelling would load a second module, with its own engine)."""
         configured = self.config.session_module
-        for spec in factory_import_specs(self, call):
+        for spec in factory_import_specs(self.context, call):
             module = spec.module
             if spec.obj is not None and not module.startswith(".") and (
                     module == configured or configured.endswith("." + module) or module.endswith("." + configured)):
@@ -605,7 +605,7 @@ class ManualSession(Rule):
             return path.as_posix()
 
     def factory_imports(self, call: cst.Call) -> tuple[ImportSpec, ...]:
-        return factory_import_specs(self, call)
+        return factory_import_specs(self.context, call)
 
     def dependency_patched(self, call: cst.Call) -> bool:
         """`next(get_db())` where tests patch `core.database.get_db` (atom's enterprise auth tests

@@ -112,11 +112,11 @@ class GlobalSession(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if self.skip:
             return
-        flavor = manual_session_call(self, node)
-        kind = flavor and global_session_binding(self, node)
+        flavor = manual_session_call(self.context, node)
+        kind = flavor and global_session_binding(self.context, node)
         if not kind:
             return
-        binding = bound_to(self, node)
+        binding = bound_to(self.context, node)
         targets = [t.target for t in binding.targets] if isinstance(binding, cst.Assign) else [binding.target]
         target = self.context.module.code_for_node(targets[0])
         call = self.context.module.code_for_node(node.func)
@@ -125,7 +125,7 @@ class GlobalSession(Rule):
 
     # -- fix: every function that used the global opens its own session ----------------
     def fix_for(self, call: cst.Call, binding, flavor: Flavor) -> Fix | None:
-        if not house_factory_call(self, call):
+        if not house_factory_call(self.context, call):
             return None  # another engine or connection: the house helper would change the database
         if not (isinstance(binding, cst.Assign) and binding.value is call and len(binding.targets) == 1
                 and isinstance(binding.targets[0].target, cst.Name)):
@@ -148,7 +148,7 @@ class GlobalSession(Rule):
         if not functions or self.imported_elsewhere(name):
             return None
         helper = self.config.async_context_manager if flavor is Flavor.ASYNC else self.config.context_manager
-        if not helper_available(self, helper):
+        if not helper_available(self.context, helper):
             return None
         new_call, spec = helper_call(helper, self.config.session_module)
         replacements: dict = {line: cst.RemoveFromParent()}
@@ -160,7 +160,7 @@ class GlobalSession(Rule):
         return Fix(Applicability.UNSAFE,
                    f"Remove the global; open `{self.context.module.code_for_node(new_call)}` in each function",
                    replacements, add_imports=(spec,) if spec else (),
-                   remove_imports=factory_import_specs(self, call))
+                   remove_imports=factory_import_specs(self.context, call))
 
     def open_in(self, function: cst.FunctionDef, name: str, call: cst.Call, flavor: Flavor,
                 others: set) -> cst.FunctionDef | None:

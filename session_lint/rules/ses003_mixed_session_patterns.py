@@ -99,7 +99,7 @@ class MixedSessionPatterns(Rule):
         self.functions: list[tuple[cst.FunctionDef, list[Injected]]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.functions.append((node, injected_sessions(self, node)))
+        self.functions.append((node, injected_sessions(self.context, node)))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.functions.pop()
@@ -108,7 +108,7 @@ class MixedSessionPatterns(Rule):
         if not self.functions or not self.functions[-1][1]:
             return
         function, injected = self.functions[-1]
-        flavor = opens_session(self, node) or manual_session_call(self, node)
+        flavor = opens_session(self.context, node) or manual_session_call(self.context, node)
         if not flavor or not self.in_body(node, function):
             return
         params = ", ".join(f"`{i.name}`" for i in injected)
@@ -137,7 +137,7 @@ class MixedSessionPatterns(Rule):
             return None
         if (flavor is Flavor.ASYNC) != bool(stmt.asynchronous):
             return None
-        if not (managed_session_call(self, call) or house_factory_call(self, call)):
+        if not (managed_session_call(self.context, call) or house_factory_call(self.context, call)):
             return None  # a session of another engine: the injected one is another database
         inner = item.asname.name.value
         body = list(stmt.body.body)
@@ -157,7 +157,7 @@ class MixedSessionPatterns(Rule):
         moved = rename(body, inner, target.name)
         moved[0] = moved[0].with_changes(leading_lines=[*stmt.leading_lines, *moved[0].leading_lines])
         return Fix(Applicability.SAFE, f"Use the injected session `{target.name}`",
-                   {stmt: cst.FlattenSentinel(moved)}, remove_imports=factory_import_specs(self, call))
+                   {stmt: cst.FlattenSentinel(moved)}, remove_imports=factory_import_specs(self.context, call))
 
     @staticmethod
     def used_outside(function: cst.FunctionDef, stmt: cst.With, name: str) -> bool:

@@ -107,10 +107,10 @@ class DetachedInstanceAccess(Rule):
     )
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.check(node, analyse(self, node))
+        self.check(node, analyse(self.context, node))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.check(node, analyse(self, node))
+        self.check(node, analyse(self.context, node))
 
     def check(self, scope: cst.CSTNode, analysis: Analysis) -> None:
         for read in analysis.reads:
@@ -167,7 +167,7 @@ class DetachedInstanceAccess(Rule):
             return None
         if not all(self.within(use, moved) for use in uses):
             return None  # a use outside the moved statements
-        if why_not_move(self, moved, read.obj.closure.session, uses):
+        if why_not_move(self.context, moved, read.obj.closure.session, uses):
             return None  # the session would be held across I/O, a loop or another session
         inner = block.body
         moved[0] = moved[0].with_changes(leading_lines=(*inner.footer, *moved[0].leading_lines))
@@ -180,7 +180,7 @@ class DetachedInstanceAccess(Rule):
                  suite: cst.IndentedBlock | cst.Module, uses: list[cst.CSTNode]) -> Fix | None:
         """Copy the column values read after the block into variables at the end of the block
         (`user_email = user.email`) and read those instead: no other code moves into the session."""
-        reads = bound_reads(self, block, suite, uses, self.kind_of(read))
+        reads = bound_reads(self.context, block, suite, uses, self.kind_of(read))
         last = block.body.body[-1] if block.body.body else None
         if not reads or last is None or _leaves(last):
             return None

@@ -92,10 +92,10 @@ class SessionUsedAfterClose(Rule):
     )
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.check(analyse(self, node))
+        self.check(analyse(self.context, node))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.check(analyse(self, node))
+        self.check(analyse(self.context, node))
 
     def check(self, analysis: Analysis) -> None:
         for use in analysis.closed_uses:

@@ -160,7 +160,7 @@ class CommitInManagedTransaction(Rule):
         if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "begin"):
             return None
         receiver = call.func.value
-        if session_factory(self, receiver):  # `with SessionLocal.begin() as db:`
+        if session_factory(self.context, receiver):  # `with SessionLocal.begin() as db:`
             return item.asname.name.value if item.asname and isinstance(item.asname.name, cst.Name) else None
         if isinstance(receiver, cst.Name) and self._is_session(receiver):
             return receiver.value
@@ -178,15 +178,15 @@ class CommitInManagedTransaction(Rule):
         if isinstance(node, cst.Param):
             annotation = node.annotation.annotation if node.annotation else None
             function = self._function_of(node)
-            injected = function is not None and any(i.param is node for i in injected_sessions(self, function))
-            return injected or is_session_annotation(self, annotation)
+            injected = function is not None and any(i.param is node for i in injected_sessions(self.context, function))
+            return injected or is_session_annotation(self.context, annotation)
         parent = self.parent(node)
         if isinstance(parent, cst.AsName):
             item = self.parent(parent)
-            return isinstance(item, cst.WithItem) and opens_session(self, item.item) is not None
+            return isinstance(item, cst.WithItem) and opens_session(self.context, item.item) is not None
         if isinstance(parent, cst.AssignTarget):
             assign = self.parent(parent)
-            return isinstance(assign, cst.Assign) and opens_session(self, assign.value) is not None
+            return isinstance(assign, cst.Assign) and opens_session(self.context, assign.value) is not None
         return False
 
     def _function_of(self, param: cst.Param) -> cst.FunctionDef | None:
@@ -200,8 +200,8 @@ class CommitInManagedTransaction(Rule):
         inside a `begin()` block (read from the dependency's source)."""
         owned = {}
         roots = self.project_roots()
-        for injected in injected_sessions(self, function):
-            dependencies = injected_dependency(self, injected.param)
+        for injected in injected_sessions(self.context, function):
+            dependencies = injected_dependency(self.context, injected.param)
             owner = next((d for d in sorted(dependencies) if dependency_owns_transaction(d, roots)), None)
             if owner is not None:
                 owned[injected.name] = owner.rpartition(".")[2]

@@ -86,11 +86,11 @@ class RouteWriteWithoutCommit(Rule):
     )
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if not isinstance(node.body, cst.IndentedBlock) or not is_route(self, node):
+        if not isinstance(node.body, cst.IndentedBlock) or not is_route(self.context, node):
             return
         roots = self.project_roots()
-        for injected in injected_sessions(self, node):
-            if not any(dependency_never_commits(d, roots) for d in injected_dependency(self, injected.param)):
+        for injected in injected_sessions(self.context, node):
+            if not any(dependency_never_commits(d, roots) for d in injected_dependency(self.context, injected.param)):
                 continue
             calls = own_nodes(node.body).calls
             write = next((c for c in calls if writes_through(c, injected.name)), None)

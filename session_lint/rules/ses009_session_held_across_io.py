@@ -9,6 +9,7 @@ from libcst.metadata import Assignment, ScopeProvider
 
 from ..analysis.fastapi import injected_sessions
 from ..analysis.knowledge import ASYNC_SLEEP, SLOW_CLIENTS, SLOW_FUNCTIONS, SQL_METHODS
+from ..analysis.model import FileModel
 from ..analysis.sessions import manual_session_call, method_on, own_nodes, session_block_opening, writes_through
 from .base import Rule
 
@@ -108,7 +109,7 @@ class SessionHeldAcrossIo(Rule):
     # -- the three ways a session is held ---------------------------------------------------
     def visit_With(self, node: cst.With) -> None:
         for item in node.items:
-            opened = session_block_opening(self, item)
+            opened = session_block_opening(self.context, item)
             if opened is not None and isinstance(node.body, cst.IndentedBlock):
                 self._check(_leaves(node.body.body), opened[0], after=self._runs_sql)
 
@@ -117,10 +118,10 @@ class SessionHeldAcrossIo(Rule):
             return
         leaves = list(_leaves(node.body.body))
         for index, (leaf, _) in enumerate(leaves):  # `db = SessionLocal()` ... `db.close()`
-            opened = _opened_name(self, leaf)
+            opened = _opened_name(self.context, leaf)
             if opened is not None:
                 self._check(leaves[index + 1:], opened, after=self._runs_sql)
-        for injected in injected_sessions(self, node):  # an injected session, after its first write
+        for injected in injected_sessions(self.context, node):  # an injected session, after its first write
             first_write = next((i for i, (leaf, _) in enumerate(leaves) if self._writes(leaf, injected.name)), None)
             if first_write is not None:
                 self._check(leaves[first_write:], injected.name, after=self._runs_sql)
@@ -197,32 +198,32 @@ class SessionHeldAcrossIo(Rule):
         for binding in bindings:
             if not isinstance(binding, Assignment):
                 return None  # a builtin (`str.join(...)`): no binding node, not a client
-            value = _bound_value(self, binding.node)
+            value = _bound_value(self.context, binding.node)
             if not isinstance(value, cst.Call):
                 return None
             classes |= self.qualified_names(value.func) & SLOW_CLIENTS
         return min(classes) if len(classes) == 1 and bindings else None
 
 
-def _bound_value(rule: Rule, node: cst.CSTNode) -> cst.BaseExpression | None:
-    parent = rule.parent(node)
+def _bound_value(file: FileModel, node: cst.CSTNode) -> cst.BaseExpression | None:
+    parent = file.parent(node)
     if isinstance(parent, cst.AsName):
-        item = rule.parent(parent)
+        item = file.parent(parent)
         return item.item if isinstance(item, cst.WithItem) else None
     if isinstance(parent, cst.AssignTarget):
-        assign = rule.parent(parent)
+        assign = file.parent(parent)
         return assign.value if isinstance(assign, cst.Assign) else None
     return None
 
 
-def _opened_name(rule: Rule, leaf: cst.CSTNode) -> str | None:
+def _opened_name(file: FileModel, leaf: cst.CSTNode) -> str | None:
     """`db` for a statement `db = SessionLocal()` (a session opened by hand)."""
     if not (isinstance(leaf, cst.SimpleStatementLine) and len(leaf.body) == 1 and isinstance(leaf.body[0], cst.Assign)):
         return None
     assign = leaf.body[0]
     value = assign.value.expression if isinstance(assign.value, cst.Await) else assign.value
     if len(assign.targets) == 1 and isinstance(assign.targets[0].target, cst.Name) \
-            and manual_session_call(rule, value) is not None:
+            and manual_session_call(file, value) is not None:
         return assign.targets[0].target.value
     return None
 

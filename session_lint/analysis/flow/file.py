@@ -12,15 +12,15 @@ from .results import Analysis
 
 if TYPE_CHECKING:
     from ..models import ModelRegistry
-    from ...rules.base import Rule, RuleContext
+    from ..model import FileModel
 
 
 class FileFlow:
     """What the flow analysis of one file shares between its functions and between SES005 and
     SES006: the model registry of the file (read once, from the source the module was parsed
-    from) and each function's analysis. Lives on the file's RuleContext, never in a global."""
+    from) and each function's analysis. Lives on the file's model (analysis/model.py), never in a global."""
 
-    def __init__(self, context: RuleContext) -> None:
+    def __init__(self, context: FileModel) -> None:
         self.context = context
         self._registry: ModelRegistry | None = None
         self.analyses: dict[cst.CSTNode, Analysis] = {}
@@ -59,19 +59,19 @@ def may_close_a_session(scope: cst.FunctionDef | cst.Module) -> bool:
     return False
 
 
-def file_flow(context: RuleContext) -> FileFlow:
+def file_flow(context: FileModel) -> FileFlow:
     """The flow data of the file `context` describes (created on first use)."""
     if context.flow is None or context.flow.context is not context:
         context.flow = FileFlow(context)
     return context.flow
 
 
-def analyse(rule: Rule, node: cst.FunctionDef | cst.Module) -> Analysis:
+def analyse(file: FileModel, node: cst.FunctionDef | cst.Module) -> Analysis:
     """The analysis of one function (or of the module's top-level code), shared by SES005 and SES006."""
-    shared = file_flow(rule.context)
+    shared = file_flow(file)
     if node not in shared.analyses and not may_close_a_session(node):
         shared.analyses[node] = Analysis()  # nothing closes: nothing can be used after a close
     if node not in shared.analyses:
-        flow = FlowAnalysis(rule, lambda: shared.models)
+        flow = FlowAnalysis(file, lambda: shared.models)
         shared.analyses[node] = flow.run_function(node) if isinstance(node, cst.FunctionDef) else flow.run_module(node)
     return shared.analyses[node]

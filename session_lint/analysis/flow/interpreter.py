@@ -27,7 +27,7 @@ from .uses import UsesAfterClose
 
 if TYPE_CHECKING:
     from ..models import ModelRegistry
-    from ...rules.base import Rule
+    from ..model import FileModel
 
 # Calls that read every column of the object they are given (pydantic / SQLModel).
 OBJECT_READERS = frozenset({"model_validate", "from_orm", "parse_obj", "validate"})
@@ -36,9 +36,9 @@ OBJECT_READERS = frozenset({"model_validate", "from_orm", "parse_obj", "validate
 class FlowAnalysis(QueryLoads, SessionEvents, UsesAfterClose):
     """Walks one function body (or a module's top-level code) in execution order with a FlowState."""
 
-    def __init__(self, rule: Rule, models: Callable[[], ModelRegistry]) -> None:
-        self.rule = rule  # resolves names and positions through its metadata (sessions.py asks it)
-        self.expire_on_commit = rule.config.expire_on_commit
+    def __init__(self, file: FileModel, models: Callable[[], ModelRegistry]) -> None:
+        self.file = file  # resolves names and positions through its metadata (sessions.py asks it)
+        self.expire_on_commit = file.config.expire_on_commit
         self._models = models
         self._registry: ModelRegistry | None = None
         self.result = Analysis()
@@ -57,9 +57,9 @@ class FlowAnalysis(QueryLoads, SessionEvents, UsesAfterClose):
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             ann = param.annotation.annotation if param.annotation else None
-            if is_session_annotation(self.rule, ann):
+            if is_session_annotation(self.file, ann):
                 state.sessions[param.name.value] = SessionState(expires=self.expire_on_commit)
-        for name, provided in fixture_parameters(self.rule, node).items():  # pytest fixtures
+        for name, provided in fixture_parameters(self.file, node).items():  # pytest fixtures
             expires = self.expire_on_commit if provided.expires is None else provided.expires
             if provided.kind == SESSION:
                 state.sessions[name] = SessionState(expires=expires)
@@ -242,11 +242,11 @@ class FlowAnalysis(QueryLoads, SessionEvents, UsesAfterClose):
         committing: list[str] = []
         for item in node.items:
             self.expr(item.item, state)
-            block = session_block_opening(self.rule, item)
+            block = session_block_opening(self.file, item)
             if block is not None:
                 name, commits = block
                 state.unbind(name)
-                state.sessions[name] = SessionState(commits, session_expires_on_commit(self.rule, strip_await(item.item)))
+                state.sessions[name] = SessionState(commits, session_expires_on_commit(self.file, strip_await(item.item)))
                 opened.append(name)
                 if commits:
                     committing.append(name)
@@ -298,8 +298,8 @@ class FlowAnalysis(QueryLoads, SessionEvents, UsesAfterClose):
             state.objects[name] = loaded
         elif alias is not None:
             state.objects[name] = alias  # another name for the same object
-        elif raw_session_call(self.rule, strip_await(value)):
-            state.sessions[name] = SessionState(expires=session_expires_on_commit(self.rule, strip_await(value)))  # closed by hand
+        elif raw_session_call(self.file, strip_await(value)):
+            state.sessions[name] = SessionState(expires=session_expires_on_commit(self.file, strip_await(value)))  # closed by hand
         elif (factory := self.factory_call(strip_await(value), state)) is not None and not factory[1]:
             state.sessions[name] = SessionState(expires=factory[0])  # `s = session_factory()`
         else:

@@ -56,7 +56,7 @@ class QueryLoads:
         """The object (or list of objects) an expression loads from an open session, if it does.
         `iterated`: the expression is iterated right here, so a bare `db.query(User)` runs now."""
         node = strip_await(expr)
-        if (isinstance(node, cst.Call) and len(node.args) == 1 and "builtins.list" in self.rule.qualified_names(node.func)):
+        if (isinstance(node, cst.Call) and len(node.args) == 1 and "builtins.list" in self.file.qualified_names(node.func)):
             arg = node.args[0].value  # `list(db.scalars(...))`, `list(helper(db))`: evaluated here
             inner = self.load(arg, state) or self.helper_load(arg, state, evaluated=True)
             return replace(inner, collection=True) if inner is not None else None
@@ -123,8 +123,8 @@ class QueryLoads:
             return None
         from ..models import project_loader
 
-        for name in sorted(self.rule.qualified_names(call.func)):
-            loader = project_loader(name, self.rule.context.path, self.rule.config.root)
+        for name in sorted(self.file.qualified_names(call.func)):
+            loader = project_loader(name, self.file.path, self.file.config.root)
             if loader is not None and (evaluated or not loader.query):
                 # an unevaluated Query iterated later re-runs, on a reopened session (not detached objects)
                 return LoadedObject(sessions[0], loader.model, collection=loader.collection, entity=True)
