@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import resource
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class Report:
     init_rc: int = 0
     lint_seconds: float = 0.0
     ruff_seconds: float | None = None
+    lint_cpu: float = 0.0
+    ruff_cpu: float | None = None
     codes: Counter = field(default_factory=Counter)
     crashes: list[str] = field(default_factory=list)
     ses999: int = 0
@@ -136,9 +139,19 @@ def materialise(project: Project, mirrors: Path, dest: Path) -> Path:
 
 
 def run(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
+    return run_timed(cmd, cwd)[:2]
+
+
+def run_timed(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:
+    """(process, wall seconds, CPU seconds of the command and its children). On a shared machine the
+    CPU time is the steadier figure: other load stretches wall time, not the work done."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=ENV)
-    return proc, time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, wall, cpu
 
 
 def session_lint(*args: str) -> list[str]:
@@ -148,10 +161,10 @@ def session_lint(*args: str) -> list[str]:
 FINDING = re.compile(r"^(?P<path>.+?):(?P<row>\d+):(?P<column>\d+): (?P<code>SES\d{3}) (?P<message>.*)$")
 
 
-def lint_findings(root: Path, report: Report, *extra: str) -> tuple[list[dict], float]:
+def lint_findings(root: Path, report: Report, *extra: str) -> tuple[list[dict], float, float]:
     """Findings in JSON's shape, read from the concise text output (JSON output computes every fix's
     edits, which costs far more than the lint on big files: issue 13)."""
-    proc, seconds = run(session_lint("--output-format", "concise", "--no-cache", "--exit-zero", *extra, "."), root)
+    proc, seconds, cpu = run_timed(session_lint("--output-format", "concise", "--no-cache", "--exit-zero", *extra, "."), root)
     crashed(proc, "lint", report)
     findings = []
     for line in proc.stdout.splitlines():
@@ -160,7 +173,7 @@ def lint_findings(root: Path, report: Report, *extra: str) -> tuple[list[dict], 
             findings.append({"code": match["code"], "message": match["message"],
                              "filename": str(root / match["path"]),
                              "location": {"row": int(match["row"]), "column": int(match["column"])}})
-    return findings, seconds
+    return findings, seconds, cpu
 
 
 def crashed(proc: subprocess.CompletedProcess, step: str, report: Report) -> None:
@@ -251,9 +264,9 @@ def evaluate(project: Project, args: argparse.Namespace) -> Report:
     git(copy, "add", "-A")
     git(copy, "commit", "-q", "--allow-empty", "-m", "pristine + --init")
 
-    findings, report.lint_seconds = lint_findings(root, report)
+    findings, report.lint_seconds, report.lint_cpu = lint_findings(root, report)
     if not args.no_ruff:
-        proc, report.ruff_seconds = run(["ruff", "check", "--select", "ALL", "--no-cache", "--exit-zero",
+        proc, report.ruff_seconds, report.ruff_cpu = run_timed(["ruff", "check", "--select", "ALL", "--no-cache", "--exit-zero",
                                          "--quiet", "."], root)
     (base / "findings.json").write_text(json.dumps(findings, indent=1))
     report.codes = Counter(d["code"] for d in findings)
@@ -297,13 +310,15 @@ def evaluate(project: Project, args: argparse.Namespace) -> Report:
 
 
 def table(reports: list[Report]) -> str:
-    head = ("| project | lines | findings | by code | lint | ruff ALL | ratio | crashes | SES999 "
+    head = ("| project | lines | findings | by code | lint | ruff ALL | ratio | CPU: lint / ruff | crashes | SES999 "
             "| fixes (files) | unparsable | new findings | not idempotent | labels: recall | wrong reports "
             "| --init vs hand config |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in reports:
         ratio = f"{r.lint_seconds / r.ruff_seconds:.1f}x" if r.ruff_seconds else "-"
         ruff = f"{r.ruff_seconds:.1f} s" if r.ruff_seconds is not None else "-"
+        cpu = (f"{r.lint_cpu:.1f} s / {r.ruff_cpu:.1f} s = {r.lint_cpu / r.ruff_cpu:.1f}x" if r.ruff_cpu
+               else f"{r.lint_cpu:.1f} s / -")
         codes = " ".join(f"{c}:{n}" for c, n in sorted(r.codes.items())) or "-"
         if r.labels:
             recall = r.labels["recall"]
@@ -313,7 +328,7 @@ def table(reports: list[Report]) -> str:
         else:
             recall_text, wrong = "no labels", "-"
         rows.append(f"| {r.name} | {r.lines:,} | {sum(r.codes.values())} | {codes} | {r.lint_seconds:.1f} s "
-                    f"| {ruff} | {ratio} | {len(r.crashes)} | {r.ses999} | {r.fixes_applied} ({r.fixed_files}) | {len(r.unparsable)} "
+                    f"| {ruff} | {ratio} | {cpu} | {len(r.crashes)} | {r.ses999} | {r.fixes_applied} ({r.fixed_files}) | {len(r.unparsable)} "
                     f"| {len(r.new_findings)} | {len(r.not_idempotent)} | {recall_text} | {wrong} "
                     f"| {_init_versus_hand(r)} |")
     return "\n".join(rows)

@@ -1,6 +1,6 @@
 """`session-lint --init`: print (or write) the configuration for a project's session conventions.
 
-session_lint/analysis/conventions.py discovers them; this module ranks what it found, renders the
+session_lint/analysis/conventions/ discovers them; this module ranks what it found, renders the
 `[tool.session-lint]` block with where each value came from, and writes it into pyproject.toml.
 """
 
