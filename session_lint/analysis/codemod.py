@@ -15,6 +15,7 @@ import libcst.matchers as m
 from ..diagnostics import ImportSpec
 from .knowledge import ROLLS_BACK, TOUCHES_SESSION, handler_swallows_failure
 from .names import dotted_name
+from .walk import visit_read_only
 
 # Session methods that change what the next commit writes.
 WRITE_METHODS = frozenset({
@@ -168,7 +169,7 @@ def _mentions(node: cst.CSTNode, name: str) -> bool:
 def uses(nodes: Sequence[cst.CSTNode], name: str) -> _Uses:
     visitor = _Uses(name)
     for node in nodes:
-        node.visit(visitor)
+        visit_read_only(node, visitor)
     return visitor
 
 
@@ -210,7 +211,7 @@ def used_outside_block(scope: cst.CSTNode, name: str, opening: cst.CSTNode,
     of `name` out? Any use after the opening statement (in the same scope, at any depth: `if db is
     None: db = SessionLocal()` and `db.query()` below it), or a use before it when a loop repeats it."""
     visitor = _UsesOutside(name, opening, inside, scope)
-    scope.visit(visitor)
+    visit_read_only(scope, visitor)
     return visitor.found or (visitor.used_before and visitor.opening_in_loop)
 
 

@@ -31,6 +31,7 @@ from .knowledge import (
 from .names import dotted_name
 from .project import module_defines
 from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
+from .walk import visit_read_only
 
 if TYPE_CHECKING:
     from .model import FileModel
@@ -595,7 +596,7 @@ def _own_yields(body: cst.CSTNode) -> list[cst.Yield]:
             self.found.append(node)
 
     collector = Collect()
-    body.visit(collector)
+    visit_read_only(body, collector)
     return collector.found
 
 
@@ -831,5 +832,5 @@ class _OwnNodes(cst.CSTVisitor):
 def own_nodes(node: cst.CSTNode) -> _OwnNodes:
     """The calls (`.calls`) and returns (`.returns`) `node`'s own code makes."""
     found = _OwnNodes()
-    node.visit(found)
+    visit_read_only(node, found)
     return found

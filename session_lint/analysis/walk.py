@@ -69,6 +69,22 @@ def walk(node: cst.CSTNode, enter: Callable[[cst.CSTNode], None], leave: Callabl
     leave(node)
 
 
+def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """`node.visit(visitor)` for a visitor that only reads the tree: the same `on_visit` /
+    `on_leave` calls in the same order (children skipped when `on_visit` says so), without
+    rebuilding and re-validating every node on the way back up."""
+    if visitor.on_visit(node):
+        for name in child_fields(node):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                visit_read_only(value, visitor)
+            elif isinstance(value, (list, tuple)):
+                for child in value:
+                    if isinstance(child, cst.CSTNode):
+                        visit_read_only(child, visitor)
+    visitor.on_leave(node)
+
+
 def record_parents(root: cst.CSTNode, parents: dict) -> None:
     """Each node's parent under `root` (cheaper than ParentNodeProvider, which asks every node
     for its `children`, itself a visit)."""

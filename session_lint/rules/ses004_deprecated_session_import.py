@@ -13,6 +13,7 @@ from ..diagnostics import Applicability, Fix, ImportSpec
 from ..analysis.names import dotted_name, module_name_for
 from ..analysis.project import find_module_source, module_defines, same_behaviour, search_roots
 from .base import Rule
+from ..analysis.walk import visit_read_only
 
 # The screen trigger, what a file must contain for this rule to fire:
 # an import or attribute naming a deprecated module or name.
@@ -421,5 +422,5 @@ def _has_comment(node: cst.CSTNode) -> bool:
         def visit_Comment(self, comment: cst.Comment) -> None:
             found.append(comment)
 
-    node.visit(_Finder())
+    visit_read_only(node, _Finder())
     return bool(found)

@@ -11,6 +11,7 @@ import libcst as cst
 
 from .state import FlowState, LoadedObject
 from .syntax import class_like, leaf_name, strip_await
+from ..walk import visit_read_only
 
 LOADER_OPTIONS = frozenset({"joinedload", "selectinload", "subqueryload", "immediateload", "contains_eager"})
 SINGLE_TERMINALS = frozenset({"first", "one", "one_or_none", "get", "scalar_one", "scalar_one_or_none"})
@@ -45,7 +46,7 @@ def loader_targets(nodes: Iterable[cst.CSTNode]) -> frozenset[str]:
                     found.add(arg.evaluated_value.split(".")[0])
 
     for node in nodes:
-        node.visit(Finder())
+        visit_read_only(node, Finder())
     return frozenset(found)
 
 
