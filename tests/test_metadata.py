@@ -24,6 +24,7 @@ from libcst.metadata import (
 
 from helpers import REAL
 from session_lint.engine.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
+from session_lint.analysis.libcst_compat import libcst_own_scope_visits
 from session_lint.analysis.walk import PER_NODE_FIELDS, walk
 
 ROOT = Path(__file__).parent.parent
@@ -43,8 +44,9 @@ TRICKY = [
 
 def assert_same_metadata(source: str) -> None:
     module = cst.parse_module(source)
-    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many(
-        [ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
+    with libcst_own_scope_visits():  # LibCST exactly as released, whatever the engine patched
+        expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many(
+            [ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
     metadata = ModuleMetadata(module)
     traversal = _RuleTraversal([], metadata)
     walk(module, traversal.enter, traversal.leave)  # records parents as the rules' traversal does
@@ -180,3 +182,17 @@ def test_metadata_asked_below_the_node_being_visited():
 
     visit_with_rules(module, [LooksAhead()])
     assert len(answers) > 20 and all(a == (True, True) for a in answers)
+
+
+def test_scope_analysis_leaves_other_visitors_to_libcst():
+    """The engine's scope analysis visits without rebuilding (libcst_compat): a transformer run
+    afterwards in the same process still gets LibCST's rebuilding visit."""
+    module = cst.parse_module("def f():\n    x = 1\n    return x\n")
+    metadata = ModuleMetadata(module)
+    assert metadata.providers[ScopeProvider].data  # scope analysis ran (and installed its visit)
+
+    class Rename(cst.CSTTransformer):
+        def leave_Name(self, original_node, updated_node):
+            return updated_node.with_changes(value="y") if original_node.value == "x" else updated_node
+
+    assert module.visit(Rename()).code == "def f():\n    y = 1\n    return y\n"

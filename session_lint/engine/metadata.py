@@ -31,9 +31,9 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from ..analysis.libcst_compat import computed_metadata
+from ..analysis.libcst_compat import computed_metadata, visit_scope_providers_read_only
 from ..analysis.model import FileModel
-from ..analysis.walk import record_parents, walk
+from ..analysis.walk import record_parents, visit_read_only, walk
 
 
 class _Lazy(Mapping):
@@ -212,6 +212,7 @@ def _scopes(module: cst.Module) -> Mapping:
     through `MetadataWrapper.resolve`, each also gets a batched traversal of the whole module
     that calls nothing - half the cost of scope analysis. Same providers, same results
     (tests/test_metadata.py)."""
+    visit_scope_providers_read_only(visit_read_only)  # both only read the tree: no rebuilt copy of it
     contexts = ExpressionContextProvider()
     contexts.visit_Module(module)
     scopes = ScopeProvider()
