@@ -142,10 +142,10 @@ def apply_edit(text: str, uri: str, edit: lsp.WorkspaceEdit) -> str:
 
 def cli_fix(path: Path, text: str, *options: str) -> str:
     """What `session-lint --fix` makes of `text` written to `path`."""
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("utf-8"))  # (bytes: text mode would translate line ends)
     subprocess.run([sys.executable, "-m", "session_lint", "--fix", "--no-cache", *options, str(path)],
                    cwd=path.parent, env=ENV, capture_output=True, timeout=TIMEOUT)
-    return path.read_text(encoding="utf-8")
+    return path.read_bytes().decode("utf-8")
 
 
 async def code_actions(client: LanguageClient, uri: str, diagnostic: lsp.Diagnostic | None = None,
@@ -240,6 +240,67 @@ async def test_a_file_that_does_not_parse_gets_ses999(client: LanguageClient, pr
     assert diagnostic.code == "SES999"
     assert diagnostic.range.start.line == 0
     assert await code_actions(client, uri, diagnostic) == []
+
+
+@aio
+async def test_line_ends_are_lsps_not_str_splitlines(client: LanguageClient, project: Path):
+    # a form feed and U+2028 end no line for LSP (nor for Python); \r\n and a lone \r do
+    uri = (project / "app" / "ends.py").as_uri()
+    text = "# page\x0cbreak\r\nx = '\u2028'\ry = 1\n" + DEPRECATED
+    open_document(client, uri, text)
+    [diagnostic] = await published(client, uri, 1)
+    assert diagnostic.range == rng(3, 0, 3, 48)
+    change(client, uri, 2, insert(2, 0, "z = 2\r\n"))  # (incremental, after both)
+    [diagnostic] = await published(client, uri, 2)
+    assert diagnostic.range == rng(4, 0, 4, 48)
+    text = text.replace("y = 1", "z = 2\r\ny = 1")
+    [suppress] = [a for a in await code_actions(client, uri, diagnostic) if a.title.startswith("Suppress")]
+    [edit] = suppress.edit.document_changes[0].edits
+    assert edit.range == rng(4, 48, 4, 48) and edit.new_text == "  # noqa: SES004"
+    [fix] = [a for a in await code_actions(client, uri, diagnostic) if a.title.startswith("SES004")]
+    assert apply_edit_lsp_lines(text, fix.edit) == cli_fix(project / "app" / "ends.py", text)
+
+
+def apply_edit_lsp_lines(text: str, edit: lsp.WorkspaceEdit) -> str:
+    """`apply_edit` for a text with \r\n, \r and form feeds: lines split as LSP splits them."""
+    import re
+
+    starts = [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", text))]
+
+    def offset(position: lsp.Position) -> int:
+        return starts[position.line] + position.character  # (ASCII only on the edited lines)
+
+    edits = [e for change in edit.document_changes for e in change.edits]
+    for e in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
+        text = text[:offset(e.range.start)] + e.new_text + text[offset(e.range.end):]
+    return text
+
+
+@aio
+async def test_it_asks_to_hear_of_pyproject_changes(client: LanguageClient):
+    [registration] = [r for r in client.registrations if r.method == lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+    assert [w for w in registration.register_options["watchers"]] == [{"globPattern": "**/pyproject.toml"}]
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def utf8_client(lsp_client: LanguageClient):
+    capabilities = pytest_lsp.client_capabilities("neovim")
+    capabilities.general = lsp.GeneralClientCapabilities(position_encodings=["utf-8", "utf-16"])
+    result = await lsp_client.initialize_session(lsp.InitializeParams(capabilities=capabilities))
+    assert result.capabilities.position_encoding == "utf-8"
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_prefers_utf8_gets_utf8_positions(utf8_client: LanguageClient, project: Path):
+    uri = (project / "app" / "bytes.py").as_uri()
+    open_document(utf8_client, uri, 's = "é😀"; ' + DEPRECATED)
+    [diagnostic] = await published(utf8_client, uri, 1)
+    assert diagnostic.range == rng(0, 14, 0, 14 + 48)  # é is 2 bytes, 😀 4
+    change(utf8_client, uri, 2, insert(0, 11, "x"))  # after 😀, in bytes
+    [diagnostic] = await published(utf8_client, uri, 2)
+    assert diagnostic.range == rng(0, 15, 0, 15 + 48)
 
 
 # -- code actions -----------------------------------------------------------------------------
@@ -400,6 +461,22 @@ async def test_a_configuration_error_is_shown_not_raised(client: LanguageClient,
     (bad / "pyproject.toml").write_text("[tool.session-lint]\n", encoding="utf-8")
     client.text_document_did_save(lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
     assert [d.code for d in await published(client, uri, 1) or await _next(client, uri)] == ["SES004"]
+
+
+@aio
+async def test_a_changed_pyproject_relints_open_documents(client: LanguageClient, tmp_path: Path):
+    root = tmp_path / "watched"
+    shutil.copytree(PROJECT, root)
+    (root / "pyproject.toml").write_text('[tool.session-lint]\nignore = ["SES004"]\n', encoding="utf-8")
+    uri = (root / "app" / "x.py").as_uri()
+    open_document(client, uri, DEPRECATED)
+    assert await published(client, uri, 1) == []
+    (root / "pyproject.toml").write_text("[tool.session-lint]\n", encoding="utf-8")
+    seen = len(client.published)
+    client.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[lsp.FileEvent(
+        uri=(root / "pyproject.toml").as_uri(), type=lsp.FileChangeType.Changed)]))
+    await asyncio.wait_for(_until(lambda: any(p.uri == uri for p in client.published[seen:]), client), TIMEOUT)
+    assert [d.code for d in client.diagnostics[uri]] == ["SES004"]
 
 
 async def _next(client: LanguageClient, uri: str) -> list[lsp.Diagnostic]:
