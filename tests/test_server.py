@@ -148,6 +148,13 @@ def cli_fix(path: Path, text: str, *options: str) -> str:
     return path.read_bytes().decode("utf-8")
 
 
+def cli_check(path: Path, text: str) -> int:
+    """The exit code of `session-lint` on `text` written to `path`."""
+    path.write_bytes(text.encode("utf-8"))
+    return subprocess.run([sys.executable, "-m", "session_lint", "--no-cache", str(path)], cwd=path.parent,
+                          env=ENV, capture_output=True, timeout=TIMEOUT).returncode
+
+
 async def code_actions(client: LanguageClient, uri: str, diagnostic: lsp.Diagnostic | None = None,
                        only: list[str] | None = None, at: lsp.Range | None = None) -> list[lsp.CodeAction]:
     found = await asyncio.wait_for(client.text_document_code_action_async(lsp.CodeActionParams(
@@ -235,11 +242,15 @@ async def test_each_document_uses_its_nearest_pyproject(client: LanguageClient, 
 @aio
 async def test_a_file_that_does_not_parse_gets_ses999(client: LanguageClient, project: Path):
     uri = (project / "app" / "broken.py").as_uri()
-    open_document(client, uri, "def job(:\n    pass\n")
+    open_document(client, uri, "from core.database import SessionLocal\n\ndef job(:\n    pass\n")
     [diagnostic] = await published(client, uri, 1)
     assert diagnostic.code == "SES999"
-    assert diagnostic.range.start.line == 0
+    assert diagnostic.range.start.line == 2
     assert await code_actions(client, uri, diagnostic) == []
+    # as in the CLI, a file that spells no session name is not parsed: its syntax is ruff's business
+    change(client, uri, 2, lsp.TextDocumentContentChangeWholeDocument(text="def job(:\n    pass\n"))
+    assert await published(client, uri, 2) == []
+    assert cli_check(project / "app" / "broken.py", "def job(:\n    pass\n") == 0
 
 
 @aio

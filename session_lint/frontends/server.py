@@ -34,6 +34,7 @@ from .. import __version__
 from ..api import Applicability, Config, ConfigError, Diagnostic, FixError, fix_source
 from ..diagnostics import SYNTAX_ERROR_CODE, syntax_error
 from ..engine.linter import LINE_END_RE, NOQA_RE, LintRun, noqa_suppresses, run_rules, single_fix
+from ..engine.runner import screen_for
 from ..rules import rule_by_code
 
 SOURCE = "session-lint"
@@ -285,12 +286,16 @@ class Engine:
         if path is not None and config.is_excluded(path):
             return Linted(text, str(lint_path), config, None)
         try:
-            text.encode("utf-8")
+            data = text.encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate: no file can hold it, LibCST refuses it
             lines = LINE_END_RE.split(text[:exc.start])
             error = syntax_error(str(lint_path), f"cannot encode as UTF-8: {exc.reason}", len(lines),
                                  len(lines[-1]) + 1)
             return Linted(text, str(lint_path), config, LintRun(text, None, [error]))
+        if not screen_for(config, str(lint_path)).check(data, str(lint_path)):
+            # as in the CLI: no selected rule can report anything here, so it is not even parsed
+            # (a half-typed line elsewhere in the file is left to the other linters' E999)
+            return Linted(text, str(lint_path), config, LintRun(text, None, []))
         return Linted(text, str(lint_path), config, run_rules(text, str(lint_path), config))
 
     @staticmethod
