@@ -525,6 +525,11 @@ def test_exit_without_shutdown_is_1():
     assert _session(INITIALIZE, INITIALIZED, EXIT).returncode == 1
 
 
+def test_the_client_going_away_ends_the_server():
+    # stdin closed without shutdown or exit (the editor died): the server ends, with 1
+    assert _session(INITIALIZE, INITIALIZED).returncode == 1
+
+
 def test_exit_while_a_lint_runs_does_not_wait_for_it():
     huge = (CLEAN + "\n") * 20000 + DEPRECATED
     opened = {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
