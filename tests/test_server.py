@@ -547,7 +547,7 @@ def test_garbage_on_stdin_then_a_session():
 
 def test_server_without_pygls_says_how_to_install_it():
     code = ("import sys; sys.modules['pygls'] = None; sys.argv = ['session-lint', '--server']\n"
-            "from session_lint.cli import main; main()")
+            "from session_lint.frontends.cli import main; main()")
     done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1

@@ -1,4 +1,4 @@
-"""`engine.single_fix`, the language server's quick fix: the text one diagnostic's fix makes, which is
+"""`engine.linter.single_fix`, the language server's quick fix: the text one diagnostic's fix makes, which is
 what `session-lint --fix` (with `--unsafe-fixes` for an unsafe fix) writes when that fix is the file's
 only one. Checked on every fixture case and rule example with a single fix, and for the refusals
 `fix_source` makes (a fix that would add a finding is not offered)."""
@@ -14,7 +14,7 @@ from helpers import DEFAULT_PATH, config  # noqa: E402
 from pairs import case_names, drop_header, load_case  # noqa: E402
 from session_lint.config import Config  # noqa: E402
 from session_lint.diagnostics import Applicability  # noqa: E402
-from session_lint.engine import fix_source, run_rules, single_fix  # noqa: E402
+from session_lint.engine.linter import fix_source, run_rules, single_fix  # noqa: E402
 from session_lint.rules import all_rules  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def test_a_fix_that_adds_a_finding_is_not_offered(monkeypatch):
     assert single_fix(run, diagnostic, config()) == "from core.database import get_db_session\n"
     # the fixed text made to hold a new finding (a second deprecated import): fix_source refuses
     # such a fix, and so does single_fix
-    import session_lint.engine as engine
+    from session_lint.engine import linter as engine
 
     original = engine.fixed_text
     monkeypatch.setattr(engine, "fixed_text", lambda run, d: original(run, d) + source.replace(
