@@ -531,6 +531,16 @@ def test_the_client_going_away_ends_the_server():
     assert _session(INITIALIZE, INITIALIZED).returncode == 1
 
 
+def test_odd_workspace_folders_and_root():
+    odd = {**INITIALIZE, "params": {"processId": None, "rootUri": "file:///no/such/dir",
+                                    "workspaceFolders": [{"uri": "untitled:x", "name": "x"},
+                                                         {"uri": "file://%00/", "name": "nul"}],
+                                    "capabilities": {}}}
+    done = _session(odd, INITIALIZED, SHUTDOWN, EXIT)
+    assert done.returncode == 0, done.stderr
+    assert b'"id": 1' in done.stdout and b'"error"' not in done.stdout
+
+
 def test_exit_while_a_lint_runs_does_not_wait_for_it():
     huge = (CLEAN + "\n") * 20000 + DEPRECATED
     opened = {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {

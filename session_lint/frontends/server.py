@@ -440,12 +440,16 @@ class State:
         self.capabilities = params.capabilities
         encoding = self.server.workspace.position_encoding
         self.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
+        # (for documents without a file: `untitled:` buffers; no folder at all is fine)
         folders = [f.uri for f in params.workspace_folders or []]
         for uri in [*folders, params.root_uri or ""]:
             path = uri_to_path(uri) if uri else None
-            if path is not None and path.is_dir():
-                self.root = path
-                break
+            try:
+                if path is not None and path.is_dir():
+                    self.root = path
+                    break
+            except (OSError, ValueError):
+                continue
 
     async def watch_config_files(self) -> None:
         """Ask the client to tell us when a pyproject.toml changes (when it can)."""
