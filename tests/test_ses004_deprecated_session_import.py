@@ -203,6 +203,14 @@ def test_noqa_suppresses():
     assert found("from core.database_manager import get_db_session  # noqa: SES001\n", CODE) == [(1, 1, CODE)]
 
 
+@pytest.mark.parametrize("before", ["# a form feed \x0c in a comment\n", "x = '\u2028'\n", "\x0c\n", "x = 1\r\n"])
+def test_noqa_is_read_on_the_line_the_finding_is_on(before):
+    # (str.splitlines also ends a line at a form feed or U+2028; LibCST, Python and LSP do not)
+    src = before + "from core.database_manager import get_db_session  # noqa: SES004\n"
+    assert found(src, CODE) == []
+    assert found(src.replace("  # noqa: SES004", ""), CODE) == [(2, 1, CODE)]
+
+
 def test_fix_from_package_import_module_renames_renamed_members():
     check_fixed("from core import database_manager\n\ndatabase_manager.get_monitored_db_session()\n",
                 "from core import database\n\ndatabase.get_db_session()\n", CODE)

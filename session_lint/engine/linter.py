@@ -181,17 +181,23 @@ def _too_deep_to_analyse(path: str) -> Diagnostic:
 
 
 def apply_noqa(diagnostics: Iterable[Diagnostic], source: str) -> list[Diagnostic]:
-    lines = source.splitlines()
-    kept = []
-    for diagnostic in diagnostics:
-        line = lines[diagnostic.line - 1] if 0 < diagnostic.line <= len(lines) else ""
-        match = NOQA_RE.search(line)
-        if match:
-            codes = match.group("codes")
-            if not codes or diagnostic.code in re.split(r"[,\s]+", codes.upper()):
-                continue
-        kept.append(diagnostic)
-    return kept
+    # Lines as LibCST numbers them (\r\n, \r, \n): `str.splitlines` also splits at a form feed or
+    # U+2028, and every noqa comment after one was read on the wrong line.
+    lines = LINE_END_RE.split(source)
+    return [d for d in diagnostics
+            if not (0 < d.line <= len(lines) and noqa_suppresses(lines[d.line - 1], d.code))]
+
+
+LINE_END_RE = re.compile(r"\r\n|\r|\n")
+
+
+def noqa_suppresses(line: str, code: str) -> bool:
+    """Does the `# noqa` comment of this source line (if any) suppress `code`?"""
+    match = NOQA_RE.search(line)
+    if not match:
+        return False
+    codes = match.group("codes")
+    return not codes or code in re.split(r"[,\s]+", codes.upper())
 
 
 def lint_source(source: str, path: str | Path = "<stdin>", config: Config | None = None) -> list[Diagnostic]:
@@ -342,25 +348,55 @@ def _gains_findings(before: LintRun, after: LintRun) -> bool:
 
 @deep
 def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
-    """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns).
-
-    Computed from the fix's own nodes (session_lint/engine/edits.py); a fix that path cannot render
-    exactly takes the whole-module path (`apply_fixes` and a diff), for that diagnostic only."""
+    """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns)."""
     if run.module is None or diagnostic.fix is None:
         return []
+    try:
+        new_code = fixed_text(run, diagnostic)
+    except Exception:  # an edit preview must never break reporting
+        return []
+    return text_edits(run.source, new_code)
+
+
+@deep
+def fixed_text(run: LintRun, diagnostic: Diagnostic) -> str:
+    """The source with this one diagnostic's fix applied: what `apply_fixes` makes of it alone
+    (JSON/SARIF edits, the language server's quick fixes).
+
+    Computed from the fix's own nodes (session_lint/engine/edits.py); a fix that path cannot render
+    exactly takes the whole-module path (`apply_fixes`), for that diagnostic only."""
     try:
         if run.edit_spans is None:
             run.edit_spans = edits.spans_for(run.module, run.source)
         if isinstance(run.edit_spans, edits.Unsupported):
             raise run.edit_spans
-        new_code = edits.fixed_text(run.edit_spans, diagnostic)
+        return edits.fixed_text(run.edit_spans, diagnostic)
     except edits.Unsupported as exc:
         if run.edit_spans is None:
             run.edit_spans = exc
-        return whole_module_edits(run, diagnostic)
     except Exception:  # (RecursionError, a LibCST error...): the whole-module path decides
-        return whole_module_edits(run, diagnostic)
-    return text_edits(run.source, new_code)
+        pass
+    tree, _ = apply_fixes(run.module, [diagnostic], diagnostic.path)
+    return tree.code
+
+
+@deep
+def single_fix(run: LintRun, diagnostic: Diagnostic, config: Config) -> str | None:
+    """The source with this one diagnostic's fix applied, as `fix_source` applies it when it is the
+    file's only fix (unsafe ones with `unsafe_fixes`); None when `fix_source` would refuse it (the
+    result does not parse, or has a finding the source did not) or it changes nothing."""
+    if run.module is None or diagnostic.fix is None:
+        return None
+    try:
+        new_code = fixed_text(run, diagnostic)
+        if new_code == run.source:
+            return None
+        check_parses(new_code, diagnostic.path)
+    except Exception:
+        return None
+    if _gains_findings(run, run_rules(new_code, diagnostic.path, config)):
+        return None
+    return new_code
 
 
 def whole_module_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:

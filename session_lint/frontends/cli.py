@@ -134,13 +134,17 @@ class _OneLineErrors(click.Command):
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: number of CPUs).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache (.session_lint_cache/).")
+@click.option("--server", is_flag=True,
+              help="Run the language server (LSP over stdio) for editors; needs the `server` extra.")
 @click.option("--explain", "explain_code", metavar="CODE", help="Show a rule's documentation.")
 @click.option("--list-rules", "show_rules", is_flag=True, help="List every rule.")
 @click.version_option(__version__, "--version", prog_name="session-lint")
 def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_format, config_file,
          exit_zero, statistics, baseline_file, write_baseline_file, init, init_write, stdin_filename,
-         jobs, no_cache, explain_code, show_rules):
+         jobs, no_cache, server, explain_code, show_rules):
     """Find and fix SQLAlchemy session anti-patterns in PATHS (default: .)."""
+    if server:
+        _serve(paths)
     if init or init_write:
         _init(paths, init_write)
         return
@@ -187,6 +191,18 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
     # With stdin + --fix the fixed source owns stdout, so findings go to stderr.
     out = sys.stderr if from_stdin and mode is Mode.FIX else sys.stdout
     sys.exit(_report(outcomes, mode, unsafe_fixes, output_format, exit_zero, out, statistics, sources))
+
+
+def _serve(paths) -> None:
+    """`--server`: the language server (session_lint/frontends/server.py), when its extra is installed."""
+    if paths:
+        _fail("--server takes no paths (the editor sends the documents)")
+    from .server import INSTALL_HINT, missing_dependency, main as serve
+
+    missing = missing_dependency()
+    if missing:
+        _fail(f"--server needs the `server` extra ({missing} is not installed): {INSTALL_HINT}")
+    serve()
 
 
 def _init(paths, write: bool) -> None:
