@@ -13,7 +13,6 @@ from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
 from ..config import Config, ConfigError, check_codes
 from ..diagnostics import syntax_error
 from ..discovery import discover
-from .init import NO_CONFIG_NOTICE, run_init
 from .output import (
     ALL_PASSED,
     SourceLines,
@@ -176,6 +175,8 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         click.echo(f"session-lint: {stop}", err=True)
         sys.exit(stop.exit_code)
     if configs.defaults_used and config_file is None:
+        from .init import NO_CONFIG_NOTICE  # --init's discovery is not loaded for a lint
+
         click.echo(NO_CONFIG_NOTICE, err=True)
     if write_baseline_file:
         diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=lambda d: d.sort_key)
@@ -208,6 +209,8 @@ def _serve(paths) -> None:
 def _init(paths, write: bool) -> None:
     if len(paths) > 1:
         _fail("--init takes one project directory")
+    from .init import run_init  # loads the whole-project discovery (analysis/conventions)
+
     try:
         block, written = run_init(paths[0] if paths else Path("."), write=write)
     except ConfigError as exc:
