@@ -296,8 +296,9 @@ def built_registry_flavor(rule: Rule, value: cst.CSTNode | None) -> Flavor | Non
         return None
     # through a project module re-exporting SQLAlchemy's (dispatch: `from .core import sessionmaker`)
     names = rule.resolved_names(value.func, _SESSIONMAKER_LEAVES)
-    if names & SESSIONMAKERS:
-        return Flavor.SYNC
+    if names & SESSIONMAKERS:  # `sessionmaker(engine, class_=AsyncSession)` makes async sessions
+        class_ = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "class_"), None)
+        return Flavor.ASYNC if class_ is not None and rule.qualified_names(class_) & ASYNC_SESSION_CLASSES else Flavor.SYNC
     if names & ASYNC_SESSIONMAKERS:
         return Flavor.ASYNC
     if names & SCOPED_REGISTRIES:  # `scoped_session(sessionmaker(bind=engine))`: its sessions are the inner factory's
@@ -832,4 +833,173 @@ def own_nodes(node: cst.CSTNode) -> _OwnNodes:
     """The calls (`.calls`) and returns (`.returns`) `node`'s own code makes."""
     found = _OwnNodes()
     node.visit(found)
+    return found
+
+
+# -- the sessions a function holds (SES010, SES011, SES015) -------------------------
+
+def annotation_flavor(rule: Rule, annotation: cst.BaseExpression | None) -> Flavor | None:
+    """The session flavour an annotation states: `AsyncSession`, `Session`, the configured types,
+    also inside `Optional[...]`, `X | None` and `Annotated[X, ...]` (a string annotation is not read)."""
+    if annotation is None:
+        return None
+    if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        flavors = {annotation_flavor(rule, side) for side in (annotation.left, annotation.right)} - {None}
+        return flavors.pop() if len(flavors) == 1 else None
+    if isinstance(annotation, cst.Subscript):  # Optional[AsyncSession], Annotated[AsyncSession, Depends(...)]
+        first = annotation.slice[0].slice if annotation.slice else None
+        return annotation_flavor(rule, first.value) if isinstance(first, cst.Index) else None
+    names = rule.qualified_names(annotation)
+    config = rule.config
+    if names & SESSION_CLASSES or rule.resolves_to(annotation, config.session_type):
+        return Flavor.SYNC
+    if names & ASYNC_SESSION_CLASSES or rule.resolves_to(annotation, config.async_session_type):
+        return Flavor.ASYNC
+    return None
+
+
+def opened_flavor(rule: Rule, value: cst.BaseExpression | None, *, managed: bool) -> Flavor | None:
+    """The flavour of the session `value` opens: a raw session (`AsyncSessionLocal()`, a local
+    registry's, a same-module wrapper's, `await db.session()` of a project factory method) or, when
+    `managed` (a `with` item), the house context manager's."""
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if not isinstance(value, cst.Call):
+        return None
+    flavor = manual_session_call(rule, value)
+    if flavor is None and managed:
+        flavor = managed_session_call(rule, value)
+    func = value.func
+    if flavor is None and managed and isinstance(func, cst.Attribute) and func.attr.value == "begin":
+        factory = func.value  # `async with AsyncSessionLocal.begin() as s:`
+        if rule.resolves_to(factory, rule.config.async_session_factories):
+            return Flavor.ASYNC
+        if rule.resolves_to(factory, rule.config.session_factories):
+            return Flavor.SYNC
+        if isinstance(factory, (cst.Name, cst.Attribute)):
+            registry = called_registry(rule, cst.Call(func=factory))
+            return registry[0] if registry else None
+    return flavor
+
+
+class _Bindings(cst.CSTVisitor):
+    """Every name a function's own code binds, with the value (or `with` item) that binds it."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[tuple[str, cst.CSTNode | None]]] = {}
+
+    def add(self, target: cst.CSTNode, kind: str, value: cst.CSTNode | None) -> None:
+        if isinstance(target, cst.Name):
+            self.found.setdefault(target.value, []).append((kind, value))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.add(element.value, "other", None)
+        elif isinstance(target, cst.StarredElement):
+            self.add(target.value, "other", None)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self.add(target.target, "assign" if len(node.targets) == 1 else "other", node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.add(node.target, "annotated", node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.add(node.target, "other", None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.add(node.target, "assign", node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.add(node.target, "other", None)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self.add(node.asname.name, "with", node.item)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self.add(node.name.name, "other", None)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            self.add(item.name, "other", None)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        for item in node.names:
+            self.add(item.name, "other", None)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        name = node.asname.name if node.asname else node.name
+        while isinstance(name, cst.Attribute):
+            name = name.value
+        self.add(name, "other", None)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.add(node.name, "other", None)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.add(node.name, "other", None)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ListComp(self, node) -> bool:  # comprehension targets are their own scope
+        return False
+
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
+
+def function_sessions(rule: Rule, function: cst.FunctionDef,
+                      outer: dict[str, Flavor] | None = None) -> dict[str, Flavor]:
+    """{name: flavour} of the sessions `function`'s own code holds through a plain name: parameters
+    annotated with a session type or injected with `Depends`, `with` / `async with` targets of a
+    session-opening call, `s = <raw session>` (`await` included), `s: AsyncSession = ...`, and the
+    `outer` function's sessions it does not rebind (a closure). A name also bound to anything else
+    in the function is none of them (it may hold something else)."""
+    from .fastapi import injected_sessions
+
+    params = function.params
+    all_params = [*params.posonly_params, *params.params, *params.kwonly_params,
+                  *(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))]
+    injected = {i.name: i.flavor for i in injected_sessions(rule, function)}
+    found: dict[str, Flavor] = {}
+    shadowed: set[str] = set()
+    for param in all_params:
+        name = param.name.value
+        flavor = injected.get(name) or annotation_flavor(rule, param.annotation.annotation if param.annotation else None)
+        if flavor is not None:
+            found[name] = flavor
+        else:
+            shadowed.add(name)
+    bindings = _Bindings()
+    if isinstance(function.body, cst.IndentedBlock):
+        for stmt in function.body.body:
+            stmt.visit(bindings)
+    for name, bound in bindings.found.items():
+        flavors = set()
+        for kind, value in bound:
+            if kind == "with":
+                flavors.add(opened_flavor(rule, value, managed=True))
+            elif kind == "assign":
+                flavors.add(opened_flavor(rule, value, managed=False))
+            elif kind == "annotated":
+                flavors.add(annotation_flavor(rule, value.annotation.annotation)
+                            or opened_flavor(rule, value.value, managed=False))
+            else:
+                flavors.add(None)
+        if name in found:
+            flavors.add(found[name])
+        elif name in shadowed:
+            flavors.add(None)
+        if len(flavors) == 1 and None not in flavors:
+            found[name] = flavors.pop()
+        else:
+            found.pop(name, None)
+            shadowed.add(name)
+    for name, flavor in (outer or {}).items():
+        if name not in found and name not in shadowed:
+            found[name] = flavor
     return found
