@@ -120,6 +120,12 @@ ASYNC_SESSION_AWAITABLE_METHODS = frozenset({
     "delete_all", "merge", "merge_all", "close", "aclose", "reset", "invalidate", "stream", "stream_scalars",
     "run_sync", "connection", "exec",
 })
+# Methods only a SQLAlchemy session (or connection) has, not a cache, a set or an HTTP client: an
+# object of unknown type whose coroutine methods the code awaits (`await s.execute(q)`) and that has
+# one of these called (`s.add(obj)`, `await s.flush()`) is taken for an AsyncSession.
+SESSION_ONLY_METHODS = frozenset({"add_all", "flush", "refresh", "scalars", "merge", "expunge", "expunge_all",
+                                  "expire", "expire_all", "run_sync", "stream_scalars", "get_one",
+                                  "begin_nested", "in_transaction", "add"})
 # Functions that run the coroutines they are given concurrently: `asyncio.gather(a(s), b(s))`.
 ASYNC_GATHER = frozenset({"asyncio.gather", "asyncio.tasks.gather"})
 # Functions that schedule a coroutine as a task running beside the caller (also any `.create_task`

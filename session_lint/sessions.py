@@ -16,6 +16,7 @@ from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 from .diagnostics import ImportSpec
 from .helper_behaviour import Behaviour
 from .knowledge import (
+    ASYNC_SESSION_AWAITABLE_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
     DML_CONSTRUCTS,
@@ -25,6 +26,7 @@ from .knowledge import (
     REGISTRY_WORDS,
     SCOPED_REGISTRIES,
     SESSION_CLASSES,
+    SESSION_ONLY_METHODS,
     SESSIONMAKERS,
     WRITE_METHODS,
 )
@@ -1002,4 +1004,28 @@ def function_sessions(rule: Rule, function: cst.FunctionDef,
     for name, flavor in (outer or {}).items():
         if name not in found and name not in shadowed:
             found[name] = flavor
+    untyped = {p.name.value for p in all_params} - set(found)
+    untyped |= {name for name, bound in bindings.found.items() if all(kind in ("with", "assign") for kind, _ in bound)}
+    for name in sorted(untyped - set(found)):
+        if all(kind in ("with", "assign") for kind, _ in bindings.found.get(name, ())) and \
+                _used_like_an_async_session(rule, function, name):
+            found[name] = Flavor.ASYNC
     return found
+
+
+def _used_like_an_async_session(rule: Rule, function: cst.FunctionDef, name: str) -> bool:
+    """Does `function` await a coroutine method of `name` (`await s.execute(q)`) and call a method only
+    sessions have (`s.add(obj)`, `s.flush()`)? Then `name` is an AsyncSession, whatever made it (letta:
+    `async with db_registry.async_session() as session:`, a helper the configuration cannot name)."""
+    if not isinstance(function.body, cst.IndentedBlock):
+        return False
+    awaited = typed = False
+    for call in own_nodes(function.body).calls:
+        method = method_on(call, name)
+        if method is None:
+            continue
+        typed = typed or method in SESSION_ONLY_METHODS
+        awaited = awaited or (method in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(rule.parent(call), cst.Await))
+        if awaited and typed:
+            return True
+    return False

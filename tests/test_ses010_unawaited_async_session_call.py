@@ -35,6 +35,13 @@ HEAD = ("import asyncio\nfrom fastapi import Depends\nfrom sqlalchemy import sel
     ("async def f(db: AsyncSession | None = None):\n    db.refresh(obj)\n", [(10, 5, CODE)]),
     ("async def f(db: AsyncSession):\n    async def inner():\n        db.merge(obj)\n    await inner()\n",
      [(11, 9, CODE)]),
+    # a session of unknown origin the code itself shows to be async: it awaits its coroutine methods
+    # and calls a method only sessions have (letta: `async with db_registry.async_session() as session:`)
+    ("async def f():\n    async with registry.async_session() as session:\n"
+     "        result = await session.execute(q)\n        for entry in result.scalars():\n"
+     "            session.delete(entry)\n        await session.flush()\n", [(13, 13, CODE)]),
+    ("async def f(session):\n    await session.execute(q)\n    session.add(x)\n    session.commit()\n",
+     [(12, 5, CODE)]),
     # every coroutine method
     ("async def f(db: AsyncSession):\n    db.run_sync(work)\n    db.stream(q)\n    db.connection()\n",
      [(10, 5, CODE), (11, 5, CODE), (12, 5, CODE)]),
@@ -66,6 +73,12 @@ def test_flagged(src, expected):
     "async def f(db: AsyncSession):\n    pending = db.commit()\n    return pending\n",
     # the name is rebound to something else in the function: not known to be the session
     "async def f(db: AsyncSession):\n    db = Other()\n    db.commit()\n",
+    # an object of unknown type with some awaited methods and no session-only one (a redis pipeline
+    # queues `get` / `delete` and runs them at `await pipe.execute()`)
+    ("async def f(redis):\n    async with redis.pipeline() as pipe:\n        pipe.get('a')\n"
+     "        pipe.delete('b')\n        await pipe.execute()\n"),
+    # session-only methods but nothing awaited on it: a sync session of unknown origin
+    "async def f(session):\n    session.add(x)\n    session.commit()\n",
     # `async with s.begin():` is not a coroutine call
     "async def f(db: AsyncSession):\n    async with db.begin():\n        db.add(User())\n",
     # in a lambda: runs elsewhere

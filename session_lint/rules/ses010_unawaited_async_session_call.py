@@ -24,7 +24,9 @@ without `await` in an `async def`, on a session known to be async: a parameter
 annotated `AsyncSession` or injected with the async dependency, a target of
 `async with AsyncSessionLocal() as s` / `async with get_async_session() as s`, a
 session made by `async_sessionmaker(...)` or by a project factory that builds
-`AsyncSession`s. Reported when the coroutine is thrown away (`db.commit()` as a
+`AsyncSession`s, or an object of unknown origin that the function itself shows
+to be one: it awaits one of its coroutine methods and calls a method only
+sessions have (`add`, `flush`, `refresh`, `scalars`, `merge`, ...). Reported when the coroutine is thrown away (`db.commit()` as a
 statement), used as if it were the result (`db.execute(q).scalars()`, `for row
 in db.scalars(q)`, `if db.get(User, 1):`, `list(db.scalars(q))`), or assigned to a
 name that is never awaited. `add`, `add_all`, `expunge`, `expire` and

@@ -24,7 +24,8 @@ in xs))`); a task started with `asyncio.create_task(f(db))` /
 it awaits the task; `create_task` / `start_soon` of a task group
 (`asyncio.TaskGroup`, `anyio.create_task_group()`) given `db` twice, or in a loop.
 The session must be known to be async (an `AsyncSession` parameter, the async
-dependency or context manager, `async_sessionmaker`). Sequential awaits, and
+dependency or context manager, `async_sessionmaker`, or an object the function
+awaits coroutine methods of and calls a session-only method on, as SES010 says). Sequential awaits, and
 coroutines that each open their own session, are fine.
 
 ## Why is this bad?
