@@ -1006,26 +1006,28 @@ def function_sessions(rule: Rule, function: cst.FunctionDef,
             found[name] = flavor
     untyped = {p.name.value for p in all_params} - set(found)
     untyped |= {name for name, bound in bindings.found.items() if all(kind in ("with", "assign") for kind, _ in bound)}
-    for name in sorted(untyped - set(found)):
-        if all(kind in ("with", "assign") for kind, _ in bindings.found.get(name, ())) and \
-                _used_like_an_async_session(rule, function, name):
+    untyped = {name for name in untyped - set(found)
+               if all(kind in ("with", "assign") for kind, _ in bindings.found.get(name, ()))}
+    if untyped and function.asynchronous:
+        for name in _used_like_async_sessions(rule, function, untyped):
             found[name] = Flavor.ASYNC
     return found
 
 
-def _used_like_an_async_session(rule: Rule, function: cst.FunctionDef, name: str) -> bool:
-    """Does `function` await a coroutine method of `name` (`await s.execute(q)`) and call a method only
-    sessions have (`s.add(obj)`, `s.flush()`)? Then `name` is an AsyncSession, whatever made it (letta:
-    `async with db_registry.async_session() as session:`, a helper the configuration cannot name)."""
+def _used_like_async_sessions(rule: Rule, function: cst.FunctionDef, names: set[str]) -> set[str]:
+    """The `names` whose coroutine methods `function` awaits (`await s.execute(q)`) and on which it
+    calls a method only sessions have (`s.add(obj)`, `s.flush()`): AsyncSessions, whatever made them
+    (letta: `async with db_registry.async_session() as session:`, a helper no option can name)."""
     if not isinstance(function.body, cst.IndentedBlock):
-        return False
-    awaited = typed = False
+        return set()
+    awaited, typed = set(), set()
     for call in own_nodes(function.body).calls:
-        method = method_on(call, name)
-        if method is None:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names):
             continue
-        typed = typed or method in SESSION_ONLY_METHODS
-        awaited = awaited or (method in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(rule.parent(call), cst.Await))
-        if awaited and typed:
-            return True
-    return False
+        name, method = func.value.value, func.attr.value
+        if method in SESSION_ONLY_METHODS:
+            typed.add(name)
+        if method in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(rule.parent(call), cst.Await):
+            awaited.add(name)
+    return awaited & typed
