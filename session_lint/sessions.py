@@ -32,7 +32,7 @@ from .knowledge import (
 )
 from .names import dotted_name
 from .project import module_defines
-from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
+from .session_methods import context_method_flavor, factory_method_flavor, project_class, returned_class, session_module_method_names
 
 if TYPE_CHECKING:
     from .rules.base import Rule
@@ -872,6 +872,12 @@ def opened_flavor(rule: Rule, value: cst.BaseExpression | None, *, managed: bool
     if flavor is None and managed:
         flavor = managed_session_call(rule, value)
     func = value.func
+    if flavor is None and managed and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        roots = rule.project_roots()  # `async with db.session_context() as s:` (session_methods.py)
+        cls = _receiver_class(rule, func.value, roots)
+        found = context_method_flavor(cls, func.attr.value, roots) if cls else None
+        if found:
+            return Flavor(found)
     if flavor is None and managed and isinstance(func, cst.Attribute) and func.attr.value == "begin":
         factory = func.value  # `async with AsyncSessionLocal.begin() as s:`
         if rule.resolves_to(factory, rule.config.async_session_factories):

@@ -79,3 +79,24 @@ def test_no_fix_offered():
 def test_one_report_per_gather():
     src = HEAD + "async def f(db: AsyncSession):\n    await asyncio.gather(a(db), b(db), c(db))\n"
     assert found(src, CODE) == [(11, 33, CODE)]
+
+
+def test_the_session_of_a_project_context_method(tmp_path):
+    # prefect's api/work_queues.py: `async with db.session_context() as session:` (an
+    # @asynccontextmanager method yielding `await self.session()`), then two reads gathered on it
+    from test_session_methods import _project
+
+    from session_lint.session_methods import context_method_flavor
+
+    cfg, path = _project(tmp_path)
+    interface = ".".join(("svc", "database", "interface", "DBInterface"))
+    assert context_method_flavor(interface, "session_context", (tmp_path,)) == "async"
+    assert context_method_flavor(interface, "session", (tmp_path,)) is None  # not a context manager
+    source = ("import asyncio\nfrom svc.database.interface import DBInterface\n\n\n"
+              "async def route(db: DBInterface):\n    async with db.session_context() as session:\n"
+              "        return await asyncio.gather(count(session=session), page(session=session))\n")
+    path.write_text(source)
+    assert found(source, CODE, path=path, cfg=cfg) == [(7, 61, CODE)]
+    unawaited = source.replace("return await asyncio.gather(count(session=session), page(session=session))",
+                               "session.commit()")
+    assert found(unawaited, "SES010", path=path, cfg=cfg) == [(7, 9, "SES010")]
