@@ -194,6 +194,8 @@ class Config:
                     ignored += codes
         best_select = max((len(p) for p in chosen if _prefix_match(code, p)), default=-1)
         best_ignore = max((len(p) for p in ignored if _prefix_match(code, p)), default=-1)
+        if code in _opt_in_codes() and code not in chosen:
+            return False  # an opt-in rule (SES015) is named by its full code, never by a prefix
         return best_select >= 0 and best_select > best_ignore
 
     def is_excluded(self, path: str | Path) -> bool:
@@ -209,6 +211,12 @@ def known_codes() -> tuple[str, ...]:
     from .rules import rule_codes
 
     return (*rule_codes(), SYNTAX_ERROR_CODE)
+
+
+def _opt_in_codes() -> frozenset[str]:
+    from .rules import opt_in_codes
+
+    return opt_in_codes()
 
 
 def check_codes(codes: tuple[str, ...], where: str) -> None:

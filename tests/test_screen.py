@@ -17,7 +17,7 @@ import pytest
 from helpers import PROJECT, REAL, config, real_project_sources
 
 from session_lint.api import Config, lint_source
-from session_lint.rules import all_rules
+from session_lint.rules import all_rules, opt_in_codes
 from session_lint.rules import screen_triggers as rule_screen_triggers
 from session_lint.engine.runner import screen_for
 from session_lint.engine.screen import KNOWN_TRIGGERS, TRIGGERS, Screen
@@ -72,6 +72,12 @@ def test_snippets_screen_is_superset(source):
     assert_superset(source, MODULE, config())
 
 
+@pytest.mark.parametrize("source", [s for s in _snippets() if "async def" in s])
+def test_snippets_screen_is_superset_with_the_opt_in_rules(source):
+    # opt-in rules (SES015) are off in config(): check their triggers with them named
+    assert_superset(source, MODULE, config(extend_select=tuple(sorted(opt_in_codes()))))
+
+
 def test_fixture_and_project_files_screen_is_superset():
     files = [*(ROOT / "fixtures").rglob("*.py"), *PROJECT.rglob("*.py")]
     assert len(files) > 10
@@ -83,7 +89,7 @@ def test_fixture_and_project_files_screen_is_superset():
 def test_invalid_examples_pass_the_screen():
     for rule in all_rules():
         for source in rule.INVALID:
-            assert not screened_out(source, MODULE, config()), source
+            assert not screened_out(source, MODULE, config(extend_select=(rule.code,))), source
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason=f"no real projects under {REAL} (fetch some there to run this)")

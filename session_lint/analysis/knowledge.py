@@ -110,6 +110,31 @@ QUERY_PASSTHROUGH_METHODS = frozenset({"filter", "filter_by", "where", "order_by
 # `relationship(lazy=...)` values that load with the parent.
 EAGER_LAZY_VALUES = frozenset({"joined", "selectin", "subquery", "immediate"})
 
+# -- asyncio (SES010, SES011) ---------------------------------------------------------------------
+
+# `AsyncSession` methods that return an awaitable (coroutine functions in SQLAlchemy 2.0/2.1;
+# `exec` is SQLModel's): without `await` nothing runs. `add`, `add_all`, `expunge`, `expire`,
+# `in_transaction`, `begin()` (an async context manager) and the other methods are plain calls.
+ASYNC_SESSION_AWAITABLE_METHODS = frozenset({
+    "execute", "commit", "rollback", "flush", "refresh", "get", "get_one", "scalar", "scalars", "delete",
+    "delete_all", "merge", "merge_all", "close", "aclose", "reset", "invalidate", "stream", "stream_scalars",
+    "run_sync", "connection", "exec",
+})
+# Methods only a SQLAlchemy session (or connection) has, not a cache, a set or an HTTP client: an
+# object of unknown type whose coroutine methods the code awaits (`await s.execute(q)`) and that has
+# one of these called (`s.add(obj)`, `await s.flush()`) is taken for an AsyncSession.
+SESSION_ONLY_METHODS = frozenset({"add_all", "flush", "refresh", "scalars", "merge", "expunge", "expunge_all",
+                                  "expire", "expire_all", "run_sync", "stream_scalars", "get_one",
+                                  "begin_nested", "in_transaction", "add"})
+# Functions that run the coroutines they are given concurrently: `asyncio.gather(a(s), b(s))`.
+ASYNC_GATHER = frozenset({"asyncio.gather", "asyncio.tasks.gather"})
+# Functions that schedule a coroutine as a task running beside the caller (also any `.create_task`
+# method: an event loop's, an `asyncio.TaskGroup`'s), and the task groups that await theirs at exit.
+ASYNC_CREATE_TASK = frozenset({"asyncio.create_task", "asyncio.tasks.create_task",
+                               "asyncio.ensure_future", "asyncio.tasks.ensure_future"})
+TASK_GROUPS = frozenset({"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup",
+                         "anyio.create_task_group", "anyio.abc.TaskGroup"})
+
 # -- context managers -----------------------------------------------------------------------------
 
 CONTEXT_MANAGER_DECORATORS: dict[str, str] = {

@@ -35,6 +35,45 @@ def factory_method_flavor(cls: str, method: str, roots: tuple[Path, ...]) -> str
     return _method_flavor(cls, method, roots, 0)
 
 
+@lru_cache(maxsize=1024)
+def context_method_flavor(cls: str, method: str, roots: tuple[Path, ...]) -> str | None:
+    """Does `with <cls>.<method>(...) as s:` give `s` a new session (project class `cls`, dotted)? A
+    `@contextmanager` / `@asynccontextmanager` method whose every `yield` hands out a name bound to a
+    session factory's result (prefect: `session = await self.session(); async with session: yield
+    session`). Its flavour."""
+    found = _class(cls, roots)
+    function = _methods(found[0]).get(method) if found is not None else None
+    if function is None or not any(_decorator_leaf(d) in _CONTEXT_MANAGER_DECORATORS for d in function.decorator_list):
+        return None
+    context = _Context(found[1], cls, found[0])
+    values: dict[str, list[ast.AST | None]] = {}
+    yields = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    values.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if isinstance(item.optional_vars, ast.Name):
+                    values.setdefault(item.optional_vars.id, []).append(item.context_expr)
+        elif isinstance(node, ast.Yield):
+            yields.append(node.value)
+    flavors = set()
+    for value in yields:
+        if not isinstance(value, ast.Name) or not values.get(value.id):
+            return None
+        flavors |= {_value_flavor(v, context, roots, 1) for v in values[value.id]}
+    return flavors.pop() if len(flavors) == 1 else None
+
+
+_CONTEXT_MANAGER_DECORATORS = frozenset({"contextmanager", "asynccontextmanager"})
+
+
+def _decorator_leaf(node: ast.AST) -> str | None:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
 def returned_class(function: str, roots: tuple[Path, ...]) -> str | None:
     """The project class of what calling `function` returns: the class its return annotation names
     (`-> PrefectDBInterface`), or the class itself when `function` is a project class; dotted where

@@ -16,6 +16,7 @@ from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 from ..diagnostics import ImportSpec
 from .helper_behaviour import Behaviour
 from .knowledge import (
+    ASYNC_SESSION_AWAITABLE_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SESSIONMAKERS,
     DML_CONSTRUCTS,
@@ -25,12 +26,19 @@ from .knowledge import (
     REGISTRY_WORDS,
     SCOPED_REGISTRIES,
     SESSION_CLASSES,
+    SESSION_ONLY_METHODS,
     SESSIONMAKERS,
     WRITE_METHODS,
 )
 from .names import dotted_name
 from .project import module_defines
-from .session_methods import factory_method_flavor, project_class, returned_class, session_module_method_names
+from .session_methods import (
+    context_method_flavor,
+    factory_method_flavor,
+    project_class,
+    returned_class,
+    session_module_method_names,
+)
 from .walk import visit_read_only
 
 if TYPE_CHECKING:
@@ -297,8 +305,9 @@ def built_registry_flavor(file: FileModel, value: cst.CSTNode | None) -> Flavor 
         return None
     # through a project module re-exporting SQLAlchemy's (dispatch: `from .core import sessionmaker`)
     names = file.resolved_names(value.func, _SESSIONMAKER_LEAVES)
-    if names & SESSIONMAKERS:
-        return Flavor.SYNC
+    if names & SESSIONMAKERS:  # `sessionmaker(engine, class_=AsyncSession)` makes async sessions
+        class_ = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "class_"), None)
+        return Flavor.ASYNC if class_ is not None and file.qualified_names(class_) & ASYNC_SESSION_CLASSES else Flavor.SYNC
     if names & ASYNC_SESSIONMAKERS:
         return Flavor.ASYNC
     if names & SCOPED_REGISTRIES:  # `scoped_session(sessionmaker(bind=engine))`: its sessions are the inner factory's
@@ -834,3 +843,204 @@ def own_nodes(node: cst.CSTNode) -> _OwnNodes:
     found = _OwnNodes()
     visit_read_only(node, found)
     return found
+
+
+# -- the sessions a function holds (SES010, SES011, SES015) -------------------------
+
+def annotation_flavor(file: FileModel, annotation: cst.BaseExpression | None) -> Flavor | None:
+    """The session flavour an annotation states: `AsyncSession`, `Session`, the configured types,
+    also inside `Optional[...]`, `X | None` and `Annotated[X, ...]` (a string annotation is not read)."""
+    if annotation is None:
+        return None
+    if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        flavors = {annotation_flavor(file, side) for side in (annotation.left, annotation.right)} - {None}
+        return flavors.pop() if len(flavors) == 1 else None
+    if isinstance(annotation, cst.Subscript):  # Optional[AsyncSession], Annotated[AsyncSession, Depends(...)]
+        first = annotation.slice[0].slice if annotation.slice else None
+        return annotation_flavor(file, first.value) if isinstance(first, cst.Index) else None
+    names = file.qualified_names(annotation)
+    config = file.config
+    if names & SESSION_CLASSES or file.resolves_to(annotation, config.session_type):
+        return Flavor.SYNC
+    if names & ASYNC_SESSION_CLASSES or file.resolves_to(annotation, config.async_session_type):
+        return Flavor.ASYNC
+    return None
+
+
+def opened_flavor(file: FileModel, value: cst.BaseExpression | None, *, managed: bool) -> Flavor | None:
+    """The flavour of the session `value` opens: a raw session (`AsyncSessionLocal()`, a local
+    registry's, a same-module wrapper's, `await db.session()` of a project factory method) or, when
+    `managed` (a `with` item), the house context manager's."""
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if not isinstance(value, cst.Call):
+        return None
+    flavor = manual_session_call(file, value)
+    if flavor is None and managed:
+        flavor = managed_session_call(file, value)
+    func = value.func
+    if flavor is None and managed and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        roots = file.project_roots()  # `async with db.session_context() as s:` (session_methods.py)
+        cls = _receiver_class(file, func.value, roots)
+        found = context_method_flavor(cls, func.attr.value, roots) if cls else None
+        if found:
+            return Flavor(found)
+    if flavor is None and managed and isinstance(func, cst.Attribute) and func.attr.value == "begin":
+        factory = func.value  # `async with AsyncSessionLocal.begin() as s:`
+        if file.resolves_to(factory, file.config.async_session_factories):
+            return Flavor.ASYNC
+        if file.resolves_to(factory, file.config.session_factories):
+            return Flavor.SYNC
+        if isinstance(factory, (cst.Name, cst.Attribute)):
+            registry = called_registry(file, cst.Call(func=factory))
+            return registry[0] if registry else None
+    return flavor
+
+
+class _Bindings(cst.CSTVisitor):
+    """Every name a function's own code binds, with the value (or `with` item) that binds it."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[tuple[str, cst.CSTNode | None]]] = {}
+
+    def add(self, target: cst.CSTNode, kind: str, value: cst.CSTNode | None) -> None:
+        if isinstance(target, cst.Name):
+            self.found.setdefault(target.value, []).append((kind, value))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.add(element.value, "other", None)
+        elif isinstance(target, cst.StarredElement):
+            self.add(target.value, "other", None)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self.add(target.target, "assign" if len(node.targets) == 1 else "other", node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.add(node.target, "annotated", node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.add(node.target, "other", None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.add(node.target, "assign", node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.add(node.target, "other", None)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self.add(node.asname.name, "with", node.item)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self.add(node.name.name, "other", None)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            self.add(item.name, "other", None)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        for item in node.names:
+            self.add(item.name, "other", None)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        name = node.asname.name if node.asname else node.name
+        while isinstance(name, cst.Attribute):
+            name = name.value
+        self.add(name, "other", None)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.add(node.name, "other", None)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.add(node.name, "other", None)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ListComp(self, node) -> bool:  # comprehension targets are their own scope
+        return False
+
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
+
+def function_sessions(file: FileModel, function: cst.FunctionDef,
+                      outer: dict[str, Flavor] | None = None) -> dict[str, Flavor]:
+    """{name: flavour} of the sessions `function`'s own code holds through a plain name: parameters
+    annotated with a session type or injected with `Depends`, `with` / `async with` targets of a
+    session-opening call, `s = <raw session>` (`await` included), `s: AsyncSession = ...`, and the
+    `outer` function's sessions it does not rebind (a closure). A name also bound to anything else
+    in the function is none of them (it may hold something else)."""
+    from .fastapi import injected_sessions
+
+    params = function.params
+    all_params = [*params.posonly_params, *params.params, *params.kwonly_params,
+                  *(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))]
+    injected = {i.name: i.flavor for i in injected_sessions(file, function)}
+    found: dict[str, Flavor] = {}
+    shadowed: set[str] = set()
+    for param in all_params:
+        name = param.name.value
+        flavor = injected.get(name) or annotation_flavor(file, param.annotation.annotation if param.annotation else None)
+        if flavor is not None:
+            found[name] = flavor
+        else:
+            shadowed.add(name)
+    bindings = _Bindings()
+    if isinstance(function.body, cst.IndentedBlock):
+        for stmt in function.body.body:
+            stmt.visit(bindings)
+    for name, bound in bindings.found.items():
+        flavors = set()
+        for kind, value in bound:
+            if kind == "with":
+                flavors.add(opened_flavor(file, value, managed=True))
+            elif kind == "assign":
+                flavors.add(opened_flavor(file, value, managed=False))
+            elif kind == "annotated":
+                flavors.add(annotation_flavor(file, value.annotation.annotation)
+                            or opened_flavor(file, value.value, managed=False))
+            else:
+                flavors.add(None)
+        if name in found:
+            flavors.add(found[name])
+        elif name in shadowed:
+            flavors.add(None)
+        if len(flavors) == 1 and None not in flavors:
+            found[name] = flavors.pop()
+        else:
+            found.pop(name, None)
+            shadowed.add(name)
+    for name, flavor in (outer or {}).items():
+        if name not in found and name not in shadowed:
+            found[name] = flavor
+    untyped = {p.name.value for p in all_params} - set(found)
+    untyped |= {name for name, bound in bindings.found.items() if all(kind in ("with", "assign") for kind, _ in bound)}
+    untyped = {name for name in untyped - set(found)
+               if all(kind in ("with", "assign") for kind, _ in bindings.found.get(name, ()))}
+    if untyped and function.asynchronous:
+        for name in _used_like_async_sessions(file, function, untyped):
+            found[name] = Flavor.ASYNC
+    return found
+
+
+def _used_like_async_sessions(file: FileModel, function: cst.FunctionDef, names: set[str]) -> set[str]:
+    """The `names` whose coroutine methods `function` awaits (`await s.execute(q)`) and on which it
+    calls a method only sessions have (`s.add(obj)`, `s.flush()`): AsyncSessions, whatever made them
+    (letta: `async with db_registry.async_session() as session:`, a helper no option can name)."""
+    if not isinstance(function.body, cst.IndentedBlock):
+        return set()
+    awaited, typed = set(), set()
+    for call in own_nodes(function.body).calls:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names):
+            continue
+        name, method = func.value.value, func.attr.value
+        if method in SESSION_ONLY_METHODS:
+            typed.add(name)
+        if method in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(file.parent(call), cst.Await):
+            awaited.add(name)
+    return awaited & typed

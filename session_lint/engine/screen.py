@@ -50,6 +50,9 @@ from ..analysis.ast_imports import import_bindings, imported_names
 from ..config import Config
 from ..discovery import is_project_test_path
 from ..analysis.knowledge import (
+    ASYNC_CREATE_TASK,
+    ASYNC_GATHER,
+    ASYNC_SESSION_AWAITABLE_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SLEEP,
     REGISTRIES,
@@ -86,7 +89,8 @@ from ..sourcefile import unsupported_encoding
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
 #             session may come through an alias that spells none
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted(rule_screen_triggers().items()))
-KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io", "route_write"})
+KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io", "route_write",
+                            "unawaited", "shared_tasks", "sync_in_async"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
@@ -158,6 +162,7 @@ class Screen:
         self.pattern = _word_pattern(self.wanted)
         self.ender_pattern = _ENDER_CALL if "transaction" in self.triggers else None
         self.route_pattern = _ROUTE_DECORATOR if "route_write" in self.triggers else None
+        self.async_triggers = self.triggers & ASYNC_TRIGGERS  # SES010/SES011/SES015: async code, own prefilters
         self.slow_names = SLOW_FUNCTIONS | SLOW_CLIENTS | ASYNC_SLEEP | frozenset(config.slow_calls)
         self.slow_pattern = (_word_pattern(SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls})
                              if "slow_io" in self.triggers else None)
@@ -171,6 +176,7 @@ class Screen:
                 or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
                 or self._may_hold_across_io(data)
                 or (self.route_pattern is not None and self.route_pattern.search(data) is not None)
+                or bool(_spelled_async(self.async_triggers, data))
                 or (path is not None and self.fixture_candidate(data, path)))
 
     def _may_hold_across_io(self, data: bytes) -> bool:
@@ -201,7 +207,8 @@ class Screen:
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
         slow = self._may_hold_across_io(data)
         routes = self.route_pattern is not None and self.route_pattern.search(data) is not None
-        if not spelled and not fixtures and not ends and not slow and not routes:
+        asynchronous = _spelled_async(self.async_triggers, data)
+        if not spelled and not fixtures and not ends and not slow and not routes and not asynchronous:
             return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
@@ -214,6 +221,7 @@ class Screen:
                     or (ends and _ends_owned_transaction(nodes))
                     or (slow and _may_hold_a_session_across(tree, nodes, self.slow_names, finder))
                     or (routes and _route_writes_without_commit(nodes))
+                    or (asynchronous and _async_constructs(asynchronous, nodes, finder))
                     or (finder is not None and finder.found()))
         except RecursionError:
             return True
@@ -288,6 +296,7 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     # SES008 resolves the routes' dependencies
     if any("route_write" in TRIGGERS[code] for code in codes):
         enders = enders | ROUTE_METHODS
+    enders = enders | frozenset(w for code in codes for t in TRIGGERS[code] for w in ASYNC_SCOPE_WORDS.get(t, ()))
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
                                 | SESSION_WORDS | {"next"} | enders), frozenset(first_parts))
 
@@ -360,6 +369,61 @@ def _route_writes_without_commit(nodes: _Nodes) -> bool:
             committed = {n.func.value.id for n in calls if n.func.attr in ("commit", "begin")}
             if written - committed:
                 return True
+    return False
+
+
+# -- SES010, SES011, SES015: triggers on async code (`unawaited`, `shared_tasks`, `sync_in_async`) ----------
+#   unawaited     an `async def` with a call of an AsyncSession coroutine method on a name (`db.commit()`,
+#                 knowledge.ASYNC_SESSION_AWAITABLE_METHODS) that is not the operand of an `await` (SES010)
+#   shared_tasks  a call spelled `gather` / `create_task` / `ensure_future` / `start_soon` (SES011)
+#   sync_in_async an `async def` that opens a session (what the `raw` / `managed` triggers call an
+#                 opening) or may have one injected (a parameter with a default or an annotation that is
+#                 not a plain scalar: `_may_inject`) (SES015)
+# The session may come through an alias that spells no session word, so each has its own prefilter.
+ASYNC_TRIGGERS = frozenset({"unawaited", "shared_tasks", "sync_in_async"})
+_ASYNC_DEF = re.compile(rb"\basync\s+def\b")
+_TASK_WORDS = frozenset({"gather", "create_task", "ensure_future", "start_soon"})
+_ASYNC_PREFILTERS = {
+    "unawaited": (_ASYNC_DEF, re.compile(rb"\.(?:" + "|".join(sorted(ASYNC_SESSION_AWAITABLE_METHODS)).encode()
+                                         + rb")\s*\(")),
+    "shared_tasks": (_ASYNC_DEF, re.compile(rb"\b(?:" + "|".join(sorted(_TASK_WORDS)).encode() + rb")\b")),
+    "sync_in_async": (_ASYNC_DEF,),
+}
+# the names these rules resolve (scope_slice.py keeps the statements spelling them)
+ASYNC_SCOPE_WORDS = {
+    "unawaited": ASYNC_SESSION_AWAITABLE_METHODS | {"Depends"},
+    "shared_tasks": frozenset({_leaf(n) for n in ASYNC_GATHER | ASYNC_CREATE_TASK} | _TASK_WORDS
+                              | {"asyncio", "anyio", "TaskGroup", "create_task_group", "Depends"}),
+    "sync_in_async": frozenset({"Depends"}),
+}
+
+
+def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
+    """The async triggers whose words the file spells (bytes regexes)."""
+    return frozenset(t for t in triggers if all(p.search(data) for p in _ASYNC_PREFILTERS[t]))
+
+
+def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None) -> bool:
+    """Does the file contain what one of `triggers` looks for (see their description)?"""
+    functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
+    if "unawaited" in triggers:
+        for function in functions:
+            inside = nodes.within(function)
+            awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
+            if any(isinstance(n, ast.Call) and id(n) not in awaited and isinstance(n.func, ast.Attribute)
+                   and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(n.func.value, ast.Name)
+                   for n in inside):
+                return True
+    if "shared_tasks" in triggers:
+        words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
+            (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
+            if _leaf(bound) in _TASK_WORDS}
+        if any(isinstance(n, ast.Call) and _annotation_leaf(n.func) in words for n in nodes.all):
+            return True
+    if "sync_in_async" in triggers:
+        openings = finder.opening_lines() if finder is not None else []
+        if any(_may_inject(f) or any(f.lineno <= line <= f.end_lineno for line in openings) for f in functions):
+            return True
     return False
 
 

@@ -90,9 +90,10 @@ def explain(code: str) -> str:
 
 
 def list_rules() -> str:
-    lines = [f"{'code':<8}{'name':<30}{'fix':<11}summary"]
+    width = max(30, *(len(rule.name) + 2 for rule in all_rules()))  # names longer than 28 keep a gap
+    lines = [f"{'code':<8}{'name':<{width}}{'fix':<11}summary"]
     for rule in all_rules():
-        lines.append(f"{rule.code:<8}{rule.name:<30}{rule.fix_availability:<11}{rule.summary}")
+        lines.append(f"{rule.code:<8}{rule.name:<{width}}{rule.fix_availability:<11}{rule.summary}")
     return "\n".join(lines) + "\n"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -9,11 +10,21 @@ from .. import __version__
 from ..config import Config, ConfigError
 from ..engine.linter import lint_source
 from ..engine.runner import screen_for
+from ..rules import opt_in_codes
 
 
 class SessionLintPlugin:
     name = "session-lint"
     version = __version__
+    # opt-in rules (SES015) that flake8's own `--select` / `--extend-select` name by their full code:
+    # enabled as if session-lint's configuration named them (a prefix such as `SES` does not)
+    flake8_opt_ins: tuple[str, ...] = ()
+
+    @classmethod
+    def parse_options(cls, options) -> None:
+        named = {code.strip().upper() for attr in ("select", "extend_select", "enable_extensions")
+                 for code in (getattr(options, attr, None) or ()) if isinstance(code, str)}
+        cls.flake8_opt_ins = tuple(sorted(named & opt_in_codes()))
 
     def __init__(self, tree, filename: str, lines: list[str]) -> None:  # `tree` marks a file-level plugin
         self.filename = filename
@@ -36,6 +47,8 @@ class SessionLintPlugin:
         except ConfigError as exc:
             yield 1, 0, f"SES999 invalid session-lint configuration: {exc}", type(self)
             return
+        if self.flake8_opt_ins:
+            config = replace(config, extend_select=config.extend_select + self.flake8_opt_ins)
         if config.is_excluded(path):  # `exclude` from [tool.session-lint], as the CLI's walk applies it
             return
         source = "".join(self.lines)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .base import Rule
 
-__all__ = ["Rule", "all_rules", "rule_by_code", "rule_codes"]
+__all__ = ["Rule", "all_rules", "opt_in_codes", "rule_by_code", "rule_codes"]
 
 
 def __getattr__(name: str):  # `from session_lint.rules import Rule` loads the base class on demand
@@ -76,6 +76,22 @@ def screen_triggers() -> dict[str, frozenset[str]]:
         if match is not None:
             found[name.partition("_")[0].upper()] = frozenset(ast.literal_eval(match.group(1)))
     return found
+
+
+_OPT_IN_LINE = re.compile(r"^\s+default_enabled\s*=\s*False\b", re.MULTILINE)
+
+
+@lru_cache(maxsize=None)
+def opt_in_codes() -> frozenset[str]:
+    """The codes of the rules that are off unless named by their full code (`default_enabled = False`
+    in the class: SES015). Read from the modules' source, like `screen_triggers`: the selection is
+    computed before LibCST is loaded (tests/test_opt_in_rules.py checks it matches the classes)."""
+    found = set()
+    for name in _rule_modules():
+        source = (Path(__path__[0]) / f"{name}.py").read_text(encoding="utf-8")
+        if _OPT_IN_LINE.search(source):
+            found.add(name.partition("_")[0].upper())
+    return frozenset(found)
 
 
 def rule_by_code(code: str) -> type[Rule] | None:

@@ -29,6 +29,10 @@ class Rule(cst.BatchableCSTVisitor):
     fix_availability: ClassVar[str] = "none"  # "safe", "unsafe", "sometimes" or "none"
     VALID: ClassVar[tuple[str, ...]] = ()  # sources that must not be flagged
     INVALID: ClassVar[tuple[str, ...]] = ()  # sources that must be flagged
+    # False: an opt-in rule, checked only when `select` / `extend-select` (or flake8's) name its full
+    # code, not through a prefix (`SES`, `ALL`). Set it in the class body as `default_enabled = False`:
+    # rules.opt_in_codes() reads that line from the source.
+    default_enabled: ClassVar[bool] = True
 
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider, QualifiedNameProvider)
 
