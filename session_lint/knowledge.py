@@ -107,6 +107,13 @@ SINGLE_RESULT_METHODS = frozenset({"first", "one", "one_or_none", "get", "get_on
 QUERY_PASSTHROUGH_METHODS = frozenset({"filter", "filter_by", "where", "order_by", "options", "join", "outerjoin",
                                        "limit", "offset", "distinct", "unique", "group_by", "populate_existing",
                                        "with_for_update"})
+# Options after which reading the relationship emits no lazy SELECT per object (SES012): it is loaded
+# eagerly, or reading it raises / gives nothing instead. `relationship(lazy=...)` values with that effect.
+NO_LAZY_LOAD_OPTIONS = frozenset({"raiseload", "noload"})
+NO_LAZY_LAZY_VALUES = frozenset({"raise", "raise_on_sql", "noload", "dynamic", "write_only"})
+# Legacy `Query` calls before `.get(pk)` that `Session.get(Model, pk, ...)` takes as a keyword (SES013):
+# `Query.get()` passes the query's `populate_existing` / `with_for_update` / options to the same implementation.
+QUERY_GET_KEYWORDS = {"populate_existing": "populate_existing", "with_for_update": "with_for_update"}
 # `relationship(lazy=...)` values that load with the parent.
 EAGER_LAZY_VALUES = frozenset({"joined", "selectin", "subquery", "immediate"})
 

@@ -833,3 +833,75 @@ def own_nodes(node: cst.CSTNode) -> _OwnNodes:
     found = _OwnNodes()
     node.visit(found)
     return found
+
+
+# -- names that hold a session (SES012-SES014: the receiver of `.query(...)`, `.execute(...)`) ------
+
+def session_variable(rule: Rule, name: cst.CSTNode) -> Flavor | None:
+    """Does the variable `name` hold a session, by every binding it has in its scope? A `with` /
+    `async with` target of a session opening (`with get_db_session() as db:`), a parameter annotated
+    as a session (`db: Session`, `Annotated[Session, ...]`) or injected by FastAPI (`Depends(get_db)`,
+    an alias), a name assigned a session-opening call (`db = SessionLocal()`, `sessionmaker(...)()`,
+    `next(get_db())`, a call of a local registry or wrapper). Resolved, never by its spelling: any
+    other binding (a loop target, an unannotated parameter, another value) makes it unknown."""
+    if not isinstance(name, cst.Name):
+        return None
+    scope = _scope(rule, name)
+    if scope is None:
+        return None
+    bindings = list(scope[name.value])
+    if not bindings:
+        return None
+    flavors = {_binding_flavor(rule, b) for b in bindings}
+    return flavors.pop() if len(flavors) == 1 else None
+
+
+def _binding_flavor(rule: Rule, binding) -> Flavor | None:
+    if not isinstance(binding, Assignment) or isinstance(binding, ImportAssignment):
+        return None
+    node = binding.node
+    if isinstance(node, cst.Param):
+        return _param_flavor(rule, node)
+    parent = rule.parent(node)
+    if isinstance(parent, cst.AsName):
+        item = rule.parent(parent)
+        found = session_block_target(rule, item) if isinstance(item, cst.WithItem) else None
+        return found[1] if found else None
+    value = _assigned_value(rule, node)
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Call):
+        return manual_session_call(rule, value)
+    return None
+
+
+def _param_flavor(rule: Rule, param: cst.Param) -> Flavor | None:
+    from .fastapi import injected_sessions
+
+    annotation = param.annotation.annotation if param.annotation else None
+    if annotation is not None and is_session_annotation(rule, annotation):
+        inner = annotation.slice[0].slice.value if isinstance(annotation, cst.Subscript) else annotation
+        asynchronous = (rule.qualified_names(inner) & ASYNC_SESSION_CLASSES
+                        or rule.resolves_to(inner, rule.config.async_session_type))
+        return Flavor.ASYNC if asynchronous else Flavor.SYNC
+    params = rule.parent(param)
+    owner = rule.parent(params) if isinstance(params, cst.Parameters) else None
+    if isinstance(owner, cst.Lambda):
+        return _run_sync_session(rule, owner, param)
+    function = enclosing_function(rule, param)
+    if function is None:
+        return None
+    return next((i.flavor for i in injected_sessions(rule, function) if i.param is param), None)
+
+
+def _run_sync_session(rule: Rule, function: cst.Lambda, param: cst.Param) -> Flavor | None:
+    """`await s.run_sync(lambda sync: ...)` on an async session: the lambda's first parameter is the
+    sync session that `AsyncSession.run_sync` hands it."""
+    positional = [*function.params.posonly_params, *function.params.params]
+    arg = rule.parent(function)
+    call = rule.parent(arg) if isinstance(arg, cst.Arg) else None
+    if not (positional and positional[0] is param and isinstance(call, cst.Call) and call.args
+            and call.args[0] is arg and arg.keyword is None and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "run_sync"):
+        return None
+    return Flavor.SYNC if session_variable(rule, call.func.value) is Flavor.ASYNC else None
