@@ -117,6 +117,20 @@ QUERY_GET_KEYWORDS = {"populate_existing": "populate_existing", "with_for_update
 # `relationship(lazy=...)` values that load with the parent.
 EAGER_LAZY_VALUES = frozenset({"joined", "selectin", "subquery", "immediate"})
 
+# -- raw SQL (SES014) -------------------------------------------------------------------------------
+
+# `text("SELECT ...")`: a textual SQL construct, every public spelling.
+TEXT_CONSTRUCTS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text",
+                             "sqlalchemy.sql._elements_constructors.text", "sqlmodel.text", "sqlmodel.sql.expression.text"})
+ENGINE_BUILDERS = frozenset({"sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
+                             "sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.engine.create_async_engine",
+                             "sqlmodel.create_engine"})
+ENGINE_CLASSES = frozenset({"sqlalchemy.Engine", "sqlalchemy.engine.Engine", "sqlalchemy.engine.base.Engine",
+                            "sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy.ext.asyncio.engine.AsyncEngine"})
+CONNECTION_CLASSES = frozenset({"sqlalchemy.Connection", "sqlalchemy.engine.Connection",
+                                "sqlalchemy.engine.base.Connection", "sqlalchemy.ext.asyncio.AsyncConnection",
+                                "sqlalchemy.ext.asyncio.engine.AsyncConnection"})
+
 # -- context managers -----------------------------------------------------------------------------
 
 CONTEXT_MANAGER_DECORATORS: dict[str, str] = {
