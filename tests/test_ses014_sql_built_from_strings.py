@@ -39,6 +39,11 @@ HEAD = ("import sqlalchemy as sa\nfrom sqlalchemy import create_engine, text\nfr
     # text() anywhere: a where clause, an order_by, module level
     ("def f(sort):\n    return select(User).order_by(text(f'{sort} DESC'))\n", [(12, 39, CODE)]),
     ("q = text(f'SELECT * FROM t WHERE id = {input()}')\n", [(11, 10, CODE)]),
+    # the right side of a comparison is a value; manual escaping is still formatting
+    ("def f(db: Session, col):\n    db.execute(text(f\"SELECT * FROM t WHERE x = {col} AND y = 1\"))\n",
+     [(12, 21, CODE)]),
+    ("def f(db: Session, ids):\n    csv = ', '.join(\"'\" + str(i).replace(\"'\", \"''\") + \"'\" for i in ids)\n"
+     "    db.execute(text(f'SELECT * FROM t WHERE id IN ({csv})'))\n", [(13, 21, CODE)]),
     # a number from a parameter is still a value that could be bound
     ("def f(db: Session, n: int):\n    db.execute(text(f'SELECT * FROM t LIMIT {n}'))\n", [(12, 21, CODE)]),
     # a module-level lowercase variable may be rebound anywhere
@@ -81,6 +86,10 @@ def test_flagged(src, expected):
     "def f(db: Session, schema):\n    db.execute(text(f'CREATE SCHEMA \"{schema}\"'))\n",
     "def f(db: Session, table):\n    db.execute(text(f'SELECT count(*) FROM {table}'))\n",
     "def f(db: Session, t, c):\n    db.execute(text(f'SELECT {t}.{c} FROM x'))\n",
+    # a column a condition starts with, a bind parameter's name
+    "def f(db: Session, col):\n    db.execute(text(f'SELECT * FROM t WHERE {col} = TRUE'))\n",
+    "def f(db: Session, filters):\n    where = ' AND '.join([f'{k} = :{k}' for k in filters])\n"
+    "    db.execute(text('SELECT * FROM t WHERE ' + where), filters)\n",
     # statements that take no bound parameters
     "def f(db: Session, tz):\n    db.execute(text(f\"SET LOCAL TIME ZONE '{tz}'\"))\n",
     "def f(conn: sa.Connection, mode):\n    conn.exec_driver_sql(f'BEGIN {mode}')\n",

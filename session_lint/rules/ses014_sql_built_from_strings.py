@@ -31,8 +31,9 @@ literal, or imported), `X.__tablename__`, numbers (`{n:d}`, `%d`, `int(x)`,
 `SORT_COLUMNS[key]`), placeholder lists built from constants
 (`", ".join(f":p{i}" for i in range(n))`); a value in an identifier position
 (inside double quotes, or right after `FROM`, `JOIN`, `INTO`, `UPDATE`, `TABLE`,
-`SCHEMA`, `INDEX`, `VIEW`, `SEQUENCE`, `TRIGGER`, `DATABASE`, `EXISTS`, `TO`, or
-next to a `.`: identifiers cannot be bound parameters); a statement that takes no
+`SCHEMA`, `INDEX`, `VIEW`, `SEQUENCE`, `TRIGGER`, `DATABASE`, `EXISTS`, `TO`,
+next to a `.`, a bind parameter's name `:{name}`, or the column a condition
+starts with, `WHERE {column} = ...`: identifiers cannot be bound parameters); a statement that takes no
 parameters (`SET`, `BEGIN`, `SAVEPOINT`, `RELEASE`, `LISTEN`, `PRAGMA`); values
 from a same-module function that returns constants, or a parameter every call in
 the module passes a constant; and a statement that binds parameters
@@ -74,8 +75,11 @@ cannot be bound, is the author's call.
 
 # A value right after one of these keywords (or inside double quotes / backticks) is an identifier.
 _IDENTIFIER_BEFORE = re.compile(
-    r'(?:["`.]|\b(?:FROM|JOIN|INTO|UPDATE|TABLE|SCHEMA|INDEX|VIEW|SEQUENCE|TRIGGER|DATABASE|EXISTS|TO)\s+)$',
+    r'(?:["`.:]|\b(?:FROM|JOIN|INTO|UPDATE|TABLE|SCHEMA|INDEX|VIEW|SEQUENCE|TRIGGER|DATABASE|EXISTS|TO)\s+)$',
     re.IGNORECASE)
+# A value before a comparison, at the start of a condition, is its left operand: a column (`{col} = TRUE`).
+_CONDITION_START = re.compile(r"(?:^|\b(?:WHERE|AND|OR|ON|HAVING|WHEN|NOT)|[(,])\s*$", re.IGNORECASE)
+_COMPARISON_NEXT = re.compile(r"\s*(?:=|<>|!=|<=|>=|<|>|@>|<@|&&|\bIS\b|\bIN\b|\bNOT\b|\bI?LIKE\b)", re.IGNORECASE)
 # `SET search_path = ...`, `SET LOCAL TIME ZONE '...'`, `BEGIN IMMEDIATE`, `SAVEPOINT sp_1`: statements
 # that take no bound parameters
 _SET_STATEMENT = re.compile(r"\s*(?:SET|BEGIN|SAVEPOINT|RELEASE|LISTEN|UNLISTEN|PRAGMA)\s", re.IGNORECASE)
@@ -239,7 +243,8 @@ class SqlBuiltFromStrings(Rule):
                 text += part
                 continue
             after = parts[index + 1] if index + 1 < len(parts) and isinstance(parts[index + 1], str) else ""
-            if (part.numeric or _IDENTIFIER_BEFORE.search(text) or after.startswith(".")
+            left_operand = _CONDITION_START.search(text) and _COMPARISON_NEXT.match(after)
+            if (part.numeric or _IDENTIFIER_BEFORE.search(text) or after.startswith(".") or left_operand
                     or _SET_STATEMENT.match(text) or self._constant(part.expression, 0)):
                 text += "?"
                 continue
