@@ -127,18 +127,21 @@ class LazyLoadInLoop(Rule):
         if query is None:
             return
         registry = file_flow(self.context).models
-        reported: set[str] = set()
+        lazy_reads: dict[str, cst.Attribute] = {}  # relationship -> its first read in the loop
         for read in _reads(node.body, node.target.value):
             attr = read.attr.value
-            if attr in reported:
+            if attr in lazy_reads:
                 continue
             lazy = registry.lazy_strategy(query.model, attr)
             if lazy is None or lazy in _NOT_LAZY or self._covered(query, attr):
                 continue
-            reported.add(attr)
+            lazy_reads[attr] = read
+        if not lazy_reads:
+            return
+        fix = self._fix(query, list(lazy_reads))  # one `.options(...)` loading all of them
+        for attr, read in lazy_reads.items():
             self.report(read, f"`{self.context.module.code_for_node(read)}` loads `{query.model}.{attr}` lazily for "
-                              "each object of the query: N+1 queries (load it with `selectinload`)",
-                        self._fix(query, attr))
+                              "each object of the query: N+1 queries (load it with `selectinload`)", fix)
 
     # -- the query the loop walks -----------------------------------------------------------------
     def _query_of(self, node: cst.BaseExpression, loop: cst.For, depth: int,
@@ -243,17 +246,21 @@ class LazyLoadInLoop(Rule):
         return False
 
     # -- the fix ------------------------------------------------------------------------------------
-    def _fix(self, query: _Query, attr: str) -> Fix | None:
+    def _fix(self, query: _Query, attrs: list[str]) -> Fix | None:
         root = query.root
         if has_comment(root) or not isinstance(query.entity, (cst.Name, cst.Attribute)):
             return None
         if not self._selectinload_free(root):
             return None  # the name means something else here
-        option = cst.Call(cst.Name("selectinload"),
-                          [cst.Arg(cst.Attribute(query.entity.deep_clone(), cst.Name(attr)))])
-        new = cst.Call(cst.Attribute(root, cst.Name("options")), [cst.Arg(option)])
+        options = [cst.Arg(cst.Call(cst.Name("selectinload"),
+                                    [cst.Arg(cst.Attribute(query.entity.deep_clone(), cst.Name(attr)))]))
+                   for attr in attrs]
+        options = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) for a in options[:-1]] \
+            + options[-1:]
+        new = cst.Call(cst.Attribute(root, cst.Name("options")), options)
         entity = self.context.module.code_for_node(query.entity)
-        return Fix(Applicability.UNSAFE, f"Load `{entity}.{attr}` with `selectinload` in the query",
+        loaded = ", ".join(f"`{entity}.{attr}`" for attr in attrs)
+        return Fix(Applicability.UNSAFE, f"Load {loaded} with `selectinload` in the query",
                    {root: new}, add_imports=(ImportSpec("sqlalchemy.orm", "selectinload"),))
 
     def _selectinload_free(self, node: cst.CSTNode) -> bool:
