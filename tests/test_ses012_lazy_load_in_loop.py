@@ -117,3 +117,25 @@ def test_the_fix_is_unsafe():
 def test_no_fix_when_selectinload_means_something_else():
     check_not_fixed(HEAD + "from myorm import selectinload\n\n\ndef f(db: Session):\n    for u in db.query(User).all():\n"
                     "        print(u.items)\n", CODE)
+
+
+@pytest.mark.parametrize("src, expected", [
+    ("def f(db: Session):\n    return [u.items for u in db.query(User).all()]\n", [(19, 13, CODE)]),
+    ("def f(db: Session):\n    return {u.id: len(u.items) for u in db.scalars(select(User))}\n", [(19, 23, CODE)]),
+    ("def f(db: Session):\n    return sum(1 for i in db.query(Item) if i.owner.name == 'x')\n", [(19, 45, CODE)]),
+])
+def test_flagged_in_comprehensions(src, expected):
+    check_flagged(HEAD + src, expected)
+
+
+def test_comprehension_near_misses():
+    check_noop(HEAD + "def f(db: Session):\n    return [u.email for u in db.query(User).all()]\n", CODE)
+    check_noop(HEAD + "def f(db: Session):\n    return [u.items for u in db.query(User).options(selectinload(User.items))]\n",
+               CODE)
+
+
+def test_fix_comprehension():
+    check_fixed(HEAD + "def f(db: Session):\n    return [u.items for u in db.query(User).all()]\n",
+                HEAD.replace("from sqlalchemy.orm import Session,", "from sqlalchemy.orm import selectinload, Session,")
+                + "def f(db: Session):\n    return [u.items for u in db.query(User).options(selectinload(User.items)).all()]\n",
+                CODE, unsafe=True)

@@ -26,7 +26,7 @@ SCREEN_TRIGGERS = ("lazy_loop",)
 
 DOCS = """\
 ## What it does
-Checks for a loop over the objects of one query (`for u in db.query(User).all()`,
+Checks for a loop (or a comprehension) over the objects of one query (`for u in db.query(User).all()`,
 `db.scalars(select(User)).all()`, `db.execute(select(User)).scalars()`,
 SQLModel's `db.exec(select(User))`, the awaited async forms, or a variable of the
 same function assigned one of those) whose body reads a relationship of that
@@ -121,14 +121,32 @@ class LazyLoadInLoop(Rule):
     )
 
     def visit_For(self, node: cst.For) -> None:
-        if not isinstance(node.target, cst.Name):
+        self._loop(node, node.target, node.iter, [node.body])
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        """`[u.items for u in db.query(User)]`: the element (and the conditions) read per object."""
+        comprehension = self.parent(node)
+        while isinstance(comprehension, cst.CompFor):
+            comprehension = self.parent(comprehension)
+        if isinstance(comprehension, cst.DictComp):
+            parts = [comprehension.key, comprehension.value]
+        elif isinstance(comprehension, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            parts = [comprehension.elt]
+        else:
             return
-        query = self._query_of(node.iter, node, 0)
+        parts += list(node.ifs) + ([node.inner_for_in] if node.inner_for_in is not None else [])
+        self._loop(node, node.target, node.iter, parts)
+
+    def _loop(self, node: cst.CSTNode, target: cst.BaseExpression, iterable: cst.BaseExpression,
+              body: list[cst.CSTNode]) -> None:
+        if not isinstance(target, cst.Name):
+            return
+        query = self._query_of(iterable, node, 0)
         if query is None:
             return
         registry = file_flow(self.context).models
         lazy_reads: dict[str, cst.Attribute] = {}  # relationship -> its first read in the loop
-        for read in _reads(node.body, node.target.value):
+        for read in (r for part in body for r in _reads(part, target.value)):
             attr = read.attr.value
             if attr in lazy_reads:
                 continue
@@ -144,7 +162,7 @@ class LazyLoadInLoop(Rule):
                               "each object of the query: N+1 queries (load it with `selectinload`)", fix)
 
     # -- the query the loop walks -----------------------------------------------------------------
-    def _query_of(self, node: cst.BaseExpression, loop: cst.For, depth: int,
+    def _query_of(self, node: cst.BaseExpression, loop: cst.CSTNode, depth: int,
                   calls: list[cst.Call] | None = None) -> _Query | None:
         """The query whose objects `node` gives, run on a session that is open at `loop`."""
         calls = [] if calls is None else calls
@@ -166,7 +184,7 @@ class LazyLoadInLoop(Rule):
             else:
                 return None
 
-    def _session_query(self, call: cst.Call, method: str, calls: list[cst.Call], loop: cst.For,
+    def _session_query(self, call: cst.Call, method: str, calls: list[cst.Call], loop: cst.CSTNode,
                        depth: int) -> _Query | None:
         session = call.func.value
         if not self._open_at(session, loop):
@@ -198,7 +216,7 @@ class LazyLoadInLoop(Rule):
             return None
         return _entity_query(statement, chain)
 
-    def _open_at(self, session: cst.BaseExpression, loop: cst.For) -> bool:
+    def _open_at(self, session: cst.BaseExpression, loop: cst.CSTNode) -> bool:
         """A session variable, open where the loop runs: a parameter, or a name bound in this
         function whose `with` block holds the loop (or that is not a `with` target at all)."""
         if not session_variable(self, session):
