@@ -351,6 +351,8 @@ class SqlBuiltFromStrings(Rule):
             return []
         index = self.context.memo("ses014_calls", lambda: _calls_by_name(self.context.module))
         calls = index.get(function.name.value, [])
+        if any(self.get_metadata(ScopeProvider, c.func, None) is None for c in calls):
+            return []  # a call we cannot resolve: it may pass anything
         return [c for c in calls if any(isinstance(b, Assignment) and b.node is function
                                          for b in self._bindings(c.func))]
 
