@@ -344,14 +344,57 @@ def _query_constructs(triggers: frozenset[str], tree: ast.Module) -> bool:
     nodes = list(ast.walk(tree))
     if "query_get" in triggers and any(_get_on_query(n) for n in nodes):
         return True
-    if "lazy_loop" in triggers and any(isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)) for n in nodes):
-        return True
+    if "lazy_loop" in triggers:
+        loaded = {t.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None
+                  and _loading_chain(n.value) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                  if isinstance(t, ast.Name)}
+        if any(_loop_reads_query_objects(n, loaded) for n in nodes):
+            return True
     if "sql_string" in triggers and any(_builds_string(n) for n in nodes):
         texts = {local for local, bound in import_bindings(
             (n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if _leaf(bound) == "text"}
         return any(isinstance(n, ast.Call) and (_annotation_leaf(n.func) in SQL_CALL_WORDS | texts) for n in nodes)
     return False
+
+
+_LOADING_METHODS = frozenset({"query", "scalars", "execute", "exec", "stream_scalars"})
+
+
+def _loading_chain(chain: ast.AST) -> bool:
+    """`db.query(...)...`, `(await s.execute(...)).scalars()`: a chain through a loading method."""
+    while True:
+        if isinstance(chain, ast.Await):
+            chain = chain.value
+        elif isinstance(chain, ast.Call) and isinstance(chain.func, ast.Attribute):
+            if chain.func.attr in _LOADING_METHODS:
+                return True
+            chain = chain.func.value
+        else:
+            return False
+
+
+def _loop_reads_query_objects(node: ast.AST, loaded: set[str]) -> bool:
+    """A `for` / comprehension with a name target over a query call chain, or over a variable (or a
+    chain on one) the file assigns such a chain, whose body reads an attribute of the target: SES012's
+    loops, whatever the model and relationship."""
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        target, iterable, body = node.target, node.iter, node.body
+    elif isinstance(node, ast.comprehension):
+        target, iterable, body = node.target, node.iter, None
+    else:
+        return False
+    if not isinstance(target, ast.Name):
+        return False
+    base = iterable
+    while isinstance(base, (ast.Await, ast.Call, ast.Attribute)):
+        base = base.value if isinstance(base, (ast.Await, ast.Attribute)) else base.func
+    if not (_loading_chain(iterable) or (isinstance(base, ast.Name) and base.id in loaded)):
+        return False
+    if body is None:
+        return True  # a comprehension: its element is elsewhere in the tree
+    return any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == target.id
+               for stmt in body for n in ast.walk(stmt))
 
 
 def _get_on_query(node: ast.AST) -> bool:
