@@ -113,6 +113,14 @@ def test_noop(src):
     check_noop(HEAD + src, CODE)
 
 
+def test_connection_of_the_projects_engine():
+    # `engine = create_engine(...)` in the project's core/database.py, imported
+    check_flagged("from core.database import engine\n\n\ndef f(name):\n    with engine.begin() as conn:\n"
+                  "        conn.execute(f\"DELETE FROM t WHERE x = '{name}'\")\n", [(6, 22, CODE)])
+    check_noop("from app.clients import engine\n\n\ndef f(name):\n    with engine.connect() as conn:\n"
+               "        conn.execute(f\"DELETE FROM t WHERE x = '{name}'\")\n", CODE)
+
+
 def test_another_librarys_text_is_not_sql():
     # polar's backoffice: `text(f"Members ({len(members)})")` of an HTML builder
     check_noop("from tagflow import text\n\n\ndef f(name):\n    return text(f'Hello {name}')\n", CODE)

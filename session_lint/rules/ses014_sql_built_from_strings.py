@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from typing import Union
@@ -9,6 +10,7 @@ from typing import Union
 import libcst as cst
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
+from ..project import module_file, parsed_file
 from ..knowledge import CONNECTION_CLASSES, ENGINE_BUILDERS, ENGINE_CLASSES, TEXT_CONSTRUCTS
 from ..sessions import own_nodes, session_variable
 from .base import Rule
@@ -192,7 +194,11 @@ class SqlBuiltFromStrings(Rule):
         if not bindings:
             return False
         for binding in bindings:
-            if not isinstance(binding, Assignment) or isinstance(binding, ImportAssignment):
+            if isinstance(binding, ImportAssignment):
+                if not any(_project_engine(q, self.project_roots()) for q in self.qualified_names(node)):
+                    return False
+                continue
+            if not isinstance(binding, Assignment):
                 return False
             target = binding.node
             if isinstance(target, cst.Param):
@@ -418,6 +424,33 @@ class SqlBuiltFromStrings(Rule):
             return []
         scope = self.get_metadata(ScopeProvider, node, None)
         return list(scope[node.value]) if scope is not None else []
+
+
+def _project_engine(dotted: str, roots) -> bool:
+    """`from app.db import engine`: does that project module bind `engine` at top level to
+    `create_engine(...)` / `create_async_engine(...)`, or annotate it `Engine` / `AsyncEngine`?"""
+    module, _, name = dotted.rpartition(".")
+    found = module_file(module, roots) if module else None
+    tree = parsed_file(found[0]) if found else None
+    if tree is None:
+        return False
+    leaves = {n.rpartition(".")[2] for n in ENGINE_BUILDERS | ENGINE_CLASSES}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+            value = stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name:
+            annotation = stmt.annotation
+            if isinstance(annotation, (ast.Name, ast.Attribute)) and \
+                    (annotation.id if isinstance(annotation, ast.Name) else annotation.attr) in leaves:
+                return True
+            value = stmt.value
+        else:
+            continue
+        func = value.func if isinstance(value, ast.Call) else None
+        if isinstance(func, (ast.Name, ast.Attribute)) and \
+                (func.id if isinstance(func, ast.Name) else func.attr) in leaves:
+            return True
+    return False
 
 
 def _calls_by_name(module: cst.Module) -> dict[str, list[cst.Call]]:
