@@ -107,6 +107,13 @@ SINGLE_RESULT_METHODS = frozenset({"first", "one", "one_or_none", "get", "get_on
 QUERY_PASSTHROUGH_METHODS = frozenset({"filter", "filter_by", "where", "order_by", "options", "join", "outerjoin",
                                        "limit", "offset", "distinct", "unique", "group_by", "populate_existing",
                                        "with_for_update"})
+# Options after which reading the relationship emits no lazy SELECT per object (SES012): it is loaded
+# eagerly, or reading it raises / gives nothing instead. `relationship(lazy=...)` values with that effect.
+NO_LAZY_LOAD_OPTIONS = frozenset({"raiseload", "noload"})
+NO_LAZY_LAZY_VALUES = frozenset({"raise", "raise_on_sql", "noload", "dynamic", "write_only"})
+# Legacy `Query` calls before `.get(pk)` that `Session.get(Model, pk, ...)` takes as a keyword (SES013):
+# `Query.get()` passes the query's `populate_existing` / `with_for_update` / options to the same implementation.
+QUERY_GET_KEYWORDS = {"populate_existing": "populate_existing", "with_for_update": "with_for_update"}
 # `relationship(lazy=...)` values that load with the parent.
 EAGER_LAZY_VALUES = frozenset({"joined", "selectin", "subquery", "immediate"})
 
@@ -134,6 +141,20 @@ ASYNC_CREATE_TASK = frozenset({"asyncio.create_task", "asyncio.tasks.create_task
                                "asyncio.ensure_future", "asyncio.tasks.ensure_future"})
 TASK_GROUPS = frozenset({"asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup",
                          "anyio.create_task_group", "anyio.abc.TaskGroup"})
+
+# -- raw SQL (SES014) -------------------------------------------------------------------------------
+
+# `text("SELECT ...")`: a textual SQL construct, every public spelling.
+TEXT_CONSTRUCTS = frozenset({"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text",
+                             "sqlalchemy.sql._elements_constructors.text", "sqlmodel.text", "sqlmodel.sql.expression.text"})
+ENGINE_BUILDERS = frozenset({"sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
+                             "sqlalchemy.ext.asyncio.create_async_engine", "sqlalchemy.ext.asyncio.engine.create_async_engine",
+                             "sqlmodel.create_engine"})
+ENGINE_CLASSES = frozenset({"sqlalchemy.Engine", "sqlalchemy.engine.Engine", "sqlalchemy.engine.base.Engine",
+                            "sqlalchemy.ext.asyncio.AsyncEngine", "sqlalchemy.ext.asyncio.engine.AsyncEngine"})
+CONNECTION_CLASSES = frozenset({"sqlalchemy.Connection", "sqlalchemy.engine.Connection",
+                                "sqlalchemy.engine.base.Connection", "sqlalchemy.ext.asyncio.AsyncConnection",
+                                "sqlalchemy.ext.asyncio.engine.AsyncConnection"})
 
 # -- context managers -----------------------------------------------------------------------------
 

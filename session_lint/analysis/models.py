@@ -29,6 +29,7 @@ MAX_MODULES = 40  # keep the scan cheap on large projects
 @dataclass
 class ModelInfo:
     relationships: dict[str, bool] = field(default_factory=dict)  # name -> eager by default
+    lazy: dict[str, str | None] = field(default_factory=dict)  # relationship -> its `lazy=` (None: default)
     deferred: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
     bases: tuple[str, ...] = ()
@@ -56,6 +57,22 @@ class ModelRegistry:
             kind = self._lookup(base, attr, seen)
             if kind:
                 return kind
+        return None
+
+    def lazy_strategy(self, model: str, attr: str, seen: set[str] | None = None) -> str | None:
+        """`attr`'s `lazy=` when it is a relationship of the known class `model` (or of a base):
+        "select" for the default; None when it is not one (or the class is unknown)."""
+        info = self.models.get(model)
+        seen = set() if seen is None else seen
+        if info is None or model in seen:
+            return None
+        seen.add(model)
+        if attr in info.relationships:
+            return info.lazy.get(attr) or ("select" if not info.relationships[attr] else "joined")
+        for base in info.bases:
+            found = self.lazy_strategy(base, attr, seen)
+            if found:
+                return found
         return None
 
     def attribute_kind(self, model: str | None, attr: str) -> str | None:
@@ -91,13 +108,18 @@ def _keyword(call: ast.Call, name: str) -> ast.AST | None:
 
 
 def _is_eager(call: ast.Call) -> bool:
+    return _lazy(call) in EAGER_LAZY_VALUES
+
+
+def _lazy(call: ast.Call) -> str | None:
+    """A `relationship(...)`'s loader strategy (`lazy="selectin"`, SQLModel's `sa_relationship_kwargs`)."""
     lazy = _string(_keyword(call, "lazy"))
     kwargs = _keyword(call, "sa_relationship_kwargs")  # SQLModel
     if isinstance(kwargs, ast.Dict):
         for key, value in zip(kwargs.keys, kwargs.values):
             if _string(key) == "lazy":
                 lazy = _string(value)
-    return lazy in EAGER_LAZY_VALUES
+    return lazy
 
 
 def _target_class(call: ast.Call) -> str | None:
@@ -144,6 +166,7 @@ def read_module(tree: ast.Module, package: str) -> ModuleModels:
                 kind = _call_name(value).lower() if value is not None else ""
                 if kind == "relationship":
                     info.relationships[target] = _is_eager(value)
+                    info.lazy[target] = _lazy(value)
                     other, back = _target_class(value), _backref(value)
                     if other and back:
                         backrefs.append((other, back))

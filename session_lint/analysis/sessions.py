@@ -1044,3 +1044,74 @@ def _used_like_async_sessions(file: FileModel, function: cst.FunctionDef, names:
         if method in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(file.parent(call), cst.Await):
             awaited.add(name)
     return awaited & typed
+
+# -- names that hold a session (SES012-SES014: the receiver of `.query(...)`, `.execute(...)`) ------
+
+def session_variable(file: FileModel, name: cst.CSTNode) -> Flavor | None:
+    """Does the variable `name` hold a session, by every binding it has in its scope? A `with` /
+    `async with` target of a session opening (`with get_db_session() as db:`), a parameter annotated
+    as a session (`db: Session`, `Annotated[Session, ...]`) or injected by FastAPI (`Depends(get_db)`,
+    an alias), a name assigned a session-opening call (`db = SessionLocal()`, `sessionmaker(...)()`,
+    `next(get_db())`, a call of a local registry or wrapper). Resolved, never by its spelling: any
+    other binding (a loop target, an unannotated parameter, another value) makes it unknown."""
+    if not isinstance(name, cst.Name):
+        return None
+    scope = _scope(file, name)
+    if scope is None:
+        return None
+    bindings = list(scope[name.value])
+    if not bindings:
+        return None
+    flavors = {_binding_flavor(file, b) for b in bindings}
+    return flavors.pop() if len(flavors) == 1 else None
+
+
+def _binding_flavor(file: FileModel, binding) -> Flavor | None:
+    if not isinstance(binding, Assignment) or isinstance(binding, ImportAssignment):
+        return None
+    node = binding.node
+    if isinstance(node, cst.Param):
+        return _param_flavor(file, node)
+    parent = file.parent(node)
+    if isinstance(parent, cst.AsName):
+        item = file.parent(parent)
+        found = session_block_target(file, item) if isinstance(item, cst.WithItem) else None
+        return found[1] if found else None
+    value = _assigned_value(file, node)
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Call):
+        return manual_session_call(file, value)
+    return None
+
+
+def _param_flavor(file: FileModel, param: cst.Param) -> Flavor | None:
+    from .fastapi import injected_sessions
+
+    annotation = param.annotation.annotation if param.annotation else None
+    if annotation is not None and is_session_annotation(file, annotation):
+        inner = annotation.slice[0].slice.value if isinstance(annotation, cst.Subscript) else annotation
+        asynchronous = (file.qualified_names(inner) & ASYNC_SESSION_CLASSES
+                        or file.resolves_to(inner, file.config.async_session_type))
+        return Flavor.ASYNC if asynchronous else Flavor.SYNC
+    params = file.parent(param)
+    owner = file.parent(params) if isinstance(params, cst.Parameters) else None
+    if isinstance(owner, cst.Lambda):
+        return _run_sync_session(file, owner, param)
+    function = enclosing_function(file, param)
+    if function is None:
+        return None
+    return next((i.flavor for i in injected_sessions(file, function) if i.param is param), None)
+
+
+def _run_sync_session(file: FileModel, function: cst.Lambda, param: cst.Param) -> Flavor | None:
+    """`await s.run_sync(lambda sync: ...)` on an async session: the lambda's first parameter is the
+    sync session that `AsyncSession.run_sync` hands it."""
+    positional = [*function.params.posonly_params, *function.params.params]
+    arg = file.parent(function)
+    call = file.parent(arg) if isinstance(arg, cst.Arg) else None
+    if not (positional and positional[0] is param and isinstance(call, cst.Call) and call.args
+            and call.args[0] is arg and arg.keyword is None and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "run_sync"):
+        return None
+    return Flavor.SYNC if session_variable(file, call.func.value) is Flavor.ASYNC else None

@@ -55,6 +55,8 @@ from ..analysis.knowledge import (
     ASYNC_SESSION_AWAITABLE_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SLEEP,
+    EAGER_LOAD_OPTIONS,
+    NO_LAZY_LOAD_OPTIONS,
     REGISTRIES,
     REGISTRY_WORDS,
     ROUTE_METHODS,
@@ -90,7 +92,7 @@ from ..sourcefile import unsupported_encoding
 #             session may come through an alias that spells none
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted(rule_screen_triggers().items()))
 KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io", "route_write",
-                            "unawaited", "shared_tasks", "sync_in_async"})
+                            "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string", "lazy_loop"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
@@ -163,6 +165,7 @@ class Screen:
         self.ender_pattern = _ENDER_CALL if "transaction" in self.triggers else None
         self.route_pattern = _ROUTE_DECORATOR if "route_write" in self.triggers else None
         self.async_triggers = self.triggers & ASYNC_TRIGGERS  # SES010/SES011/SES015: async code, own prefilters
+        self.query_triggers = self.triggers & QUERY_TRIGGERS  # SES012-SES014: spelled queries, not sessions
         self.slow_names = SLOW_FUNCTIONS | SLOW_CLIENTS | ASYNC_SLEEP | frozenset(config.slow_calls)
         self.slow_pattern = (_word_pattern(SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls})
                              if "slow_io" in self.triggers else None)
@@ -177,6 +180,7 @@ class Screen:
                 or self._may_hold_across_io(data)
                 or (self.route_pattern is not None and self.route_pattern.search(data) is not None)
                 or bool(_spelled_async(self.async_triggers, data))
+                or bool(_spelled_queries(self.query_triggers, data))
                 or (path is not None and self.fixture_candidate(data, path)))
 
     def _may_hold_across_io(self, data: bytes) -> bool:
@@ -208,7 +212,9 @@ class Screen:
         slow = self._may_hold_across_io(data)
         routes = self.route_pattern is not None and self.route_pattern.search(data) is not None
         asynchronous = _spelled_async(self.async_triggers, data)
-        if not spelled and not fixtures and not ends and not slow and not routes and not asynchronous:
+        queries = _spelled_queries(self.query_triggers, data)
+        if (not spelled and not fixtures and not ends and not slow and not routes and not asynchronous
+                and not queries):
             return False  # not parsed at all: see "Syntax errors" in the module docstring
         try:
             tree = ast.parse(data, filename=path)
@@ -222,6 +228,7 @@ class Screen:
                     or (slow and _may_hold_a_session_across(tree, nodes, self.slow_names, finder))
                     or (routes and _route_writes_without_commit(nodes))
                     or (asynchronous and _async_constructs(asynchronous, nodes, finder))
+                    or (queries and _query_constructs(queries, nodes))
                     or (finder is not None and finder.found()))
         except RecursionError:
             return True
@@ -297,6 +304,7 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     if any("route_write" in TRIGGERS[code] for code in codes):
         enders = enders | ROUTE_METHODS
     enders = enders | frozenset(w for code in codes for t in TRIGGERS[code] for w in ASYNC_SCOPE_WORDS.get(t, ()))
+    enders = enders | frozenset(w for code in codes for t in TRIGGERS[code] for w in QUERY_SCOPE_WORDS.get(t, ()))
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
                                 | SESSION_WORDS | {"next"} | enders), frozenset(first_parts))
 
@@ -425,6 +433,110 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
         if any(_may_inject(f) or any(f.lineno <= line <= f.end_lineno for line in openings) for f in functions):
             return True
     return False
+
+
+# -- SES012-SES014: triggers on query constructs (`query_get`, `sql_string`, `lazy_loop`) ---------------
+#   query_get  a `.get(...)` call on a chain that starts with a `.query(...)` call (SES013)
+#   sql_string a call spelled `text` / `execute` / `exec_driver_sql` (or an alias of `text`) in a file
+#              that builds a string: an f-string with a value, `%`, `+` or `.format(...)` (SES014)
+#   lazy_loop  a `for` statement (or comprehension) in a file that spells `query(`, `scalars(`,
+#              `select(` or `execute(` (SES012)
+# They spell no session word (the session may be an injected alias), so each has its own prefilter.
+QUERY_TRIGGERS = frozenset({"query_get", "sql_string", "lazy_loop"})
+_QUERY_PREFILTERS = {
+    "query_get": (re.compile(rb"\.query\s*\("), re.compile(rb"\.get\s*\(")),
+    "sql_string": (re.compile(rb"\b(?:text|execute|exec_driver_sql)\b"),),
+    "lazy_loop": (re.compile(rb"\bfor\b"), re.compile(rb"\b(?:query|scalars|select|execute)\s*\(")),
+}
+SQL_CALL_WORDS = frozenset({"text", "execute", "exec_driver_sql"})
+# the names these rules resolve (scope_slice.py keeps the statements spelling them)
+QUERY_SCOPE_WORDS = {
+    "query_get": frozenset({"query", "get"}),
+    "sql_string": SQL_CALL_WORDS,
+    "lazy_loop": frozenset({"query", "scalars", "select", "execute", "options", "selectinload"})
+    | EAGER_LOAD_OPTIONS | NO_LAZY_LOAD_OPTIONS,
+}
+
+
+def _spelled_queries(triggers: frozenset[str], data: bytes) -> frozenset[str]:
+    """The query triggers whose words the file spells (bytes regexes)."""
+    return frozenset(t for t in triggers if all(p.search(data) for p in _QUERY_PREFILTERS[t]))
+
+
+def _query_constructs(triggers: frozenset[str], index: _Nodes) -> bool:
+    """Does the file contain what one of `triggers` looks for (see their description)?"""
+    nodes = index.all
+    if "query_get" in triggers and any(_get_on_query(n) for n in nodes):
+        return True
+    if "lazy_loop" in triggers:
+        loaded = {t.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None
+                  and _loading_chain(n.value) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                  if isinstance(t, ast.Name)}
+        if any(_loop_reads_query_objects(n, loaded) for n in nodes):
+            return True
+    if "sql_string" in triggers and any(_builds_string(n) for n in nodes):
+        texts = {local for local, bound in import_bindings(
+            (n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
+            if _leaf(bound) == "text"}
+        return any(isinstance(n, ast.Call) and (_annotation_leaf(n.func) in SQL_CALL_WORDS | texts) for n in nodes)
+    return False
+
+
+_LOADING_METHODS = frozenset({"query", "scalars", "execute", "exec", "stream_scalars"})
+
+
+def _loading_chain(chain: ast.AST) -> bool:
+    """`db.query(...)...`, `(await s.execute(...)).scalars()`: a chain through a loading method."""
+    while True:
+        if isinstance(chain, ast.Await):
+            chain = chain.value
+        elif isinstance(chain, ast.Call) and isinstance(chain.func, ast.Attribute):
+            if chain.func.attr in _LOADING_METHODS:
+                return True
+            chain = chain.func.value
+        else:
+            return False
+
+
+def _loop_reads_query_objects(node: ast.AST, loaded: set[str]) -> bool:
+    """A `for` / comprehension with a name target over a query call chain, or over a variable (or a
+    chain on one) the file assigns such a chain, whose body reads an attribute of the target: SES012's
+    loops, whatever the model and relationship."""
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        target, iterable, body = node.target, node.iter, node.body
+    elif isinstance(node, ast.comprehension):
+        target, iterable, body = node.target, node.iter, None
+    else:
+        return False
+    if not isinstance(target, ast.Name):
+        return False
+    base = iterable
+    while isinstance(base, (ast.Await, ast.Call, ast.Attribute)):
+        base = base.value if isinstance(base, (ast.Await, ast.Attribute)) else base.func
+    if not (_loading_chain(iterable) or (isinstance(base, ast.Name) and base.id in loaded)):
+        return False
+    if body is None:
+        return True  # a comprehension: its element is elsewhere in the tree
+    return any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == target.id
+               for stmt in body for n in ast.walk(stmt))
+
+
+def _get_on_query(node: ast.AST) -> bool:
+    if not _is_call_of(node, "get"):
+        return False
+    inner = node.func.value
+    while isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
+        if inner.func.attr == "query":
+            return True
+        inner = inner.func.value
+    return False
+
+
+def _builds_string(node: ast.AST) -> bool:
+    """An f-string with a value, `a % b`, `a + b` or `x.format(...)`: what SES014 looks at."""
+    return ((isinstance(node, ast.JoinedStr) and any(isinstance(v, ast.FormattedValue) for v in node.values))
+            or (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)))
+            or _is_call_of(node, "format"))
 
 
 def _slow_call_lines(nodes: _Nodes, slow: frozenset[str]) -> list[int]:
