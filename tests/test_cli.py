@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from session_lint.cli import main
+from session_lint.rules import rule_codes
 
 DEMO = Path(__file__).parent.parent / "fixtures" / "demo"
 DEPRECATED = "from core.database_manager import get_db_session\n\n\ndef job():\n    with get_db_session() as db:\n        return db\n"
@@ -154,7 +155,8 @@ def test_config_errors_exit_2_with_one_line(project, table, message):
     assert len(err.strip().splitlines()) == 1 and message in err and err.startswith("session-lint: error: ")
 
 
-VALID_CODES = "(valid: SES001, SES002, SES003, SES004, SES005, SES006, SES007, SES008, SES009, SES999, a prefix of them such as SES or SES00, or ALL)"
+# every rule module's code (the registry reads them from the module names), then SES999
+VALID_CODES = f"(valid: {', '.join(rule_codes())}, SES999, a prefix of them such as SES or SES00, or ALL)"
 
 
 @pytest.mark.parametrize("args, message", [
