@@ -15,6 +15,7 @@ import libcst as cst
 
 from .io_calls import is_slow_io, looks_like_http_call
 from .sessions import helper_behaviour, manual_session_call, opens_session, session_block_opening
+from .walk import visit_read_only
 
 if TYPE_CHECKING:
     from .model import FileModel
@@ -27,7 +28,7 @@ def why_not_move(file: FileModel, statements: Sequence[cst.CSTNode], session: st
     over one of them (or over one of its attributes) only reads what the session holds."""
     finder = _Blocker(file, session, {id(node) for node in loaded})
     for statement in statements:
-        statement.visit(finder)
+        visit_read_only(statement, finder)
         if finder.reason:
             return finder.reason
     return None
@@ -170,18 +171,18 @@ def _mentions(statement: cst.CSTNode, names: set[str]) -> list[cst.Name]:
 
     class Finder(cst.CSTVisitor):
         def visit_Attribute(self, node: cst.Attribute) -> bool:
-            node.value.visit(self)
+            visit_read_only(node.value, self)
             return False
 
         def visit_Arg(self, node: cst.Arg) -> bool:
-            node.value.visit(self)
+            visit_read_only(node.value, self)
             return False
 
         def visit_Name(self, node: cst.Name) -> None:
             if node.value in names:
                 found.append(node)
 
-    statement.visit(Finder())
+    visit_read_only(statement, Finder())
     return found
 
 
@@ -195,5 +196,5 @@ def _leaves_early(statement: cst.CSTNode) -> bool:
             return not self.found and not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
 
     finder = Finder()
-    statement.visit(finder)
+    visit_read_only(statement, finder)
     return finder.found

@@ -992,7 +992,7 @@ def function_sessions(file: FileModel, function: cst.FunctionDef,
     bindings = _Bindings()
     if isinstance(function.body, cst.IndentedBlock):
         for stmt in function.body.body:
-            stmt.visit(bindings)
+            visit_read_only(stmt, bindings)
     for name, bound in bindings.found.items():
         flavors = set()
         for kind, value in bound:

@@ -8,6 +8,7 @@ from libcst.metadata import ScopeProvider
 from ..analysis.knowledge import ASYNC_CREATE_TASK, ASYNC_GATHER, ASYNC_SESSION_AWAITABLE_METHODS, TASK_GROUPS
 from ..analysis.sessions import Flavor, function_sessions, own_nodes
 from .base import Rule
+from ..analysis.walk import visit_read_only
 
 # The screen trigger, what a file must contain for this rule to fire:
 # an `async def` file calling something spelled `gather` / `create_task` / `ensure_future` /
@@ -106,7 +107,7 @@ class AsyncSessionSharedAcrossTasks(Rule):
         calls = own_nodes(node.body).calls
         for name in names:
             uses = _Uses(name)
-            node.body.visit(uses)
+            visit_read_only(node.body, uses)
             for call in calls:
                 if self.qualified_names(call.func) & ASYNC_GATHER:
                     self._gather(call, name)
@@ -232,7 +233,7 @@ def _uses(node: cst.CSTNode, session: str) -> bool:
     if isinstance(node, cst.Name):
         return node.value == session  # `tg.start_soon(load, db)`
     collect = _Uses(session)
-    node.visit(collect)
+    visit_read_only(node, collect)
     return bool(collect.found)
 
 
@@ -272,7 +273,7 @@ class _Awaits(cst.CSTVisitor):
         self.found: list[cst.Await] = []
 
     def of(self, body: cst.CSTNode) -> list[cst.Await]:
-        body.visit(self)
+        visit_read_only(body, self)
         return self.found
 
     def visit_Await(self, node: cst.Await) -> None:
@@ -283,7 +284,7 @@ class _Awaits(cst.CSTVisitor):
                 if name.value == self.name:
                     inner.hit = True
         mentions = Mentions()
-        node.expression.visit(mentions)
+        visit_read_only(node.expression, mentions)
         if mentions.hit:
             self.found.append(node)
 

@@ -19,6 +19,7 @@ from ..analysis.knowledge import (
 )
 from ..analysis.sessions import session_variable
 from .base import Rule
+from ..analysis.walk import visit_read_only
 
 # The screen trigger, what a file must contain for this rule to fire: a `for` loop (or comprehension) in
 # a file that spells `query(` / `scalars(` / `select(` / `execute(`. session_lint/engine/screen.py skips the rest.
@@ -362,5 +363,5 @@ def _reads(body: cst.CSTNode, name: str) -> list[cst.Attribute]:
             if isinstance(node.value, cst.Name) and node.value.value == name:
                 found.append(node)
 
-    body.visit(Reads())
+    visit_read_only(body, Reads())
     return found

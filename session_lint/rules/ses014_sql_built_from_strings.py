@@ -14,6 +14,7 @@ from ..analysis.project import module_file, parsed_file
 from ..analysis.knowledge import CONNECTION_CLASSES, ENGINE_BUILDERS, ENGINE_CLASSES, TEXT_CONSTRUCTS
 from ..analysis.sessions import own_nodes, session_variable
 from .base import Rule
+from ..analysis.walk import visit_read_only
 
 # The screen trigger, what a file must contain for this rule to fire: a call spelled `text` / `execute` /
 # `exec_driver_sql` (or an alias of `text`) and a string built by formatting. See session_lint/engine/screen.py.
@@ -461,7 +462,7 @@ def _calls_by_name(module: cst.Module) -> dict[str, list[cst.Call]]:
             if isinstance(node.func, cst.Name):
                 found.setdefault(node.func.value, []).append(node)
 
-    module.visit(Calls())
+    visit_read_only(module, Calls())
     return found
 
 
