@@ -53,6 +53,7 @@ from ..analysis.knowledge import (
     ASYNC_CREATE_TASK,
     ASYNC_GATHER,
     ASYNC_SESSION_AWAITABLE_METHODS,
+    SESSION_ONLY_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SLEEP,
     EAGER_LOAD_OPTIONS,
@@ -227,7 +228,7 @@ class Screen:
                     or (ends and _ends_owned_transaction(nodes))
                     or (slow and _may_hold_a_session_across(tree, nodes, self.slow_names, finder))
                     or (routes and _route_writes_without_commit(nodes))
-                    or (asynchronous and _async_constructs(asynchronous, nodes, finder))
+                    or (asynchronous and _async_constructs(asynchronous, nodes, finder, self.words.raw))
                     or (queries and _query_constructs(queries, nodes))
                     or (finder is not None and finder.found()))
         except RecursionError:
@@ -411,16 +412,19 @@ def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
     return frozenset(t for t in triggers if all(p.search(data) for p in _ASYNC_PREFILTERS[t]))
 
 
-def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None) -> bool:
+def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None,
+                      openers: frozenset[str]) -> bool:
     """Does the file contain what one of `triggers` looks for (see their description)?"""
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
     if "unawaited" in triggers:
+        nested = _nested_functions(nodes)
         for function in functions:
             inside = nodes.within(function)
             awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
-            if any(isinstance(n, ast.Call) and id(n) not in awaited and isinstance(n.func, ast.Attribute)
-                   and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(n.func.value, ast.Name)
-                   for n in inside):
+            receivers = {n.func.value.id for n in inside if isinstance(n, ast.Call) and id(n) not in awaited
+                         and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
+                         and isinstance(n.func.value, ast.Name)}
+            if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, openers):
                 return True
     if "shared_tasks" in triggers:
         words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
@@ -537,6 +541,97 @@ def _builds_string(node: ast.AST) -> bool:
     return ((isinstance(node, ast.JoinedStr) and any(isinstance(v, ast.FormattedValue) for v in node.values))
             or (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)))
             or _is_call_of(node, "format"))
+
+
+def _nested_functions(nodes: _Nodes) -> set[int]:
+    """ids of the functions defined inside another function (their free names may be its sessions)."""
+    found: set[int] = set()
+    for node in nodes.all:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found |= {id(n) for n in nodes.within(node)
+                      if n is not node and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))}
+    return found
+
+
+def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int], nested: bool,
+                       openers: frozenset[str]) -> bool:
+    """May one of `names` hold a session in this function (sessions.function_sessions, over-approximated)?
+    A name every binding of which may hold a session: a parameter with an annotation or a default, a
+    `with` target, an annotated name, a name assigned a call that is not a session coroutine's result
+    (`rows = await db.execute(q)` holds rows); a name the function uses like a session (awaits a
+    coroutine method of it and calls a session-only method); or, in a nested function, a name it does
+    not bind (a closure over the outer function's session). `openers`: the configured names that open
+    a session (a project factory method may be called `get`). With functions nested in this one, their
+    bindings are mixed with its own, so a binding that holds no session rules nothing out."""
+    bound: set[str] = set()
+    candidates: set[str] = set()
+    other: set[str] = set()  # bound at least once to something that holds no session
+    awaited_on, session_only = set(), set()
+    for node in inside:
+        if isinstance(node, ast.arguments):
+            for arg, default in _parameters_with_defaults(node):
+                bound.add(arg.arg)
+                may_inject = isinstance(default, ast.Call) or (arg.annotation is not None
+                                                               and not _plain_annotation(arg.annotation))
+                (candidates if may_inject else other).add(arg.arg)
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            bound.add(node.optional_vars.id)
+            candidates.add(node.optional_vars.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            bound.add(node.target.id)
+            candidates.add(node.target.id)
+        elif isinstance(node, (ast.Assign, ast.NamedExpr)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            opens = (isinstance(node, ast.NamedExpr) or len(node.targets) == 1) and isinstance(value, ast.Call) \
+                and not (isinstance(value.func, ast.Attribute) and value.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
+                         and value.func.attr not in openers)
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        bound.add(name.id)
+                        (candidates if opens and name is target else other).add(name.id)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension, ast.AugAssign)):
+            names_bound = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            bound |= names_bound
+            other |= names_bound
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            if node.func.attr in ASYNC_SESSION_AWAITABLE_METHODS and id(node) in awaited:
+                awaited_on.add(node.func.value.id)
+            if node.func.attr in SESSION_ONLY_METHODS:
+                session_only.add(node.func.value.id)
+    has_nested = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) for n in inside[1:])
+    if not has_nested:
+        candidates -= other  # sessions.function_sessions: a name also bound to anything else holds none
+    candidates |= awaited_on & session_only
+    if nested:
+        candidates |= names - bound
+    return bool(names & candidates)
+
+
+# builtins and typing names: an annotation made only of these names no session (`data: dict[str, Any]`)
+_PLAIN_TYPE_NAMES = _SCALAR_ANNOTATIONS | frozenset({
+    "dict", "Dict", "list", "List", "set", "Set", "frozenset", "FrozenSet", "tuple", "Tuple", "Any", "Optional",
+    "Union", "Sequence", "Mapping", "MutableMapping", "Iterable", "Iterator", "Callable", "type", "Type", "object",
+    "typing", "collections", "abc", "Literal"})
+
+
+def _plain_annotation(annotation: ast.expr) -> bool:
+    """Is the annotation made of builtin / typing names only (no name that may be a session type or
+    alias, no string that may spell one)?"""
+    for node in ast.walk(annotation):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return False
+        if isinstance(node, (ast.Name, ast.Attribute)) and _annotation_leaf(node) not in _PLAIN_TYPE_NAMES:
+            return False
+    return True
+
+
+def _parameters_with_defaults(args: ast.arguments) -> list[tuple[ast.arg, ast.expr | None]]:
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    found = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+    return found + [(a, None) for a in (args.vararg, args.kwarg) if a is not None]
 
 
 def _slow_call_lines(nodes: _Nodes, slow: frozenset[str]) -> list[int]:
