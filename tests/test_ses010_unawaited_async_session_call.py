@@ -122,3 +122,18 @@ def test_no_fix_in_a_generator_expression():
 
 def test_the_fix_is_not_safe():
     check_not_fixed(HEAD + "async def f(db: AsyncSession):\n    db.commit()\n", CODE, unsafe=False)
+
+
+def test_one_awaited_flush_does_not_make_a_session():
+    """polar's scripts/void_eligible_orders.py: `await manager.flush(...)` then the sync `manager.reset()`
+    on a job-queue manager; `flush` is both a coroutine and a session-only method name, which alone is
+    no evidence of a session."""
+    check_noop(
+        """
+        async def main(broker, redis):
+            async with JobQueueManager.open(broker, redis) as manager:
+                await manager.flush(broker, redis)
+                manager.reset()
+        """,
+        "SES010",
+    )

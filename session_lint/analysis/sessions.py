@@ -1033,17 +1033,20 @@ def _used_like_async_sessions(file: FileModel, function: cst.FunctionDef, names:
     (letta: `async with db_registry.async_session() as session:`, a helper no option can name)."""
     if not isinstance(function.body, cst.IndentedBlock):
         return set()
-    awaited, typed = set(), set()
+    awaited: dict[str, set[str]] = {}
+    typed: dict[str, set[str]] = {}
     for call in own_nodes(function.body).calls:
         func = call.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names):
             continue
         name, method = func.value.value, func.attr.value
         if method in SESSION_ONLY_METHODS:
-            typed.add(name)
+            typed.setdefault(name, set()).add(method)
         if method in ASYNC_SESSION_AWAITABLE_METHODS and isinstance(file.parent(call), cst.Await):
-            awaited.add(name)
-    return awaited & typed
+            awaited.setdefault(name, set()).add(method)
+    # two different methods: one `await manager.flush()` alone is no session (polar's JobQueueManager)
+    return {name for name in awaited.keys() & typed.keys()
+            if any(a != b for a in awaited[name] for b in typed[name])}
 
 # -- names that hold a session (SES012-SES014: the receiver of `.query(...)`, `.execute(...)`) ------
 
