@@ -104,7 +104,7 @@ def _receiver_class(file: FileModel, name: cst.Name, roots) -> str | None:
         names = file.qualified_names(annotation) if annotation is not None else set()
         found = {project_class(n, roots) for n in names}
     else:
-        value = _assigned_value(file, node)
+        value = assigned_value(file, node)
         if isinstance(value, cst.Await):
             value = value.expression
         names = file.qualified_names(value.func) if isinstance(value, cst.Call) else set()
@@ -120,7 +120,7 @@ def _generator_call(file: FileModel, node: cst.BaseExpression) -> cst.Call | Non
     scope = _scope(file, node) if isinstance(node, cst.Name) else None
     if scope is None:
         return None
-    values = [_assigned_value(file, a.node) for a in scope[node.value]
+    values = [assigned_value(file, a.node) for a in scope[node.value]
               if isinstance(a, Assignment) and not isinstance(a, ImportAssignment)]
     return values[0] if len(values) == 1 and isinstance(values[0], cst.Call) else None
 
@@ -205,7 +205,7 @@ def called_registry(file: FileModel, call: cst.Call) -> tuple[Flavor, cst.Call] 
     if any(isinstance(a, ImportAssignment) for a in assignments):
         return None  # imported: resolved by name (the configured factory or not a factory at all)
     for assignment in assignments:
-        value = _assigned_value(file, assignment.node)
+        value = assigned_value(file, assignment.node)
         flavor = built_registry_flavor(file, value)
         if flavor:
             return flavor, value
@@ -286,7 +286,7 @@ def _scope(file: FileModel, node: cst.CSTNode):
     return scopes.get(node) if scopes is not None else None
 
 
-def _assigned_value(file: FileModel, target: cst.CSTNode) -> cst.BaseExpression | None:
+def assigned_value(file: FileModel, target: cst.CSTNode) -> cst.BaseExpression | None:
     """The value of `target = value` / `target: T = value` (None for other bindings)."""
     parent = file.parent(target)
     if isinstance(parent, cst.AssignTarget) and parent.target is target:
@@ -1080,7 +1080,7 @@ def _binding_flavor(file: FileModel, binding) -> Flavor | None:
         item = file.parent(parent)
         found = session_block_target(file, item) if isinstance(item, cst.WithItem) else None
         return found[1] if found else None
-    value = _assigned_value(file, node)
+    value = assigned_value(file, node)
     if isinstance(value, cst.Await):
         value = value.expression
     if isinstance(value, cst.Call):

@@ -12,7 +12,7 @@ from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
 from ..analysis.project import module_file, parsed_file
 from ..analysis.knowledge import CONNECTION_CLASSES, ENGINE_BUILDERS, ENGINE_CLASSES, TEXT_CONSTRUCTS
-from ..analysis.sessions import own_nodes, session_variable
+from ..analysis.sessions import assigned_value, own_nodes, session_variable
 from .base import Rule
 from ..analysis.walk import visit_read_only
 
@@ -477,14 +477,12 @@ def _counts(node: cst.BaseExpression, first: bool) -> bool:
 
 
 def _assigned(rule: Rule, target: cst.CSTNode) -> cst.BaseExpression | None:
-    """The value of `target = value`, `target: T = value` or `target += value`."""
+    """The value of `target = value`, `target: T = value` (sessions.assigned_value) or `target += value`
+    (a string built up piece by piece is built from each piece)."""
     parent = rule.parent(target)
-    if isinstance(parent, cst.AssignTarget):
-        statement = rule.parent(parent)
-        return statement.value if isinstance(statement, cst.Assign) else None
-    if isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is target:
+    if isinstance(parent, cst.AugAssign) and parent.target is target:
         return parent.value
-    return None
+    return assigned_value(rule.context, target)
 
 
 def _literal(node: cst.BaseExpression) -> str | None:
