@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -17,7 +17,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from ..config import Config
 from .deep import deep
-from . import edits
+from . import edits, windows
 from ..diagnostics import Diagnostic, syntax_error
 from .long_strings import blank_long_strings
 from .metadata import visit_with_rules
@@ -139,41 +139,78 @@ def _parse_blanked(source: str) -> cst.Module | None:
 @deep  # deep input recurses deeply: see session_lint/engine/deep.py
 def run_rules(source: str, path: str, config: Config) -> LintRun:
     """Parse and visit with every selected rule; noqa'd diagnostics are dropped."""
+    if len(source) > windows.WINDOWED_ABOVE:
+        windowed = _run_windowed(source, path, config)
+        if windowed is not None:
+            return windowed
     parsed, blanked = parse(source, path)
     if isinstance(parsed, Diagnostic):
         found = [parsed] if config.is_selected(parsed.code, path) else []
         return LintRun(source, None, found)
     run = _run_rules(source, parsed, path, config)
     if blanked:  # fixes would write the blanked strings back: report the findings without them
-        for diagnostic in run.diagnostics:
-            diagnostic.fix, diagnostic.fix_spans = None, []
+        _without_fixes(run.diagnostics)
         run.module = None
     return run
 
 
 def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> LintRun:
+    found = _findings(source, module, path, config)
+    if isinstance(found, Diagnostic):
+        return LintRun(source, None, [found])
+    return LintRun(source, module, sorted(apply_noqa(found, source), key=lambda d: d.sort_key))
+
+
+def _run_windowed(source: str, path: str, config: Config) -> LintRun | None:
+    """The findings of a very large module, a window of it at a time (session_lint/engine/windows.py),
+    without fixes; None when it cannot be cut up (the whole-module path then says why)."""
+    found = windows.chunks(source) if too_deep(source, path) is None else None
+    if found is None:
+        return None
+    diagnostics: list[Diagnostic] = []
+    for window in windows.windows(found):
+        try:
+            module = cst.parse_module(window.text)
+        except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
+            return None
+        in_window = _findings(window.text, module, path, config, window.file_line)
+        if isinstance(in_window, Diagnostic):
+            return LintRun(source, None, [in_window])
+        diagnostics.extend(d for d in in_window if window.owns(d.line))
+        del module, in_window  # (one window's tree at a time)
+    _without_fixes(diagnostics)
+    return LintRun(source, None, sorted(apply_noqa(diagnostics, source), key=lambda d: d.sort_key))
+
+
+def _without_fixes(diagnostics: list[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        diagnostic.fix, diagnostic.fix_spans = None, []
+
+
+def _findings(source: str, module: cst.Module, path: str, config: Config,
+              line_map: Callable[[int], int] | None = None) -> list[Diagnostic] | Diagnostic:
+    """Every selected rule's diagnostics for `module` (noqa not applied), or SES999 when it is too
+    deep to analyse. `line_map`: `module` is a window of the file (its lines -> the file's)."""
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path)]
     if not rule_classes:
-        return LintRun(source, module, [])
+        return []
     words = scope_words(config, [r.code for r in rule_classes])
     try:
         scope_module = slice_for_scope(module, words) if words is not None else module
     except RecursionError:  # deeper than even the deep stack allows (session_lint/engine/deep.py)
-        return LintRun(source, None, [_too_deep_to_analyse(path)])
+        return _too_deep_to_analyse(path)
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = FileModel(path=path, config=config, module=module, module_name=module_name.name,
                             package=module_name.package, source=source)
         rules = [cls(context) for cls in rule_classes]
         try:
-            visit_with_rules(module, rules, scope_module, context)
+            visit_with_rules(module, rules, scope_module, context, line_map)
             break
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue
         except RecursionError:
-            return LintRun(source, None, [_too_deep_to_analyse(path)])
-    diagnostics = [d for rule in rules for d in rule.diagnostics]
-    diagnostics = sorted(apply_noqa(diagnostics, source), key=lambda d: d.sort_key)
-    return LintRun(source, module, diagnostics)
+            return _too_deep_to_analyse(path)
+    return [d for rule in rules for d in rule.diagnostics]
 
 
 def _too_deep_to_analyse(path: str) -> Diagnostic:

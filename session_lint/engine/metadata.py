@@ -123,9 +123,11 @@ class _Positions(_Lazy):
     report and the functions they analyse, rarely for every statement of a file.
     """
 
-    def __init__(self, module: cst.Module, parents: _Parents, stack: list[cst.CSTNode]) -> None:
+    def __init__(self, module: cst.Module, parents: _Parents, stack: list[cst.CSTNode],
+                 line_map: Callable[[int], int] | None = None) -> None:
         super().__init__(lambda: _position_ranges(module))
         self.module = module
+        self.line_map = line_map  # a window of a larger file: its line -> the file's line (windows.py)
         self.parents = parents
         self.stack = stack  # the traversal's current path: stack[1] is the current top-level statement
         self.by_statement: dict[cst.CSTNode, tuple[Mapping, int]] = {}
@@ -138,7 +140,7 @@ class _Positions(_Lazy):
             line += sum(_line_count(module.code_for_node(empty)) for empty in module.header)
             self._first_lines = {}
             for statement in module.body:
-                self._first_lines[statement] = line
+                self._first_lines[statement] = line if self.line_map is None else self.line_map(line)
                 line += _line_count(module.code_for_node(statement))
         return self._first_lines
 
@@ -224,7 +226,8 @@ def _scopes(module: cst.Module) -> Mapping:
 class ModuleMetadata:
     """The metadata mappings rules read through `get_metadata`, for one module."""
 
-    def __init__(self, module: cst.Module, scope_module: cst.Module | None = None) -> None:
+    def __init__(self, module: cst.Module, scope_module: cst.Module | None = None,
+                 line_map: Callable[[int], int] | None = None) -> None:
         self.stack: list[cst.CSTNode] = []  # the rules' traversal: path from the module to the current node
         self.parents = _Parents(module, self.stack)
         scopes = _Lazy(lambda: _scopes(scope_module or module))
@@ -232,7 +235,7 @@ class ModuleMetadata:
             ParentNodeProvider: self.parents,
             ScopeProvider: scopes,
             QualifiedNameProvider: _QualifiedNames(scopes),
-            PositionProvider: _Positions(module, self.parents, self.stack),
+            PositionProvider: _Positions(module, self.parents, self.stack, line_map),
         }
 
 
@@ -276,11 +279,12 @@ class _RuleTraversal:
 
 
 def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor],
-                     scope_module: cst.Module | None = None, file: FileModel | None = None) -> None:
+                     scope_module: cst.Module | None = None, file: FileModel | None = None,
+                     line_map: Callable[[int], int] | None = None) -> None:
     """Visit `module` once with every rule, metadata resolved as the rules ask for it (scopes from
     `scope_module`, the statements of `module` name resolution depends on: scope_slice.py). The
     file's model (what the rules and the analysis query) reads the same metadata."""
-    metadata = ModuleMetadata(module, scope_module)
+    metadata = ModuleMetadata(module, scope_module, line_map)
     for rule in rules:
         rule.metadata = metadata.providers
     if file is not None:

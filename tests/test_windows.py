@@ -1,0 +1,165 @@
+"""A very large module is linted a window of top-level statements at a time, with the same findings."""
+
+from __future__ import annotations
+
+import subprocess
+from contextlib import contextmanager
+import sys
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from helpers import REAL, real_project_sources
+
+import session_lint.engine.linter as linter
+from session_lint.config import Config
+from session_lint.engine import windows
+from session_lint.engine.linter import fix_source, lint_source
+from session_lint.engine.runner import screen_for
+from session_lint.rules import all_rules
+
+ROOT = Path(__file__).parent.parent
+MODULE = str(ROOT / "tests" / "project" / "app" / "module.py")
+sys.path.insert(0, str(ROOT / "bench"))
+import dense_module  # noqa: E402  (the benchmark's generator of session-dense service modules)
+
+
+def findings(source: str, path: str, config: Config) -> list[tuple]:
+    return [(d.code, d.line, d.column, d.end_line, d.end_column, d.message)
+            for d in lint_source(source, path, config)]
+
+
+@contextmanager
+def windowed(monkeypatch, size: int):
+    """Every module windowed, `size` characters of own statements per window (1: one statement each)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(windows, "WINDOWED_ABOVE", 0)
+        patched.setattr(windows, "WINDOW_SIZE", size)
+        yield
+
+
+def same_windowed_and_whole(source: str, path: str, config: Config, monkeypatch, sizes=(1, 400)) -> None:
+    whole = findings(source, path, config)
+    for size in sizes:
+        with windowed(monkeypatch, size):
+            assert findings(source, path, config) == whole, (path, size)
+
+
+@pytest.mark.parametrize("source", [
+    "import a\n# c\n\n@dec\ndef f():\n    return a\n  # indented comment\nx = 1; y = 2\nclass C:\n    pass\n\n# end",
+    "import a\r\nif a:\r\n    b = 1\r\nelse:\r\n    b = 2\r\n",
+    "x = 1\n",
+    'x = """\nline\n"""\ndef f(): return x\n\n\n',
+])
+def test_chunks_are_the_module_cut_at_top_level_statements(source):
+    chunks = windows.chunks(source)
+    assert "".join(chunk.text for chunk in chunks) == source
+    assert [chunk.first_line for chunk in chunks[1:]] == [chunk.last_line + 1 for chunk in chunks[:-1]]
+    for chunk in chunks:  # each chunk parses alone: whole statements
+        cst.parse_module(chunk.text)
+
+
+def test_a_window_holds_the_non_definitions_and_the_definitions_it_names():
+    source = ("from core.database import SessionLocal\n\nLIMIT = 3\n\n"
+              "def helper(db):\n    return db.close()\n\n"
+              "class User:\n    pass\n\n"
+              "def unrelated():\n    return 1\n\n"
+              "def load(uid):\n    db = SessionLocal()\n    user = db.get(User, uid)\n    helper(db)\n    return user\n")
+    chunks = windows.chunks(source)
+    last = windows.windows(chunks, size=1)[-1]
+    assert last.text == ("from core.database import SessionLocal\n\nLIMIT = 3\n\n"
+                         "def helper(db):\n    return db.close()\n\n"
+                         "class User:\n    pass\n\n"
+                         "def load(uid):\n    db = SessionLocal()\n    user = db.get(User, uid)\n    helper(db)\n"
+                         "    return user\n")
+    assert last.own_lines == [(13, 18)]
+    assert [last.file_line(line) for line in (1, 5, 8, 11, 15)] == [1, 5, 8, 14, 18]
+
+
+def test_rule_examples_give_the_same_findings(monkeypatch):
+    for rule in all_rules():
+        for source in (*rule.VALID, *rule.INVALID):
+            same_windowed_and_whole(source, MODULE, Config(), monkeypatch)
+
+
+def test_fixture_and_project_files_give_the_same_findings(monkeypatch):
+    files = [*(ROOT / "fixtures").rglob("*.py"), *(ROOT / "tests" / "project").rglob("*.py")]
+    for file in files:
+        same_windowed_and_whole(file.read_text(encoding="utf-8"), str(file), Config.discover(file.parent),
+                                monkeypatch)
+
+
+def test_a_dense_service_module_gives_the_same_findings(tmp_path, monkeypatch):
+    path = dense_module.write(tmp_path, 1500)
+    config = Config.discover(path.parent)
+    source = path.read_text(encoding="utf-8")
+    assert len(findings(source, str(path), config)) > 50
+    same_windowed_and_whole(source, str(path), config, monkeypatch, sizes=(1, 5000))
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=f"no real projects under {REAL}")
+def test_real_project_files_give_the_same_findings(monkeypatch):
+    checked = 0
+    for file, source, config in real_project_sources(sample=8):
+        if screen_for(config, str(file)).check(source.encode(), str(file)):
+            same_windowed_and_whole(source, str(file), config, monkeypatch, sizes=(2000,))
+            checked += 1
+    assert checked
+
+
+def large_module(functions: int, noqa_every_other: bool = False) -> str:
+    """`functions` functions reading an expired object after its session block (SES005 at 8 + 6i, col 12)."""
+    body = "".join(f"\n\ndef load_{i}(uid):\n    with get_db_session() as db:\n        user = db.get(User, uid)\n"
+                   f"    return user.email{'  # noqa: SES005' if noqa_every_other and i % 2 == 0 else ''}\n"
+                   for i in range(functions))
+    return "from core.database import get_db_session\nfrom app.models import User\n" + body
+
+
+FUNCTIONS = windows.WINDOWED_ABOVE // 80
+
+
+def test_a_module_above_the_limit_is_parsed_a_window_at_a_time(monkeypatch):
+    monkeypatch.setattr(windows, "WINDOWED_ABOVE", 20_000)  # (the real limits, scaled down)
+    monkeypatch.setattr(windows, "WINDOW_SIZE", 6_000)
+    functions = 300
+    source = large_module(functions, noqa_every_other=True)
+    assert len(source) > windows.WINDOWED_ABOVE
+    parsed: list[int] = []
+    real_parse = cst.parse_module
+    monkeypatch.setattr(linter.cst, "parse_module", lambda text: parsed.append(len(text)) or real_parse(text))
+    found = lint_source(source, MODULE, Config())
+    assert len(parsed) > 3 and max(parsed) < windows.WINDOW_SIZE + 1000
+    # each function's read of the expired `user.email`, once, on its own line; noqa'd ones dropped
+    assert [(d.code, d.line, d.column) for d in found] == [("SES005", 8 + 6 * i, 12) for i in range(1, functions, 2)]
+    assert all(d.fix is None for d in found)
+
+
+def test_fix_leaves_a_windowed_module_unchanged(monkeypatch):
+    source = next(example for rule in all_rules() for example in rule.INVALID
+                  if fix_source(example, MODULE, Config(), unsafe_fixes=True).applied)
+    with windowed(monkeypatch, 1):
+        result = fix_source(source, MODULE, Config(), unsafe_fixes=True)
+        assert (result.source, result.applied) == (source, 0)
+        assert [(d.code, d.line, d.fix) for d in result.remaining] == \
+            [(d.code, d.line, None) for d in lint_source(source, MODULE, Config())]
+        assert result.remaining
+
+
+def test_the_cli_reports_a_windowed_module_and_leaves_it_unfixed(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.session-lint]\nsession-module = "core.database"\n')
+    filler = '\n\nNOTES = """\n' + "a line of text\n" * (windows.WINDOWED_ABOVE // 15) + '"""\n'
+    (tmp_path / "big.py").write_text(large_module(3) + filler)
+    (tmp_path / "small.py").write_text(large_module(3))
+    before = (tmp_path / "big.py").read_text()
+
+    def session_lint(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "session_lint", "--no-cache", *args], cwd=tmp_path,
+                              capture_output=True, text=True)
+
+    out = session_lint("--statistics", "big.py")
+    assert (out.returncode, out.stdout, out.stderr) == (1, "3\tSES005\t[ ] detached-instance-access\n", "")
+    assert session_lint("--statistics", "small.py").stdout == "3\tSES005\t[-] detached-instance-access\n"
+    out = session_lint("--fix", "--unsafe-fixes", ".")
+    assert out.returncode == 1, out.stderr
+    assert (tmp_path / "big.py").read_text() == before
+    assert (tmp_path / "small.py").read_text() != large_module(3)
