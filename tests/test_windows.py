@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 from contextlib import contextmanager
 import sys
@@ -13,7 +14,7 @@ from helpers import REAL, real_project_sources
 
 import session_lint.engine.linter as linter
 from session_lint.config import Config
-from session_lint.engine import windows
+from session_lint.engine import screen as screen_module, windows
 from session_lint.engine.linter import fix_source, lint_source
 from session_lint.engine.runner import screen_for
 from session_lint.rules import all_rules
@@ -57,6 +58,44 @@ def test_chunks_are_the_module_cut_at_top_level_statements(source):
     assert [chunk.first_line for chunk in chunks[1:]] == [chunk.last_line + 1 for chunk in chunks[:-1]]
     for chunk in chunks:  # each chunk parses alone: whole statements
         cst.parse_module(chunk.text)
+
+
+TRICKY = ('X = """\ndef f(): pass\nelse\n"""\n@dec\ndef g():\n    pass\nif a:\n    pass\nelse:\n    pass\n'
+          'z = (\n1,\n)\nw = 1 + \\\n2\ntry:\n    pass\nexcept E:\n    pass\nfinally:\n    pass\n'
+          "class C:\n    '''\nclass D:\n'''\n")
+
+
+def test_the_pieces_ast_parses_end_at_top_level_statements(monkeypatch):
+    whole = windows.chunks(TRICKY)
+    monkeypatch.setattr(windows, "PIECE_SIZE", 1)  # every line that may begin a statement is tried as a cut
+    assert windows.chunks(TRICKY) == whole
+    assert [chunk.first_line for chunk in whole] == [1, 5, 8, 12, 15, 17, 23]
+
+
+@pytest.mark.parametrize("tail, expected", [
+    ("def (:\n", ("SyntaxError: invalid syntax", 5)),
+    ("y = " + "(" * 300 + ")" * 300 + "\n", ("file is too deeply nested to parse (too many nested parentheses)", 205)),
+], ids=["syntax-error", "too-deep"])
+def test_a_huge_module_that_does_not_parse_is_reported_from_its_pieces(monkeypatch, tail, expected):
+    monkeypatch.setattr(linter, "AST_SCREEN_LIMIT", 20_000)
+    monkeypatch.setattr(windows, "WINDOWED_ABOVE", 10_000)
+    monkeypatch.setattr(windows, "PIECE_SIZE", 2_000)
+    parsed: list[int] = []
+    real_parse = ast.parse
+    monkeypatch.setattr(windows.ast, "parse", lambda text, *args: parsed.append(len(text)) or real_parse(text, *args))
+    source = "x = 1\n" * 5_000 + tail
+    found = lint_source(source, MODULE, Config())
+    assert [(d.code, d.message, d.line, d.column) for d in found] == [("SES999", expected[0], 5_001, expected[1])]
+    assert max(parsed) < 2 * 2_000 + 1_000  # (the piece holding the error: one doubling)
+
+
+def test_the_screen_leaves_a_module_too_large_for_its_tree_to_the_windowed_lint(monkeypatch):
+    source = b"from core.database import SessionLocal\n\ndef f():\n    return 1\n"
+    screen = screen_for(Config(), MODULE)
+    assert not screen.check(source, MODULE)
+    monkeypatch.setattr(screen_module, "AST_SCREEN_LIMIT", len(source) - 1)
+    monkeypatch.setattr(screen_module.ast, "parse", None)  # never parsed
+    assert screen.check(source, MODULE)
 
 
 def test_a_window_holds_the_non_definitions_and_the_definitions_it_names():

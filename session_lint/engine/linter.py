@@ -25,7 +25,7 @@ from ..analysis.names import fallback_module_name, module_name_for
 from ..analysis.model import FileModel
 from ..rules import all_rules
 from .scope_slice import slice_for_scope
-from .screen import scope_words
+from .screen import AST_SCREEN_LIMIT, scope_words
 
 MAX_FIX_ROUNDS = 10
 
@@ -164,7 +164,16 @@ def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> Li
 def _run_windowed(source: str, path: str, config: Config) -> LintRun | None:
     """The findings of a very large module, a window of it at a time (session_lint/engine/windows.py),
     without fixes; None when it cannot be cut up (the whole-module path then says why)."""
-    found = windows.chunks(source) if too_deep(source, path) is None else None
+    try:
+        found = windows.chunks(source)
+    except windows.Unparsable as exc:
+        if len(source) <= AST_SCREEN_LIMIT:
+            return None  # the whole-module path reports it, as for any file
+        # (parsing all of it at once is what this path avoids; CPython's verdict is the report)
+        message = (f"file is too deeply nested to parse ({exc.message})" if exc.message in _DEPTH_SYNTAX_ERRORS
+                   else f"SyntaxError: {exc.message}")
+        error = syntax_error(path, message, exc.line, exc.column)
+        return LintRun(source, None, [error] if config.is_selected(error.code, path) else [])
     if found is None:
         return None
     diagnostics: list[Diagnostic] = []

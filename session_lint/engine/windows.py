@@ -26,11 +26,17 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 WINDOWED_ABOVE = 350_000  # characters: about 10,000 lines of dense code, 210 MB in one piece
 WINDOW_SIZE = 100_000  # characters of a window's own statements (its context comes on top)
 
+PIECE_SIZE = 50_000  # characters `ast` parses at a time to find the top-level statements (~7 MB of tree)
+
+_NOT_A_START = frozenset(" \t\f\r\n#@)]}")
+_CONTINUATION = re.compile(r"(?:else|elif|except|finally)\b")  # (`case` lines are indented)
+_DEPTH_ERRORS = frozenset({"too many nested parentheses", "too many levels of indentation"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINE_END = re.compile(r"\r\n|\r|\n")  # line breaks as LibCST and CPython count them
 
@@ -63,29 +69,79 @@ class Window:
 
 
 def chunks(source: str) -> list[Chunk] | None:
-    """The module's top-level statements as chunks of whole lines, in order; None when CPython
-    cannot parse it (the whole-module path reports why)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    """The module's top-level statements as chunks of whole lines, in order (None: it has none).
+    Raises Unparsable when CPython cannot parse it."""
+    texts = [line + brk for line, brk in zip(_LINE_END.split(source), [*_LINE_END.findall(source), ""])]
+    if texts and not texts[-1]:
+        texts.pop()  # (the empty "line" after a final line break)
+    ends = _statement_ends(texts)
+    if not ends:
         return None
-    if not tree.body:
-        return None
-    ends = sorted({statement.end_lineno for statement in tree.body})
-    binds = {statement.end_lineno: _binds(statement) for statement in tree.body}
-    del tree  # (the largest object of a windowed run: gone before LibCST starts)
-    lines = _LINE_END.split(source)
-    breaks = _LINE_END.findall(source)
     found, first = [], 1
-    for index, end in enumerate(ends):
-        last = len(lines) if index == len(ends) - 1 else end  # the last chunk takes the file's end
-        text = "".join(line + brk for line, brk in zip(lines[first - 1:last], breaks[first - 1:last]))
-        if last == len(lines):  # (zip stopped before the text after the last line break, if any)
-            text += lines[-1]
-        last = min(last, len(breaks)) if text.endswith(("\n", "\r")) else last  # (no line after the last break)
-        found.append(Chunk(first, last, text, frozenset(_IDENTIFIER.findall(text)), binds[end]))
+    for index, (end, binds) in enumerate(ends):
+        last = len(texts) if index == len(ends) - 1 else end  # the last chunk takes the file's end
+        text = "".join(texts[first - 1:last])
+        found.append(Chunk(first, last, text, frozenset(_IDENTIFIER.findall(text)), binds))
         first = last + 1
     return found
+
+
+def _statement_ends(texts: list[str]) -> list[tuple[int, frozenset[str] | None]]:
+    """(last line, what it binds) of each top-level statement."""
+    ends: dict[int, frozenset[str] | None] = {}
+    for offset, tree in ast_pieces(texts):
+        for statement in tree.body:
+            ends[offset + statement.end_lineno] = _binds(statement)
+    return sorted(ends.items())
+
+
+class Unparsable(Exception):
+    """CPython cannot parse the module (a syntax error, or nesting too deep for it)."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+def ast_pieces(texts: list[str]) -> Iterator[tuple[int, ast.Module]]:
+    """The module whose lines are `texts`, parsed by `ast` a piece of about PIECE_SIZE characters
+    at a time, so no tree holds the whole of a huge module: (lines before the piece, its tree).
+
+    A piece starts where the previous one ended and ends before a line starting at column 0 with
+    code that can begin a statement. Such a line may still lie inside a string or brackets (or
+    be an `else:` / a decorated `def`): then the piece does not parse (an unterminated string or
+    bracket, a decorator without its definition) and it grows to a later such line. A piece that
+    parses ends where a top-level statement ends."""
+    start = 0
+    while start < len(texts):
+        end = _cut_after(texts, start, PIECE_SIZE)
+        while True:
+            try:
+                tree = ast.parse("".join(texts[start:end]))
+                break
+            except SyntaxError as exc:
+                if end >= len(texts) or exc.msg in _DEPTH_ERRORS:
+                    raise Unparsable(exc.msg, start + (exc.lineno or 1), exc.offset or 1) from None
+                end = _cut_after(texts, start, 2 * sum(len(text) for text in texts[start:end]))
+            except (ValueError, RecursionError, MemoryError) as exc:
+                raise Unparsable(str(exc) or type(exc).__name__) from None
+        yield start, tree
+        del tree
+        start = end
+
+
+def _cut_after(texts: list[str], start: int, size: int) -> int:
+    """The first line index after `size` characters from `start` that may begin a top-level
+    statement (or the end)."""
+    index, length = start, 0
+    while index < len(texts) and (length < size or not _may_begin_statement(texts[index])):
+        length += len(texts[index])
+        index += 1
+    return index
+
+
+def _may_begin_statement(line: str) -> bool:
+    return bool(line) and line[0] not in _NOT_A_START and not _CONTINUATION.match(line)
 
 
 def _binds(statement: ast.stmt) -> frozenset[str] | None:
