@@ -10,17 +10,21 @@ module, SES003 reads `SessionDep = Annotated[...]` aliases from the module that
 defines them). So an entry also records the (mtime, size) of the project modules the
 linted file imports, found the way the rules find them (`project.find_module_source`),
 and, for a test module, the conftest.py files its fixtures come from; it is a miss when one of
-them changed. Files the screen skipped depend on nothing else.
+them changed. Every entry, even one for a file the screen skipped, also depends on the
+`session-module` (the screen's words include the helpers and factory methods it defines).
+
+Every file gets an entry, also one the prefilter skips: a warm run then looks each file up
+before any screen, so it never builds a screen (which reads the session module) nor loads
+the analysis, and it starts no worker pool when every file is a hit (engine/parallel.py).
 
 Layout (like ruff's): `<config root>/.session_lint_cache/` with a `.gitignore` holding
-`*` and a CACHEDIR.TAG, entries in `v1/<2 hex>/<key>`. Each entry is written to a
+`*` and a CACHEDIR.TAG, entries in `v2/<2 hex>/<key>`. Each entry is written to a
 temporary file and renamed into place, so concurrent runs never see half an entry;
 an unreadable or corrupt entry is a miss and is overwritten.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import pickle
@@ -30,19 +34,19 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import __version__
-from ..analysis.ast_imports import imported_names
 from ..config import Config
 from ..diagnostics import Diagnostic
-from ..discovery import is_project_test_path
-from ..analysis.project import find_module_source, search_roots
-from ..analysis.pytest_fixtures import conftest_chain
+
+# The analysis (project modules, imports, fixtures) is imported by `project_dependencies`, which
+# only a miss needs: a warm run looks entries up without it.
 
 CACHE_DIR = ".session_lint_cache"
-_FORMAT = "v1"
+_FORMAT = "v2"  # v2: an entry for every file, the session module a dependency of each
 _CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                  "# This file is a cache directory tag created by session-lint.\n")
 
 Deps = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of project modules a result depends on
+Stats = dict[str, "tuple[int, int] | None"]  # path -> (mtime_ns, size), None when it cannot be stat()ed
 
 
 @lru_cache(maxsize=1)
@@ -97,7 +101,9 @@ class Cache:
     def _entry(self, key: str) -> Path:
         return self.directory / key[:2] / key
 
-    def get(self, key: str, display: str) -> list[Diagnostic] | None:
+    def get(self, key: str, display: str, stats: Stats | None = None) -> list[Diagnostic] | None:
+        """The stored diagnostics, or None (a miss). `stats` memoises the dependencies' stat() over
+        one run's lookups (many entries share one: the session module); a run is one snapshot."""
         try:
             with open(self._entry(key), "rb") as handle:
                 stored_key, deps, diagnostics = pickle.load(handle)
@@ -105,15 +111,15 @@ class Cache:
             return None
         except Exception:  # corrupt, truncated or from another format: a miss (overwritten later)
             return None
-        if stored_key != key or not _deps_unchanged(deps):
+        if stored_key != key or not _deps_unchanged(deps, {} if stats is None else stats):
             return None
         for diagnostic in diagnostics:
             diagnostic.path = display  # the same file may be named differently on the command line
         return diagnostics
 
     def put(self, key: str, path: Path, data: bytes, diagnostics: list[Diagnostic], linted: bool) -> None:
-        """Store a result; `linted` says whether LibCST ran (only then can it depend on other files)."""
-        deps = project_dependencies(path, data, self.config) if linted else ()
+        """Store a result; `linted` says whether LibCST ran (only then does it depend on the file's imports)."""
+        deps = project_dependencies(path, data, self.config, linted)
         entry = self._entry(key)
         try:
             self._prepare(entry.parent)
@@ -151,39 +157,56 @@ def _write_atomic_text(target: Path, text: str) -> None:
     os.replace(tmp, target)
 
 
-def _deps_unchanged(deps: Deps) -> bool:
+def _deps_unchanged(deps: Deps, stats: Stats) -> bool:
     for dep, mtime_ns, size in deps:
-        try:
-            st = os.stat(dep)
-        except OSError:
-            return False
-        if st.st_mtime_ns != mtime_ns or st.st_size != size:
+        if dep not in stats:
+            try:
+                st = os.stat(dep)
+                stats[dep] = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                stats[dep] = None
+        if stats[dep] != (mtime_ns, size):
             return False
     return True
 
 
-def project_dependencies(path: Path, data: bytes, config: Config) -> Deps:
-    """The project modules a lint result of `path` may depend on: every module it imports (and
-    `module.name` for `from module import name`), plus the deprecated table's new modules."""
-    try:
-        tree = ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return ()
-    package = _package(Path(os.path.abspath(path)).parent)
-    dotted: set[str] = {new.rpartition(".")[0] for _, new in config.deprecated} | {new for _, new in config.deprecated}
-    for imported in imported_names(ast.walk(tree), package):
-        if not imported.is_from:
-            dotted.add(imported.written)
-        elif imported.module:
-            dotted.add(imported.module)
-            if not imported.is_star:
-                dotted.add(f"{imported.module}.{imported.name}")
+def project_dependencies(path: Path, data: bytes, config: Config, linted: bool = True) -> Deps:
+    """The project modules a result for `path` may depend on: the session module (the screen reads
+    its helpers), a test module's conftest.py files, and when LibCST ran (`linted`) every module
+    the file imports (and `module.name` for `from module import name`) and the deprecated
+    table's new modules."""
+    import ast
+
+    from ..analysis.ast_imports import imported_names
+    from ..analysis.project import find_module_source, search_roots
+    from ..analysis.pytest_fixtures import conftest_chain
+    from ..discovery import is_project_test_path
+
+    dotted: set[str] = {config.session_module}
+    if linted:
+        try:
+            tree = ast.parse(data)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+        if tree is not None:
+            package = _package(Path(os.path.abspath(path)).parent)
+            dotted |= {new.rpartition(".")[0] for _, new in config.deprecated} | {new for _, new in config.deprecated}
+            for imported in imported_names(ast.walk(tree), package):
+                if not imported.is_from:
+                    dotted.add(imported.written)
+                elif imported.module:
+                    dotted.add(imported.module)
+                    if not imported.is_star:
+                        dotted.add(f"{imported.module}.{imported.name}")
     try:
         roots = search_roots(path, config.root)
     except OSError:
         return ()
     found: dict[str, tuple[str, int, int]] = {}
     sources = [find_module_source(name, roots) for name in sorted(d for d in dotted if d)]
+    # the screen reads the session module from these roots (engine/screen.py, `_unlisted_helpers`)
+    screen_roots = tuple(dict.fromkeys(p.resolve() for p in (config.root, Path.cwd()) if p is not None))
+    sources.append(find_module_source(config.session_module, screen_roots) if config.session_module else None)
     if is_project_test_path(path, config.root):  # its fixtures' sessions are read from these
         sources += conftest_chain(Path(path).resolve(), config.root.resolve() if config.root else None)
     for source in sources:

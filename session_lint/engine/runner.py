@@ -8,16 +8,21 @@ import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from .deep import deep
 from ..diagnostics import Diagnostic, Fix, syntax_error
 from ..rules import rule_codes
-from .screen import Screen
 from ..sourcefile import Source, SourceError, write_atomic
 
-# The engine (LibCST and the rules) is imported by the functions that lint: a run where every
-# file is screened out or cached never loads it (about a third of a second per process).
+if TYPE_CHECKING:
+    from .screen import Screen
+
+# The engine (LibCST and the rules) is imported by the functions that lint, and the screen (with
+# the `ast` analysis it uses) by `screen_for`: a run where every file is screened out never loads
+# LibCST (about a third of a second per process), and a warm run, where the cache answers for
+# every file, loads neither.
 
 
 class Mode(enum.Enum):
@@ -131,6 +136,8 @@ def _write_failed(outcome: FileOutcome, exc: Exception) -> None:
 
 @lru_cache(maxsize=256)
 def _screen(config: Config, codes: tuple[str, ...]) -> Screen:
+    from .screen import Screen
+
     return Screen(config, codes)
 
 
