@@ -250,12 +250,14 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
     jobs: list[tuple[Path, Config]] = []
     for root in paths:
         root_config = configs.for_path(root)
+        resolved_root = (root if root.is_dir() else root.parent).resolve()
         by_directory: dict[Path, Config] = {}  # (resolving every file's directory was most of discovery)
         for file in discover([root], root_config.is_excluded):
-            if file.parent not in by_directory:
-                by_directory[file.parent] = configs.for_path(file) \
-                    if file.parent.resolve() != root.resolve() else root_config
-            jobs.append((file, by_directory[file.parent]))
+            directory = file.parent
+            if directory not in by_directory:
+                resolved = directory.resolve()
+                by_directory[directory] = configs.for_path(resolved) if resolved != resolved_root else root_config
+            jobs.append((file, by_directory[directory]))
     # session_lint/engine/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
     options = Options(mode, unsafe_fixes, with_edits=output_format in ("json", "sarif"), use_cache=use_cache)
     return run_jobs(jobs, options, workers)
