@@ -146,13 +146,16 @@ def discover(paths: list[Path], is_excluded: Callable[[Path], bool],
         ignores = _GitIgnores()
         for parent in reversed(root.resolve().parents):  # .gitignore files above the root apply too
             ignores.load(str(parent))
-        yield from _walk(root, ignores, is_excluded, seen, warn_once)
+        yield from _walk(root, None, ignores, is_excluded, seen, warn_once)
 
 
-def _walk(directory: Path, ignores: _GitIgnores, is_excluded, seen: set[Path], warn) -> Iterator[Path]:
+def _walk(directory: Path, resolved_directory: str | None, ignores: _GitIgnores, is_excluded, seen: set[Path],
+          warn) -> Iterator[Path]:
+    """`resolved_directory`: known below the root (the walk follows no directory symlink)."""
     depth = len(ignores.specs)
     try:
-        resolved_directory = str(directory.resolve())
+        if resolved_directory is None:
+            resolved_directory = str(directory.resolve())
         ignores.load(resolved_directory)
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except (OSError, RuntimeError) as exc:
@@ -170,11 +173,12 @@ def _visit(entry: os.DirEntry, resolved_directory: str, ignores: _GitIgnores, is
            seen: set[Path], warn) -> Iterator[Path]:
     """The files to lint at one directory entry (raises OSError/RuntimeError when it cannot be read)."""
     if entry.is_dir(follow_symlinks=False):
-        if _is_skipped_dir(entry) or ignores.ignored(os.path.join(resolved_directory, entry.name), True):
+        resolved = os.path.join(resolved_directory, entry.name)
+        if _is_skipped_dir(entry) or ignores.ignored(resolved, True):
             return
         path = Path(entry.path)
         if not is_excluded(path):
-            yield from _walk(path, ignores, is_excluded, seen, warn)
+            yield from _walk(path, resolved, ignores, is_excluded, seen, warn)
     elif entry.name.endswith(PYTHON_SUFFIXES) and entry.is_file():
         resolved = str(Path(entry.path).resolve(strict=True)) if entry.is_symlink() \
             else os.path.join(resolved_directory, entry.name)

@@ -29,6 +29,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
@@ -101,9 +102,8 @@ class Cache:
     def _entry(self, key: str) -> Path:
         return self.directory / key[:2] / key
 
-    def get(self, key: str, display: str, stats: Stats | None = None) -> list[Diagnostic] | None:
-        """The stored diagnostics, or None (a miss). `stats` memoises the dependencies' stat() over
-        one run's lookups (many entries share one: the session module); a run is one snapshot."""
+    def load(self, key: str) -> tuple[Deps, list[Diagnostic]] | None:
+        """The entry stored under `key` (its dependencies not checked), or None."""
         try:
             with open(self._entry(key), "rb") as handle:
                 stored_key, deps, diagnostics = pickle.load(handle)
@@ -111,23 +111,29 @@ class Cache:
             return None
         except Exception:  # corrupt, truncated or from another format: a miss (overwritten later)
             return None
-        if stored_key != key or not _deps_unchanged(deps, {} if stats is None else stats):
+        return (deps, diagnostics) if stored_key == key else None
+
+    def get(self, key: str, display: str) -> list[Diagnostic] | None:
+        """The stored diagnostics, or None (a miss)."""
+        stored = self.load(key)
+        if stored is None or not _deps_unchanged(stored[0], {}):
             return None
-        for diagnostic in diagnostics:
-            diagnostic.path = display  # the same file may be named differently on the command line
-        return diagnostics
+        return _shown_as(stored[1], display)
 
     def put(self, key: str, path: Path, data: bytes, diagnostics: list[Diagnostic], linted: bool) -> None:
         """Store a result; `linted` says whether LibCST ran (only then does it depend on the file's imports)."""
         deps = project_dependencies(path, data, self.config, linted)
-        entry = self._entry(key)
+        self.write(self._entry(key), (key, deps, diagnostics))
+
+    def write(self, target: Path, value: object) -> None:
+        """Pickle `value` to `target` atomically; never fails the run."""
         try:
-            self._prepare(entry.parent)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=entry.parent)
+            self._prepare(target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    pickle.dump((key, deps, diagnostics), handle, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, entry)
+                    pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, target)
             except BaseException:
                 try:
                     os.unlink(tmp)
@@ -155,6 +161,83 @@ def _write_atomic_text(target: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, target)
+
+
+def _shown_as(diagnostics: list[Diagnostic], display: str) -> list[Diagnostic]:
+    for diagnostic in diagnostics:
+        diagnostic.path = display  # the same file may be named differently on the command line
+    return diagnostics
+
+
+Signature = tuple[int, int, int, int]  # a file's (mtime_ns, size, inode, ctime_ns)
+PackEntry = tuple["Signature | None", str, str, Deps, "list[Diagnostic]"]  # signature, package, key, entry
+RACY_NS = 2_000_000_000
+
+
+class Lookups:
+    """One run's lookups in one cache, and the pack they leave for the next run.
+
+    The pack (`v2/pack-<salt>`, one per cache) holds, for every file a run looked up, its stat
+    signature (mtime, size, inode, ctime), its package, its key and its entry. A file whose
+    signature and package are the recorded ones is not even read (a warm run then costs a stat
+    per file and one pickle); any other file is read and hashed as without the pack. As git does
+    with its index, a signature less than two seconds older than the pack is not recorded (None):
+    a file rewritten within the same timestamp tick, same size, would look unchanged. Only the
+    parent process reads and writes packs; a pack lost to a concurrent run costs one slower run.
+    """
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self.path = cache.directory / f"pack-{cache.salt.hex()[:32]}"
+        try:
+            with open(self.path, "rb") as handle:
+                self.packed: dict[str, PackEntry] = pickle.load(handle)
+        except Exception:  # none yet, corrupt or from another format: every file is read
+            self.packed = {}
+        self.seen: dict[str, PackEntry] = {}
+        self.missed: dict[str, tuple[Signature, str, str]] = {}  # to be linted: signature, package, key
+        self.stats: Stats = {}  # dependencies stat()ed in this run (many entries share the session module)
+
+    def find(self, path: Path) -> list[Diagnostic] | None:
+        """The cached diagnostics of `path`, or None (a miss: lint it, then `save`)."""
+        resolved = os.path.abspath(path)
+        try:
+            st = os.stat(resolved)
+        except OSError:
+            return None
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+        package = _package(Path(resolved).parent)
+        packed = self.packed.get(resolved)
+        if packed is not None and packed[0] == signature and packed[1] == package:
+            key = packed[2]
+        else:
+            try:
+                with open(resolved, "rb") as handle:
+                    key = self.cache.key(path, handle.read())[0]
+            except OSError:
+                return None
+        stored = packed[3:] if packed is not None and packed[2] == key else self.cache.load(key)
+        if stored is None or not _deps_unchanged(stored[0], self.stats):
+            self.missed[resolved] = (signature, package, key)
+            return None
+        self.seen[resolved] = (signature, package, key, *stored)
+        return _shown_as(stored[1], str(path))
+
+    def save(self) -> None:
+        """Write the next pack, when this run's answers differ from the one read: the misses with
+        the entries their lint stored, recorded signatures, files gone."""
+        for resolved, (signature, package, key) in self.missed.items():
+            stored = self.cache.load(key)
+            if stored is not None:
+                self.seen[resolved] = (signature, package, key, *stored)
+        if not self.missed and all(self.packed.get(p, ())[:3] == e[:3] for p, e in self.seen.items()):
+            return  # (files gone since are dropped the next time a pack is written)
+        recent = time.time_ns() - RACY_NS
+        pack = {p: e for p, e in self.packed.items() if p not in self.seen and os.path.exists(p)}
+        for resolved, (signature, *rest) in self.seen.items():
+            racy = signature is None or signature[0] >= recent or signature[3] >= recent
+            pack[resolved] = (None if racy else signature, *rest)
+        self.cache.write(self.path, pack)
 
 
 def _deps_unchanged(deps: Deps, stats: Stats) -> bool:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import Cache, Stats
+from .cache import Cache, Lookups
 from ..config import Config
 from ..diagnostics import syntax_error
 from .runner import FileOutcome, Mode, process_data, screen_for, write_fixed
@@ -97,26 +97,26 @@ def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
     return outcome
 
 
-def cached_outcomes(jobs: list[tuple[Path, Config]], options: Options) -> list[FileOutcome | None]:
-    """The cache's answer for each job, None for a miss (every job when the cache is off)."""
+def cached_outcomes(jobs: list[tuple[Path, Config]], options: Options) -> tuple[list[FileOutcome | None],
+                                                                              list[Lookups]]:
+    """The cache's answer for each job, None for a miss (every job when the cache is off), and the
+    lookups to `save` once the misses are linted (the next run's pack, cache.Lookups)."""
     outcomes: list[FileOutcome | None] = [None] * len(jobs)
     if not options.use_cache or options.mode is not Mode.CHECK:
-        return outcomes
-    caches: dict[int, Cache | None] = {}  # by id: hashing a Config for every file adds up
-    stats: Stats = {}
+        return outcomes, []
+    by_config: dict[int, Lookups] = {}  # by id: hashing a Config for every file adds up
+    lookups: dict[int, Lookups] = {}  # one per cache (equal configs share one), so one pack each
     for i, (path, config) in enumerate(jobs):
-        cache = caches.get(id(config))
-        if cache is None:
-            cache = caches[id(config)] = _cache_for(config, options)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue  # lint_one reports it
-        display = str(path)
-        found = cache.get(cache.key(path, data)[0], display, stats)
+        lookup = by_config.get(id(config))
+        if lookup is None:
+            cache = _cache_for(config, options)
+            if id(cache) not in lookups:
+                lookups[id(cache)] = Lookups(cache)
+            lookup = by_config[id(config)] = lookups[id(cache)]
+        found = lookup.find(path)
         if found is not None:
-            outcomes[i] = FileOutcome(display, found)
-    return outcomes
+            outcomes[i] = FileOutcome(str(path), found)
+    return outcomes, list(lookups.values())
 
 
 def _lint_chunk(chunk: list[tuple[int, Path, Config]], options: Options,
@@ -196,12 +196,14 @@ def run_jobs(jobs: list[tuple[Path, Config]], options: Options, workers: int | N
     with StopOnSignals() as stop:
         writer = _Writer([], stop)
         try:
-            outcomes = cached_outcomes(jobs, options)
+            outcomes, lookups = cached_outcomes(jobs, options)
             misses = [i for i, outcome in enumerate(outcomes) if outcome is None]
             if misses:  # only these reach the screen, and the pool if it pays
                 writer.jobs = [jobs[i] for i in misses]
                 for i, outcome in zip(misses, _run(writer.jobs, options, workers or default_jobs(), writer)):
                     outcomes[i] = outcome
+            for lookup in lookups:
+                lookup.save()
             return outcomes  # type: ignore[return-value]  (every job has its outcome now)
         except Interrupted as exc:
             raise Interrupted(exc.signum, writer.written if options.mode is Mode.FIX else None) from None

@@ -61,15 +61,19 @@ class _Configs:
     """The configuration for each linted path: --config, or the nearest pyproject.toml."""
 
     def __init__(self, explicit: Path | None, overrides: dict) -> None:
-        self.explicit = Config.from_file(explicit) if explicit else None
         self.overrides = overrides
+        self.explicit = self._apply(Config.from_file(explicit)) if explicit else None  # (one object: one cache)
         self.cache: dict[Path, Config] = {}
         self.defaults_used = False  # some path had no [tool.session-lint] anywhere above it
 
     def for_path(self, path: Path) -> Config:
+        return self.for_directory((path if path.is_dir() else path.parent).resolve())
+
+    def for_directory(self, directory: Path) -> Config:
+        """`for_path` of a resolved directory."""
         if self.explicit is not None:
-            return self._apply(self.explicit)
-        config = self._for_directory((path if path.is_dir() else path.parent).resolve())
+            return self.explicit
+        config = self._for_directory(directory)
         self.defaults_used |= config.source is None
         return config
 
@@ -255,8 +259,12 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
         for file in discover([root], root_config.is_excluded):
             directory = file.parent
             if directory not in by_directory:
-                resolved = directory.resolve()
-                by_directory[directory] = configs.for_path(resolved) if resolved != resolved_root else root_config
+                try:  # discovery follows no directory symlink: below the root, no need to resolve
+                    resolved = resolved_root / directory.relative_to(root) if root.is_dir() else directory.resolve()
+                except ValueError:
+                    resolved = directory.resolve()
+                by_directory[directory] = configs.for_directory(resolved) if resolved != resolved_root \
+                    else root_config
             jobs.append((file, by_directory[directory]))
     # session_lint/engine/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
     options = Options(mode, unsafe_fixes, with_edits=output_format in ("json", "sarif"), use_cache=use_cache)
