@@ -78,6 +78,11 @@ def _package(directory: Path) -> str:
     return ""
 
 
+@lru_cache(maxsize=4096)
+def _package_of(directory: str) -> str:
+    return _package(Path(directory))
+
+
 class Cache:
     """The cache for one configuration (one config root) and one kind of output."""
 
@@ -206,7 +211,7 @@ class Lookups:
         except OSError:
             return None
         signature = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
-        package = _package(Path(resolved).parent)
+        package = _package_of(os.path.dirname(resolved))
         packed = self.packed.get(resolved)
         if packed is not None and packed[0] == signature and packed[1] == package:
             key = packed[2]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
-import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -64,6 +62,9 @@ def lint_text(text: str, path: str, config: Config, with_edits: bool = False) ->
 def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes: bool,
                  with_edits: bool = False) -> tuple[FileOutcome, str]:
     """Lint or fix a source text; returns the outcome and the (possibly fixed) text."""
+    import difflib
+    import traceback
+
     from .linter import FixError, fix_source
 
     outcome = FileOutcome(path)
