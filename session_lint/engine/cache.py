@@ -25,7 +25,6 @@ an unreadable or corrupt entry is a miss and is overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import tempfile
@@ -36,6 +35,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import Config
+
+try:  # hashlib loads OpenSSL (a few ms of a warm run) to hand out the blake2b of _blake2
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover  (another Python implementation)
+    from hashlib import blake2b
 from ..diagnostics import Diagnostic
 
 # The analysis (project modules, imports, fixtures) is imported by `project_dependencies`, which
@@ -54,7 +58,7 @@ Stats = dict[str, "tuple[int, int] | None"]  # path -> (mtime_ns, size), None wh
 def tool_fingerprint() -> str:
     """The version plus the size/mtime of every module of session_lint (rules change during development)."""
     package = Path(__file__).parent
-    h = hashlib.blake2b(__version__.encode(), digest_size=16)
+    h = blake2b(__version__.encode(), digest_size=16)
     for file in sorted(package.rglob("*.py")):
         st = file.stat()
         h.update(f"{file.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -91,7 +95,7 @@ class Cache:
         self.base = root / CACHE_DIR
         self.directory = self.base / _FORMAT
         self.config = config
-        salt = hashlib.blake2b(digest_size=32)
+        salt = blake2b(digest_size=32)
         salt.update(tool_fingerprint().encode())
         salt.update(config_fingerprint(config).encode())
         salt.update(b"edits" if with_edits else b"plain")
@@ -99,7 +103,7 @@ class Cache:
 
     def key(self, path: Path, data: bytes) -> tuple[str, Path]:
         resolved = Path(os.path.abspath(path))
-        h = hashlib.blake2b(self.salt, digest_size=32)
+        h = blake2b(self.salt, digest_size=32)
         h.update(f"{resolved}\0{_package(resolved.parent)}\0".encode())
         h.update(data)
         return h.hexdigest(), resolved
