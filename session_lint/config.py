@@ -251,17 +251,24 @@ def find_config_file(start: Path) -> Path | None:
     start = start.resolve()
     directory = start if start.is_dir() else start.parent
     for candidate_dir in (directory, *directory.parents):
-        candidate = candidate_dir / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except OSError:
-                continue
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{candidate}: invalid TOML: {exc}") from None
-            if "session-lint" in data.get("tool", {}):
-                return candidate
+        candidate = config_file_in(candidate_dir)
+        if candidate is not None:
+            return candidate
     return None
+
+
+def config_file_in(directory: Path) -> Path | None:
+    """`directory`'s own pyproject.toml when it has a [tool.session-lint] table."""
+    candidate = directory / "pyproject.toml"
+    if not candidate.is_file():
+        return None
+    try:
+        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{candidate}: invalid TOML: {exc}") from None
+    return candidate if "session-lint" in data.get("tool", {}) else None
 
 
 KNOWN_KEYS = tuple(_KEYS)

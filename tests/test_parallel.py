@@ -29,9 +29,9 @@ def tree(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("output_format", ["text", "json"])
+@pytest.mark.parametrize("output_format", ["text", "json", "sarif", "github", "statistics"])
 def test_cold_warm_serial_parallel_identical(tree, output_format):
-    fmt = f"--output-format={output_format}"
+    fmt = "--statistics" if output_format == "statistics" else f"--output-format={output_format}"
     reference = run(str(tree), "--no-cache", "--jobs", "1", fmt)
     assert reference[0] == 1 and "SES999" in reference[1]
     runs = [

@@ -1,13 +1,15 @@
 """Running many files: cache lookup, screen, lint, in a process pool when it pays.
 
-Per file: read the bytes once; a file the prefilter skips is done (no cache entry:
-the byte regex costs what a lookup costs); in CHECK mode look the result up in the cache
-(session_lint/engine/cache.py); otherwise screen it (session_lint/engine/screen.py) and only then
-pay for LibCST. Files are handed to the pool in chunks, largest files first so one
-big module does not finish last on a single worker; small files travel in batches
-to keep inter-process traffic low. Outcomes come back in the order of the jobs, and
-the CLI sorts diagnostics by (path, line, column), so output does not depend on
---jobs. A tree with at most one candidate file runs in-process (no pool start-up).
+In CHECK mode this (parent) process first looks every file up in the cache
+(session_lint/engine/cache.py: read the bytes, hash them, open one entry); only the misses go
+further, and a warm run of an unchanged tree ends there: no pool, no screen, no analysis
+imported. Per missed file: read the bytes once; screen it (session_lint/engine/screen.py) and
+only then pay for LibCST; store the result, a screened-out file's too. Files are handed to the
+pool in chunks, largest files first so one big module does not finish last on a single worker;
+small files travel in batches to keep inter-process traffic low. Outcomes come back in the
+order of the jobs, and the CLI sorts diagnostics by (path, line, column), so output does not
+depend on --jobs or on which files were cached. At most one candidate file to lint runs
+in-process (no pool start-up).
 
 With --fix, workers return the fixed bytes and only this (parent) process writes, one file at
 a time between signals: a stopped run (SIGINT, SIGTERM, even SIGKILL) writes nothing after it
@@ -18,18 +20,21 @@ the pool: the files it lost are run again one per process, so only the culprit i
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cache import Cache
+from .cache import Cache, Lookups
 from ..config import Config
 from ..diagnostics import syntax_error
 from .runner import FileOutcome, Mode, process_data, screen_for, write_fixed
 from .signals import Interrupted, StopOnSignals, exit_if_orphaned, init_worker
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+# multiprocessing and concurrent.futures are imported when a pool starts (a warm run starts none).
 
 SMALL_TREE_BYTES = 4 << 20  # below this, count candidates in-process to decide whether a pool pays
 CHUNK_FILES = 64  # at most this many files per task
@@ -68,22 +73,20 @@ def _cache_for(config: Config, options: Options) -> Cache | None:
 
 def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
     """Everything for one file: read, cache, screen, lint (never raises). A fixed file is
-    not written: it comes back in `new_data`, for the parent to write (`_Writer`)."""
+    not written: it comes back in `new_data`, for the parent to write (`_Writer`). Every CHECK
+    result is stored, a screened-out file's too (the next run needs no screen for it)."""
     display = str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return FileOutcome(display, [syntax_error(display, f"cannot read file: {exc.strerror or exc}")])
-    screen = screen_for(config, display)
-    if not screen.prefilter(data, display):
-        return FileOutcome(display)  # the byte regex is as cheap as a cache lookup: nothing to store
     cache = _cache_for(config, options)
     if cache is not None:
         key, resolved = cache.key(path, data)
         cached = cache.get(key, display)
         if cached is not None:
             return FileOutcome(display, cached)
-    if not screen.check(data, display):
+    if not screen_for(config, display).check(data, display):  # (its prefilter first, then `ast`)
         outcome, linted = FileOutcome(display), False
     else:
         outcome = process_data(path, data, config, options.mode, options.unsafe_fixes, options.with_edits,
@@ -92,6 +95,28 @@ def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
     if cache is not None and outcome.error is None:
         cache.put(key, resolved, data, outcome.diagnostics, linted)
     return outcome
+
+
+def cached_outcomes(jobs: list[tuple[Path, Config]], options: Options) -> tuple[list[FileOutcome | None],
+                                                                              list[Lookups]]:
+    """The cache's answer for each job, None for a miss (every job when the cache is off), and the
+    lookups to `save` once the misses are linted (the next run's pack, cache.Lookups)."""
+    outcomes: list[FileOutcome | None] = [None] * len(jobs)
+    if not options.use_cache or options.mode is not Mode.CHECK:
+        return outcomes, []
+    by_config: dict[int, Lookups] = {}  # by id: hashing a Config for every file adds up
+    lookups: dict[int, Lookups] = {}  # one per cache (equal configs share one), so one pack each
+    for i, (path, config) in enumerate(jobs):
+        lookup = by_config.get(id(config))
+        if lookup is None:
+            cache = _cache_for(config, options)
+            if id(cache) not in lookups:
+                lookups[id(cache)] = Lookups(cache)
+            lookup = by_config[id(config)] = lookups[id(cache)]
+        found = lookup.find(path)
+        if found is not None:
+            outcomes[i] = FileOutcome(str(path), found)
+    return outcomes, list(lookups.values())
 
 
 def _lint_chunk(chunk: list[tuple[int, Path, Config]], options: Options,
@@ -169,9 +194,17 @@ def run_jobs(jobs: list[tuple[Path, Config]], options: Options, workers: int | N
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     with StopOnSignals() as stop:
-        writer = _Writer(jobs, stop)
+        writer = _Writer([], stop)
         try:
-            return _run(jobs, options, workers or default_jobs(), writer)
+            outcomes, lookups = cached_outcomes(jobs, options)
+            misses = [i for i, outcome in enumerate(outcomes) if outcome is None]
+            if misses:  # only these reach the screen, and the pool if it pays
+                writer.jobs = [jobs[i] for i in misses]
+                for i, outcome in zip(misses, _run(writer.jobs, options, workers or default_jobs(), writer)):
+                    outcomes[i] = outcome
+            for lookup in lookups:
+                lookup.save()
+            return outcomes  # type: ignore[return-value]  (every job has its outcome now)
         except Interrupted as exc:
             raise Interrupted(exc.signum, writer.written if options.mode is Mode.FIX else None) from None
         finally:
@@ -199,6 +232,9 @@ def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer
 def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options: Options,
               outcomes: list[FileOutcome | None], writer: _Writer) -> list[list[tuple[int, Path, Config]]]:
     """Run the chunks on a process pool, filling `outcomes`; returns the chunks a dead worker lost."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=init_worker, initargs=(os.getpid(),))
@@ -220,6 +256,8 @@ def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options:
 
 def _collect(future: Future, outcomes: list[FileOutcome | None], writer: _Writer) -> bool:
     """Take a chunk's outcomes (writing fixed files); False when a dead worker lost the chunk."""
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         results = future.result()
     except BrokenProcessPool:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
-import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from .deep import deep
 from ..diagnostics import Diagnostic, Fix, syntax_error
 from ..rules import rule_codes
-from .screen import Screen
 from ..sourcefile import Source, SourceError, write_atomic
 
-# The engine (LibCST and the rules) is imported by the functions that lint: a run where every
-# file is screened out or cached never loads it (about a third of a second per process).
+if TYPE_CHECKING:
+    from .screen import Screen
+
+# The engine (LibCST and the rules) is imported by the functions that lint, and the screen (with
+# the `ast` analysis it uses) by `screen_for`: a run where every file is screened out never loads
+# LibCST (about a third of a second per process), and a warm run, where the cache answers for
+# every file, loads neither.
 
 
 class Mode(enum.Enum):
@@ -59,6 +62,9 @@ def lint_text(text: str, path: str, config: Config, with_edits: bool = False) ->
 def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes: bool,
                  with_edits: bool = False) -> tuple[FileOutcome, str]:
     """Lint or fix a source text; returns the outcome and the (possibly fixed) text."""
+    import difflib
+    import traceback
+
     from .linter import FixError, fix_source
 
     outcome = FileOutcome(path)
@@ -131,6 +137,8 @@ def _write_failed(outcome: FileOutcome, exc: Exception) -> None:
 
 @lru_cache(maxsize=256)
 def _screen(config: Config, codes: tuple[str, ...]) -> Screen:
+    from .screen import Screen
+
     return Screen(config, codes)
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from .baseline import Baseline, fingerprint_hash, fingerprints, write_baseline
-from ..config import Config, ConfigError, check_codes
+from ..config import Config, ConfigError, check_codes, config_file_in
 from ..diagnostics import syntax_error
 from ..discovery import discover
 from .output import (
@@ -32,6 +31,13 @@ from ..engine.signals import Interrupted
 from ..sourcefile import Source, SourceError
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
+NO_CONFIG_NOTICE = ("session-lint: no [tool.session-lint] configuration found, so the defaults are in use "
+                    "(core.database, SessionLocal, get_db, get_db_session); `session-lint --init` discovers "
+                    "your project's own names.")
+
+# What a warm run needs is imported above; the baseline, --init, --server and the docs are imported
+# by the options that use them, and the engine modules import LibCST, the screen and the pool only
+# for files the cache does not answer (session_lint/engine/parallel.py).
 
 
 def _codes(value: str | None, option: str) -> tuple[str, ...] | None:
@@ -55,19 +61,33 @@ class _Configs:
     """The configuration for each linted path: --config, or the nearest pyproject.toml."""
 
     def __init__(self, explicit: Path | None, overrides: dict) -> None:
-        self.explicit = Config.from_file(explicit) if explicit else None
         self.overrides = overrides
+        self.explicit = self._apply(Config.from_file(explicit)) if explicit else None  # (one object: one cache)
         self.cache: dict[Path, Config] = {}
         self.defaults_used = False  # some path had no [tool.session-lint] anywhere above it
 
     def for_path(self, path: Path) -> Config:
+        return self.for_directory((path if path.is_dir() else path.parent).resolve())
+
+    def for_directory(self, directory: Path) -> Config:
+        """`for_path` of a resolved directory."""
         if self.explicit is not None:
-            return self._apply(self.explicit)
-        directory = (path if path.is_dir() else path.parent).resolve()
+            return self.explicit
+        config = self._for_directory(directory)
+        self.defaults_used |= config.source is None
+        return config
+
+    def _for_directory(self, directory: Path) -> Config:
+        """`Config.discover`, each directory's pyproject.toml read once: a directory without a
+        configuration of its own has its parent's (the same object, so one cache and one screen)."""
         if directory not in self.cache:
-            found = Config.discover(directory)
-            self.defaults_used |= found.source is None
-            self.cache[directory] = self._apply(found)
+            found = config_file_in(directory)
+            if found is not None:
+                self.cache[directory] = self._apply(Config.from_file(found))
+            elif directory.parent != directory:
+                self.cache[directory] = self._for_directory(directory.parent)
+            else:
+                self.cache[directory] = self._apply(Config.discover(directory))  # the defaults
         return self.cache[directory]
 
     def _apply(self, config: Config) -> Config:
@@ -159,7 +179,11 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
     mode = Mode.DIFF if diff else Mode.FIX if fix else Mode.CHECK
     sources = SourceLines()
     try:
-        baseline = Baseline.load(baseline_file) if baseline_file else None
+        baseline = None
+        if baseline_file:
+            from .baseline import Baseline
+
+            baseline = Baseline.load(baseline_file)
         configs = _Configs(config_file, {"select": _codes(select, "--select"), "ignore": _codes(ignore, "--ignore"),
                                          "extend_select": _codes(extend_select, "--extend-select")})
         from_stdin = stdin_filename is not None or list(paths) == [Path("-")]
@@ -176,10 +200,10 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         click.echo(f"session-lint: {stop}", err=True)
         sys.exit(stop.exit_code)
     if configs.defaults_used and config_file is None:
-        from .init import NO_CONFIG_NOTICE  # --init's discovery is not loaded for a lint
-
         click.echo(NO_CONFIG_NOTICE, err=True)
     if write_baseline_file:
+        from .baseline import write_baseline
+
         diagnostics = sorted((d for o in outcomes for d in o.diagnostics), key=lambda d: d.sort_key)
         try:
             count = write_baseline(write_baseline_file, diagnostics, sources)
@@ -230,12 +254,18 @@ def _run_paths(paths: list[Path], configs: _Configs, mode: Mode, unsafe_fixes: b
     jobs: list[tuple[Path, Config]] = []
     for root in paths:
         root_config = configs.for_path(root)
+        resolved_root = (root if root.is_dir() else root.parent).resolve()
         by_directory: dict[Path, Config] = {}  # (resolving every file's directory was most of discovery)
         for file in discover([root], root_config.is_excluded):
-            if file.parent not in by_directory:
-                by_directory[file.parent] = configs.for_path(file) \
-                    if file.parent.resolve() != root.resolve() else root_config
-            jobs.append((file, by_directory[file.parent]))
+            directory = file.parent
+            if directory not in by_directory:
+                try:  # discovery follows no directory symlink: below the root, no need to resolve
+                    resolved = resolved_root / directory.relative_to(root) if root.is_dir() else directory.resolve()
+                except ValueError:
+                    resolved = directory.resolve()
+                by_directory[directory] = configs.for_directory(resolved) if resolved != resolved_root \
+                    else root_config
+            jobs.append((file, by_directory[directory]))
     # session_lint/engine/parallel.py: cache (CHECK mode only), screen, process pool; outcomes keep job order
     options = Options(mode, unsafe_fixes, with_edits=output_format in ("json", "sarif"), use_cache=use_cache)
     return run_jobs(jobs, options, workers)
@@ -290,6 +320,8 @@ def _report(outcomes: list[FileOutcome], mode: Mode, unsafe_fixes: bool, output_
     elif output_format == "json":
         format_json(diagnostics, out)
     elif output_format == "sarif":
+        from .baseline import fingerprint_hash, fingerprints
+
         hashes = dict(zip(map(id, diagnostics), map(fingerprint_hash,
                                                     fingerprints(diagnostics, sources, Path.cwd()))))
         format_sarif(diagnostics, out, fingerprint=lambda d: hashes.get(id(d)))

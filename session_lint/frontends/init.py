@@ -193,8 +193,3 @@ def run_init(path: str | Path, write: bool = False) -> tuple[str, Path | None]:
         raise ConfigError(f"--init expects a project directory, got {path}")
     block = render(discover_conventions(root))
     return block, (write_config(block, root) if write else None)
-
-
-NO_CONFIG_NOTICE = ("session-lint: no [tool.session-lint] configuration found, so the defaults are in use "
-                    "(core.database, SessionLocal, get_db, get_db_session); `session-lint --init` discovers "
-                    "your project's own names.")

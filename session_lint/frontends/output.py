@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..diagnostics import SYNTAX_ERROR_CODE, Applicability, Diagnostic
-from ..rules import all_rules, rule_by_code
+from ..rules import all_rules, docs_url, rule_names
 
 INFORMATION_URI = "https://github.com/session-lint/session-lint"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -116,10 +116,10 @@ def statistics(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> list[dict]:
     rows = []
     for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         found = [d for d in diagnostics if d.code == code]
-        rule = rule_by_code(code)
+        name = rule_names().get(code)  # (the rules' names without loading them: a warm run needs no LibCST)
         rows.append({
             "code": code,
-            "name": rule.name if rule else ("syntax-error" if code == SYNTAX_ERROR_CODE else ""),
+            "name": name if name else ("syntax-error" if code == SYNTAX_ERROR_CODE else ""),
             "count": count,
             "fixable": any(d.is_fixable(unsafe_fixes) for d in found),
             "unsafe_fixable": not unsafe_fixes and any(
@@ -152,8 +152,8 @@ def _escape_property(value: str) -> str:
 
 
 def github_annotation(d: Diagnostic) -> str:
-    rule = rule_by_code(d.code)
-    title = f"{d.code} {rule.name}" if rule else d.code
+    name = rule_names().get(d.code)
+    title = f"{d.code} {name}" if name else d.code
     props = [("file", d.path), ("line", d.line), ("col", d.column),
              ("endLine", d.end_line), ("endColumn", d.end_column), ("title", title)]
     joined = ",".join(f"{key}={_escape_property(str(value))}" for key, value in props)
@@ -307,7 +307,7 @@ def summary(diagnostics: list[Diagnostic], fixed: int, unsafe_fixes: bool) -> st
 
 
 def json_record(d: Diagnostic) -> dict:
-    rule = rule_by_code(d.code)
+    name = rule_names().get(d.code)
     fix = None
     if d.fix is not None:
         fix = {"applicability": d.fix.applicability.value, "message": d.fix.message, "edits": d.edits or []}
@@ -319,7 +319,7 @@ def json_record(d: Diagnostic) -> dict:
         "end_location": {"row": d.end_line, "column": d.end_column},
         "fix": fix,
         "noqa_row": d.line,
-        "url": rule.url() if rule else None,
+        "url": docs_url(d.code, name) if name else None,
     }
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .base import Rule
 
-__all__ = ["Rule", "all_rules", "opt_in_codes", "rule_by_code", "rule_codes"]
+__all__ = ["Rule", "all_rules", "docs_url", "opt_in_codes", "rule_by_code", "rule_codes", "rule_names"]
 
 
 def __getattr__(name: str):  # `from session_lint.rules import Rule` loads the base class on demand
@@ -92,6 +92,27 @@ def opt_in_codes() -> frozenset[str]:
         if _OPT_IN_LINE.search(source):
             found.add(name.partition("_")[0].upper())
     return frozenset(found)
+
+
+_NAME_LINE = re.compile(r'^    name = "([a-z0-9-]+)"', re.MULTILINE)
+
+
+@lru_cache(maxsize=None)
+def rule_names() -> dict[str, str]:
+    """{code: the rule's kebab-case name}, read from the modules' source like `screen_triggers`: the
+    output formats name the rules of cached findings without loading LibCST (tests/test_cache_warm.py
+    checks them against the classes)."""
+    found = {}
+    for name in _rule_modules():
+        match = _NAME_LINE.search((Path(__path__[0]) / f"{name}.py").read_text(encoding="utf-8"))
+        if match is not None:
+            found[name.partition("_")[0].upper()] = match.group(1)
+    return found
+
+
+def docs_url(code: str, name: str) -> str:
+    """Where a rule is documented (`Rule.url`)."""
+    return f"https://github.com/session-lint/session-lint/blob/main/docs/rules.md#{code.lower()}-{name}"
 
 
 def rule_by_code(code: str) -> type[Rule] | None:

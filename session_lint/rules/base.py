@@ -77,4 +77,6 @@ class Rule(cst.BatchableCSTVisitor):
 
     @classmethod
     def url(cls) -> str:
-        return f"https://github.com/session-lint/session-lint/blob/main/docs/rules.md#{cls.code.lower()}-{cls.name}"
+        from . import docs_url
+
+        return docs_url(cls.code, cls.name)
