@@ -77,7 +77,7 @@ def test_the_pieces_ast_parses_end_at_top_level_statements(monkeypatch):
     ("y = " + "(" * 300 + ")" * 300 + "\n", ("file is too deeply nested to parse (too many nested parentheses)", 205)),
 ], ids=["syntax-error", "too-deep"])
 def test_a_huge_module_that_does_not_parse_is_reported_from_its_pieces(monkeypatch, tail, expected):
-    monkeypatch.setattr(linter, "AST_SCREEN_LIMIT", 20_000)
+    monkeypatch.setattr(windows, "WHOLE_AST_LIMIT", 20_000)
     monkeypatch.setattr(windows, "WINDOWED_ABOVE", 10_000)
     monkeypatch.setattr(windows, "PIECE_SIZE", 2_000)
     parsed: list[int] = []
@@ -93,7 +93,7 @@ def test_the_screen_leaves_a_module_too_large_for_its_tree_to_the_windowed_lint(
     source = b"from core.database import SessionLocal\n\ndef f():\n    return 1\n"
     screen = screen_for(Config(), MODULE)
     assert not screen.check(source, MODULE)
-    monkeypatch.setattr(screen_module, "AST_SCREEN_LIMIT", len(source) - 1)
+    monkeypatch.setattr(windows, "WHOLE_AST_LIMIT", len(source) - 1)
     monkeypatch.setattr(screen_module.ast, "parse", None)  # never parsed
     assert screen.check(source, MODULE)
 

@@ -267,29 +267,26 @@ def project_dependencies(path: Path, data: bytes, config: Config, linted: bool =
     its helpers), a test module's conftest.py files, and when LibCST ran (`linted`) every module
     the file imports (and `module.name` for `from module import name`) and the deprecated
     table's new modules."""
-    import ast
-
     from ..analysis.ast_imports import imported_names
     from ..analysis.project import find_module_source, search_roots
     from ..analysis.pytest_fixtures import conftest_chain
     from ..discovery import is_project_test_path
+    from .windows import Unparsable, module_nodes
 
     dotted: set[str] = {config.session_module}
     if linted:
-        try:
-            tree = ast.parse(data)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            tree = None
-        if tree is not None:
-            package = _package(Path(os.path.abspath(path)).parent)
-            dotted |= {new.rpartition(".")[0] for _, new in config.deprecated} | {new for _, new in config.deprecated}
-            for imported in imported_names(ast.walk(tree), package):
+        package = _package(Path(os.path.abspath(path)).parent)
+        dotted |= {new.rpartition(".")[0] for _, new in config.deprecated} | {new for _, new in config.deprecated}
+        try:  # (a huge module is parsed a piece at a time: session_lint/engine/windows.py)
+            for imported in imported_names(module_nodes(data), package):
                 if not imported.is_from:
                     dotted.add(imported.written)
                 elif imported.module:
                     dotted.add(imported.module)
                     if not imported.is_star:
                         dotted.add(f"{imported.module}.{imported.name}")
+        except Unparsable:
+            pass
     try:
         roots = search_roots(path, config.root)
     except OSError:

@@ -25,7 +25,7 @@ from ..analysis.names import fallback_module_name, module_name_for
 from ..analysis.model import FileModel
 from ..rules import all_rules
 from .scope_slice import slice_for_scope
-from .screen import AST_SCREEN_LIMIT, scope_words
+from .screen import scope_words
 
 MAX_FIX_ROUNDS = 10
 
@@ -167,7 +167,7 @@ def _run_windowed(source: str, path: str, config: Config) -> LintRun | None:
     try:
         found = windows.chunks(source)
     except windows.Unparsable as exc:
-        if len(source) <= AST_SCREEN_LIMIT:
+        if len(source) <= windows.WHOLE_AST_LIMIT:
             return None  # the whole-module path reports it, as for any file
         # (parsing all of it at once is what this path avoids; CPython's verdict is the report)
         message = (f"file is too deeply nested to parse ({exc.message})" if exc.message in _DEPTH_SYNTAX_ERRORS

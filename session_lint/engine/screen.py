@@ -72,6 +72,7 @@ from ..analysis.names import absolute_module, module_name_for
 from ..analysis.pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import unsupported_encoding
+from . import windows
 
 # Triggers (what a file must contain for a rule to possibly fire). Each rule module names its own
 # (`SCREEN_TRIGGERS = ("raw",)` next to its detection, read by rules.screen_triggers()); this module
@@ -96,9 +97,6 @@ KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transactio
                             "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string", "lazy_loop"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
-# Bytes of source above which the screen does not parse a file: its `ast` tree takes ~133 bytes per
-# character (a 1.5 MB module: 200 MB), and a worker stays under 300 MB (windows.py lints such files).
-AST_SCREEN_LIMIT = 1_600_000
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
 _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
 # annotations that are a session type without a `Depends`: FastAPI does not inject those
@@ -220,7 +218,7 @@ class Screen:
         if (not spelled and not fixtures and not ends and not slow and not routes and not asynchronous
                 and not queries):
             return False  # not parsed at all: see "Syntax errors" in the module docstring
-        if len(data) > AST_SCREEN_LIMIT:
+        if len(data) > windows.WHOLE_AST_LIMIT:
             return True  # its `ast` tree alone would take over 200 MB: the windowed lint decides (windows.py)
         try:
             tree = ast.parse(data, filename=path)

@@ -29,9 +29,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..sourcefile import Source, SourceError
+
 WINDOWED_ABOVE = 350_000  # characters: about 10,000 lines of dense code, 210 MB in one piece
 WINDOW_SIZE = 100_000  # characters of a window's own statements (its context comes on top)
 
+# Bytes of source above which no `ast` tree of the whole module is built: the tree takes ~133 bytes
+# per character (a 1.5 MB module: 200 MB), and a worker stays under 300 MB (issue 12).
+WHOLE_AST_LIMIT = 1_600_000
 PIECE_SIZE = 50_000  # characters `ast` parses at a time to find the top-level statements (~7 MB of tree)
 
 _NOT_A_START = frozenset(" \t\f\r\n#@)]}")
@@ -71,9 +76,7 @@ class Window:
 def chunks(source: str) -> list[Chunk] | None:
     """The module's top-level statements as chunks of whole lines, in order (None: it has none).
     Raises Unparsable when CPython cannot parse it."""
-    texts = [line + brk for line, brk in zip(_LINE_END.split(source), [*_LINE_END.findall(source), ""])]
-    if texts and not texts[-1]:
-        texts.pop()  # (the empty "line" after a final line break)
+    texts = _lines(source)
     ends = _statement_ends(texts)
     if not ends:
         return None
@@ -84,6 +87,14 @@ def chunks(source: str) -> list[Chunk] | None:
         found.append(Chunk(first, last, text, frozenset(_IDENTIFIER.findall(text)), binds))
         first = last + 1
     return found
+
+
+def _lines(source: str) -> list[str]:
+    """The lines of `source`, each with its line break."""
+    texts = [line + brk for line, brk in zip(_LINE_END.split(source), [*_LINE_END.findall(source), ""])]
+    if texts and not texts[-1]:
+        texts.pop()  # (the empty "line" after a final line break)
+    return texts
 
 
 def _statement_ends(texts: list[str]) -> list[tuple[int, frozenset[str] | None]]:
@@ -128,6 +139,23 @@ def ast_pieces(texts: list[str]) -> Iterator[tuple[int, ast.Module]]:
         yield start, tree
         del tree
         start = end
+
+
+def module_nodes(data: bytes) -> Iterator[ast.AST]:
+    """Every node of the module in `data` (as `ast.walk` gives them), parsed whole unless it is over
+    WHOLE_AST_LIMIT bytes, then a piece at a time. Raises Unparsable."""
+    if len(data) <= WHOLE_AST_LIMIT:
+        try:
+            yield from ast.walk(ast.parse(data))
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            raise Unparsable(str(exc) or type(exc).__name__) from None
+        return
+    try:
+        text = Source.from_bytes(data).text
+    except SourceError as exc:
+        raise Unparsable(str(exc)) from None
+    for _, tree in ast_pieces(_lines(text)):
+        yield from ast.walk(tree)
 
 
 def _cut_after(texts: list[str], start: int, size: int) -> int:
