@@ -39,7 +39,7 @@ from .session_methods import (
     returned_class,
     session_module_method_names,
 )
-from .walk import visit_read_only
+from .walk import find_all, visit_read_only
 
 if TYPE_CHECKING:
     from .model import FileModel
@@ -244,6 +244,9 @@ def _receiver(method: cst.FunctionDef) -> str | None:
     return params[0].name.value if params else None
 
 
+_ASSIGNMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign)
+
+
 def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression | None]]:
     """attribute -> the values its class binds to it: `self.x = v` in the methods (through their own
     first parameter), `x = v` in the class body. None for a binding whose value is unknown
@@ -273,7 +276,7 @@ def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression 
                 for target, value in targets(small):
                     add(target, value, None)
         elif isinstance(stmt, cst.FunctionDef) and (receiver := _receiver(stmt)) is not None:
-            for small in m.findall(stmt, m.Assign() | m.AnnAssign() | m.AugAssign()):
+            for small in find_all(stmt, lambda node: type(node) in _ASSIGNMENTS):
                 for target, value in targets(small):
                     add(target, value, receiver)
     return found
@@ -424,7 +427,10 @@ def manual_session_call(file: FileModel, node: cst.CSTNode) -> Flavor | None:
     module, or a call of a same-module wrapper returning one."""
     if not isinstance(node, cst.Call):
         return None
-    return _raw_or_registry(file, node) or _local_call(file, node, session_wrappers(file))
+    known = file.memo("manual_session_call", dict)  # SES001, SES002, SES009 ... ask of the same calls
+    if node not in known:
+        known[node] = _raw_or_registry(file, node) or _local_call(file, node, session_wrappers(file))
+    return known[node]
 
 
 def house_factory_call(file: FileModel, call: cst.Call) -> bool:
@@ -689,9 +695,18 @@ def _is_listener(file: FileModel, function: cst.FunctionDef) -> bool:
     return function.name.value in _module_cache(file, "_event_listeners", lambda: _registered_listeners(file))
 
 
+def _calls_listen(node: cst.CSTNode) -> bool:
+    """`listen(...)` / `x.listen(...)`."""
+    if type(node) is not cst.Call:
+        return False
+    func = node.func
+    leaf = func.attr if type(func) is cst.Attribute else func
+    return type(leaf) is cst.Name and leaf.value == "listen"
+
+
 def _registered_listeners(file: FileModel) -> frozenset[str]:
     found = set()
-    for call in m.findall(file.module, m.Call(func=m.Name("listen") | m.Attribute(attr=m.Name("listen")))):
+    for call in find_all(file.module, _calls_listen):
         args = [a.value for a in call.args]
         if len(args) >= 3 and isinstance(args[2], cst.Name) and file.qualified_names(call.func) & EVENT_LISTEN:
             found.add(args[2].value)
@@ -1024,6 +1039,21 @@ def function_sessions(file: FileModel, function: cst.FunctionDef,
     if untyped and function.asynchronous:
         for name in _used_like_async_sessions(file, function, untyped):
             found[name] = Flavor.ASYNC
+    return found
+
+
+def sessions_of(file: FileModel, function: cst.FunctionDef) -> dict[str, Flavor]:
+    """`function_sessions` of `function`, with the sessions of the function around it (if any) as
+    `outer`: computed once per function whichever rule asks (SES010, SES011), and only for the
+    functions a rule asks about and the functions around them."""
+    memo = file.memo("sessions_of", dict)
+    found = memo.get(function)
+    if found is None:
+        around = file.parent(function)
+        while around is not None and not isinstance(around, cst.FunctionDef):
+            around = file.parent(around)
+        outer = sessions_of(file, around) if around is not None else None
+        found = memo[function] = function_sessions(file, function, outer)
     return found
 
 

@@ -54,19 +54,66 @@ def child_fields(node: cst.CSTNode) -> tuple[str, ...]:
     return found
 
 
+class _NodeTypes(dict):
+    """type -> is it a LibCST node? `isinstance(value, cst.CSTNode)` goes through
+    `ABCMeta.__instancecheck__` (a Python-level call) for every field of every node walked."""
+
+    def __missing__(self, kind: type) -> bool:
+        found = self[kind] = issubclass(kind, cst.CSTNode)
+        return found
+
+
+IS_NODE = _NodeTypes()
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """`node`'s child nodes in LibCST's traversal order."""
+    found = []
+    for name in child_fields(node):
+        value = getattr(node, name)
+        if IS_NODE[type(value)]:
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found += [child for child in value if IS_NODE[type(child)]]
+    return found
+
+
 def walk(node: cst.CSTNode, enter: Callable[[cst.CSTNode], None], leave: Callable[[cst.CSTNode], None]) -> None:
     """LibCST's traversal order (`node.visit`) without what makes it expensive for a read-only
     pass: `visit` rebuilds and re-validates every node it passes (about 4x this walk)."""
     enter(node)
-    for name in child_fields(node):
+    is_node = IS_NODE
+    for name in _CHILD_FIELDS.get(type(node)) or child_fields(node):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        if is_node[type(value)]:
             walk(value, enter, leave)
         elif isinstance(value, (list, tuple)):
             for child in value:
-                if isinstance(child, cst.CSTNode):
+                if is_node[type(child)]:
                     walk(child, enter, leave)
     leave(node)
+
+
+def find_all(node: cst.CSTNode, accept: Callable[[cst.CSTNode], bool]) -> list[cst.CSTNode]:
+    """The nodes under `node` (itself included) that `accept`, in `walk`'s order: what
+    `libcst.matchers.findall` finds, without its visit rebuilding the tree on the way."""
+    found: list[cst.CSTNode] = []
+    is_node = IS_NODE
+
+    def below(node: cst.CSTNode) -> None:
+        if accept(node):
+            found.append(node)
+        for name in _CHILD_FIELDS.get(type(node)) or child_fields(node):
+            value = getattr(node, name)
+            if is_node[type(value)]:
+                below(value)
+            elif isinstance(value, (list, tuple)):
+                for child in value:
+                    if is_node[type(child)]:
+                        below(child)
+
+    below(node)
+    return found
 
 
 def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
@@ -74,25 +121,33 @@ def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     `on_leave` calls in the same order (children skipped when `on_visit` says so), without
     rebuilding and re-validating every node on the way back up."""
     if visitor.on_visit(node):
-        for name in child_fields(node):
+        is_node = IS_NODE
+        for name in _CHILD_FIELDS.get(type(node)) or child_fields(node):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
+            if is_node[type(value)]:
                 visit_read_only(value, visitor)
             elif isinstance(value, (list, tuple)):
                 for child in value:
-                    if isinstance(child, cst.CSTNode):
+                    if is_node[type(child)]:
                         visit_read_only(child, visitor)
     visitor.on_leave(node)
 
 
 def record_parents(root: cst.CSTNode, parents: dict) -> None:
     """Each node's parent under `root` (cheaper than ParentNodeProvider, which asks every node
-    for its `children`, itself a visit)."""
-    stack: list[cst.CSTNode] = []
+    for its `children`, itself a visit), recorded in `walk`'s order."""
+    is_node = IS_NODE
 
-    def enter(node: cst.CSTNode) -> None:
-        if stack:
-            parents[node] = stack[-1]
-        stack.append(node)
+    def below(node: cst.CSTNode) -> None:
+        for name in _CHILD_FIELDS.get(type(node)) or child_fields(node):
+            value = getattr(node, name)
+            if is_node[type(value)]:
+                parents[value] = node
+                below(value)
+            elif isinstance(value, (list, tuple)):
+                for child in value:
+                    if is_node[type(child)]:
+                        parents[child] = node
+                        below(child)
 
-    walk(root, enter, lambda node: stack.pop())
+    below(root)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from ..walk import child_fields
+from ..walk import IS_NODE, child_fields
 from .interpreter import FlowAnalysis
 from .results import Analysis
 
@@ -52,10 +52,10 @@ def may_close_a_session(scope: cst.FunctionDef | cst.Module) -> bool:
             continue
         for name in child_fields(node):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
+            if IS_NODE[type(value)]:
                 stack.append(value)
             elif isinstance(value, (list, tuple)):
-                stack.extend(child for child in value if isinstance(child, cst.CSTNode))
+                stack.extend(child for child in value if IS_NODE[type(child)])
     return False
 
 
