@@ -116,21 +116,63 @@ def find_all(node: cst.CSTNode, accept: Callable[[cst.CSTNode], bool]) -> list[c
     return found
 
 
+class _Hooks:
+    """Which `visit_<Node>` / `leave_<Node>` method a visitor class has for each node type, for
+    visitors that keep CSTVisitor's own `on_visit` / `on_leave` (which look the method up by a
+    formatted name for every node, and call LibCST's no-op stubs)."""
+
+    def __init__(self, visitor_class: type) -> None:
+        self.cls = visitor_class
+        self.own_visit = visitor_class.on_visit is cst.CSTVisitor.on_visit
+        self.own_leave = visitor_class.on_leave is cst.CSTVisitor.on_leave
+        self.visits: dict[type, str | None] = {}
+        self.leaves: dict[type, str | None] = {}
+
+    def method(self, table: dict[type, str | None], prefix: str, kind: type) -> str | None:
+        name = prefix + kind.__name__
+        found = getattr(self.cls, name, None)
+        table[kind] = name if found is not None and not getattr(found, "_is_no_op", False) else None
+        return table[kind]
+
+
+_HOOKS: dict[type, _Hooks] = {}
+
+
 def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """`node.visit(visitor)` for a visitor that only reads the tree: the same `on_visit` /
     `on_leave` calls in the same order (children skipped when `on_visit` says so), without
     rebuilding and re-validating every node on the way back up."""
-    if visitor.on_visit(node):
+    hooks = _HOOKS.get(type(visitor))
+    if hooks is None:
+        if len(_HOOKS) > 500:  # visitor classes made in a function (one per call)
+            _HOOKS.clear()
+        hooks = _HOOKS[type(visitor)] = _Hooks(type(visitor))
+    _visit(node, visitor, hooks)
+
+
+def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks) -> None:
+    kind = type(node)
+    if hooks.own_visit:  # CSTVisitor.on_visit: children unless the hook returns False
+        name = hooks.visits[kind] if kind in hooks.visits else hooks.method(hooks.visits, "visit_", kind)
+        descend = name is None or getattr(visitor, name)(node) is not False
+    else:
+        descend = visitor.on_visit(node)
+    if descend:
         is_node = IS_NODE
-        for name in _CHILD_FIELDS.get(type(node)) or child_fields(node):
-            value = getattr(node, name)
+        for field in _CHILD_FIELDS.get(kind) or child_fields(node):
+            value = getattr(node, field)
             if is_node[type(value)]:
-                visit_read_only(value, visitor)
+                _visit(value, visitor, hooks)
             elif isinstance(value, (list, tuple)):
                 for child in value:
                     if is_node[type(child)]:
-                        visit_read_only(child, visitor)
-    visitor.on_leave(node)
+                        _visit(child, visitor, hooks)
+    if hooks.own_leave:
+        name = hooks.leaves[kind] if kind in hooks.leaves else hooks.method(hooks.leaves, "leave_", kind)
+        if name is not None:
+            getattr(visitor, name)(node)
+    else:
+        visitor.on_leave(node)
 
 
 def record_parents(root: cst.CSTNode, parents: dict) -> None:
