@@ -860,6 +860,15 @@ def own_nodes(node: cst.CSTNode) -> _OwnNodes:
     return found
 
 
+def function_own_nodes(file: FileModel, function: cst.FunctionDef) -> _OwnNodes:
+    """`own_nodes(function.body)`, walked once per function whichever rule asks (SES010, SES011,
+    SES015 and the sessions of the function)."""
+    known = file.memo("function_own_nodes", dict)
+    if function not in known:
+        known[function] = own_nodes(function.body)
+    return known[function]
+
+
 # -- the sessions a function holds (SES010, SES011, SES015) -------------------------
 
 def annotation_flavor(file: FileModel, annotation: cst.BaseExpression | None) -> Flavor | None:
@@ -1065,7 +1074,7 @@ def _used_like_async_sessions(file: FileModel, function: cst.FunctionDef, names:
         return set()
     awaited: dict[str, set[str]] = {}
     typed: dict[str, set[str]] = {}
-    for call in own_nodes(function.body).calls:
+    for call in function_own_nodes(file, function).calls:
         func = call.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names):
             continue

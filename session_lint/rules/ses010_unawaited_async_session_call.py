@@ -7,7 +7,7 @@ from libcst.metadata import ScopeProvider
 
 from ..diagnostics import Applicability, Fix
 from ..analysis.knowledge import ASYNC_SESSION_AWAITABLE_METHODS
-from ..analysis.sessions import Flavor, own_nodes, sessions_of
+from ..analysis.sessions import Flavor, function_own_nodes, sessions_of
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
@@ -106,7 +106,7 @@ class UnawaitedAsyncSessionCall(Rule):
             return
         # only a coroutine method called on a plain name can be reported: which names hold an async
         # session is asked only of the functions that make such a call
-        calls = [call for call in own_nodes(node.body).calls
+        calls = [call for call in function_own_nodes(self.context, node).calls
                  if isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name)
                  and call.func.attr.value in ASYNC_SESSION_AWAITABLE_METHODS]
         if not calls:

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from ..analysis.knowledge import ASYNC_CREATE_TASK, ASYNC_GATHER, ASYNC_SESSION_AWAITABLE_METHODS, TASK_GROUPS
-from ..analysis.sessions import Flavor, own_nodes, sessions_of
+from ..analysis.sessions import Flavor, function_own_nodes, sessions_of
 from .base import Rule
 from ..analysis.walk import visit_read_only
 
@@ -100,7 +100,7 @@ class AsyncSessionSharedAcrossTasks(Rule):
             return
         # only a gather or a task start can be reported (`_gather`, `_task`): which names hold an
         # async session is asked only of the functions that make one
-        calls = [call for call in own_nodes(node.body).calls if self._starts_coroutines(call)]
+        calls = [call for call in function_own_nodes(self.context, node).calls if self._starts_coroutines(call)]
         if not calls:
             return
         names = sorted(name for name, flavor in sessions_of(self.context, node).items() if flavor is Flavor.ASYNC)
