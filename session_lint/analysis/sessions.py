@@ -39,7 +39,7 @@ from .session_methods import (
     returned_class,
     session_module_method_names,
 )
-from .walk import find_all, visit_read_only
+from .walk import IS_NODE, LAYOUT, child_fields, find_all, visit_read_only
 
 if TYPE_CHECKING:
     from .model import FileModel
@@ -829,7 +829,7 @@ def writes_through(call: cst.Call, session: str) -> bool:
             and statement.func.value in DML_CONSTRUCTS)
 
 
-class _OwnNodes(cst.CSTVisitor):
+class _OwnNodes:
     """Calls and returns of a block in source order, not inside nested functions, lambdas or classes
     (their code runs later, elsewhere)."""
 
@@ -837,26 +837,31 @@ class _OwnNodes(cst.CSTVisitor):
         self.calls: list[cst.Call] = []
         self.returns: list[cst.Return] = []
 
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.returns.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
 
 def own_nodes(node: cst.CSTNode) -> _OwnNodes:
     """The calls (`.calls`) and returns (`.returns`) `node`'s own code makes."""
     found = _OwnNodes()
-    visit_read_only(node, found)
+    calls, returns = found.calls, found.returns
+
+    def below(node: cst.CSTNode) -> None:
+        kind = type(node)
+        if kind is cst.Call:
+            calls.append(node)
+        elif kind is cst.Return:
+            returns.append(node)
+        elif kind is cst.FunctionDef or kind is cst.Lambda or kind is cst.ClassDef:
+            return
+        for field in child_fields(node):
+            value = getattr(node, field)
+            if IS_NODE[type(value)]:
+                if type(value) not in LAYOUT:
+                    below(value)
+            elif isinstance(value, (list, tuple)):
+                for child in value:
+                    if IS_NODE[type(child)] and type(child) not in LAYOUT:
+                        below(child)
+
+    below(node)
     return found
 
 

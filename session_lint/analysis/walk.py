@@ -66,6 +66,14 @@ class _NodeTypes(dict):
 IS_NODE = _NodeTypes()
 
 
+# Whitespace, comments and punctuation: only more of the same below them (about half the nodes of
+# a module), so a walk looking for code can skip them
+LAYOUT = frozenset({
+    cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.Newline, cst.TrailingWhitespace, cst.EmptyLine,
+    cst.Comment, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen,
+    cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace})
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """`node`'s child nodes in LibCST's traversal order."""
     found = []

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from ..walk import IS_NODE, child_fields
+from ..walk import IS_NODE, LAYOUT, child_fields
 from .interpreter import FlowAnalysis
 from .results import Analysis
 
@@ -57,9 +57,10 @@ def may_close_a_session(scope: cst.FunctionDef | cst.Module) -> bool:
         for name in child_fields(node):
             value = getattr(node, name)
             if IS_NODE[type(value)]:
-                stack.append(value)
+                if type(value) not in LAYOUT:
+                    stack.append(value)
             elif isinstance(value, (list, tuple)):
-                stack.extend(child for child in value if IS_NODE[type(child)])
+                stack.extend(child for child in value if IS_NODE[type(child)] and type(child) not in LAYOUT)
     return False
 
 
