@@ -25,7 +25,7 @@ from libcst.metadata import (
 from helpers import REAL
 from session_lint.engine.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
 from session_lint.analysis.libcst_compat import libcst_own_scope_visits
-from session_lint.analysis.walk import PER_NODE_FIELDS, walk
+from session_lint.analysis.walk import PER_NODE_FIELDS, visit_read_only, walk
 
 ROOT = Path(__file__).parent.parent
 
@@ -49,7 +49,7 @@ def assert_same_metadata(source: str) -> None:
             [ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
     metadata = ModuleMetadata(module)
     traversal = _RuleTraversal([], metadata)
-    walk(module, traversal.enter, traversal.leave)  # records parents as the rules' traversal does
+    traversal.run(module)  # records parents as the rules' traversal does
     assert_libcst_order(module)
     got = metadata.providers
     nodes = list(expected[PositionProvider])
@@ -196,3 +196,52 @@ def test_scope_analysis_leaves_other_visitors_to_libcst():
             return updated_node.with_changes(value="y") if original_node.value == "x" else updated_node
 
     assert module.visit(Rename()).code == "def f():\n    y = 1\n    return y\n"
+
+
+class _Calls(cst.CSTVisitor):
+    """Notes every hook LibCST's own visit calls on a batched-style visitor (one stub overridden
+    to stop at lambdas, as the rules' own visitors do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int]] = []
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self.calls.append(("visit_Lambda", id(node)))
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.calls.append(("visit_Name", id(node)))
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        self.calls.append(("leave_Call", id(original_node)))
+
+
+@pytest.mark.parametrize("source", TRICKY + [
+    "f(lambda x: g(x), y)\n@d(1)\nclass C(B, metaclass=M):\n    async def m(self): return [h(z) async for z in q]\n"])
+def test_hooks_are_called_as_libcst_calls_them(source):
+    """The rules' traversal (`_RuleTraversal.run`) and `visit_read_only` call the same hooks on the
+    same nodes in the same order as LibCST's `visit` (children skipped after `visit_X` says False)."""
+    module = cst.parse_module(source)
+    expected = _Calls()
+    module.visit(expected)
+    read_only = _Calls()
+    visit_read_only(module, read_only)
+    assert read_only.calls == expected.calls
+
+    class Batched(cst.BatchableCSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, int]] = []
+
+        def visit_Name(self, node: cst.Name) -> None:
+            self.calls.append(("visit_Name", id(node)))
+
+        def leave_Call(self, original_node: cst.Call) -> None:
+            self.calls.append(("leave_Call", id(original_node)))
+
+    rule, unbatched = Batched(), _Calls()
+    unbatched.visit_Lambda = lambda node: None  # a batched visitor cannot skip children
+    visit_with_rules(module, [rule])
+    module.visit(unbatched)
+    assert rule.calls == [c for c in unbatched.calls if c[0] != "visit_Lambda"]

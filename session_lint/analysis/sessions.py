@@ -39,7 +39,7 @@ from .session_methods import (
     returned_class,
     session_module_method_names,
 )
-from .walk import visit_read_only
+from .walk import IS_NODE, LAYOUT, child_fields, find_all, visit_read_only
 
 if TYPE_CHECKING:
     from .model import FileModel
@@ -244,6 +244,9 @@ def _receiver(method: cst.FunctionDef) -> str | None:
     return params[0].name.value if params else None
 
 
+_ASSIGNMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign)
+
+
 def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression | None]]:
     """attribute -> the values its class binds to it: `self.x = v` in the methods (through their own
     first parameter), `x = v` in the class body. None for a binding whose value is unknown
@@ -273,7 +276,7 @@ def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression 
                 for target, value in targets(small):
                     add(target, value, None)
         elif isinstance(stmt, cst.FunctionDef) and (receiver := _receiver(stmt)) is not None:
-            for small in m.findall(stmt, m.Assign() | m.AnnAssign() | m.AugAssign()):
+            for small in find_all(stmt, lambda node: type(node) in _ASSIGNMENTS):
                 for target, value in targets(small):
                     add(target, value, receiver)
     return found
@@ -424,7 +427,10 @@ def manual_session_call(file: FileModel, node: cst.CSTNode) -> Flavor | None:
     module, or a call of a same-module wrapper returning one."""
     if not isinstance(node, cst.Call):
         return None
-    return _raw_or_registry(file, node) or _local_call(file, node, session_wrappers(file))
+    known = file.memo("manual_session_call", dict)  # SES001, SES002, SES009 ... ask of the same calls
+    if node not in known:
+        known[node] = _raw_or_registry(file, node) or _local_call(file, node, session_wrappers(file))
+    return known[node]
 
 
 def house_factory_call(file: FileModel, call: cst.Call) -> bool:
@@ -689,9 +695,18 @@ def _is_listener(file: FileModel, function: cst.FunctionDef) -> bool:
     return function.name.value in _module_cache(file, "_event_listeners", lambda: _registered_listeners(file))
 
 
+def _calls_listen(node: cst.CSTNode) -> bool:
+    """`listen(...)` / `x.listen(...)`."""
+    if type(node) is not cst.Call:
+        return False
+    func = node.func
+    leaf = func.attr if type(func) is cst.Attribute else func
+    return type(leaf) is cst.Name and leaf.value == "listen"
+
+
 def _registered_listeners(file: FileModel) -> frozenset[str]:
     found = set()
-    for call in m.findall(file.module, m.Call(func=m.Name("listen") | m.Attribute(attr=m.Name("listen")))):
+    for call in find_all(file.module, _calls_listen):
         args = [a.value for a in call.args]
         if len(args) >= 3 and isinstance(args[2], cst.Name) and file.qualified_names(call.func) & EVENT_LISTEN:
             found.add(args[2].value)
@@ -814,7 +829,7 @@ def writes_through(call: cst.Call, session: str) -> bool:
             and statement.func.value in DML_CONSTRUCTS)
 
 
-class _OwnNodes(cst.CSTVisitor):
+class _OwnNodes:
     """Calls and returns of a block in source order, not inside nested functions, lambdas or classes
     (their code runs later, elsewhere)."""
 
@@ -822,27 +837,41 @@ class _OwnNodes(cst.CSTVisitor):
         self.calls: list[cst.Call] = []
         self.returns: list[cst.Return] = []
 
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.returns.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
 
 def own_nodes(node: cst.CSTNode) -> _OwnNodes:
     """The calls (`.calls`) and returns (`.returns`) `node`'s own code makes."""
     found = _OwnNodes()
-    visit_read_only(node, found)
+    calls, returns = found.calls, found.returns
+
+    def below(node: cst.CSTNode) -> None:
+        kind = type(node)
+        if kind is cst.Call:
+            calls.append(node)
+        elif kind is cst.Return:
+            returns.append(node)
+        elif kind is cst.FunctionDef or kind is cst.Lambda or kind is cst.ClassDef:
+            return
+        for field in child_fields(node):
+            value = getattr(node, field)
+            if IS_NODE[type(value)]:
+                if type(value) not in LAYOUT:
+                    below(value)
+            elif isinstance(value, (list, tuple)):
+                for child in value:
+                    if IS_NODE[type(child)] and type(child) not in LAYOUT:
+                        below(child)
+
+    below(node)
     return found
+
+
+def function_own_nodes(file: FileModel, function: cst.FunctionDef) -> _OwnNodes:
+    """`own_nodes(function.body)`, walked once per function whichever rule asks (SES010, SES011,
+    SES015 and the sessions of the function)."""
+    known = file.memo("function_own_nodes", dict)
+    if function not in known:
+        known[function] = own_nodes(function.body)
+    return known[function]
 
 
 # -- the sessions a function holds (SES010, SES011, SES015) -------------------------
@@ -1027,6 +1056,21 @@ def function_sessions(file: FileModel, function: cst.FunctionDef,
     return found
 
 
+def sessions_of(file: FileModel, function: cst.FunctionDef) -> dict[str, Flavor]:
+    """`function_sessions` of `function`, with the sessions of the function around it (if any) as
+    `outer`: computed once per function whichever rule asks (SES010, SES011), and only for the
+    functions a rule asks about and the functions around them."""
+    memo = file.memo("sessions_of", dict)
+    found = memo.get(function)
+    if found is None:
+        around = file.parent(function)
+        while around is not None and not isinstance(around, cst.FunctionDef):
+            around = file.parent(around)
+        outer = sessions_of(file, around) if around is not None else None
+        found = memo[function] = function_sessions(file, function, outer)
+    return found
+
+
 def _used_like_async_sessions(file: FileModel, function: cst.FunctionDef, names: set[str]) -> set[str]:
     """The `names` whose coroutine methods `function` awaits (`await s.execute(q)`) and on which it
     calls a method only sessions have (`s.add(obj)`, `s.flush()`): AsyncSessions, whatever made them
@@ -1035,7 +1079,7 @@ def _used_like_async_sessions(file: FileModel, function: cst.FunctionDef, names:
         return set()
     awaited: dict[str, set[str]] = {}
     typed: dict[str, set[str]] = {}
-    for call in own_nodes(function.body).calls:
+    for call in function_own_nodes(file, function).calls:
         func = call.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in names):
             continue

@@ -33,7 +33,7 @@ from libcst.metadata import (
 
 from ..analysis.libcst_compat import computed_metadata, visit_scope_providers_read_only
 from ..analysis.model import FileModel
-from ..analysis.walk import record_parents, visit_read_only, walk
+from ..analysis.walk import IS_NODE, child_fields, record_parents, visit_read_only
 
 
 class _Lazy(Mapping):
@@ -265,17 +265,37 @@ class _RuleTraversal:
         self.parents = metadata.parents.seen
         self.stack = metadata.stack
 
-    def enter(self, node: cst.CSTNode) -> None:
-        if self.stack:
-            self.parents[node] = self.stack[-1]
-        self.stack.append(node)
-        for hook in self.visits.get(type(node).__name__, ()):
-            hook(node)
+    def run(self, module: cst.Module) -> None:
+        """Each node in `walk`'s order: its parent recorded, pushed on the stack, the rules'
+        `visit_<Node>` hooks called, its children, the `leave_<Node>` hooks, popped. (One function:
+        `walk` with two callbacks cost two calls more per node.)"""
+        stack, parents, is_node = self.stack, self.parents, IS_NODE
+        visits: dict[type, tuple[Callable, ...]] = {}
+        leaves: dict[type, tuple[Callable, ...]] = {}
 
-    def leave(self, node: cst.CSTNode) -> None:
-        for hook in self.leaves.get(type(node).__name__, ()):
-            hook(node)
-        self.stack.pop()
+        def below(node: cst.CSTNode) -> None:
+            kind = type(node)
+            if kind not in visits:
+                visits[kind] = tuple(self.visits.get(kind.__name__, ()))
+                leaves[kind] = tuple(self.leaves.get(kind.__name__, ()))
+            stack.append(node)
+            for hook in visits[kind]:
+                hook(node)
+            for field in child_fields(node):
+                value = getattr(node, field)
+                if is_node[type(value)]:
+                    parents[value] = node
+                    below(value)
+                elif isinstance(value, (list, tuple)):
+                    for child in value:
+                        if is_node[type(child)]:
+                            parents[child] = node
+                            below(child)
+            for hook in leaves[kind]:
+                hook(node)
+            stack.pop()
+
+        below(module)
 
 
 def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor],
@@ -291,7 +311,7 @@ def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor],
         file.metadata = metadata.providers
     traversal = _RuleTraversal(rules, metadata)
     try:
-        walk(module, traversal.enter, traversal.leave)
+        traversal.run(module)
     finally:
         for rule in rules:
             rule.metadata = {}

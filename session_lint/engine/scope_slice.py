@@ -32,7 +32,7 @@ import re
 import libcst as cst
 
 from .screen import ScopeWords
-from ..analysis.walk import child_fields
+from ..analysis.walk import IS_NODE, LAYOUT, child_fields, children
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names fixes introduce (a parameter `db`, `Depends`, a session type): a statement binding one at
@@ -61,8 +61,15 @@ def _mentioned(node: cst.CSTNode, found: set[str], bound: set[str], typing: bool
         func = node.func
         leaf = func.attr if isinstance(func, cst.Attribute) else func
         typing = typing or (isinstance(leaf, cst.Name) and leaf.value in _TYPING_CALLS)
-    for child in _children(node):
-        _mentioned(child, found, bound, typing)
+    for field in child_fields(node):
+        value = getattr(node, field)
+        if IS_NODE[type(value)]:
+            if type(value) not in LAYOUT:
+                _mentioned(value, found, bound, typing)
+        elif isinstance(value, (list, tuple)):
+            for child in value:
+                if IS_NODE[type(child)] and type(child) not in LAYOUT:
+                    _mentioned(child, found, bound, typing)
 
 
 def _bound(node: cst.CSTNode, bound: set[str]) -> None:
@@ -95,7 +102,7 @@ def _bound(node: cst.CSTNode, bound: set[str]) -> None:
         bound.add(node.rest.value)
     elif kind is cst.TypeAlias:
         bound.add(node.name.value)
-    for child in _children(node):
+    for child in children(node):
         _bound(child, bound)
 
 
@@ -122,13 +129,8 @@ def _alias_binding(alias: cst.ImportAlias) -> str:
 
 
 def _values(value: object) -> tuple:
-    return tuple(v for v in value if isinstance(v, cst.CSTNode)) if isinstance(value, (list, tuple)) \
-        else (value,) if isinstance(value, cst.CSTNode) else ()
-
-
-def _children(node: cst.CSTNode):
-    for field in child_fields(node):
-        yield from _values(getattr(node, field))
+    return tuple(v for v in value if IS_NODE[type(v)]) if isinstance(value, (list, tuple)) \
+        else (value,) if IS_NODE[type(value)] else ()
 
 
 def slice_for_scope(module: cst.Module, words: ScopeWords) -> cst.Module:

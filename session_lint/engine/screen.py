@@ -444,8 +444,9 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
 
 # -- SES012-SES014: triggers on query constructs (`query_get`, `sql_string`, `lazy_loop`) ---------------
 #   query_get  a `.get(...)` call on a chain that starts with a `.query(...)` call (SES013)
-#   sql_string a call spelled `text` / `execute` / `exec_driver_sql` (or an alias of `text`) in a file
-#              that builds a string: an f-string with a value, `%`, `+` or `.format(...)` (SES014)
+#   sql_string a call spelled `text` / `execute` / `exec_driver_sql` (or an alias of `text`) whose first
+#              positional argument builds a string (an f-string with a value, `%`, `+` or `.format(...)`)
+#              or is a name the file assigns (`=`, `: T =`, `+=`) such a string (SES014)
 #   lazy_loop  a `for` statement (or comprehension) in a file that spells `query(`, `scalars(`,
 #              `select(` or `execute(` (SES012)
 # They spell no session word (the session may be an injected alias), so each has its own prefilter.
@@ -485,7 +486,13 @@ def _query_constructs(triggers: frozenset[str], index: _Nodes) -> bool:
         texts = {local for local, bound in import_bindings(
             (n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if _leaf(bound) == "text"}
-        return any(isinstance(n, ast.Call) and (_annotation_leaf(n.func) in SQL_CALL_WORDS | texts) for n in nodes)
+        # SES014 reads the first positional argument: built there, or a name assigned a built string
+        built = {target.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                 and n.value is not None and _builds_string(n.value)
+                 for target in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(target, ast.Name)}
+        return any(isinstance(n, ast.Call) and _annotation_leaf(n.func) in SQL_CALL_WORDS | texts and n.args
+                   and (_builds_string(n.args[0]) or (isinstance(n.args[0], ast.Name) and n.args[0].id in built))
+                   for n in nodes)
     return False
 
 

@@ -7,7 +7,7 @@ from libcst.metadata import ScopeProvider
 
 from ..diagnostics import Applicability, Fix
 from ..analysis.knowledge import ASYNC_SESSION_AWAITABLE_METHODS
-from ..analysis.sessions import Flavor, function_sessions, own_nodes
+from ..analysis.sessions import Flavor, function_own_nodes, sessions_of
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
@@ -101,28 +101,20 @@ class UnawaitedAsyncSessionCall(Rule):
          "    async with AsyncSessionLocal() as db:\n        users = db.execute(select(User)).scalars().all()\n"),
     )
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self.stack: list[dict[str, Flavor]] = []
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        sessions = function_sessions(self.context, node, self.stack[-1] if self.stack else None)
-        self.stack.append(sessions)
         if not node.asynchronous or not isinstance(node.body, cst.IndentedBlock):
             return
-        names = {name for name, flavor in sessions.items() if flavor is Flavor.ASYNC}
-        if not names:
+        # only a coroutine method called on a plain name can be reported: which names hold an async
+        # session is asked only of the functions that make such a call
+        calls = [call for call in function_own_nodes(self.context, node).calls
+                 if isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name)
+                 and call.func.attr.value in ASYNC_SESSION_AWAITABLE_METHODS]
+        if not calls:
             return
-        for call in own_nodes(node.body).calls:
-            func = call.func
-            if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
-                    and func.value.value in names and func.attr.value in ASYNC_SESSION_AWAITABLE_METHODS):
-                continue
-            if self._unawaited(call, node):
-                self._report(call, func)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
+        names = {name for name, flavor in sessions_of(self.context, node).items() if flavor is Flavor.ASYNC}
+        for call in calls:
+            if call.func.value.value in names and self._unawaited(call, node):
+                self._report(call, call.func)
 
     # -- is the coroutine ever awaited? -------------------------------------------------------
     def _unawaited(self, call: cst.Call, function: cst.FunctionDef) -> bool:

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from ..analysis.knowledge import ASYNC_CREATE_TASK, ASYNC_GATHER, ASYNC_SESSION_AWAITABLE_METHODS, TASK_GROUPS
-from ..analysis.sessions import Flavor, function_sessions, own_nodes
+from ..analysis.sessions import Flavor, function_own_nodes, sessions_of
 from .base import Rule
 from ..analysis.walk import visit_read_only
 
@@ -93,18 +93,17 @@ class AsyncSessionSharedAcrossTasks(Rule):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.stack: list[dict[str, Flavor]] = []
         self.reported: set[int] = set()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        sessions = function_sessions(self.context, node, self.stack[-1] if self.stack else None)
-        self.stack.append(sessions)
         if not node.asynchronous or not isinstance(node.body, cst.IndentedBlock):
             return
-        names = sorted(name for name, flavor in sessions.items() if flavor is Flavor.ASYNC)
-        if not names:
+        # only a gather or a task start can be reported (`_gather`, `_task`): which names hold an
+        # async session is asked only of the functions that make one
+        calls = [call for call in function_own_nodes(self.context, node).calls if self._starts_coroutines(call)]
+        if not calls:
             return
-        calls = own_nodes(node.body).calls
+        names = sorted(name for name, flavor in sessions_of(self.context, node).items() if flavor is Flavor.ASYNC)
         for name in names:
             uses = _Uses(name)
             visit_read_only(node.body, uses)
@@ -114,8 +113,12 @@ class AsyncSessionSharedAcrossTasks(Rule):
                 else:
                     self._task(call, name, node, uses.found)
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
+    def _starts_coroutines(self, call: cst.Call) -> bool:
+        """`asyncio.gather(...)`, or a call `_task` looks at (a task start)."""
+        func = call.func
+        method = func.attr.value if isinstance(func, cst.Attribute) else None
+        return method in ("create_task", "start_soon") or bool(
+            self.qualified_names(func) & (ASYNC_GATHER | ASYNC_CREATE_TASK))
 
     # -- asyncio.gather(f(db), g(db)) -----------------------------------------------------------
     def _gather(self, call: cst.Call, session: str) -> None:

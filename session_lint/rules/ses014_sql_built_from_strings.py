@@ -17,7 +17,8 @@ from .base import Rule
 from ..analysis.walk import visit_read_only
 
 # The screen trigger, what a file must contain for this rule to fire: a call spelled `text` / `execute` /
-# `exec_driver_sql` (or an alias of `text`) and a string built by formatting. See session_lint/engine/screen.py.
+# `exec_driver_sql` (or an alias of `text`) whose first positional argument is a string built by
+# formatting, or a name assigned one in the file. See session_lint/engine/screen.py.
 SCREEN_TRIGGERS = ("sql_string",)
 
 DOCS = """\

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.metadata import ScopeProvider
 
 from ..analysis.fastapi import injected_sessions
-from ..analysis.sessions import Flavor, event_connection_session, managed_session_call, manual_session_call, own_nodes
+from ..analysis.sessions import Flavor, event_connection_session, managed_session_call, manual_session_call, function_own_nodes
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
@@ -99,7 +99,7 @@ class SyncSessionInAsyncFunction(Rule):
                 self.report(node, f"`async def {node.name.value}` receives the sync session `{injected.name}`: "
                                   "its queries block the event loop (use `def`, or an AsyncSession)")
                 break
-        for call in own_nodes(node.body).calls:
+        for call in function_own_nodes(self.context, node).calls:
             if (manual_session_call(self.context, call) or managed_session_call(self.context, call)) is Flavor.SYNC \
                     and not event_connection_session(self.context, call):
                 name = self.context.module.code_for_node(call.func)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from ..walk import child_fields
+from ..walk import IS_NODE, LAYOUT, child_fields
 from .interpreter import FlowAnalysis
 from .results import Analysis
 
@@ -38,24 +38,29 @@ class FileFlow:
 
 def may_close_a_session(scope: cst.FunctionDef | cst.Module) -> bool:
     """Can the analysis of `scope` find anything? Every finding (and every use it records) is about
-    a session that closed, and a session closes only at the end of a `with` block or by a
-    `.close()` call. Without either in the code the interpreter walks (the body, nested functions
-    and classes left out: they are analysed on their own), its analysis is empty: no metadata
-    asked, no statement interpreted."""
+    a session that closed, and a session closes only at the end of a `with` block that binds it to
+    a name (`with ... as name:`, interpreter.stmt_With) or by a `.close()` call. Without either in
+    the code the interpreter walks (the body, nested functions and classes left out: they are
+    analysed on their own), its analysis is empty: no metadata asked, no statement interpreted."""
     stack: list[cst.CSTNode] = list(scope.body) if isinstance(scope, cst.Module) else [scope.body]
     while stack:
         node = stack.pop()
         kind = type(node)
-        if kind is cst.With or (kind is cst.Attribute and node.attr.value == "close"):
-            return True
-        if kind is cst.FunctionDef or kind is cst.ClassDef:
+        if kind is cst.With:
+            if any(item.asname is not None and type(item.asname.name) is cst.Name for item in node.items):
+                return True
+        elif kind is cst.Attribute:
+            if node.attr.value == "close":
+                return True
+        elif kind is cst.FunctionDef or kind is cst.ClassDef:
             continue
         for name in child_fields(node):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                stack.append(value)
+            if IS_NODE[type(value)]:
+                if type(value) not in LAYOUT:
+                    stack.append(value)
             elif isinstance(value, (list, tuple)):
-                stack.extend(child for child in value if isinstance(child, cst.CSTNode))
+                stack.extend(child for child in value if IS_NODE[type(child)] and type(child) not in LAYOUT)
     return False
 
 
