@@ -98,7 +98,7 @@ def test_the_screen_leaves_a_module_too_large_for_its_tree_to_the_windowed_lint(
     assert screen.check(source, MODULE)
 
 
-def test_a_window_holds_the_non_definitions_and_the_definitions_it_names():
+def test_a_window_holds_the_statements_binding_what_it_names():
     source = ("from core.database import SessionLocal\n\nLIMIT = 3\n\n"
               "def helper(db):\n    return db.close()\n\n"
               "class User:\n    pass\n\n"
@@ -106,13 +106,22 @@ def test_a_window_holds_the_non_definitions_and_the_definitions_it_names():
               "def load(uid):\n    db = SessionLocal()\n    user = db.get(User, uid)\n    helper(db)\n    return user\n")
     chunks = windows.chunks(source)
     last = windows.windows(chunks, size=1)[-1]
-    assert last.text == ("from core.database import SessionLocal\n\nLIMIT = 3\n\n"
+    assert last.text == ("from core.database import SessionLocal\n\n"
                          "def helper(db):\n    return db.close()\n\n"
                          "class User:\n    pass\n\n"
                          "def load(uid):\n    db = SessionLocal()\n    user = db.get(User, uid)\n    helper(db)\n"
                          "    return user\n")
     assert last.own_lines == [(13, 18)]
-    assert [last.file_line(line) for line in (1, 5, 8, 11, 15)] == [1, 5, 8, 14, 18]
+    assert [last.file_line(line) for line in (1, 3, 6, 9, 13)] == [1, 5, 8, 14, 18]
+
+
+def test_module_level_statements_binding_nothing_a_window_spells_stay_in_their_own_window():
+    source = ("from __future__ import annotations\nfrom core.database import SessionLocal\nfrom x import *\n"
+              "db = SessionLocal()\n" + "db.add(Row(1))\n" * 3 + "def f():\n    global g\n    g = 1\n"
+              "def use():\n    return g\n")
+    last = windows.windows(windows.chunks(source), size=1)[-1]
+    assert last.text == ("from __future__ import annotations\nfrom x import *\n"
+                         "def f():\n    global g\n    g = 1\ndef use():\n    return g\n")
 
 
 def test_rule_examples_give_the_same_findings(monkeypatch):

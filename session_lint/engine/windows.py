@@ -7,11 +7,15 @@ top-level statements are cut into runs of about WINDOW_SIZE characters, and each
 parsed and linted on its own, together with its context - the statements the run's names
 can depend on:
 
-- every top-level statement that is not a `def` or `class` (imports, assignments, `if`
-  blocks...: what names resolve to, module-global sessions, routers, engines);
-- every `def` / `class` whose name the window spells, until nothing changes (the helpers a
-  function calls, the models it queries, what those spell in turn), and every `def` that
-  declares a `global` the window spells.
+- every top-level statement that may bind a name the window spells (imports, assignments,
+  `with` and `if` blocks, defs and classes, `global` declarations: what names resolve to,
+  module-global sessions, the helpers a function calls, the models it queries), then what
+  those spell in turn, until nothing changes;
+- star and `__future__` imports.
+
+A statement binding nothing the window spells (a module-level `db.add(...)` in a seeding
+script, `app.include_router(...)`) cannot change what the window's names resolve to; leaving
+it out keeps a window small even in a module made of 50,000 such statements.
 
 A finding is kept by the window that owns its line, so each is reported once. Names are
 spelled by a regular expression over the text, comments and strings included: more context
@@ -54,7 +58,7 @@ class Chunk:
     last_line: int
     text: str
     spelled: frozenset[str]  # every identifier in its text
-    binds: frozenset[str] | None  # a def/class: its name and the globals it declares; None: always context
+    binds: frozenset[str] | None  # the module-level names it may bind; None: every window keeps it
 
 
 @dataclass
@@ -173,10 +177,35 @@ def _may_begin_statement(line: str) -> bool:
 
 
 def _binds(statement: ast.stmt) -> frozenset[str] | None:
-    if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return None
-    declared = {name for node in ast.walk(statement) if isinstance(node, ast.Global) for name in node.names}
-    return frozenset({statement.name, *declared})
+    """The module-level names `statement` may bind (more, never fewer: every name it stores outside
+    function and class bodies, its def/class name, `global` declarations anywhere in it, import
+    aliases); None for a star or `__future__` import, which every window keeps."""
+    names: set[str] = set()
+    stack: list[ast.AST] = [statement]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind in _SCOPES:
+            names.add(node.name)
+            names.update(n for inner in ast.walk(node) if type(inner) is ast.Global for n in inner.names)
+            stack.extend(node.decorator_list)  # (a walrus in a decorator binds at module level)
+            continue
+        if kind is ast.ImportFrom and (node.module == "__future__" or any(a.name == "*" for a in node.names)):
+            return None
+        if kind is ast.Name and type(node.ctx) is not ast.Load:
+            names.add(node.id)
+        elif kind is ast.alias:
+            names.add(node.asname or node.name.partition(".")[0])
+        elif kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
+            if node.name:
+                names.add(node.name)
+        elif kind is ast.MatchMapping and node.rest:
+            names.add(node.rest)
+        stack.extend(ast.iter_child_nodes(node))
+    return frozenset(names)
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def windows(found: list[Chunk], size: int | None = None) -> list[Window]:
@@ -194,12 +223,12 @@ def windows(found: list[Chunk], size: int | None = None) -> list[Window]:
 
 
 def _window(found: list[Chunk], own: list[int]) -> Window:
-    kept = [chunk.binds is None for chunk in found]
+    kept = [chunk.binds is None for chunk in found]  # (star and `__future__` imports)
     for index in own:
         kept[index] = True
     spelled = set().union(*(chunk.spelled for chunk, keep in zip(found, kept) if keep))
     changed = True
-    while changed:  # the defs and classes a kept statement names, and what they name in turn
+    while changed:  # the statements binding a name a kept statement spells, and so on
         changed = False
         for index, chunk in enumerate(found):
             if not kept[index] and chunk.binds & spelled:
