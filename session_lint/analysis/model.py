@@ -62,6 +62,15 @@ class FileModel:
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.metadata[ParentNodeProvider].get(node, None)
 
+    def encloses(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
+        """Is `inner` below `outer` (not `outer` itself)?"""
+        current = self.parent(inner)
+        while current is not None:
+            if current is outer:
+                return True
+            current = self.parent(current)
+        return False
+
     def position(self, node: cst.CSTNode) -> CodeRange:
         return self.metadata[PositionProvider][node]
 

@@ -164,7 +164,7 @@ class GlobalSession(Rule):
 
     def open_in(self, function: cst.FunctionDef, name: str, call: cst.Call, flavor: Flavor,
                 others: set) -> cst.FunctionDef | None:
-        if any(self.encloses(other, function) for other in others if other is not function):
+        if any(self.context.encloses(other, function) for other in others if other is not function):
             return None  # nested in another user: one session would hide the other
         if not isinstance(function.body, cst.IndentedBlock):
             return None
@@ -188,14 +188,6 @@ class GlobalSession(Rule):
                 return current
             child, current = current, self.parent(current)
         return None
-
-    def encloses(self, outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
-        current = self.parent(inner)
-        while current is not None:
-            if current is outer:
-                return True
-            current = self.parent(current)
-        return False
 
     def declared_global(self, name: str) -> bool:
         pattern = m.Global(names=[m.ZeroOrMore(), m.NameItem(name=m.Name(name)), m.ZeroOrMore()])

@@ -226,7 +226,7 @@ class LazyLoadInLoop(Rule):
             parent = self.parent(binding.node)
             if isinstance(parent, cst.AsName):
                 block = self.parent(self.parent(parent))  # AsName -> WithItem -> With
-                if not (isinstance(block, cst.With) and _inside(self, loop, block)):
+                if not (isinstance(block, cst.With) and self.context.encloses(block, loop)):
                     return False
         return True
 
@@ -304,13 +304,6 @@ def _entity_query(root: cst.Call, calls: list[cst.Call]) -> _Query | None:
     return _Query(entity, model, root, calls)
 
 
-def _inside(rule: Rule, node: cst.CSTNode, block: cst.CSTNode) -> bool:
-    current = rule.parent(node)
-    while current is not None:
-        if current is block:
-            return True
-        current = rule.parent(current)
-    return False
 
 
 def _mentions_loader(rule: Rule, option: cst.BaseExpression, attr: str) -> bool:
