@@ -54,19 +54,15 @@ class FixResult:
     remaining: list[Diagnostic] = field(default_factory=list)
 
 
-# CPython refuses these nesting depths (its tokenizer allows 200 open brackets, its parser a bounded
-# stack); LibCST's native parser has no such limit and overflows the C stack (a segfault) or takes
-# minutes on them, so they are reported before LibCST sees them.
-_DEPTH_SYNTAX_ERRORS = frozenset({"too many nested parentheses", "too many levels of indentation"})
-
-
+# LibCST's native parser has no nesting limit and overflows the C stack (a segfault) or takes minutes
+# on what CPython refuses (windows.DEPTH_SYNTAX_ERRORS), so those are reported before LibCST sees them.
 @lru_cache(maxsize=4)  # fix rounds and the lint after a refused fix ask again for the same text
 def _depth_refusal(source: str) -> tuple[str, int, int] | None:
     """(CPython's reason, line, column) when CPython refuses `source` for its nesting depth."""
     try:
         ast.parse(source)
     except SyntaxError as exc:
-        if exc.msg in _DEPTH_SYNTAX_ERRORS:
+        if exc.msg in windows.DEPTH_SYNTAX_ERRORS:
             return exc.msg, exc.lineno or 1, exc.offset or 1
     except MemoryError:  # "parser stack overflow": nesting beyond the parser's fixed stack
         return "too complex for the parser's stack", 1, 1
@@ -170,7 +166,7 @@ def _run_windowed(source: str, path: str, config: Config) -> LintRun | None:
         if len(source) <= windows.WHOLE_AST_LIMIT:
             return None  # the whole-module path reports it, as for any file
         # (parsing all of it at once is what this path avoids; CPython's verdict is the report)
-        message = (f"file is too deeply nested to parse ({exc.message})" if exc.message in _DEPTH_SYNTAX_ERRORS
+        message = (f"file is too deeply nested to parse ({exc.message})" if exc.message in windows.DEPTH_SYNTAX_ERRORS
                    else f"SyntaxError: {exc.message}")
         error = syntax_error(path, message, exc.line, exc.column)
         return LintRun(source, None, [error] if config.is_selected(error.code, path) else [])
@@ -234,7 +230,7 @@ def apply_noqa(diagnostics: Iterable[Diagnostic], source: str) -> list[Diagnosti
             if not (0 < d.line <= len(lines) and noqa_suppresses(lines[d.line - 1], d.code))]
 
 
-LINE_END_RE = re.compile(r"\r\n|\r|\n")
+LINE_END_RE = windows.LINE_END
 
 
 def noqa_suppresses(line: str, code: str) -> bool:

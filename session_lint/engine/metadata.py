@@ -15,7 +15,6 @@ with the same providers and get the same answers (tests/test_metadata.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -33,6 +32,7 @@ from libcst.metadata import (
 
 from ..analysis.libcst_compat import computed_metadata, visit_scope_providers_read_only
 from ..analysis.model import FileModel
+from .windows import LINE_END
 from ..analysis.walk import IS_NODE, child_fields, record_parents, visit_read_only
 
 
@@ -201,11 +201,10 @@ def _position_ranges(module: cst.Module) -> Mapping:
 
 
 _MISSING = object()
-_NEWLINE = re.compile(r"\r\n?|\n")  # what PositionProvider counts as a line break
 
 
 def _line_count(code: str) -> int:
-    return len(_NEWLINE.findall(code))
+    return len(LINE_END.findall(code))  # (what PositionProvider counts as a line break)
 
 
 def _scopes(module: cst.Module) -> Mapping:

@@ -45,9 +45,10 @@ PIECE_SIZE = 50_000  # characters `ast` parses at a time to find the top-level s
 
 _NOT_A_START = frozenset(" \t\f\r\n#@)]}")
 _CONTINUATION = re.compile(r"(?:else|elif|except|finally)\b")  # (`case` lines are indented)
-_DEPTH_ERRORS = frozenset({"too many nested parentheses", "too many levels of indentation"})
+# CPython refuses these nesting depths (its tokenizer allows 200 open brackets, its parser a bounded stack)
+DEPTH_SYNTAX_ERRORS = frozenset({"too many nested parentheses", "too many levels of indentation"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LINE_END = re.compile(r"\r\n|\r|\n")  # line breaks as LibCST and CPython count them
+LINE_END = re.compile(r"\r\n|\r|\n")  # line breaks as LibCST and CPython count them
 
 
 @dataclass
@@ -95,7 +96,7 @@ def chunks(source: str) -> list[Chunk] | None:
 
 def _lines(source: str) -> list[str]:
     """The lines of `source`, each with its line break."""
-    texts = [line + brk for line, brk in zip(_LINE_END.split(source), [*_LINE_END.findall(source), ""])]
+    texts = [line + brk for line, brk in zip(LINE_END.split(source), [*LINE_END.findall(source), ""])]
     if texts and not texts[-1]:
         texts.pop()  # (the empty "line" after a final line break)
     return texts
@@ -135,7 +136,7 @@ def ast_pieces(texts: list[str]) -> Iterator[tuple[int, ast.Module]]:
                 tree = ast.parse("".join(texts[start:end]))
                 break
             except SyntaxError as exc:
-                if end >= len(texts) or exc.msg in _DEPTH_ERRORS:
+                if end >= len(texts) or exc.msg in DEPTH_SYNTAX_ERRORS:
                     raise Unparsable(exc.msg, start + (exc.lineno or 1), exc.offset or 1) from None
                 end = _cut_after(texts, start, 2 * sum(len(text) for text in texts[start:end]))
             except (ValueError, RecursionError, MemoryError) as exc:
@@ -239,6 +240,6 @@ def _window(found: list[Chunk], own: list[int]) -> Window:
         if keep:
             parts.append(chunk.text)
             segments.append((line, chunk.first_line))
-            line += len(_LINE_END.findall(chunk.text))
+            line += len(LINE_END.findall(chunk.text))
     own_lines = [(found[i].first_line, found[i].last_line) for i in own]
     return Window("".join(parts), own_lines, segments)
