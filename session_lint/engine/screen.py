@@ -266,17 +266,33 @@ class _Nodes:
         return self._all
 
 
+# Fields that never hold a node a trigger looks at: names and numbers, expression contexts and
+# operators (singletons under every `Name` and `BinOp`: a third of a module's nodes).
+_NOT_WALKED = frozenset({"id", "attr", "arg", "name", "asname", "module", "level", "is_async", "kind", "conversion",
+                         "type_comment", "simple", "tag", "lineno", "rest", "kwd_attrs", "n", "s",
+                         "ctx", "op", "ops"})
+# Lists hold nodes or None (`{**a}`'s key, a keyword-only argument without default) but in these:
+_WALKED_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.MatchSingleton: (), ast.Global: (), ast.Nonlocal: ()}
+
+
 def _walk(node: ast.AST) -> list[ast.AST]:
-    """`node` and everything below it (what `ast.walk` yields, in another order, ~3x faster)."""
+    """`node` and everything below it but contexts and operators (what `ast.walk` yields, in
+    another order, ~5x faster)."""
     found, todo = [], [node]
-    ast_type = ast.AST
+    ast_type, fields_of = ast.AST, _WALKED_FIELDS
     while todo:
         current = todo.pop()
         found.append(current)
-        for name in current._fields:
+        kind = type(current)
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = fields_of[kind] = tuple(f for f in kind._fields if f not in _NOT_WALKED)
+        for name in fields:
             value = getattr(current, name, None)
-            if isinstance(value, list):
-                todo.extend(item for item in value if isinstance(item, ast_type))
+            if type(value) is list:
+                for item in value:
+                    if item is not None:
+                        todo.append(item)
             elif isinstance(value, ast_type):
                 todo.append(value)
     return found
