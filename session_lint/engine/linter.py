@@ -25,7 +25,7 @@ from ..analysis.names import fallback_module_name, module_name_for
 from ..analysis.model import FileModel
 from ..rules import all_rules
 from .scope_slice import slice_for_scope
-from .screen import scope_words
+from .screen import Verdict, scope_words
 
 MAX_FIX_ROUNDS = 10
 
@@ -82,10 +82,11 @@ def too_deep(source: str, path: str) -> Diagnostic | None:
     return syntax_error(path, f"file is too deeply nested to parse ({reason})", line, column)
 
 
-def parse(source: str, path: str) -> tuple[cst.Module | Diagnostic, bool]:
+def parse(source: str, path: str, depth_checked: bool = False) -> tuple[cst.Module | Diagnostic, bool]:
     """The module, or SES999 when it cannot be parsed; and whether long strings were blanked
-    out to parse it (session_lint/engine/long_strings.py: such a module must never be written back)."""
-    refused = too_deep(source, path)
+    out to parse it (session_lint/engine/long_strings.py: such a module must never be written back).
+    `depth_checked`: CPython already parsed this text (the screen), so it is not too deep for it."""
+    refused = None if depth_checked else too_deep(source, path)
     if refused is not None:
         return refused, False
     try:
@@ -133,31 +134,34 @@ def _parse_blanked(source: str) -> cst.Module | None:
 
 
 @deep  # deep input recurses deeply: see session_lint/engine/deep.py
-def run_rules(source: str, path: str, config: Config) -> LintRun:
-    """Parse and visit with every selected rule; noqa'd diagnostics are dropped."""
+def run_rules(source: str, path: str, config: Config, screened: Verdict | None = None) -> LintRun:
+    """Parse and visit with every selected rule; noqa'd diagnostics are dropped. `screened`: the
+    screen's verdict on this very text; only the rules it names run (the others cannot report)."""
+    codes = screened.codes if screened is not None else None
     if len(source) > windows.WINDOWED_ABOVE:
-        windowed = _run_windowed(source, path, config)
+        windowed = _run_windowed(source, path, config, codes)
         if windowed is not None:
             return windowed
-    parsed, blanked = parse(source, path)
+    parsed, blanked = parse(source, path, depth_checked=screened is not None and screened.parsed)
     if isinstance(parsed, Diagnostic):
         found = [parsed] if config.is_selected(parsed.code, path) else []
         return LintRun(source, None, found)
-    run = _run_rules(source, parsed, path, config)
+    run = _run_rules(source, parsed, path, config, codes)
     if blanked:  # fixes would write the blanked strings back: report the findings without them
         _without_fixes(run.diagnostics)
         run.module = None
     return run
 
 
-def _run_rules(source: str, module: cst.Module, path: str, config: Config) -> LintRun:
-    found = _findings(source, module, path, config)
+def _run_rules(source: str, module: cst.Module, path: str, config: Config,
+               codes: frozenset[str] | None = None) -> LintRun:
+    found = _findings(source, module, path, config, codes=codes)
     if isinstance(found, Diagnostic):
         return LintRun(source, None, [found])
     return LintRun(source, module, sorted(apply_noqa(found, source), key=lambda d: d.sort_key))
 
 
-def _run_windowed(source: str, path: str, config: Config) -> LintRun | None:
+def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] | None) -> LintRun | None:
     """The findings of a very large module, a window of it at a time (session_lint/engine/windows.py),
     without fixes; None when it cannot be cut up (the whole-module path then says why)."""
     try:
@@ -178,7 +182,7 @@ def _run_windowed(source: str, path: str, config: Config) -> LintRun | None:
             module = cst.parse_module(window.text)
         except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
             return None
-        in_window = _findings(window.text, module, path, config, window.file_line)
+        in_window = _findings(window.text, module, path, config, window.file_line, codes)
         if isinstance(in_window, Diagnostic):
             return LintRun(source, None, [in_window])
         diagnostics.extend(d for d in in_window if window.owns(d.line))
@@ -193,10 +197,12 @@ def _without_fixes(diagnostics: list[Diagnostic]) -> None:
 
 
 def _findings(source: str, module: cst.Module, path: str, config: Config,
-              line_map: Callable[[int], int] | None = None) -> list[Diagnostic] | Diagnostic:
+              line_map: Callable[[int], int] | None = None,
+              codes: frozenset[str] | None = None) -> list[Diagnostic] | Diagnostic:
     """Every selected rule's diagnostics for `module` (noqa not applied), or SES999 when it is too
-    deep to analyse. `line_map`: `module` is a window of the file (its lines -> the file's)."""
-    rule_classes = [r for r in all_rules() if config.is_selected(r.code, path)]
+    deep to analyse. `line_map`: `module` is a window of the file (its lines -> the file's).
+    `codes`: only these rules (the screen's verdict), else every selected one."""
+    rule_classes = [r for r in all_rules() if config.is_selected(r.code, path) and (codes is None or r.code in codes)]
     if not rule_classes:
         return []
     words = scope_words(config, [r.code for r in rule_classes])

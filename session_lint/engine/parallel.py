@@ -86,11 +86,12 @@ def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
         cached = cache.get(key, display)
         if cached is not None:
             return FileOutcome(display, cached)
-    if not screen_for(config, display).check(data, display):  # (its prefilter first, then `ast`)
+    screened = screen_for(config, display).verdict(data, display)  # (its prefilter first, then `ast`)
+    if not screened.may_report:
         outcome, linted = FileOutcome(display), False
     else:
         outcome = process_data(path, data, config, options.mode, options.unsafe_fixes, options.with_edits,
-                               screen=False, write=False)
+                               write=False, screened=screened)
         linted = True
     if cache is not None and outcome.error is None:
         cache.put(key, resolved, data, outcome.diagnostics, linted)

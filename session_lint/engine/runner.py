@@ -15,7 +15,7 @@ from ..rules import rule_codes
 from ..sourcefile import Source, SourceError, write_atomic
 
 if TYPE_CHECKING:
-    from .screen import Screen
+    from .screen import Screen, Verdict
 
 # The engine (LibCST and the rules) is imported by the functions that lint, and the screen (with
 # the `ast` analysis it uses) by `screen_for`: a run where every file is screened out never loads
@@ -47,10 +47,12 @@ def _detached(diagnostic: Diagnostic) -> Diagnostic:
     return diagnostic
 
 
-def lint_text(text: str, path: str, config: Config, with_edits: bool = False) -> list[Diagnostic]:
+def lint_text(text: str, path: str, config: Config, with_edits: bool = False,
+              screened: Verdict | None = None) -> list[Diagnostic]:
+    """`screened`: the screen's verdict on this text (only the rules it names can report)."""
     from .linter import fix_edits, run_rules
 
-    run = run_rules(text, path, config)
+    run = run_rules(text, path, config, screened)
     if with_edits:
         for diagnostic in run.diagnostics:
             if diagnostic.fix is not None:
@@ -60,8 +62,9 @@ def lint_text(text: str, path: str, config: Config, with_edits: bool = False) ->
 
 @deep  # one large-stack thread for the whole file (session_lint/engine/deep.py)
 def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes: bool,
-                 with_edits: bool = False) -> tuple[FileOutcome, str]:
-    """Lint or fix a source text; returns the outcome and the (possibly fixed) text."""
+                 with_edits: bool = False, screened: Verdict | None = None) -> tuple[FileOutcome, str]:
+    """Lint or fix a source text; returns the outcome and the (possibly fixed) text. `screened`:
+    the screen's verdict on `text`, used to lint it (a fix's output is linted with every rule)."""
     import difflib
     import traceback
 
@@ -70,13 +73,13 @@ def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes:
     outcome = FileOutcome(path)
     try:
         if mode is Mode.CHECK:
-            outcome.diagnostics = lint_text(text, path, config, with_edits)
+            outcome.diagnostics = lint_text(text, path, config, with_edits, screened)
             return outcome, text
         try:
             result = fix_source(text, path, config, unsafe_fixes=unsafe_fixes)
         except FixError as exc:
             outcome.error = str(exc)
-            outcome.diagnostics = lint_text(text, path, config, with_edits)
+            outcome.diagnostics = lint_text(text, path, config, with_edits, screened)
             return outcome, text
         outcome.fixed = result.applied
         if mode is Mode.DIFF and result.source != text:
@@ -84,7 +87,7 @@ def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes:
                 text.splitlines(keepends=True), result.source.splitlines(keepends=True),
                 fromfile=f"a/{path}", tofile=f"b/{path}"))
         outcome.diagnostics = [_detached(d) for d in result.remaining] if mode is Mode.FIX \
-            else lint_text(text, path, config, with_edits)
+            else lint_text(text, path, config, with_edits, screened)
         return outcome, result.source
     except Exception as exc:  # a bug in a rule must not stop the run or print a traceback
         where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -94,18 +97,22 @@ def process_text(text: str, path: str, config: Config, mode: Mode, unsafe_fixes:
 
 
 def process_data(path: Path, data: bytes, config: Config, mode: Mode = Mode.CHECK, unsafe_fixes: bool = False,
-                 with_edits: bool = False, screen: bool = True, write: bool = True) -> FileOutcome:
+                 with_edits: bool = False, screen: bool = True, write: bool = True,
+                 screened: Verdict | None = None) -> FileOutcome:
     """Lint (or fix) one file's bytes, already read by the caller. With `screen`, files that no selected rule can
-    flag skip LibCST entirely (session_lint/engine/screen.py: same diagnostics, 10-100x cheaper).
+    flag skip LibCST entirely, and only the rules that may report run (session_lint/engine/screen.py: same
+    diagnostics, 10-100x cheaper); `screened` is that verdict when the caller has it already.
     Without `write`, a fixed file is left in `outcome.new_data` (see `write_fixed`)."""
     display = str(path)
-    if screen and not screen_for(config, display).check(data, display):
+    if screen and screened is None:
+        screened = screen_for(config, display).verdict(data, display)
+    if screened is not None and not screened.may_report:
         return FileOutcome(display)
     try:
         source = Source.from_bytes(data)
     except SourceError as exc:
         return FileOutcome(display, [syntax_error(display, str(exc))])
-    outcome, new_text = process_text(source.text, display, config, mode, unsafe_fixes, with_edits)
+    outcome, new_text = process_text(source.text, display, config, mode, unsafe_fixes, with_edits, screened)
     if mode is Mode.FIX and outcome.error is None and new_text != source.text:
         try:
             outcome.new_data = source.encode(new_text)

@@ -152,7 +152,7 @@ class Screen:
     """The prefilter and the `ast` screen for one configuration and set of selected rules."""
 
     def __init__(self, config: Config, codes: Iterable[str]) -> None:
-        codes = tuple(codes)
+        self.codes = codes = tuple(codes)
         self.enabled = all(code in TRIGGERS for code in codes)  # unknown rule: no screening
         self.triggers = frozenset(t for code in codes for t in TRIGGERS.get(code, ()))
         self.config = config
@@ -206,8 +206,12 @@ class Screen:
 
     def check(self, data: bytes, path: str = "<unknown>") -> bool:
         """False only when no selected rule can report anything for this file."""
+        return self.verdict(data, path).may_report
+
+    def verdict(self, data: bytes, path: str = "<unknown>") -> Verdict:
+        """Which selected rules may report something for this file (see `Verdict`)."""
         if not self.enabled or unsupported_encoding(data):
-            return True  # an unsupported encoding spells no ASCII word: the engine reports it (SES999)
+            return _EVERY_RULE  # an unsupported encoding spells no ASCII word: the engine reports it (SES999)
         spelled = self.pattern is not None and self.pattern.search(data) is not None
         fixtures = self.fixture_candidate(data, path)
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
@@ -217,25 +221,50 @@ class Screen:
         queries = _spelled_queries(self.query_triggers, data)
         if (not spelled and not fixtures and not ends and not slow and not routes and not asynchronous
                 and not queries):
-            return False  # not parsed at all: see "Syntax errors" in the module docstring
+            return _NO_RULE  # not parsed at all: see "Syntax errors" in the module docstring
         if len(data) > windows.WHOLE_AST_LIMIT:
-            return True  # its `ast` tree alone would take over 200 MB: the windowed lint decides (windows.py)
+            return _EVERY_RULE  # its `ast` tree alone would take over 200 MB: the windowed lint decides (windows.py)
         try:
             tree = ast.parse(data, filename=path)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return True  # the engine reports it (SES999) or decides for itself
+            return _EVERY_RULE  # the engine reports it (SES999) or decides for itself
         try:
             nodes = _Nodes(tree)
             finder = _Finder(self, tree, nodes, data, path) if spelled else None
-            return ((fixtures and closes_fixture_session(tree, data, path, self.config))
-                    or (ends and _ends_owned_transaction(nodes))
-                    or (slow and _may_hold_a_session_across(tree, nodes, self.slow_names, finder))
-                    or (routes and _route_writes_without_commit(nodes))
-                    or (asynchronous and _async_constructs(asynchronous, nodes, finder, self.words.raw))
-                    or (queries and _query_constructs(queries, nodes))
-                    or (finder is not None and finder.found()))
+            fired = set(finder.fired()) if finder is not None else set()
+            if fixtures and "block" not in fired and closes_fixture_session(tree, data, path, self.config):
+                fired.add("block")
+            if ends and _ends_owned_transaction(nodes):
+                fired.add("transaction")
+            if slow and _may_hold_a_session_across(tree, nodes, self.slow_names, finder):
+                fired.add("slow_io")
+            if routes and _route_writes_without_commit(nodes):
+                fired.add("route_write")
+            if asynchronous:
+                fired |= _async_constructs(asynchronous, nodes, finder, self.words.raw)
+            if queries:
+                fired |= _query_constructs(queries, nodes)
         except RecursionError:
-            return True
+            return Verdict(None, parsed=True)
+        return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=True)
+
+
+class Verdict(NamedTuple):
+    """The screen's answer for one file. `codes`: the selected rules whose trigger fired (a rule
+    whose trigger did not fire cannot report anything here, so the engine need not run it); None
+    for every selected rule (no screening, or the file did not parse). `parsed`: CPython parsed
+    the whole file, so it is not too deeply nested for CPython (the engine need not ask again)."""
+
+    codes: frozenset[str] | None
+    parsed: bool = False
+
+    @property
+    def may_report(self) -> bool:
+        return self.codes is None or bool(self.codes)
+
+
+_EVERY_RULE = Verdict(None)
+_NO_RULE = Verdict(frozenset())
 
 
 class _Nodes:
@@ -432,8 +461,9 @@ def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
 
 
 def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None,
-                      openers: frozenset[str]) -> bool:
-    """Does the file contain what one of `triggers` looks for (see their description)?"""
+                      openers: frozenset[str]) -> frozenset[str]:
+    """The `triggers` whose construct the file contains (see their description)."""
+    fired: set[str] = set()
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
     if "unawaited" in triggers:
         nested = _nested_functions(nodes)
@@ -444,18 +474,19 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
                          and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
                          and isinstance(n.func.value, ast.Name)}
             if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, openers):
-                return True
+                fired.add("unawaited")
+                break
     if "shared_tasks" in triggers:
         words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
             (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if _leaf(bound) in _TASK_WORDS}
         if any(isinstance(n, ast.Call) and _annotation_leaf(n.func) in words for n in nodes.all):
-            return True
+            fired.add("shared_tasks")
     if "sync_in_async" in triggers:
         openings = finder.opening_lines() if finder is not None else []
         if any(_may_inject(f) or any(f.lineno <= line <= f.end_lineno for line in openings) for f in functions):
-            return True
-    return False
+            fired.add("sync_in_async")
+    return frozenset(fired)
 
 
 # -- SES012-SES014: triggers on query constructs (`query_get`, `sql_string`, `lazy_loop`) ---------------
@@ -487,17 +518,18 @@ def _spelled_queries(triggers: frozenset[str], data: bytes) -> frozenset[str]:
     return frozenset(t for t in triggers if all(p.search(data) for p in _QUERY_PREFILTERS[t]))
 
 
-def _query_constructs(triggers: frozenset[str], index: _Nodes) -> bool:
-    """Does the file contain what one of `triggers` looks for (see their description)?"""
+def _query_constructs(triggers: frozenset[str], index: _Nodes) -> frozenset[str]:
+    """The `triggers` whose construct the file contains (see their description)."""
     nodes = index.all
+    fired: set[str] = set()
     if "query_get" in triggers and any(_get_on_query(n) for n in nodes):
-        return True
+        fired.add("query_get")
     if "lazy_loop" in triggers:
         loaded = {t.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None
                   and _loading_chain(n.value) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
                   if isinstance(t, ast.Name)}
         if any(_loop_reads_query_objects(n, loaded) for n in nodes):
-            return True
+            fired.add("lazy_loop")
     if "sql_string" in triggers and any(_builds_string(n) for n in nodes):
         texts = {local for local, bound in import_bindings(
             (n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
@@ -506,10 +538,11 @@ def _query_constructs(triggers: frozenset[str], index: _Nodes) -> bool:
         built = {target.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
                  and n.value is not None and _builds_string(n.value)
                  for target in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(target, ast.Name)}
-        return any(isinstance(n, ast.Call) and _annotation_leaf(n.func) in SQL_CALL_WORDS | texts and n.args
+        if any(isinstance(n, ast.Call) and _annotation_leaf(n.func) in SQL_CALL_WORDS | texts and n.args
                    and (_builds_string(n.args[0]) or (isinstance(n.args[0], ast.Name) and n.args[0].id in built))
-                   for n in nodes)
-    return False
+                   for n in nodes):
+            fired.add("sql_string")
+    return frozenset(fired)
 
 
 _LOADING_METHODS = frozenset({"query", "scalars", "execute", "exec", "stream_scalars"})
@@ -913,21 +946,23 @@ class _Finder:
     def opening_lines(self) -> list[int]:
         return [c.lineno for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
 
-    def found(self) -> bool:
+    def fired(self) -> frozenset[str]:
+        """The triggers among `raw`, `managed`, `block` and `deprecated` this file fires."""
         triggers = self.screen.triggers
+        fired: set[str] = set()
         if "deprecated" in triggers and self.deprecated():
-            return True
+            fired.add("deprecated")
         if not triggers & {"raw", "managed", "block"}:
-            return False
+            return frozenset(fired)
         openings = [c for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
         if "raw" in triggers and any(self.is_raw(c) for c in openings):
-            return True
+            fired.add("raw")
         if "managed" in triggers and openings and self.opening_in_injected_function(openings):
-            return True
+            fired.add("managed")
         if "block" in triggers and ((self.closes and self.closes_typed_session()) or
                                     (openings and self.block_names_used_after(openings))):
-            return True
-        return False
+            fired.add("block")
+        return frozenset(fired)
 
     def deprecated(self) -> bool:
         """SES004's checks on the imports and attributes that spell a deprecated leaf."""

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from .. import __version__
 from ..config import Config, ConfigError
-from ..engine.linter import lint_source
+from ..engine.linter import run_rules
 from ..engine.runner import screen_for
 from ..rules import opt_in_codes
 
@@ -53,8 +53,9 @@ class SessionLintPlugin:
             return
         source = "".join(self.lines)
         # the CLI's cheap screen: files no rule can flag never pay for LibCST
-        if not screen_for(config, self.filename).check(source.encode("utf-8", "surrogatepass"), self.filename):
+        screened = screen_for(config, self.filename).verdict(source.encode("utf-8", "surrogatepass"), self.filename)
+        if not screened.may_report:
             return
         # flake8 applies `# noqa` itself; select/ignore come from session-lint's own config as well
-        for d in lint_source(source, self.filename, config):
+        for d in run_rules(source, self.filename, config, screened).diagnostics:
             yield d.line, d.column - 1, f"{d.code} {d.message}", type(self)

@@ -292,11 +292,12 @@ class Engine:
             error = syntax_error(str(lint_path), f"cannot encode as UTF-8: {exc.reason}", len(lines),
                                  len(lines[-1]) + 1)
             return Linted(text, str(lint_path), config, LintRun(text, None, [error]))
-        if not screen_for(config, str(lint_path)).check(data, str(lint_path)):
+        screened = screen_for(config, str(lint_path)).verdict(data, str(lint_path))
+        if not screened.may_report:
             # as in the CLI: no selected rule can report anything here, so it is not even parsed
             # (a half-typed line elsewhere in the file is left to the other linters' E999)
             return Linted(text, str(lint_path), config, LintRun(text, None, []))
-        return Linted(text, str(lint_path), config, run_rules(text, str(lint_path), config))
+        return Linted(text, str(lint_path), config, run_rules(text, str(lint_path), config, screened))
 
     @staticmethod
     def single_fix(linted: Linted, diagnostic: Diagnostic) -> str | None:
