@@ -19,8 +19,10 @@ from helpers import PROJECT, REAL, config, real_project_sources
 from session_lint.api import Config, lint_source
 from session_lint.rules import all_rules, opt_in_codes
 from session_lint.rules import screen_triggers as rule_screen_triggers
-from session_lint.engine.runner import screen_for
-from session_lint.engine.screen import KNOWN_TRIGGERS, TRIGGERS, Screen
+from session_lint.engine import linter
+from session_lint.engine.linter import run_rules
+from session_lint.engine.runner import process_data, screen_for
+from session_lint.engine.screen import KNOWN_TRIGGERS, TRIGGERS, Screen, Verdict
 
 ROOT = Path(__file__).parent.parent
 MODULE = PROJECT / "app" / "module.py"
@@ -184,3 +186,63 @@ def test_unknown_rule_disables_the_screen():
 def test_syntax_errors_reach_the_engine_only_in_files_spelling_a_session_name():
     assert screen().check(b"from core.database import SessionLocal\nx = (\n")
     assert not screen().check(b"x = (\n")  # never parsed (the prefilter skips it before any parse)
+
+
+# -- the verdict: only the rules whose trigger fired run ---------------------------------
+
+@pytest.mark.parametrize("source, codes", [
+    ("from core.database import SessionLocal\ndb = SessionLocal()\n", {"SES001", "SES002", "SES005", "SES006"}),
+    ("from core import database_manager\n", {"SES004"}),
+    ("def f():\n    with get_db_session() as db:\n        u = db.get(User, 1)\n    return u.name\n", {"SES005", "SES006"}),
+    ("def f(x: int, db=Depends(get_db)):\n    with get_db_session() as other:\n        pass\n", {"SES003"}),
+    ("@router.post('/u')\ndef f(db: Session = Depends(get_db)):\n    db.add(User())\n", {"SES008"}),
+    ("def f(db: Session):\n    with db.begin():\n        db.commit()\n", {"SES007"}),
+])
+def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
+    assert screen().verdict(source.encode()) == Verdict(frozenset(codes), parsed=True)
+
+
+def test_verdict_without_a_parse():
+    assert screen().verdict(b"x = 1\n") == Verdict(frozenset(), parsed=False)  # the prefilter's no
+    assert screen().verdict(b"from core.database import SessionLocal\ndef f(:\n") == Verdict(None, parsed=False)
+
+
+SES001_AND_SES004 = "from core import database_manager\nfrom core.database import SessionLocal\n\n\ndef f():\n" \
+                    "    db = SessionLocal()\n    return db\n"
+
+
+def test_only_the_rules_the_verdict_names_run():
+    path = str(MODULE)
+    assert {d.code for d in run_rules(SES001_AND_SES004, path, config()).diagnostics} == {"SES001", "SES004"}
+    only = run_rules(SES001_AND_SES004, path, config(), Verdict(frozenset({"SES004"}), parsed=True))
+    assert [(d.line, d.code) for d in only.diagnostics] == [(1, "SES004")]
+
+
+def test_a_text_the_screen_parsed_is_not_parsed_by_cpython_again(monkeypatch):
+    asked = []
+    real = linter.too_deep
+    monkeypatch.setattr(linter, "too_deep", lambda source, path: asked.append(path) or real(source, path))
+    run_rules(SES001_AND_SES004, "a.py", config(), Verdict(frozenset({"SES004"}), parsed=True))
+    assert asked == []
+    run_rules(SES001_AND_SES004, "b.py", config(), Verdict(frozenset({"SES004"}), parsed=False))
+    run_rules(SES001_AND_SES004, "c.py", config())
+    assert asked == ["b.py", "c.py"]
+
+
+def _outcome(diagnostics) -> list[tuple]:
+    return [(d.line, d.column, d.code, d.message, d.fix and d.fix.applicability, d.edits) for d in diagnostics]
+
+
+def test_screened_runs_report_what_unscreened_runs_report():
+    # the CLI's path (the verdict picks the rules), JSON edits included, against every rule on the text
+    files = [*(ROOT / "fixtures").rglob("*.py"), *PROJECT.rglob("*.py")]
+    compared = 0
+    for file in files:
+        data, cfg = file.read_bytes(), Config.discover(file)
+        if not screen_for(cfg, str(file)).verdict(data, str(file)).codes:
+            continue  # every rule runs, or none (test_fixture_and_project_files_screen_is_superset)
+        screened = process_data(file, data, cfg, with_edits=True, write=False)
+        unscreened = process_data(file, data, cfg, with_edits=True, screen=False, write=False)
+        assert _outcome(screened.diagnostics) == _outcome(unscreened.diagnostics), file
+        compared += bool(unscreened.diagnostics)
+    assert compared > 10
