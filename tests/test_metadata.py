@@ -35,6 +35,9 @@ TRICKY = [
     "x = 1\r\ny = [\r\n  1,\r\n]\r\ndef f():\r\n    return x\r\n",  # CRLF
     "a = 1\rb = 2\r\nc = '''\r\n\n'''\n",  # mixed line breaks, one inside a string
     "def f():\n    pass",  # no trailing newline
+    "def f():\n    pass\n\ndef f():\n    pass",  # the last statement's code (with a newline) occurs before it
+    "x = 1\ny = 2\nx = 1\nz = 3\nx = 1\n",  # a statement's code occurs three times
+    "if a:\n    b = 1\n    # deeper comment, owned by the block\n# level comment, owned by the next\nc = 2\n",
     "\n\n\n",  # no statements
     "class C:\n\tdef m(self):\n\t\treturn 'é' + \"\\u00e9\"  # tab indent, non-ASCII\n",
     "if x:\n    pass\nelif y:\n    pass\nelse:\n    z = lambda q: q\n\x0c\ndef g(): return [i for i in x]\n",
@@ -47,11 +50,16 @@ def assert_same_metadata(source: str) -> None:
     with libcst_own_scope_visits():  # LibCST exactly as released, whatever the engine patched
         expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve_many(
             [ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider])
-    metadata = ModuleMetadata(module)
-    traversal = _RuleTraversal([], metadata)
-    traversal.run(module)  # records parents as the rules' traversal does
+    # positions from the text (statements found in it) and without it (code generated): both LibCST's
+    for text in (source, None):
+        metadata = ModuleMetadata(module, text=text)
+        traversal = _RuleTraversal([], metadata)
+        traversal.run(module)  # records parents as the rules' traversal does
+        assert_expected_metadata(module, source, metadata.providers, expected)
     assert_libcst_order(module)
-    got = metadata.providers
+
+
+def assert_expected_metadata(module: cst.Module, source: str, got, expected) -> None:
     nodes = list(expected[PositionProvider])
     assert nodes
     in_module = set(nodes)  # (scope analysis also records nodes it parses out of string annotations)
@@ -245,3 +253,16 @@ def test_hooks_are_called_as_libcst_calls_them(source):
     visit_with_rules(module, [rule])
     module.visit(unbatched)
     assert rule.calls == [c for c in unbatched.calls if c[0] != "visit_Lambda"]
+
+
+def test_a_statement_found_once_in_the_text_needs_no_code_of_the_others():
+    source = "import os\n\n\ndef f():\n    return os.sep\n"
+    module = cst.parse_module(source)
+    positions = ModuleMetadata(module, text=source).providers[PositionProvider]
+    assert positions[module.body[1].body.body[0]] == CodeRange((5, 4), (5, 17))
+    assert positions._first_lines is None  # no code generated for the statements before it
+    twice = "x = 1\nx = 1\n"
+    module = cst.parse_module(twice)
+    positions = ModuleMetadata(module, text=twice).providers[PositionProvider]
+    assert positions[module.body[1].body[0]] == CodeRange((2, 0), (2, 5))
+    assert positions._first_lines is not None  # found twice: counted from the code before it

@@ -146,7 +146,7 @@ def run_rules(source: str, path: str, config: Config, screened: Verdict | None =
     if isinstance(parsed, Diagnostic):
         found = [parsed] if config.is_selected(parsed.code, path) else []
         return LintRun(source, None, found)
-    run = _run_rules(source, parsed, path, config, codes)
+    run = _run_rules(source, parsed, path, config, codes, text=None if blanked else source)
     if blanked:  # fixes would write the blanked strings back: report the findings without them
         _without_fixes(run.diagnostics)
         run.module = None
@@ -154,8 +154,9 @@ def run_rules(source: str, path: str, config: Config, screened: Verdict | None =
 
 
 def _run_rules(source: str, module: cst.Module, path: str, config: Config,
-               codes: frozenset[str] | None = None) -> LintRun:
-    found = _findings(source, module, path, config, codes=codes)
+               codes: frozenset[str] | None = None, text: str | None = None) -> LintRun:
+    """`text`: the text `module` was parsed from (not `source` when long strings were blanked)."""
+    found = _findings(source, module, path, config, codes=codes, text=text)
     if isinstance(found, Diagnostic):
         return LintRun(source, None, [found])
     return LintRun(source, module, sorted(apply_noqa(found, source), key=lambda d: d.sort_key))
@@ -182,7 +183,7 @@ def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] 
             module = cst.parse_module(window.text)
         except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
             return None
-        in_window = _findings(window.text, module, path, config, window.file_line, codes)
+        in_window = _findings(window.text, module, path, config, window.file_line, codes, window.text)
         if isinstance(in_window, Diagnostic):
             return LintRun(source, None, [in_window])
         diagnostics.extend(d for d in in_window if window.owns(d.line))
@@ -198,10 +199,11 @@ def _without_fixes(diagnostics: list[Diagnostic]) -> None:
 
 def _findings(source: str, module: cst.Module, path: str, config: Config,
               line_map: Callable[[int], int] | None = None,
-              codes: frozenset[str] | None = None) -> list[Diagnostic] | Diagnostic:
+              codes: frozenset[str] | None = None, text: str | None = None) -> list[Diagnostic] | Diagnostic:
     """Every selected rule's diagnostics for `module` (noqa not applied), or SES999 when it is too
     deep to analyse. `line_map`: `module` is a window of the file (its lines -> the file's).
-    `codes`: only these rules (the screen's verdict), else every selected one."""
+    `codes`: only these rules (the screen's verdict), else every selected one. `text`: the text
+    `module` was parsed from, when known (positions are found in it: metadata._Positions)."""
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path) and (codes is None or r.code in codes)]
     if not rule_classes:
         return []
@@ -215,7 +217,7 @@ def _findings(source: str, module: cst.Module, path: str, config: Config,
                             package=module_name.package, source=source)
         rules = [cls(context) for cls in rule_classes]
         try:
-            visit_with_rules(module, rules, scope_module, context, line_map)
+            visit_with_rules(module, rules, scope_module, context, line_map, text)
             break
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue

@@ -29,6 +29,7 @@ from libcst.metadata import (
     QualifiedNameProvider,
     ScopeProvider,
 )
+from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 from ..analysis.libcst_compat import computed_metadata, visit_scope_providers_read_only
 from ..analysis.model import FileModel
@@ -121,17 +122,23 @@ class _Positions(_Lazy):
     so LibCST's PositionProvider run over a module made of that statement alone gives
     the same ranges shifted by that many lines. Rules ask positions for the nodes they
     report and the functions they analyse, rarely for every statement of a file.
+
+    That line: where the statement's code occurs in `text` (the text `module` was parsed
+    from, which is its code) when it occurs there exactly once; else by generating the code
+    of every statement before it (a whole module's code generation, per file).
     """
 
     def __init__(self, module: cst.Module, parents: _Parents, stack: list[cst.CSTNode],
-                 line_map: Callable[[int], int] | None = None) -> None:
+                 line_map: Callable[[int], int] | None = None, text: str | None = None) -> None:
         super().__init__(lambda: _position_ranges(module))
         self.module = module
+        self.text = text
         self.line_map = line_map  # a window of a larger file: its line -> the file's line (windows.py)
         self.parents = parents
         self.stack = stack  # the traversal's current path: stack[1] is the current top-level statement
         self.by_statement: dict[cst.CSTNode, tuple[Mapping, int]] = {}
         self._first_lines: dict[cst.CSTNode, int] | None = None
+        self._top_level = set(module.body)
 
     def first_lines(self) -> dict[cst.CSTNode, int]:
         """Line (1-based) where each top-level statement's code (with its leading lines) starts."""
@@ -150,7 +157,7 @@ class _Positions(_Lazy):
         while node in seen:
             parent = seen[node]
             if parent is self.module:
-                return node if node in self.first_lines() else None  # header / footer lines: None
+                return node if node in self._top_level else None  # header / footer lines: None
             node = parent
         return None
 
@@ -169,9 +176,22 @@ class _Positions(_Lazy):
     def ranges_of(self, statement: cst.CSTNode) -> tuple[Mapping, int]:
         if statement not in self.by_statement:
             alone = self.module.with_changes(body=[statement], header=[], footer=[], has_trailing_newline=True)
-            ranges = _position_ranges(alone)
-            self.by_statement[statement] = (ranges, self.first_lines()[statement] - 1)
+            ranges, code = _ranges_and_code(alone)
+            first = self._first_line_in_text(statement, code)
+            self.by_statement[statement] = (ranges, (first or self.first_lines()[statement]) - 1)
         return self.by_statement[statement]
+
+    def _first_line_in_text(self, statement: cst.CSTNode, code: str) -> int | None:
+        """The statement's first line, from the one place its code occurs in the text (None when
+        that is not certain: no text, the code found twice or not at all)."""
+        text = self.text
+        if text is None or (statement is self.module.body[-1] and not self.module.has_trailing_newline):
+            return None  # (the text's last statement lacks the newline the statement alone ends with)
+        at = text.find(code)
+        if at < 0 or text.find(code, at + 1) >= 0:
+            return None
+        line = 1 + len(LINE_END.findall(text, 0, at))
+        return line if self.line_map is None else self.line_map(line)
 
     def get(self, node: cst.CSTNode, default: Any = None) -> Any:
         if node is not self.module:
@@ -190,14 +210,21 @@ class _Positions(_Lazy):
         return found
 
 
-def _position_ranges(module: cst.Module) -> Mapping:
-    """PositionProvider's mapping for `module`. The provider does all its work in one code
-    generation pass; run through `MetadataWrapper.resolve`, it also gets a batched traversal of
-    the whole module that calls nothing (as long as the code generation itself). Same provider,
-    same ranges (tests/test_metadata.py)."""
+def _ranges_and_code(module: cst.Module) -> tuple[Mapping, str]:
+    """PositionProvider's mapping for `module`, and its code. The provider does all its work in
+    one code generation pass (`PositionProvider._gen_impl`, whose tokens are the code); run
+    through `MetadataWrapper.resolve`, it also gets a batched traversal of the whole module that
+    calls nothing (as long as the code generation itself). Same provider, same ranges
+    (tests/test_metadata.py)."""
     provider = PositionProvider()
-    provider._gen_impl(module)
-    return computed_metadata(provider)
+    state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                          default_newline=module.default_newline, provider=provider)
+    module._codegen(state)
+    return computed_metadata(provider), "".join(state.tokens)
+
+
+def _position_ranges(module: cst.Module) -> Mapping:
+    return _ranges_and_code(module)[0]
 
 
 _MISSING = object()
@@ -226,7 +253,7 @@ class ModuleMetadata:
     """The metadata mappings rules read through `get_metadata`, for one module."""
 
     def __init__(self, module: cst.Module, scope_module: cst.Module | None = None,
-                 line_map: Callable[[int], int] | None = None) -> None:
+                 line_map: Callable[[int], int] | None = None, text: str | None = None) -> None:
         self.stack: list[cst.CSTNode] = []  # the rules' traversal: path from the module to the current node
         self.parents = _Parents(module, self.stack)
         scopes = _Lazy(lambda: _scopes(scope_module or module))
@@ -234,7 +261,7 @@ class ModuleMetadata:
             ParentNodeProvider: self.parents,
             ScopeProvider: scopes,
             QualifiedNameProvider: _QualifiedNames(scopes),
-            PositionProvider: _Positions(module, self.parents, self.stack, line_map),
+            PositionProvider: _Positions(module, self.parents, self.stack, line_map, text),
         }
 
 
@@ -299,11 +326,12 @@ class _RuleTraversal:
 
 def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor],
                      scope_module: cst.Module | None = None, file: FileModel | None = None,
-                     line_map: Callable[[int], int] | None = None) -> None:
+                     line_map: Callable[[int], int] | None = None, text: str | None = None) -> None:
     """Visit `module` once with every rule, metadata resolved as the rules ask for it (scopes from
     `scope_module`, the statements of `module` name resolution depends on: scope_slice.py). The
-    file's model (what the rules and the analysis query) reads the same metadata."""
-    metadata = ModuleMetadata(module, scope_module, line_map)
+    file's model (what the rules and the analysis query) reads the same metadata. `text`: the
+    text `module` was parsed from, when the caller has it (positions are found in it)."""
+    metadata = ModuleMetadata(module, scope_module, line_map, text)
     for rule in rules:
         rule.metadata = metadata.providers
     if file is not None:
