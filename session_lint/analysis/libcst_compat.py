@@ -5,8 +5,8 @@ result with LibCST's public API (tests/test_metadata.py). When a LibCST release 
 this module is the one to change: the callers only use the functions below.
 
 Callers: session_lint/analysis/walk.py (`visit_children`), session_lint/analysis/names.py (`fully_qualify`),
-session_lint/engine/metadata.py (`computed_metadata`, `visit_scope_providers_read_only`, which also
-replaces ScopeVisitor's `on_leave` by one that tests node types without ABC checks).
+session_lint/engine/metadata.py (`computed_metadata`, `positions_and_code`, `visit_scope_providers_read_only`,
+which also replaces ScopeVisitor's `on_leave` by one that tests node types without ABC checks).
 """
 
 from __future__ import annotations
@@ -40,6 +40,20 @@ def computed_metadata(provider: BaseMetadataProvider) -> Mapping:
     """What a provider computed when run by hand (`provider.visit_Module(module)`) instead of through
     `MetadataWrapper.resolve` (which adds a whole-module traversal that computes nothing)."""
     return provider._computed
+
+
+def positions_and_code(module: cst.Module) -> tuple[Mapping, str]:
+    """PositionProvider's mapping for `module`, and the module's code, from one code generation:
+    the provider does all its work in `_gen_impl`'s pass, whose tokens are the code (run through
+    `MetadataWrapper.resolve`, it also gets a whole-module traversal that computes nothing)."""
+    from libcst.metadata import PositionProvider
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+    provider = PositionProvider()
+    state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                          default_newline=module.default_newline, provider=provider)
+    module._codegen(state)
+    return computed_metadata(provider), "".join(state.tokens)
 
 
 _patch_lock = threading.Lock()

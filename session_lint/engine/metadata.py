@@ -29,9 +29,8 @@ from libcst.metadata import (
     QualifiedNameProvider,
     ScopeProvider,
 )
-from libcst.metadata.position_provider import PositionProvidingCodegenState
 
-from ..analysis.libcst_compat import computed_metadata, visit_scope_providers_read_only
+from ..analysis.libcst_compat import computed_metadata, positions_and_code, visit_scope_providers_read_only
 from ..analysis.model import FileModel
 from .windows import LINE_END
 from ..analysis.walk import IS_NODE, child_fields, record_parents, visit_read_only
@@ -130,7 +129,7 @@ class _Positions(_Lazy):
 
     def __init__(self, module: cst.Module, parents: _Parents, stack: list[cst.CSTNode],
                  line_map: Callable[[int], int] | None = None, text: str | None = None) -> None:
-        super().__init__(lambda: _position_ranges(module))
+        super().__init__(lambda: positions_and_code(module)[0])
         self.module = module
         self.text = text
         self.line_map = line_map  # a window of a larger file: its line -> the file's line (windows.py)
@@ -176,7 +175,7 @@ class _Positions(_Lazy):
     def ranges_of(self, statement: cst.CSTNode) -> tuple[Mapping, int]:
         if statement not in self.by_statement:
             alone = self.module.with_changes(body=[statement], header=[], footer=[], has_trailing_newline=True)
-            ranges, code = _ranges_and_code(alone)
+            ranges, code = positions_and_code(alone)
             first = self._first_line_in_text(statement, code)
             self.by_statement[statement] = (ranges, (first or self.first_lines()[statement]) - 1)
         return self.by_statement[statement]
@@ -208,23 +207,6 @@ class _Positions(_Lazy):
         if found is _MISSING:
             raise KeyError(node)
         return found
-
-
-def _ranges_and_code(module: cst.Module) -> tuple[Mapping, str]:
-    """PositionProvider's mapping for `module`, and its code. The provider does all its work in
-    one code generation pass (`PositionProvider._gen_impl`, whose tokens are the code); run
-    through `MetadataWrapper.resolve`, it also gets a batched traversal of the whole module that
-    calls nothing (as long as the code generation itself). Same provider, same ranges
-    (tests/test_metadata.py)."""
-    provider = PositionProvider()
-    state = PositionProvidingCodegenState(default_indent=module.default_indent,
-                                          default_newline=module.default_newline, provider=provider)
-    module._codegen(state)
-    return computed_metadata(provider), "".join(state.tokens)
-
-
-def _position_ranges(module: cst.Module) -> Mapping:
-    return _ranges_and_code(module)[0]
 
 
 _MISSING = object()
