@@ -266,3 +266,28 @@ def test_a_statement_found_once_in_the_text_needs_no_code_of_the_others():
     positions = ModuleMetadata(module, text=twice).providers[PositionProvider]
     assert positions[module.body[1].body[0]] == CodeRange((2, 0), (2, 5))
     assert positions._first_lines is not None  # found twice: counted from the code before it
+
+
+def test_layout_nodes_are_visited_only_for_a_rule_that_hooks_them():
+    source = "x = [1,  # one\n     2]\n\n\ndef f(a, b):  # two\n    return a\n"
+    module = cst.parse_module(source)
+
+    class Comments(cst.BatchableCSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def visit_Comment(self, node: cst.Comment) -> None:
+            self.seen.append(node.value)
+
+        def visit_Comma(self, node: cst.Comma) -> None:
+            self.seen.append(",")
+
+    rule = Comments()
+    visit_with_rules(module, [rule])
+    assert rule.seen == [",", "# one", ",", "# two"]
+    metadata = ModuleMetadata(module)
+    _RuleTraversal([], metadata).run(module)
+    comma = module.body[0].body[0].value.elements[0].comma
+    assert comma not in metadata.parents.seen  # no rule hooks commas: not visited
+    assert metadata.providers[ParentNodeProvider][comma] is module.body[0].body[0].value.elements[0]

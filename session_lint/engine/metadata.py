@@ -33,7 +33,7 @@ from libcst.metadata import (
 from ..analysis.libcst_compat import computed_metadata, positions_and_code, visit_scope_providers_read_only
 from ..analysis.model import FileModel
 from .windows import LINE_END
-from ..analysis.walk import IS_NODE, child_fields, record_parents, visit_read_only
+from ..analysis.walk import IS_NODE, LAYOUT, child_fields, record_parents, visit_read_only
 
 
 class _Lazy(Mapping):
@@ -280,6 +280,12 @@ class _RuleTraversal:
         stack, parents, is_node = self.stack, self.parents, IS_NODE
         visits: dict[type, tuple[Callable, ...]] = {}
         leaves: dict[type, tuple[Callable, ...]] = {}
+        # Whitespace, comments and punctuation (about half the nodes) are not visited unless a rule
+        # hooks one of them (a comment lies below a comma). Only layout lies below layout, so every
+        # other node gets the same parent and hooks; a layout node's parent, when asked, comes from
+        # `_Parents`' own walk.
+        hooked = {kind.__name__ for kind in LAYOUT} & (self.visits.keys() | self.leaves.keys())
+        skip = frozenset() if hooked else LAYOUT
 
         def below(node: cst.CSTNode) -> None:
             kind = type(node)
@@ -292,11 +298,12 @@ class _RuleTraversal:
             for field in child_fields(node):
                 value = getattr(node, field)
                 if is_node[type(value)]:
-                    parents[value] = node
-                    below(value)
+                    if type(value) not in skip:
+                        parents[value] = node
+                        below(value)
                 elif isinstance(value, (list, tuple)):
                     for child in value:
-                        if is_node[type(child)]:
+                        if is_node[type(child)] and type(child) not in skip:
                             parents[child] = node
                             below(child)
             for hook in leaves[kind]:
