@@ -146,19 +146,27 @@ class _Hooks:
 _HOOKS: dict[type, _Hooks] = {}
 
 
-def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor, skip: frozenset[type] = frozenset()) -> None:
     """`node.visit(visitor)` for a visitor that only reads the tree: the same `on_visit` /
     `on_leave` calls in the same order (children skipped when `on_visit` says so), without
-    rebuilding and re-validating every node on the way back up."""
+    rebuilding and re-validating every node on the way back up. Nodes of the `skip` types below
+    `node` are left out, with everything below them."""
     hooks = _HOOKS.get(type(visitor))
     if hooks is None:
         if len(_HOOKS) > 500:  # visitor classes made in a function (one per call)
             _HOOKS.clear()
         hooks = _HOOKS[type(visitor)] = _Hooks(type(visitor))
-    _visit(node, visitor, hooks)
+    _visit(node, visitor, hooks, skip)
 
 
-def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks) -> None:
+def visit_code_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """`visit_read_only` without whitespace, comments and punctuation (LAYOUT): for a visitor that
+    does nothing with those but record where they are (LibCST's scope analysis, about half its
+    nodes)."""
+    visit_read_only(node, visitor, LAYOUT)
+
+
+def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks, skip: frozenset[type]) -> None:
     kind = type(node)
     if hooks.own_visit:  # CSTVisitor.on_visit: children unless the hook returns False
         name = hooks.visits[kind] if kind in hooks.visits else hooks.method(hooks.visits, "visit_", kind)
@@ -170,11 +178,12 @@ def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks) -> None:
         for field in _CHILD_FIELDS.get(kind) or child_fields(node):
             value = getattr(node, field)
             if is_node[type(value)]:
-                _visit(value, visitor, hooks)
+                if type(value) not in skip:
+                    _visit(value, visitor, hooks, skip)
             elif isinstance(value, (list, tuple)):
                 for child in value:
-                    if is_node[type(child)]:
-                        _visit(child, visitor, hooks)
+                    if is_node[type(child)] and type(child) not in skip:
+                        _visit(child, visitor, hooks, skip)
     if hooks.own_leave:
         name = hooks.leaves[kind] if kind in hooks.leaves else hooks.method(hooks.leaves, "leave_", kind)
         if name is not None:

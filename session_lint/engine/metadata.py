@@ -33,7 +33,7 @@ from libcst.metadata import (
 from ..analysis.libcst_compat import computed_metadata, positions_and_code, visit_scope_providers_read_only
 from ..analysis.model import FileModel
 from .windows import LINE_END
-from ..analysis.walk import IS_NODE, LAYOUT, child_fields, record_parents, visit_read_only
+from ..analysis.walk import IS_NODE, LAYOUT, child_fields, record_parents, visit_code_read_only
 
 
 class _Lazy(Mapping):
@@ -222,7 +222,9 @@ def _scopes(module: cst.Module) -> Mapping:
     through `MetadataWrapper.resolve`, each also gets a batched traversal of the whole module
     that calls nothing - half the cost of scope analysis. Same providers, same results
     (tests/test_metadata.py)."""
-    visit_scope_providers_read_only(visit_read_only)  # both only read the tree: no rebuilt copy of it
+    # both only read the tree (no rebuilt copy of it), and do nothing with layout but give it a scope
+    # (which no rule asks about: a whitespace or comment node gets none)
+    visit_scope_providers_read_only(visit_code_read_only)
     contexts = ExpressionContextProvider()
     contexts.visit_Module(module)
     scopes = ScopeProvider()
