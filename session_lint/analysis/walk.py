@@ -192,20 +192,22 @@ def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks, skip: froz
         visitor.on_leave(node)
 
 
-def record_parents(root: cst.CSTNode, parents: dict) -> None:
+def record_parents(root: cst.CSTNode, parents: dict, skip: frozenset[type] = frozenset()) -> None:
     """Each node's parent under `root` (cheaper than ParentNodeProvider, which asks every node
-    for its `children`, itself a visit), recorded in `walk`'s order."""
+    for its `children`, itself a visit), recorded in `walk`'s order; nodes of the `skip` types
+    are left out, with everything below them."""
     is_node = IS_NODE
 
     def below(node: cst.CSTNode) -> None:
         for name in _CHILD_FIELDS.get(type(node)) or child_fields(node):
             value = getattr(node, name)
             if is_node[type(value)]:
-                parents[value] = node
-                below(value)
+                if type(value) not in skip:
+                    parents[value] = node
+                    below(value)
             elif isinstance(value, (list, tuple)):
                 for child in value:
-                    if is_node[type(child)]:
+                    if is_node[type(child)] and type(child) not in skip:
                         parents[child] = node
                         below(child)
 

@@ -78,13 +78,13 @@ class _Parents(_Lazy):
         self.module = module
         self.stack = stack
         self.seen: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.walked: set[cst.CSTNode] = set()  # subtrees whose parents are all in `seen`
+        self.walked: set[cst.CSTNode] = set()  # subtrees whose code nodes all have their parent in `seen`
 
     def lookup(self, node: cst.CSTNode) -> cst.CSTNode | None:
         parent = self.seen.get(node)
         if parent is None and self.stack and self.stack[-1] not in self.walked:
             self.walked.add(self.stack[-1])
-            record_parents(self.stack[-1], self.seen)
+            record_parents(self.stack[-1], self.seen, LAYOUT)  # (as the traversal: a layout node's from `data`)
             parent = self.seen.get(node)
         return parent
 

@@ -103,7 +103,8 @@ def _bound(node: cst.CSTNode, bound: set[str]) -> None:
     elif kind is cst.TypeAlias:
         bound.add(node.name.value)
     for child in children(node):
-        _bound(child, bound)
+        if type(child) not in LAYOUT:  # (binds nothing)
+            _bound(child, bound)
 
 
 def _targets(target: cst.CSTNode, bound: set[str]) -> None:
