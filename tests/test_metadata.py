@@ -293,3 +293,25 @@ def test_layout_nodes_are_visited_only_for_a_rule_that_hooks_them():
     comma = module.body[0].body[0].value.elements[0].comma
     assert comma not in metadata.parents.seen  # no rule hooks commas: not visited
     assert metadata.providers[ParentNodeProvider][comma] is module.body[0].body[0].value.elements[0]
+
+
+MATCHERS_LOADED = """
+import sys
+sys.path.insert(0, "tests")
+from helpers import DEFAULT_PATH, config
+from session_lint.api import lint_source
+from session_lint.rules import all_rules
+for rule in all_rules():
+    for source in rule.VALID:  # (each rule alone: another rule may flag, and fix, a rule's VALID example)
+        assert not [d for d in lint_source(source, str(DEFAULT_PATH), config(select=(rule.code,)))], source
+print('libcst.matchers' in sys.modules)
+"""
+
+
+def test_a_lint_that_builds_no_fix_does_not_import_libcst_matchers():
+    # importing them costs about half a second per process (libcst_compat.matchers)
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", MATCHERS_LOADED], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

@@ -274,7 +274,7 @@ def test_flake8_plugin_turns_an_internal_error_into_ses999(monkeypatch):
 
     def broken(*args, **kwargs):
         raise RecursionError("maximum recursion depth exceeded")
-    monkeypatch.setattr(plugin, "lint_source", broken)
+    monkeypatch.setattr(plugin, "run_rules", broken)
     lines = MANUAL.splitlines(keepends=True)
     findings = list(plugin.SessionLintPlugin(None, str(DATABASE.parent.parent / "app" / "m.py"), lines).run())
     assert [(row, message.split()[0]) for row, _, message, _ in findings] == [(1, "SES999")]

@@ -8,10 +8,11 @@ name inside statements, and building `with`/`async with` statements.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import libcst as cst
-import libcst.matchers as m
 
+from .libcst_compat import matchers as m
 from ..diagnostics import ImportSpec
 from .knowledge import ROLLS_BACK, TOUCHES_SESSION, handler_swallows_failure
 from .names import dotted_name
@@ -435,16 +436,19 @@ def add_import_alias(node: cst.ImportFrom, name: str) -> cst.ImportFrom:
 
 
 # -- imports below a `sys.path` bootstrap ------------------------------------------------------
-_PATH_EDIT = m.Call(func=m.Attribute(value=m.Attribute(value=m.Name("sys"), attr=m.Name("path")),
-                                     attr=m.Name("insert") | m.Name("append") | m.Name("extend"))
-                    | m.Attribute(value=m.Name("site"), attr=m.Name("addsitedir")))
-_PATH_ASSIGN = m.AssignTarget(target=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))
-                              | m.Subscript(value=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))))
-_ENV_EDIT = (m.Call(func=m.Name("load_dotenv") | m.Attribute(attr=m.Name("load_dotenv"))
-                    | m.Attribute(value=m.Attribute(value=m.Name("os"), attr=m.Name("environ")),
-                                  attr=m.Name("setdefault") | m.Name("update")))
-             | m.AssignTarget(target=m.Subscript(value=m.Attribute(value=m.Name("os"), attr=m.Name("environ")))))
-_BOOTSTRAP = _PATH_EDIT | _PATH_ASSIGN | _ENV_EDIT
+@lru_cache(maxsize=None)
+def _bootstrap():
+    """What edits `sys.path` or the environment before imports (built on first use: see `m`)."""
+    path_edit = m.Call(func=m.Attribute(value=m.Attribute(value=m.Name("sys"), attr=m.Name("path")),
+                                        attr=m.Name("insert") | m.Name("append") | m.Name("extend"))
+                        | m.Attribute(value=m.Name("site"), attr=m.Name("addsitedir")))
+    path_assign = m.AssignTarget(target=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))
+                                  | m.Subscript(value=m.Attribute(value=m.Name("sys"), attr=m.Name("path"))))
+    env_edit = (m.Call(func=m.Name("load_dotenv") | m.Attribute(attr=m.Name("load_dotenv"))
+                        | m.Attribute(value=m.Attribute(value=m.Name("os"), attr=m.Name("environ")),
+                                      attr=m.Name("setdefault") | m.Name("update")))
+                 | m.AssignTarget(target=m.Subscript(value=m.Attribute(value=m.Name("os"), attr=m.Name("environ")))))
+    return path_edit | path_assign | env_edit
 
 
 def imported_at_top(module: cst.Module, spec: ImportSpec) -> bool:
@@ -471,6 +475,6 @@ def place_imports(module: cst.Module, replacements: dict, add: Sequence[ImportSp
     `sys.path` (`sys.path.insert(...)`, `site.addsitedir(...)`) or the environment the session module
     reads at import (`os.environ[...] = ...`, `load_dotenv()`): then None (no fix)."""
     if add and any(not imported_at_top(module, spec) for spec in add) and any(
-            m.findall(stmt, _BOOTSTRAP) for stmt in module.body if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))):
+            m.findall(stmt, _bootstrap()) for stmt in module.body if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef))):
         return None
     return replacements, tuple(add)

@@ -10,7 +10,6 @@ import enum
 from typing import TYPE_CHECKING
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
 from ..diagnostics import ImportSpec
@@ -236,9 +235,13 @@ def _attribute_registry(file: FileModel, func: cst.Attribute) -> tuple[Flavor, c
     return (flavors[0], values[0]) if all(flavors) else None
 
 
+def _is_name(node: cst.CSTNode, value: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == value
+
+
 def _receiver(method: cst.FunctionDef) -> str | None:
     """The name of a method's `self` / `cls` (None for a static method or no parameter)."""
-    if any(m.matches(d.decorator, m.Name("staticmethod")) for d in method.decorators):
+    if any(_is_name(d.decorator, "staticmethod") for d in method.decorators):
         return None
     params = [*method.params.posonly_params, *method.params.params]
     return params[0].name.value if params else None
@@ -266,7 +269,7 @@ def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression 
                 add(element.value, None, receiver)
         elif receiver is None and isinstance(target, cst.Name):
             found.setdefault(target.value, []).append(value)
-        elif receiver is not None and isinstance(target, cst.Attribute) and m.matches(target.value, m.Name(receiver)):
+        elif receiver is not None and isinstance(target, cst.Attribute) and _is_name(target.value, receiver):
             found.setdefault(target.attr.value, []).append(value)
 
     body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
@@ -586,9 +589,9 @@ def yields_session(file: FileModel, node: cst.CSTNode, name: str | None) -> bool
 
 def _hands_out(value: cst.CSTNode | None, name: str) -> bool:
     """`yield db` or `yield db, Model` (a fixture handing out the session with what it needs)."""
-    if m.matches(value, m.Name(name)):
+    if _is_name(value, name):
         return True
-    return isinstance(value, cst.Tuple) and any(m.matches(e.value, m.Name(name)) for e in value.elements)
+    return isinstance(value, cst.Tuple) and any(_is_name(e.value, name) for e in value.elements)
 
 
 def _own_yields(body: cst.CSTNode) -> list[cst.Yield]:
@@ -652,7 +655,8 @@ def event_connection_session(file: FileModel, call: cst.Call) -> bool:
     if function is None or bind is None:
         return False
     params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
-    if isinstance(bind, cst.Call) and not bind.args and m.matches(bind.func, m.Attribute(attr=m.Name("connection"))):
+    if isinstance(bind, cst.Call) and not bind.args and isinstance(bind.func, cst.Attribute) \
+            and bind.func.attr.value == "connection":
         bind = bind.func.value  # `session.connection()`: the connection of the event's session
     if not (isinstance(bind, cst.Name) and bind.value in params):
         return False
@@ -671,7 +675,8 @@ def request_state_session(file: FileModel, call: cst.Call) -> bool:
         return False
     target = assign.targets[0].target
     function = enclosing_function(file, call)
-    if function is None or not m.matches(target, m.Attribute(value=m.Attribute(value=m.Name(), attr=m.Name("state")))):
+    if function is None or not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Attribute)
+                                and isinstance(target.value.value, cst.Name) and target.value.attr.value == "state"):
         return False
     params = {p.name.value for p in (*function.params.posonly_params, *function.params.params)}
     return target.value.value.value in params

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from ..config import Config
 from .deep import deep
-from . import edits, windows
+from . import windows
 from ..diagnostics import Diagnostic, syntax_error
 from .long_strings import blank_long_strings
 from .metadata import visit_with_rules
@@ -272,6 +270,10 @@ def _overlaps(a: list, b: list) -> bool:
 
 def apply_fixes(module: cst.Module, diagnostics: list[Diagnostic], path: str) -> tuple[cst.Module, int]:
     """Apply every fix whose rewritten spans do not overlap an earlier one's."""
+    # (LibCST's codemod package imports its matchers: half a second no lint that applies no fix pays)
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
     chosen: list[Diagnostic] = []
     taken: list = []
     for diagnostic in diagnostics:
@@ -399,6 +401,8 @@ def _gains_findings(before: LintRun, after: LintRun) -> bool:
 @deep
 def fix_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
     """The text edits of one diagnostic's fix, in ruff's JSON shape (1-based rows/columns)."""
+    from .edits import text_edits  # (edits.py loads LibCST's codemod package: only where a fix is)
+
     if run.module is None or diagnostic.fix is None:
         return []
     try:
@@ -415,6 +419,8 @@ def fixed_text(run: LintRun, diagnostic: Diagnostic) -> str:
 
     Computed from the fix's own nodes (session_lint/engine/edits.py); a fix that path cannot render
     exactly takes the whole-module path (`apply_fixes`), for that diagnostic only."""
+    from . import edits
+
     try:
         if run.edit_spans is None:
             run.edit_spans = edits.spans_for(run.module, run.source)
@@ -451,6 +457,8 @@ def single_fix(run: LintRun, diagnostic: Diagnostic, config: Config) -> str | No
 
 def whole_module_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
     """`fix_edits` by applying the fix to the whole module and diffing the code (slow, exact)."""
+    from .edits import text_edits
+
     try:
         tree, _ = apply_fixes(run.module, [diagnostic], diagnostic.path)
         new_code = tree.code
@@ -458,5 +466,3 @@ def whole_module_edits(run: LintRun, diagnostic: Diagnostic) -> list[dict]:
         return []
     return text_edits(run.source, new_code)
 
-
-text_edits = edits.text_edits

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
+from ..analysis.libcst_compat import matchers as m
 from ..analysis.codemod import (
     KEEPERS,
     SPAWNERS,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import ScopeProvider
 
+from ..analysis.libcst_compat import matchers as m
 from ..analysis.codemod import has_comment, rename, uses
 from ..diagnostics import Applicability, Fix
 from ..analysis.fastapi import Injected, injected_sessions
