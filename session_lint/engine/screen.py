@@ -3,9 +3,12 @@
 Contract: `Screen.check(data, path)` returns False only when no selected rule can
 report anything for this file (SES999 included: a file `ast` cannot parse always
 passes, so the engine reports the syntax error exactly as it would without the
-screen). True means "maybe": the file goes through the full engine. Linting with
-and without the screen gives identical diagnostics; tests/test_screen.py checks
-this over every fixture, the rules' VALID/INVALID examples and real projects.
+screen). True means "maybe": the file goes through the full engine. Finer:
+`Screen.verdict(data, path)` names the rules whose trigger fired, and the engine
+runs only those (a rule whose trigger did not fire cannot report anything here).
+Linting with and without the screen gives identical diagnostics; tests/test_screen.py
+checks, over every fixture, the rules' VALID/INVALID examples and real projects, that
+every rule reporting in a file is one its verdict names.
 
 Two stages:
 
