@@ -309,7 +309,7 @@ _WALKED_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.MatchSingle
 
 def _walk(node: ast.AST) -> list[ast.AST]:
     """`node` and everything below it but contexts and operators (what `ast.walk` yields, in
-    another order, ~5x faster)."""
+    another order and without those, several times faster)."""
     found, todo = [], [node]
     ast_type, fields_of = ast.AST, _WALKED_FIELDS
     while todo:
