@@ -235,13 +235,9 @@ def _attribute_registry(file: FileModel, func: cst.Attribute) -> tuple[Flavor, c
     return (flavors[0], values[0]) if all(flavors) else None
 
 
-def _is_name(node: cst.CSTNode, value: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == value
-
-
 def _receiver(method: cst.FunctionDef) -> str | None:
     """The name of a method's `self` / `cls` (None for a static method or no parameter)."""
-    if any(_is_name(d.decorator, "staticmethod") for d in method.decorators):
+    if any(_spelled(d.decorator, "staticmethod") for d in method.decorators):
         return None
     params = [*method.params.posonly_params, *method.params.params]
     return params[0].name.value if params else None
@@ -269,7 +265,7 @@ def _attribute_bindings(cls: cst.ClassDef) -> dict[str, list[cst.BaseExpression 
                 add(element.value, None, receiver)
         elif receiver is None and isinstance(target, cst.Name):
             found.setdefault(target.value, []).append(value)
-        elif receiver is not None and isinstance(target, cst.Attribute) and _is_name(target.value, receiver):
+        elif receiver is not None and isinstance(target, cst.Attribute) and _spelled(target.value, receiver):
             found.setdefault(target.attr.value, []).append(value)
 
     body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
@@ -589,9 +585,9 @@ def yields_session(file: FileModel, node: cst.CSTNode, name: str | None) -> bool
 
 def _hands_out(value: cst.CSTNode | None, name: str) -> bool:
     """`yield db` or `yield db, Model` (a fixture handing out the session with what it needs)."""
-    if _is_name(value, name):
+    if _spelled(value, name):
         return True
-    return isinstance(value, cst.Tuple) and any(_is_name(e.value, name) for e in value.elements)
+    return isinstance(value, cst.Tuple) and any(_spelled(e.value, name) for e in value.elements)
 
 
 def _own_yields(body: cst.CSTNode) -> list[cst.Yield]:
