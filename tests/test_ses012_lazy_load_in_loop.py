@@ -139,3 +139,16 @@ def test_fix_comprehension():
                 HEAD.replace("from sqlalchemy.orm import Session,", "from sqlalchemy.orm import selectinload, Session,")
                 + "def f(db: Session):\n    return [u.items for u in db.query(User).options(selectinload(User.items)).all()]\n",
                 CODE, unsafe=True)
+
+
+def test_a_backref_read_for_one_file_does_not_reach_another_files_models(tmp_path):
+    # the model modules are read once per process (cached): one file's backrefs must not change them
+    from session_lint.analysis.models import registry_for
+
+    (tmp_path / "users.py").write_text("class User(Base):\n    name = Column(String)\n")
+    (tmp_path / "items.py").write_text("class Item(Base):\n    owner = relationship('User', backref='items')\n")
+    alone = "from users import User\n"
+    before = registry_for(alone, str(tmp_path / "a.py"), tmp_path).models["User"].relationships
+    both = registry_for("from users import User\nfrom items import Item\n", str(tmp_path / "b.py"), tmp_path)
+    assert both.models["User"].relationships == {"items": False}
+    assert registry_for(alone, str(tmp_path / "a.py"), tmp_path).models["User"].relationships == before == {}

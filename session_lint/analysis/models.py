@@ -10,7 +10,7 @@ imported: the linted module itself, plus the project modules it imports from
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -198,9 +198,15 @@ def _read_path(path: Path) -> ModuleModels | None:
 def registry_for(source: str, path: str, config_root: Path | None) -> ModelRegistry:
     """Models of the linted module and of the project modules it imports names from."""
     try:
-        own = read_module(ast.parse(source), module_name_for(path).package)
+        tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return ModelRegistry({})
+    return registry_for_tree(tree, path, config_root)
+
+
+def registry_for_tree(tree: ast.Module, path: str, config_root: Path | None) -> ModelRegistry:
+    """`registry_for` the module parsed as `tree` (the screen's parse)."""
+    own = read_module(tree, module_name_for(path).package)
     roots = search_roots(path, config_root)
     classes = dict(own.classes)
     backrefs = list(own.backrefs)
@@ -224,8 +230,10 @@ def registry_for(source: str, path: str, config_root: Path | None) -> ModelRegis
         if depth < 3:  # re-exports: `from .user import User` in a models package
             queue.extend((m, n, depth + 1) for m, n in found.imports if name is None or n in (name, "*"))
     for cls, attr in backrefs:
-        if cls in classes:
-            classes[cls].relationships.setdefault(attr, False)
+        if cls in classes and attr not in classes[cls].relationships:
+            # a copy: the class may be a cached module's, which another file's registry reads too
+            info = classes[cls]
+            classes[cls] = replace(info, relationships={**info.relationships, attr: False})
     return ModelRegistry(classes)
 
 
