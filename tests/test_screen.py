@@ -202,6 +202,62 @@ def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
     assert screen().verdict(source.encode()) == Verdict(frozenset(codes), parsed=True)
 
 
+# SES010's `unawaited`: a coroutine method called on a name that may hold a session
+# (sessions.function_sessions over-approximated), not on every name assigned a call
+@pytest.mark.parametrize("source, fires", [
+    ("async def f(queue):\n    job = await queue.pop()\n    job.get('k')\n", False),  # opens no session
+    ("async def f(rows: dict[str, Session]):\n    rows.get('k')\n", False),  # read by its first element
+    ("async def f():\n    found: dict[str, int] = {}\n    found.get('k')\n", False),
+    ("from core.database import AsyncSessionLocal\n\n\nasync def f():\n    db = AsyncSessionLocal()\n"
+     "    db.commit()\n", True),
+    ("async def f(db: Optional[AsyncSession]):\n    db.commit()\n", True),
+    ("async def f(db: AsyncSession | None):\n    db.commit()\n", True),
+    ("async def f(db: Annotated[Any, Depends(get_db)]):\n    db.commit()\n", True),
+    ("async def f(db: SessionDep):\n    db.commit()\n", True),  # may be an alias of `Annotated[...]`
+    ("async def f(rows: 'dict[str, Session]'):\n    rows.get('k')\n", True),  # strings are not read
+    ("async def f(s):\n    await s.execute(q)\n    s.add(x)\n    s.commit()\n", True),  # used like one
+])
+def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, fires):
+    # with SES001 the prefilter looks for the words a session opening spells (alone, any call may open one)
+    assert ("SES010" in Screen(config(), ["SES001", "SES010"]).verdict(source.encode()).codes) is fires
+    assert "SES010" in Screen(config(), ["SES010"]).verdict(source.encode()).codes or not fires
+    assert_superset(source, MODULE, config())
+
+
+# SES011's `shared_tasks`: coroutines started with a name that may hold a session, not any `gather`
+@pytest.mark.parametrize("source, fires", [
+    ("import asyncio\n\n\nasync def f(urls):\n    await asyncio.gather(*(fetch(u) for u in urls))\n", False),
+    ("import asyncio\n\n\nasync def f(client):\n    asyncio.create_task(ping(client, timeout=3))\n", False),
+    ("import asyncio\n\n\nasync def f(db: AsyncSession):\n    await asyncio.gather(load(db), count(db))\n", True),
+    ("import asyncio\n\n\nasync def f():\n    async with get_async_session() as db:\n"
+     "        asyncio.create_task(work(db))\n        await db.commit()\n", True),
+    ("import asyncio\n\n\nasync def f(db: AsyncSession):\n    async def g():\n"
+     "        await asyncio.gather(load(db), count(db))\n    await g()\n", True),  # a closure over it
+    ("from asyncio import gather as g\n\n\nasync def f(db: AsyncSession):\n    await g(a(db), b(db))\n", True),
+])
+def test_shared_tasks_trigger_fires_only_on_tasks_given_what_may_be_a_session(source, fires):
+    assert ("SES011" in Screen(config(), ["SES001", "SES011"]).verdict(source.encode()).codes) is fires
+    assert_superset(source, MODULE, config())
+
+
+# SES012's `lazy_loop`: a query loop reading an attribute named like a relationship of a visible model
+LAZY_MODELS = "class User(Base):\n    items = relationship('Item')\n\n\n"
+
+
+@pytest.mark.parametrize("source, fires", [
+    (LAZY_MODELS + "def f(db: Session):\n    for u in db.query(User).all():\n        print(u.name, u.email)\n", False),
+    (LAZY_MODELS + "def f(db: Session):\n    return [u.id for u in db.scalars(select(User))]\n", False),
+    ("def f(db: Session):\n    for u in db.query(User).all():\n        print(u.items)\n", False),  # no model here
+    (LAZY_MODELS + "def f(db: Session):\n    for u in db.query(User).all():\n        print(u.items)\n", True),
+    (LAZY_MODELS + "def f(db: Session):\n    return [len(u.items) for u in db.scalars(select(User))]\n", True),
+    (LAZY_MODELS + "def f(db: Session):\n    users = db.query(User).all()\n    return {u.id: u.items for u in users}\n",
+     True),
+])
+def test_lazy_loop_trigger_fires_only_on_reads_named_like_a_relationship(source, fires):
+    assert ("SES012" in Screen(config(), ["SES012"]).verdict(source.encode(), str(MODULE)).codes) is fires
+    assert_superset(source, MODULE, config())
+
+
 def test_verdict_without_a_parse():
     assert screen().verdict(b"x = 1\n") == Verdict(frozenset(), parsed=False)  # the prefilter's no
     assert screen().verdict(b"from core.database import SessionLocal\ndef f(:\n") == Verdict(None, parsed=False)

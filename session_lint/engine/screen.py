@@ -47,7 +47,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 from ..analysis.ast_imports import import_bindings, imported_names
 from ..config import Config
@@ -161,7 +161,8 @@ class Screen:
         self.config = config
         self.words = _Words.of(config)
         wanted: set[str] = set()
-        if self.triggers & {"raw", "managed", "block", "slow_io"}:  # slow_io: where sessions are opened
+        self.spells_openers = bool(self.triggers & {"raw", "managed", "block", "slow_io"})  # slow_io: where
+        if self.spells_openers:  # sessions are opened
             wanted |= self.words.raw | self.words.managed | self.words.session_types | SESSION_WORDS | {"next"}
         if "deprecated" in self.triggers:
             wanted |= self.words.deprecated
@@ -244,9 +245,9 @@ class Screen:
             if routes and _route_writes_without_commit(nodes):
                 fired.add("route_write")
             if asynchronous:
-                fired |= _async_constructs(asynchronous, nodes, finder, self.words.raw)
+                fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers)
             if queries:
-                fired |= _query_constructs(queries, nodes)
+                fired |= _query_constructs(queries, nodes, lambda: _relationship_names(tree, path, self.config))
         except RecursionError:
             return Verdict(None, parsed=True)
         return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=True)
@@ -434,8 +435,10 @@ def _route_writes_without_commit(nodes: _Nodes) -> bool:
 
 # -- SES010, SES011, SES015: triggers on async code (`unawaited`, `shared_tasks`, `sync_in_async`) ----------
 #   unawaited     an `async def` with a call of an AsyncSession coroutine method on a name (`db.commit()`,
-#                 knowledge.ASYNC_SESSION_AWAITABLE_METHODS) that is not the operand of an `await` (SES010)
-#   shared_tasks  a call spelled `gather` / `create_task` / `ensure_future` / `start_soon` (SES011)
+#                 knowledge.ASYNC_SESSION_AWAITABLE_METHODS) that is not the operand of an `await`, a name
+#                 that may hold a session there (`_may_hold_sessions`) (SES010)
+#   shared_tasks  an `async def` with a call spelled `gather` / `create_task` / `ensure_future` /
+#                 `start_soon` given a name that may hold a session there (SES011)
 #   sync_in_async an `async def` that opens a session (what the `raw` / `managed` triggers call an
 #                 opening) or may have one injected (a parameter with a default or an annotation that is
 #                 not a plain scalar: `_may_inject`) (SES015)
@@ -464,26 +467,31 @@ def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
 
 
 def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None,
-                      openers: frozenset[str]) -> frozenset[str]:
-    """The `triggers` whose construct the file contains (see their description)."""
+                      spells_openers: bool) -> frozenset[str]:
+    """The `triggers` whose construct the file contains (see their description). `spells_openers`:
+    the prefilter looked for every word a session-opening call spells, so without a `finder` (none
+    spelled) no call here opens a session."""
     fired: set[str] = set()
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
+    may_open = finder.may_open if finder is not None else (_never if spells_openers else _always)
+    nested = _nested_functions(nodes) if triggers & {"unawaited", "shared_tasks"} else set()
     if "unawaited" in triggers:
-        nested = _nested_functions(nodes)
         for function in functions:
             inside = nodes.within(function)
             awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
             receivers = {n.func.value.id for n in inside if isinstance(n, ast.Call) and id(n) not in awaited
                          and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
                          and isinstance(n.func.value, ast.Name)}
-            if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, openers):
+            if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, may_open):
                 fired.add("unawaited")
                 break
     if "shared_tasks" in triggers:
         words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
             (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if _leaf(bound) in _TASK_WORDS}
-        if any(isinstance(n, ast.Call) and _annotation_leaf(n.func) in words for n in nodes.all):
+        starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and _annotation_leaf(n.func) in words}
+        if starts and any(_task_may_get_a_session(function, starts, nodes, id(function) in nested, may_open)
+                          for function in functions):
             fired.add("shared_tasks")
     if "sync_in_async" in triggers:
         openings = finder.opening_lines() if finder is not None else []
@@ -497,7 +505,9 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
 #   sql_string a call spelled `text` / `execute` / `exec_driver_sql` (or an alias of `text`) whose first
 #              positional argument builds a string (an f-string with a value, `%`, `+` or `.format(...)`)
 #              or is a name the file assigns (`=`, `: T =`, `+=`) such a string (SES014)
-#   lazy_loop  a `for` statement (or comprehension) in a file that spells `query(`, `scalars(`,
+#   lazy_loop  a `for` statement (or comprehension) over a query chain (or a name the file assigns
+#              one) reading an attribute of its target named like a relationship of a model the
+#              file can see (models.registry_for), in a file that spells `query(`, `scalars(`,
 #              `select(` or `execute(` (SES012)
 # They spell no session word (the session may be an injected alias), so each has its own prefilter.
 QUERY_TRIGGERS = frozenset({"query_get", "sql_string", "lazy_loop"})
@@ -521,8 +531,10 @@ def _spelled_queries(triggers: frozenset[str], data: bytes) -> frozenset[str]:
     return frozenset(t for t in triggers if all(p.search(data) for p in _QUERY_PREFILTERS[t]))
 
 
-def _query_constructs(triggers: frozenset[str], index: _Nodes) -> frozenset[str]:
-    """The `triggers` whose construct the file contains (see their description)."""
+def _query_constructs(triggers: frozenset[str], index: _Nodes,
+                      relationships: Callable[[], frozenset[str]]) -> frozenset[str]:
+    """The `triggers` whose construct the file contains (see their description). `relationships`:
+    the relationship names of the models this file can see (asked only of a file with a query loop)."""
     nodes = index.all
     fired: set[str] = set()
     if "query_get" in triggers and any(_get_on_query(n) for n in nodes):
@@ -531,7 +543,8 @@ def _query_constructs(triggers: frozenset[str], index: _Nodes) -> frozenset[str]
         loaded = {t.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None
                   and _loading_chain(n.value) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
                   if isinstance(t, ast.Name)}
-        if any(_loop_reads_query_objects(n, loaded) for n in nodes):
+        reads = {attr for n in nodes for attr in _query_loop_reads(n, loaded)}
+        if reads and reads & relationships():
             fired.add("lazy_loop")
     if "sql_string" in triggers and any(_builds_string(n) for n in nodes):
         texts = {local for local, bound in import_bindings(
@@ -564,27 +577,36 @@ def _loading_chain(chain: ast.AST) -> bool:
             return False
 
 
-def _loop_reads_query_objects(node: ast.AST, loaded: set[str]) -> bool:
-    """A `for` / comprehension with a name target over a query call chain, or over a variable (or a
-    chain on one) the file assigns such a chain, whose body reads an attribute of the target: SES012's
-    loops, whatever the model and relationship."""
+def _query_loop_reads(node: ast.AST, loaded: set[str]) -> set[str]:
+    """The attributes read on the target of a `for` / comprehension (its whole expression) with a name
+    target over a query call chain, or over a variable (or a chain on one) the file assigns such a
+    chain: what SES012 may find lazily loaded, whatever the model."""
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        target, iterable, body = node.target, node.iter, node.body
-    elif isinstance(node, ast.comprehension):
-        target, iterable, body = node.target, node.iter, None
+        loops, body = [(node.target, node.iter)], node.body
+    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        loops, body = [(g.target, g.iter) for g in node.generators], [node]
     else:
-        return False
-    if not isinstance(target, ast.Name):
-        return False
-    base = iterable
-    while isinstance(base, (ast.Await, ast.Call, ast.Attribute)):
-        base = base.value if isinstance(base, (ast.Await, ast.Attribute)) else base.func
-    if not (_loading_chain(iterable) or (isinstance(base, ast.Name) and base.id in loaded)):
-        return False
-    if body is None:
-        return True  # a comprehension: its element is elsewhere in the tree
-    return any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == target.id
-               for stmt in body for n in ast.walk(stmt))
+        return set()
+    targets = set()
+    for target, iterable in loops:
+        base = iterable
+        while isinstance(base, (ast.Await, ast.Call, ast.Attribute)):
+            base = base.value if isinstance(base, (ast.Await, ast.Attribute)) else base.func
+        if isinstance(target, ast.Name) and (_loading_chain(iterable) or (isinstance(base, ast.Name)
+                                                                          and base.id in loaded)):
+            targets.add(target.id)
+    if not targets:
+        return set()
+    return {n.attr for part in body for n in ast.walk(part)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in targets}
+
+
+def _relationship_names(tree: ast.Module, path: str, config: Config) -> frozenset[str]:
+    """Every relationship name of the models SES012 reads for this file (models.registry_for)."""
+    from ..analysis.models import registry_for_tree
+
+    registry = registry_for_tree(tree, path, config.root)
+    return frozenset(name for info in registry.models.values() for name in info.relationships)
 
 
 def _get_on_query(node: ast.AST) -> bool:
@@ -615,16 +637,38 @@ def _nested_functions(nodes: _Nodes) -> set[int]:
     return found
 
 
+def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], nodes: _Nodes, nested: bool,
+                            may_open: Callable[[ast.Call], bool]) -> bool:
+    """Does `function` start coroutines (a call in `starts`: `gather`, `create_task`, `start_soon`) with a
+    positional argument naming something that may hold a session? SES011 reports only a session the
+    function holds (sessions.sessions_of) that a started coroutine uses."""
+    inside = nodes.within(function)
+    names = {name.id for call in inside if id(call) in starts for arg in call.args
+             for name in ast.walk(arg) if isinstance(name, ast.Name)}
+    if not names:
+        return False
+    awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
+    return _may_hold_sessions(inside, names, awaited, nested, may_open)
+
+
+def _always(call: ast.Call) -> bool:
+    return True
+
+
+def _never(call: ast.Call) -> bool:
+    return False
+
+
 def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int], nested: bool,
-                       openers: frozenset[str]) -> bool:
+                       may_open: Callable[[ast.Call], bool]) -> bool:
     """May one of `names` hold a session in this function (sessions.function_sessions, over-approximated)?
-    A name every binding of which may hold a session: a parameter with an annotation or a default, a
-    `with` target, an annotated name, a name assigned a call that is not a session coroutine's result
-    (`rows = await db.execute(q)` holds rows); a name the function uses like a session (awaits a
-    coroutine method of it and calls a session-only method); or, in a nested function, a name it does
-    not bind (a closure over the outer function's session). `openers`: the configured names that open
-    a session (a project factory method may be called `get`). With functions nested in this one, their
-    bindings are mixed with its own, so a binding that holds no session rules nothing out."""
+    A name every binding of which may hold a session: a parameter with a default or an annotation that
+    may state a session, a `with` target, a name annotated so or assigned (`await` or not) a call
+    that `may_open` a session (sessions.opened_flavor: `job = queue.get()` holds none); a name the
+    function uses like a session (awaits a coroutine method of it and calls a session-only method);
+    or, in a nested function, a name it does not bind (a closure over the outer function's session).
+    With functions nested in this one, their bindings are mixed with its own, so a binding that
+    holds no session rules nothing out."""
     bound: set[str] = set()
     candidates: set[str] = set()
     other: set[str] = set()  # bound at least once to something that holds no session
@@ -634,20 +678,21 @@ def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int]
             for arg, default in _parameters_with_defaults(node):
                 bound.add(arg.arg)
                 may_inject = isinstance(default, ast.Call) or (arg.annotation is not None
-                                                               and not _plain_annotation(arg.annotation))
+                                                               and _may_state_session(arg.annotation))
                 (candidates if may_inject else other).add(arg.arg)
         elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
             bound.add(node.optional_vars.id)
             candidates.add(node.optional_vars.id)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             bound.add(node.target.id)
-            candidates.add(node.target.id)
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            opens = _may_state_session(node.annotation) or (isinstance(value, ast.Call) and may_open(value))
+            (candidates if opens else other).add(node.target.id)
         elif isinstance(node, (ast.Assign, ast.NamedExpr)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            opens = (isinstance(node, ast.NamedExpr) or len(node.targets) == 1) and isinstance(value, ast.Call) \
-                and not (isinstance(value.func, ast.Attribute) and value.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
-                         and value.func.attr not in openers)
+            opens = ((isinstance(node, ast.NamedExpr) or len(node.targets) == 1) and isinstance(value, ast.Call)
+                     and may_open(value))
             for target in targets:
                 for name in ast.walk(target):
                     if isinstance(name, ast.Name):
@@ -676,6 +721,25 @@ _PLAIN_TYPE_NAMES = _SCALAR_ANNOTATIONS | frozenset({
     "dict", "Dict", "list", "List", "set", "Set", "frozenset", "FrozenSet", "tuple", "Tuple", "Any", "Optional",
     "Union", "Sequence", "Mapping", "MutableMapping", "Iterable", "Iterator", "Callable", "type", "Type", "object",
     "typing", "collections", "abc", "Literal"})
+
+
+def _may_state_session(annotation: ast.expr) -> bool:
+    """May this parameter annotation make it a session (sessions.annotation_flavor, fastapi.injected_sessions)?
+    They read both sides of `X | Y`, a subscript by its first element (`Optional[AsyncSession]`;
+    `dict[str, UUID]` states none) unless it may be `Annotated` (anything but a builtin or typing name),
+    a string never; any name that is not a builtin or typing one may be a session type or an alias."""
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return _may_state_session(annotation.left) or _may_state_session(annotation.right)
+    if isinstance(annotation, ast.Subscript):
+        if not _plain_annotation(annotation.value):
+            return True
+        first = annotation.slice
+        if isinstance(first, ast.Tuple):
+            if not first.elts:
+                return False
+            first = first.elts[0]
+        return _may_state_session(first)
+    return not _plain_annotation(annotation)
 
 
 def _plain_annotation(annotation: ast.expr) -> bool:
@@ -946,8 +1010,13 @@ class _Finder:
         return self.is_raw(call) or self._configured(func, self.words.managed)
 
     # -- triggers ------------------------------------------------------------------------------
+    def may_open(self, call: ast.Call) -> bool:
+        """May `call` open a session (by hand or through a context manager)? Only the calls in the
+        statements that spell a word can (`_spelling`)."""
+        return self._may_matter(call.func) and self.is_opening(call)
+
     def opening_lines(self) -> list[int]:
-        return [c.lineno for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
+        return [c.lineno for c in self.calls if self.may_open(c)]
 
     def fired(self) -> frozenset[str]:
         """The triggers among `raw`, `managed`, `block` and `deprecated` this file fires."""
@@ -957,7 +1026,7 @@ class _Finder:
             fired.add("deprecated")
         if not triggers & {"raw", "managed", "block"}:
             return frozenset(fired)
-        openings = [c for c in self.calls if self._may_matter(c.func) and self.is_opening(c)]
+        openings = [c for c in self.calls if self.may_open(c)]
         if "raw" in triggers and any(self.is_raw(c) for c in openings):
             fired.add("raw")
         if "managed" in triggers and openings and self.opening_in_injected_function(openings):

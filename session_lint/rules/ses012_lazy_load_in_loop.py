@@ -21,8 +21,10 @@ from ..analysis.sessions import session_variable
 from .base import Rule
 from ..analysis.walk import visit_read_only
 
-# The screen trigger, what a file must contain for this rule to fire: a `for` loop (or comprehension) in
-# a file that spells `query(` / `scalars(` / `select(` / `execute(`. session_lint/engine/screen.py skips the rest.
+# The screen trigger, what a file must contain for this rule to fire: a `for` loop (or comprehension)
+# over a query reading an attribute of its target named like a relationship of a model the file can
+# see, in a file that spells `query(` / `scalars(` / `select(` / `execute(`. session_lint/engine/screen.py
+# skips the rest.
 SCREEN_TRIGGERS = ("lazy_loop",)
 
 DOCS = """\
