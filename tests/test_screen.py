@@ -258,6 +258,20 @@ def test_lazy_loop_trigger_fires_only_on_reads_named_like_a_relationship(source,
     assert_superset(source, MODULE, config())
 
 
+# SES014's `sql_string`: `text(...)` only when it may be SQLAlchemy's (not htpy's HTML `text`)
+@pytest.mark.parametrize("source, fires", [
+    ("from htpy import text\n\n\ndef f(n):\n    return text(f'{n} items')\n", False),
+    ("from sqlalchemy import text\n\n\ndef f(db: Session, n):\n    return db.execute(text(f'SELECT {n}'))\n", True),
+    ("from sqlalchemy import text as sql\n\n\ndef f(n):\n    return sql(f'SELECT {n}')\n", True),
+    ("import sqlalchemy as sa\n\n\ndef f(n):\n    return sa.text(f'SELECT {n}')\n", True),
+    ("from sqlalchemy import *\n\n\ndef f(n):\n    return text(f'SELECT {n}')\n", True),
+    ("def f(conn, n):\n    q = 'SELECT ' + n\n    conn.exec_driver_sql(q)\n", True),
+])
+def test_sql_string_trigger_fires_only_on_sqlalchemy_text(source, fires):
+    assert ("SES014" in Screen(config(), ["SES014"]).verdict(source.encode()).codes) is fires
+    assert_superset(source, MODULE, config())
+
+
 def test_verdict_without_a_parse():
     assert screen().verdict(b"x = 1\n") == Verdict(frozenset(), parsed=False)  # the prefilter's no
     assert screen().verdict(b"from core.database import SessionLocal\ndef f(:\n") == Verdict(None, parsed=False)

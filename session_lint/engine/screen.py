@@ -69,6 +69,7 @@ from ..analysis.knowledge import (
     SLOW_CLIENTS,
     SLOW_FUNCTIONS,
     SLOW_MODULE_WORDS,
+    TEXT_CONSTRUCTS,
     WRITE_METHODS,
 )
 from ..analysis.names import absolute_module, module_name_for
@@ -502,7 +503,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
 
 # -- SES012-SES014: triggers on query constructs (`query_get`, `sql_string`, `lazy_loop`) ---------------
 #   query_get  a `.get(...)` call on a chain that starts with a `.query(...)` call (SES013)
-#   sql_string a call spelled `text` / `execute` / `exec_driver_sql` (or an alias of `text`) whose first
+#   sql_string a call spelled `execute` / `exec_driver_sql`, or of SQLAlchemy's `text` (`_sql_calls`), whose first
 #              positional argument builds a string (an f-string with a value, `%`, `+` or `.format(...)`)
 #              or is a name the file assigns (`=`, `: T =`, `+=`) such a string (SES014)
 #   lazy_loop  a `for` statement (or comprehension) over a query chain (or a name the file assigns
@@ -547,14 +548,12 @@ def _query_constructs(triggers: frozenset[str], index: _Nodes,
         if reads and reads & relationships():
             fired.add("lazy_loop")
     if "sql_string" in triggers and any(_builds_string(n) for n in nodes):
-        texts = {local for local, bound in import_bindings(
-            (n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
-            if _leaf(bound) == "text"}
+        is_sql_call = _sql_calls(nodes)
         # SES014 reads the first positional argument: built there, or a name assigned a built string
         built = {target.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
                  and n.value is not None and _builds_string(n.value)
                  for target in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(target, ast.Name)}
-        if any(isinstance(n, ast.Call) and _annotation_leaf(n.func) in SQL_CALL_WORDS | texts and n.args
+        if any(isinstance(n, ast.Call) and n.args and is_sql_call(n.func)
                    and (_builds_string(n.args[0]) or (isinstance(n.args[0], ast.Name) and n.args[0].id in built))
                    for n in nodes):
             fired.add("sql_string")
@@ -575,6 +574,36 @@ def _loading_chain(chain: ast.AST) -> bool:
             chain = chain.func.value
         else:
             return False
+
+
+def _sql_calls(nodes: list[ast.AST]) -> Callable[[ast.expr], bool]:
+    """May a call of this callee take SQL (SES014's sinks)? `.execute(...)` / `.exec_driver_sql(...)` on
+    anything; `text(...)` only when it may be SQLAlchemy's (`sqlalchemy.text`, knowledge.TEXT_CONSTRUCTS,
+    through this file's imports as LibCST's qualified names resolve them: not htpy's `text`)."""
+    bindings: dict[str, set[str]] = {}
+    star = False
+    for imported in imported_names(n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))):
+        star = star or imported.is_star
+        target = imported.target(keep_unresolved=True)
+        if imported.bound is not None and target is not None:
+            bindings.setdefault(imported.bound, set()).add(target)
+
+    def is_sql_call(func: ast.expr) -> bool:
+        leaf = _annotation_leaf(func)
+        if leaf in ("execute", "exec_driver_sql"):
+            return True
+        if star and leaf == "text":
+            return True  # `from sqlalchemy import *`
+        parts: list[str] = []
+        while isinstance(func, ast.Attribute):
+            parts.append(func.attr)
+            func = func.value
+        if not isinstance(func, ast.Name):
+            return False
+        rest = "".join("." + p for p in reversed(parts))
+        return any(name + rest in TEXT_CONSTRUCTS for name in {func.id, *bindings.get(func.id, ())})
+
+    return is_sql_call
 
 
 def _query_loop_reads(node: ast.AST, loaded: set[str]) -> set[str]:

@@ -16,8 +16,8 @@ from ..analysis.sessions import assigned_value, own_nodes, session_variable
 from .base import Rule
 from ..analysis.walk import visit_read_only
 
-# The screen trigger, what a file must contain for this rule to fire: a call spelled `text` / `execute` /
-# `exec_driver_sql` (or an alias of `text`) whose first positional argument is a string built by
+# The screen trigger, what a file must contain for this rule to fire: a call spelled `execute` /
+# `exec_driver_sql`, or of SQLAlchemy's `text` as imported here, whose first positional argument is a string built by
 # formatting, or a name assigned one in the file. See session_lint/engine/screen.py.
 SCREEN_TRIGGERS = ("sql_string",)
 
