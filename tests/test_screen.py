@@ -274,7 +274,25 @@ def test_sql_string_trigger_fires_only_on_sqlalchemy_text(source, fires):
 
 def test_verdict_without_a_parse():
     assert screen().verdict(b"x = 1\n") == Verdict(frozenset(), parsed=False)  # the prefilter's no
-    assert screen().verdict(b"from core.database import SessionLocal\ndef f(:\n") == Verdict(None, parsed=False)
+    # what CPython cannot parse: the rules whose words it spells (LibCST may parse newer syntax)
+    broken = b"from core.database import SessionLocal\ndef f(:\n"
+    spelling_rules = {"SES001", "SES002", "SES003", "SES004", "SES005", "SES006"}  # a session word: their triggers
+    assert screen().verdict(broken) == Verdict(frozenset(spelling_rules), parsed=False)
+    # no selected rule's words: every rule, so the engine still parses it and reports SES999
+    assert Screen(config(), ["SES009"]).verdict(broken) == Verdict(None, parsed=False)
+
+
+NEWER_SYNTAX = ("from core.database import SessionLocal\n\ntype UserId = int\n\n\ndef f():\n"
+                "    db = SessionLocal()\n    return db.query(User).all()\n")
+
+
+@pytest.mark.parametrize("source", [NEWER_SYNTAX, "from core.database import SessionLocal\ndef f(:\n"])
+def test_files_this_python_cannot_parse_report_what_unscreened_runs_report(source):
+    # PEP 695 on 3.11: LibCST parses it, `ast` does not; a plain syntax error: SES999 either way
+    screened = process_data(MODULE, source.encode(), config())
+    unscreened = process_data(MODULE, source.encode(), config(), screen=False)
+    assert _outcome(screened.diagnostics) == _outcome(unscreened.diagnostics)
+    assert screened.diagnostics and all(d.code in ("SES001", "SES999") for d in screened.diagnostics)
 
 
 SES001_AND_SES004 = "from core import database_manager\nfrom core.database import SessionLocal\n\n\ndef f():\n" \

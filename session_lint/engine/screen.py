@@ -34,7 +34,8 @@ Syntax errors: a file the prefilter skips is never parsed (parsing every file wi
 ruff/flake8 already report syntax errors in every file as E999). SES999 is reported for
 every file that spells a session name and does not parse. Past the prefilter nothing is
 lost: a file `ast` cannot parse always reaches LibCST, so the engine reports it exactly
-as it would without the screen. The one difference with an unscreened run is a file
+as it would without the screen (with the rules whose words it spells: LibCST may parse
+syntax newer than this CPython's, PEP 695 on 3.11). The one difference with an unscreened run is a file
 CPython parses but LibCST cannot (a LibCST parser gap; huge implicitly joined strings are
 linted with the strings blanked out, see session_lint/engine/long_strings.py): when the screen skips
 it, that SES999 - about the engine, not the file - is not reported.
@@ -232,7 +233,13 @@ class Screen:
         try:
             tree = ast.parse(data, filename=path)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return _EVERY_RULE  # the engine reports it (SES999) or decides for itself
+            # the engine reports it (SES999), or LibCST parses what this CPython cannot (newer syntax):
+            # then only the rules whose words the file spells can report (each trigger needs its words)
+            spelled_triggers = ({"raw", "managed", "block", "deprecated"} if spelled else set()) \
+                | ({"block"} if fixtures else set()) | ({"transaction"} if ends else set()) \
+                | ({"slow_io"} if slow else set()) | ({"route_write"} if routes else set()) | asynchronous | queries
+            codes = frozenset(code for code in self.codes if TRIGGERS[code] & spelled_triggers)
+            return Verdict(codes) if codes else _EVERY_RULE  # (none: every rule, the engine still parses it)
         try:
             nodes = _Nodes(tree)
             finder = _Finder(self, tree, nodes, data, path) if spelled else None
@@ -257,7 +264,7 @@ class Screen:
 class Verdict(NamedTuple):
     """The screen's answer for one file. `codes`: the selected rules whose trigger fired (a rule
     whose trigger did not fire cannot report anything here, so the engine need not run it); None
-    for every selected rule (no screening, or the file did not parse). `parsed`: CPython parsed
+    for every selected rule (no screening, or a file that did not parse and spells none of their words). `parsed`: CPython parsed
     the whole file, so it is not too deeply nested for CPython (the engine need not ask again)."""
 
     codes: frozenset[str] | None
