@@ -214,7 +214,14 @@ def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
     ("async def f(db: AsyncSession | None):\n    db.commit()\n", True),
     ("async def f(db: Annotated[Any, Depends(get_db)]):\n    db.commit()\n", True),
     ("async def f(db: SessionDep):\n    db.commit()\n", True),  # may be an alias of `Annotated[...]`
-    ("async def f(rows: 'dict[str, Session]'):\n    rows.get('k')\n", True),  # strings are not read
+    ("async def f(rows: 'dict[str, Session]'):\n    rows.get('k')\n", False),  # a string states nothing
+    ("async def f(db: 'AsyncSession'):\n    db.commit()\n", False),
+    ("import asyncio\n\n\nasync def f(w: asyncio.StreamWriter):\n    w.close()\n", False),  # not a session type
+    ("from sqlalchemy.ext import asyncio\n\n\nasync def f(db: asyncio.AsyncSession):\n    db.commit()\n", True),
+    ("async def f():\n    async with Watch() as w:\n        w.close()\n", False),  # opens no session
+    ("async def f(db: Database):\n    async with db.session_context() as s:\n        s.commit()\n", True),
+    ("from core.database import get_async_session\n\n\nasync def f():\n    async with get_async_session() as s:\n"
+     "        s.commit()\n", True),
     ("async def f(s):\n    await s.execute(q)\n    s.add(x)\n    s.commit()\n", True),  # used like one
 ])
 def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, fires):

@@ -253,7 +253,7 @@ class Screen:
             if routes and _route_writes_without_commit(nodes):
                 fired.add("route_write")
             if asynchronous:
-                fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers)
+                fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types)
             if queries:
                 fired |= _query_constructs(queries, nodes, lambda: _relationship_names(tree, path, self.config))
         except RecursionError:
@@ -475,13 +475,13 @@ def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
 
 
 def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None,
-                      spells_openers: bool) -> frozenset[str]:
+                      spells_openers: bool, session_types: frozenset[str]) -> frozenset[str]:
     """The `triggers` whose construct the file contains (see their description). `spells_openers`:
     the prefilter looked for every word a session-opening call spells, so without a `finder` (none
     spelled) no call here opens a session."""
     fired: set[str] = set()
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
-    may_open = finder.may_open if finder is not None else (_never if spells_openers else _always)
+    signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types)
     nested = _nested_functions(nodes) if triggers & {"unawaited", "shared_tasks"} else set()
     if "unawaited" in triggers:
         for function in functions:
@@ -490,7 +490,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
             receivers = {n.func.value.id for n in inside if isinstance(n, ast.Call) and id(n) not in awaited
                          and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
                          and isinstance(n.func.value, ast.Name)}
-            if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, may_open):
+            if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, signs):
                 fired.add("unawaited")
                 break
     if "shared_tasks" in triggers:
@@ -498,7 +498,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
             (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if _leaf(bound) in _TASK_WORDS}
         starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and _annotation_leaf(n.func) in words}
-        if starts and any(_task_may_get_a_session(function, starts, nodes, id(function) in nested, may_open)
+        if starts and any(_task_may_get_a_session(function, starts, nodes, id(function) in nested, signs)
                           for function in functions):
             fired.add("shared_tasks")
     if "sync_in_async" in triggers:
@@ -674,7 +674,7 @@ def _nested_functions(nodes: _Nodes) -> set[int]:
 
 
 def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], nodes: _Nodes, nested: bool,
-                            may_open: Callable[[ast.Call], bool]) -> bool:
+                            signs: _Signs) -> bool:
     """Does `function` start coroutines (a call in `starts`: `gather`, `create_task`, `start_soon`) with a
     positional argument naming something that may hold a session? SES011 reports only a session the
     function holds (sessions.sessions_of) that a started coroutine uses."""
@@ -684,7 +684,14 @@ def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], no
     if not names:
         return False
     awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
-    return _may_hold_sessions(inside, names, awaited, nested, may_open)
+    return _may_hold_sessions(inside, names, awaited, nested, signs)
+
+
+class _Signs(NamedTuple):
+    """What may make a binding hold a session (`_may_hold_sessions`)."""
+
+    may_open: Callable[[ast.Call], bool]  # may this call open one (the finder's openings)
+    session_types: frozenset[str]  # the session types' last components (`Session`, `AsyncSession`, configured)
 
 
 def _always(call: ast.Call) -> bool:
@@ -696,11 +703,12 @@ def _never(call: ast.Call) -> bool:
 
 
 def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int], nested: bool,
-                       may_open: Callable[[ast.Call], bool]) -> bool:
+                       signs: _Signs) -> bool:
     """May one of `names` hold a session in this function (sessions.function_sessions, over-approximated)?
     A name every binding of which may hold a session: a parameter with a default or an annotation that
-    may state a session, a `with` target, a name annotated so or assigned (`await` or not) a call
-    that `may_open` a session (sessions.opened_flavor: `job = queue.get()` holds none); a name the
+    may state a session, a `with` target of a call that may open one (or of a method of a local
+    object: a project class's context method), a name annotated so or assigned (`await` or not) a
+    call that may open one (sessions.opened_flavor: `job = queue.get()` holds none); a name the
     function uses like a session (awaits a coroutine method of it and calls a session-only method);
     or, in a nested function, a name it does not bind (a closure over the outer function's session).
     With functions nested in this one, their bindings are mixed with its own, so a binding that
@@ -714,21 +722,24 @@ def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int]
             for arg, default in _parameters_with_defaults(node):
                 bound.add(arg.arg)
                 may_inject = isinstance(default, ast.Call) or (arg.annotation is not None
-                                                               and _may_state_session(arg.annotation))
+                                                               and _may_state_session(arg.annotation, signs))
                 (candidates if may_inject else other).add(arg.arg)
         elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
             bound.add(node.optional_vars.id)
-            candidates.add(node.optional_vars.id)
+            call = node.context_expr
+            opens = isinstance(call, ast.Call) and (signs.may_open(call) or (  # sessions.opened_flavor
+                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)))
+            (candidates if opens else other).add(node.optional_vars.id)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             bound.add(node.target.id)
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            opens = _may_state_session(node.annotation) or (isinstance(value, ast.Call) and may_open(value))
+            opens = _may_state_session(node.annotation, signs) or (isinstance(value, ast.Call) and signs.may_open(value))
             (candidates if opens else other).add(node.target.id)
         elif isinstance(node, (ast.Assign, ast.NamedExpr)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
             opens = ((isinstance(node, ast.NamedExpr) or len(node.targets) == 1) and isinstance(value, ast.Call)
-                     and may_open(value))
+                     and signs.may_open(value))
             for target in targets:
                 for name in ast.walk(target):
                     if isinstance(name, ast.Name):
@@ -759,13 +770,14 @@ _PLAIN_TYPE_NAMES = _SCALAR_ANNOTATIONS | frozenset({
     "typing", "collections", "abc", "Literal"})
 
 
-def _may_state_session(annotation: ast.expr) -> bool:
+def _may_state_session(annotation: ast.expr, signs: _Signs) -> bool:
     """May this parameter annotation make it a session (sessions.annotation_flavor, fastapi.injected_sessions)?
     They read both sides of `X | Y`, a subscript by its first element (`Optional[AsyncSession]`;
     `dict[str, UUID]` states none) unless it may be `Annotated` (anything but a builtin or typing name),
-    a string never; any name that is not a builtin or typing one may be a session type or an alias."""
+    a dotted name by what it resolves to (`asyncio.StreamWriter` is no session type; only a bare
+    name may be an alias), a string never; a bare name that is not a builtin or typing one may be."""
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        return _may_state_session(annotation.left) or _may_state_session(annotation.right)
+        return _may_state_session(annotation.left, signs) or _may_state_session(annotation.right, signs)
     if isinstance(annotation, ast.Subscript):
         if not _plain_annotation(annotation.value):
             return True
@@ -774,7 +786,11 @@ def _may_state_session(annotation: ast.expr) -> bool:
             if not first.elts:
                 return False
             first = first.elts[0]
-        return _may_state_session(first)
+        return _may_state_session(first, signs)
+    if isinstance(annotation, ast.Constant):
+        return False
+    if isinstance(annotation, ast.Attribute):
+        return annotation.attr in signs.session_types
     return not _plain_annotation(annotation)
 
 
