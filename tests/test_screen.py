@@ -341,3 +341,20 @@ def test_screened_runs_report_what_unscreened_runs_report():
         assert _outcome(screened.diagnostics) == _outcome(unscreened.diagnostics), file
         compared += bool(unscreened.diagnostics)
     assert compared > 10
+
+
+def test_a_registry_from_a_project_builder_spelling_no_session_word(tmp_path):
+    # polar's worker: `_maker = create_async_sessionmaker(engine)` in a function, `_maker()` in another;
+    # the file spells no session word, only the builder's name (SES001 reads the builder's source)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "db.py").write_text(
+        "from sqlalchemy.ext.asyncio import async_sessionmaker\n\n\n"
+        "def create_async_sessionmaker(engine):\n    return async_sessionmaker(engine)\n")
+    source = ("from app.db import create_async_sessionmaker\n\n_maker = None\n\n\ndef setup(engine):\n"
+              "    global _maker\n    _maker = create_async_sessionmaker(engine)\n\n\ndef get():\n    return _maker()\n")
+    path = tmp_path / "app" / "worker.py"
+    cfg = Config.discover(tmp_path)
+    assert [(d.line, d.column, d.code) for d in lint_source(source, str(path), cfg)] == [(12, 12, "SES001")]
+    assert "SES001" in screen_for(cfg, str(path)).verdict(source.encode(), str(path)).codes
+    assert_superset(source, path, cfg)

@@ -16,7 +16,8 @@ Two stages:
    words any candidate construct must spell: the last component of every
    configured factory / context manager / dependency / session type, the last
    component of every `[tool.session-lint.deprecated]` key, and the SQLAlchemy
-   names the rules know (`Session`, `AsyncSession`, `sessionmaker`, ...). A
+   names the rules know (`Session`, `AsyncSession`, `sessionmaker`, ...), and any name
+   ending like a session builder's (`create_async_sessionmaker`: SES001 reads its source). A
    resolved name always spells its last component somewhere in the file (in the
    import that binds it, or at the use), so a file without any of these words
    has no candidate. Word boundaries: `get_db` does not match `get_dbapi`.
@@ -77,7 +78,7 @@ from ..analysis.names import absolute_module, module_name_for
 from ..analysis.pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import unsupported_encoding
-from . import windows
+from . import newer_syntax, windows
 
 # Triggers (what a file must contain for a rule to possibly fire). Each rule module names its own
 # (`SCREEN_TRIGGERS = ("raw",)` next to its detection, read by rules.screen_triggers()); this module
@@ -108,6 +109,8 @@ _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
 _PLAIN_SESSION_TYPES = frozenset({"Session", "AsyncSession"})
 
 _BUILDER_SUFFIXES = ("sessionmaker", "session_maker", "session_factory")  # project builders' names
+# a name ending like one (no word boundary before it: `create_async_sessionmaker`, `_async_sessionmaker`)
+_BUILDER_WORD = re.compile(rb"(?i:session_?maker|session_factory)\b")
 _SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
 
 
@@ -170,6 +173,7 @@ class Screen:
             wanted |= self.words.deprecated
         self.wanted = frozenset(wanted)
         self.pattern = _word_pattern(self.wanted)
+        self.builder_pattern = _BUILDER_WORD if self.spells_openers else None
         self.ender_pattern = _ENDER_CALL if "transaction" in self.triggers else None
         self.route_pattern = _ROUTE_DECORATOR if "route_write" in self.triggers else None
         self.async_triggers = self.triggers & ASYNC_TRIGGERS  # SES010/SES011/SES015: async code, own prefilters
@@ -183,7 +187,7 @@ class Screen:
         `path`, a test module that may close a fixture's session counts too."""
         if unsupported_encoding(data):
             return True  # its words are not spelled in ASCII bytes: the engine reports it as SES999
-        return (not self.enabled or (self.pattern is not None and self.pattern.search(data) is not None)
+        return (not self.enabled or self._spells_a_word(data)
                 or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
                 or self._may_hold_across_io(data)
                 or (self.route_pattern is not None and self.route_pattern.search(data) is not None)
@@ -191,9 +195,14 @@ class Screen:
                 or bool(_spelled_queries(self.query_triggers, data))
                 or (path is not None and self.fixture_candidate(data, path)))
 
+    def _spells_a_word(self, data: bytes) -> bool:
+        """A word of `wanted`, or a project builder's name (`create_async_sessionmaker`)?"""
+        return ((self.pattern is not None and self.pattern.search(data) is not None)
+                or (self.builder_pattern is not None and self.builder_pattern.search(data) is not None))
+
     def _may_hold_across_io(self, data: bytes) -> bool:
         return (self.slow_pattern is not None and self.slow_pattern.search(data) is not None
-                and ((self.pattern is not None and self.pattern.search(data) is not None)
+                and (self._spells_a_word(data)
                      or _HOLDER.search(data) is not None))
 
     def fixture_candidate(self, data: bytes, path: str) -> bool:
@@ -218,7 +227,7 @@ class Screen:
         """Which selected rules may report something for this file (see `Verdict`)."""
         if not self.enabled or unsupported_encoding(data):
             return _EVERY_RULE  # an unsupported encoding spells no ASCII word: the engine reports it (SES999)
-        spelled = self.pattern is not None and self.pattern.search(data) is not None
+        spelled = self._spells_a_word(data)
         fixtures = self.fixture_candidate(data, path)
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
         slow = self._may_hold_across_io(data)
@@ -230,9 +239,14 @@ class Screen:
             return _NO_RULE  # not parsed at all: see "Syntax errors" in the module docstring
         if len(data) > windows.WHOLE_AST_LIMIT:
             return _EVERY_RULE  # its `ast` tree alone would take over 200 MB: the windowed lint decides (windows.py)
+        parsed = True  # CPython parsed the file as written
         try:
             tree = ast.parse(data, filename=path)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        except SyntaxError:
+            tree, data, parsed = _parse_downgraded(data, path)
+        except (ValueError, RecursionError, MemoryError):
+            tree = None
+        if tree is None:
             # the engine reports it (SES999), or LibCST parses what this CPython cannot (newer syntax):
             # then only the rules whose words the file spells can report (each trigger needs its words)
             spelled_triggers = ({"raw", "managed", "block", "deprecated"} if spelled else set()) \
@@ -257,8 +271,21 @@ class Screen:
             if queries:
                 fired |= _query_constructs(queries, nodes, lambda: _relationship_names(tree, path, self.config))
         except RecursionError:
-            return Verdict(None, parsed=True)
-        return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=True)
+            return Verdict(None, parsed=parsed)
+        return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=parsed)
+
+
+def _parse_downgraded(data: bytes, path: str) -> tuple[ast.Module | None, bytes, bool]:
+    """The tree of `data` with syntax newer than this CPython's rewritten (newer_syntax.py), and the
+    text it was parsed from; None when that does not parse either. Never `parsed`: the engine
+    checks the text as written for itself."""
+    downgraded = newer_syntax.downgrade(data)
+    if downgraded == data:
+        return None, data, False
+    try:
+        return ast.parse(downgraded, filename=path), downgraded, False
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None, data, False
 
 
 class Verdict(NamedTuple):
@@ -988,11 +1015,13 @@ class _Finder:
         inside such a statement, and so are the functions enclosing it)."""
         pattern = _word_pattern(frozenset(words))
         lines: list[int] = []
-        line, offset = 1, 0
-        for match in pattern.finditer(self.data) if pattern is not None else ():
-            line += self.data.count(b"\n", offset, match.start())
-            offset = match.start()
-            lines.append(line)
+        for regex in (pattern, self.screen.builder_pattern):  # a builder's name: its registry is an opener
+            line, offset = 1, 0
+            for match in regex.finditer(self.data) if regex is not None else ():
+                line += self.data.count(b"\n", offset, match.start())
+                offset = match.start()
+                lines.append(line)
+        lines.sort()
         spelled, index = [], 0
         for stmt in self.tree.body:
             first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])

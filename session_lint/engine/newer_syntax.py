@@ -1,0 +1,50 @@
+"""Newer syntax the screen can read on an older Python, rewritten line by line.
+
+A project may use syntax newer than the Python session-lint runs on: PEP 695 (`type X = ...`,
+`def f[T](...)`, `class C[T]:`, 3.12) and PEP 758 (`except A, B:`, 3.14). LibCST parses those,
+so the engine lints such a file, but `ast` on this Python does not, and without its tree the
+screen could not tell which rules may report (polar has 56 such files). `downgrade` rewrites
+them into what an older `ast` parses, for the screen only: the engine always gets the file as
+written.
+
+What a rewrite may drop is type parameters (type variables and their bounds: no trigger is made
+of those); everything else keeps its tokens, and every line stays on its line, so the statements
+the screen finds are where they were. A file with other newer syntax (3.12 f-strings) is not
+rewritten: its `ast` parse still fails, and the screen falls back to the words the file spells.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TYPE_ALIAS = re.compile(rb"^([ \t]*)type[ \t]+(\w+)[ \t]*(?:\[[^\]\n]*\])?[ \t]*=", re.M)  # PEP 695 alias
+_BARE_EXCEPT_TUPLE = re.compile(rb"^([ \t]*)except(\*?)[ \t]+([^():\n#]+,[^():\n#]+):", re.M)  # PEP 758
+_GENERIC_DEF = re.compile(rb"^([ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+\w+)\[", re.M)  # PEP 695 parameters
+
+
+def downgrade(data: bytes) -> bytes:
+    """`data` with PEP 695 / PEP 758 syntax rewritten for an older `ast` (the same text otherwise)."""
+    data = _TYPE_ALIAS.sub(rb"\1\2 =", data)
+    data = _BARE_EXCEPT_TUPLE.sub(rb"\1except\2 (\3):", data)
+    return _without_type_parameters(data)
+
+
+def _without_type_parameters(data: bytes) -> bytes:
+    """`def f[T: Bound](x: T)` -> `def f(x: T)`, `class C[T](Base):` -> `class C(Base):` (one line)."""
+    out, copied = bytearray(), 0
+    for match in _GENERIC_DEF.finditer(data):
+        end, depth = match.end(), 1
+        while end < len(data) and depth:
+            char = data[end]
+            if char == 0x5B:  # [
+                depth += 1
+            elif char == 0x5D:  # ]
+                depth -= 1
+            elif char == 0x0A:  # a newline: parameters over several lines are left alone
+                break
+            end += 1
+        if depth or match.start() < copied:
+            continue
+        out += data[copied:match.end() - 1]
+        copied = end
+    return bytes(out + data[copied:]) if copied else data

@@ -1,0 +1,60 @@
+"""Newer syntax rewritten for the screen's `ast` on an older Python (session_lint/engine/newer_syntax.py)."""
+
+import ast
+
+import pytest
+from helpers import PROJECT, config
+
+from session_lint.engine.newer_syntax import downgrade
+from session_lint.engine.runner import process_data
+from session_lint.engine.screen import Screen, TRIGGERS, Verdict
+
+MODULE = PROJECT / "app" / "module.py"
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("type UserId = int\n", "UserId = int\n"),
+    ("type Pair[T] = tuple[T, T]\n", "Pair = tuple[T, T]\n"),
+    ("def f():\n    type Rows = list[Row]\n", "def f():\n    Rows = list[Row]\n"),
+    ("try:\n    f()\nexcept ValueError, IndexError:\n    pass\n", "try:\n    f()\nexcept (ValueError, IndexError):\n    pass\n"),
+    ("try:\n    f()\nexcept* A, B:\n    pass\n", "try:\n    f()\nexcept* (A, B):\n    pass\n"),
+    ("def first[T](items: list[T]) -> T:\n    return items[0]\n", "def first(items: list[T]) -> T:\n    return items[0]\n"),
+    ("def f[S: Select[Any]](s: S) -> S:\n    return s\n", "def f(s: S) -> S:\n    return s\n"),
+    ("async def g[T](x: T) -> T:\n    return x\n", "async def g(x: T) -> T:\n    return x\n"),
+    ("class Repo[M: Model](Base[M]):\n    pass\n", "class Repo(Base[M]):\n    pass\n"),
+])
+def test_rewrites(source, expected):
+    assert downgrade(source.encode()).decode() == expected
+    ast.parse(expected)
+
+
+@pytest.mark.parametrize("source", [
+    "type = 'user'\nx = type\n",  # `type` as a name
+    "def f(x):\n    return x[0]\n",
+    "try:\n    f()\nexcept (A, B):\n    pass\n",
+    "items = [type(x) for x in xs]\n",
+    "def f[\n    T,\n](x: T) -> T:\n    return x\n",  # parameters over several lines: left alone
+])
+def test_other_text_is_left_alone(source):
+    assert downgrade(source.encode()).decode() == source
+
+
+NEWER_CLEAN = ("from sqlalchemy.orm import Session\n\nfrom core.database import SessionLocal\n\ntype Rows = list[int]\n\n\n"
+               "def count[T](db: Session, rows: list[T]) -> int:\n    try:\n        return len(rows)\n"
+               "    except ValueError, TypeError:\n        return 0\n")
+NEWER_MANUAL = NEWER_CLEAN + "\n\ndef g():\n    db = SessionLocal()\n    return db\n"
+
+
+def test_the_screen_reads_newer_syntax():
+    screen = Screen(config(), list(TRIGGERS))
+    assert screen.verdict(NEWER_CLEAN.encode(), str(MODULE)) == Verdict(frozenset(), parsed=False)
+    assert "SES001" in screen.verdict(NEWER_MANUAL.encode(), str(MODULE)).codes
+
+
+@pytest.mark.parametrize("source", [NEWER_CLEAN, NEWER_MANUAL])
+def test_newer_syntax_reports_what_unscreened_runs_report(source):
+    screened = process_data(MODULE, source.encode(), config())
+    unscreened = process_data(MODULE, source.encode(), config(), screen=False)
+    assert [(d.line, d.column, d.code) for d in screened.diagnostics] == \
+        [(d.line, d.column, d.code) for d in unscreened.diagnostics] == \
+        ([(16, 10, "SES001")] if source == NEWER_MANUAL else [])
