@@ -9,7 +9,9 @@ pool in chunks, largest files first so one big module does not finish last on a 
 small files travel in batches to keep inter-process traffic low. Outcomes come back in the
 order of the jobs, and the CLI sorts diagnostics by (path, line, column), so output does not
 depend on --jobs or on which files were cached. At most one candidate file to lint runs
-in-process (no pool start-up).
+in-process (no pool start-up). Before forking a pool this process imports LibCST and the rules
+once, so that the workers share them instead of importing them each (on the template, 1.7 -> 1.0 s
+of CPU; a tree where no file needs LibCST pays that import once, for nothing).
 
 With --fix, workers return the fixed bytes and only this (parent) process writes, one file at
 a time between signals: a stopped run (SIGINT, SIGTERM, even SIGKILL) writes nothing after it
@@ -237,6 +239,8 @@ def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    if context is not None:
+        _preload_for_workers()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=init_worker, initargs=(os.getpid(),))
     lost = []
@@ -253,6 +257,16 @@ def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options:
         _stop_workers(pool)
         raise
     return lost
+
+
+def _preload_for_workers() -> None:
+    """Import LibCST, the engine and the rules before forking the workers: each would import them
+    on its first candidate (about half a second of CPU apiece); forked, they share this copy."""
+    from ..rules import all_rules
+    from . import linter  # noqa: F401  (LibCST and its metadata providers)
+
+    all_rules()
+    gc.freeze()  # (what was just loaded: the workers' collections never walk it)
 
 
 def _collect(future: Future, outcomes: list[FileOutcome | None], writer: _Writer) -> bool:
