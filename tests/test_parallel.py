@@ -95,3 +95,35 @@ def test_runs_that_need_no_libcst_do_not_load_it(tree, tmp_path):
     run(str(tree), "--jobs", "1")  # fills the cache
     assert _loads_libcst(str(tree), "--jobs", "1") == ("1", "False")  # warm: the cache answers
     assert _loads_libcst(str(tree), "--jobs", "1", "--no-cache") == ("1", "True")
+
+
+CLEAN = "from core.database import get_db_session\n\n\ndef f{i}(uid):\n    with get_db_session() as db:\n" \
+        "        return db.get(User, uid).name\n"
+
+
+def test_a_clean_tree_starts_no_pool_and_loads_no_libcst(tmp_path):
+    # every file spells a session name (the prefilter lets it through), none can be reported:
+    # screened in the parent, no worker forked, LibCST never imported
+    (tmp_path / "app").mkdir()
+    for i in range(12):
+        (tmp_path / "app" / f"m{i}.py").write_text(CLEAN.format(i=i))
+    assert _loads_libcst(str(tmp_path), "--jobs", "2", "--no-cache") == ("0", "False")
+    (tmp_path / "app" / "m5.py").write_text("from core.database import SessionLocal\n\n\ndef g():\n"
+                                            "    db = SessionLocal()\n    return db\n")  # a manual session
+    assert _loads_libcst(str(tmp_path), "--jobs", "2", "--no-cache") == ("1", "True")
+
+
+def test_the_pool_lints_from_the_first_file_that_needs_the_engine(tmp_path):
+    from session_lint.config import Config
+    from session_lint.engine import parallel
+
+    (tmp_path / "app").mkdir()
+    manual = "from core.database import SessionLocal\n\n\ndef g():\n    db = SessionLocal()\n    return db\n"
+    for i in range(10):
+        (tmp_path / "app" / f"m{i}.py").write_text(manual if i in (3, 6, 8) else CLEAN.format(i=i))
+    config = Config.discover(tmp_path)
+    jobs = [(path, config) for path in sorted((tmp_path / "app").glob("*.py"))]
+    for workers in (1, 2):
+        outcomes = parallel.run_jobs(jobs, parallel.Options(use_cache=False), workers=workers)
+        assert [(Path(o.path).name, [(d.line, d.code) for d in o.diagnostics]) for o in outcomes if o.diagnostics] == [
+            ("m3.py", [(5, "SES001")]), ("m6.py", [(5, "SES001")]), ("m8.py", [(5, "SES001")])]
