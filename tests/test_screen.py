@@ -279,6 +279,26 @@ def test_sql_string_trigger_fires_only_on_sqlalchemy_text(source, fires):
     assert_superset(source, MODULE, config())
 
 
+# SES003's `managed`: an opening in a function FastAPI may inject a session into (fastapi.injected_sessions)
+OPENING = "    with get_db_session() as other:\n        other.add(x)\n"
+
+
+@pytest.mark.parametrize("signature, fires", [
+    ("def f(x: int = None):", False),  # a default that is no call
+    ("def f(item: models.Item):", False),  # a dotted annotation is no alias
+    ("def f(item: 'Item'):", False),  # nor is a string
+    ("def f(items: list[Item]):", False),  # a subscript of a builtin is not `Annotated`
+    ("def f(db: Session = Depends(get_db)):", True),
+    ("def f(db: Annotated[Session, Depends(get_db)]):", True),
+    ("def f(db: typing.Annotated[Session, Depends(get_db)]):", True),
+    ("def f(db: SessionDep):", True),  # may be an alias of `Annotated[...]`
+])
+def test_managed_trigger_fires_only_where_a_session_may_be_injected(signature, fires):
+    source = f"{signature}\n{OPENING}"
+    assert ("SES003" in Screen(config(), ["SES003"]).verdict(source.encode()).codes) is fires
+    assert_superset(source, MODULE, config())
+
+
 def test_verdict_without_a_parse():
     assert screen().verdict(b"x = 1\n") == Verdict(frozenset(), parsed=False)  # the prefilter's no
     # what CPython cannot parse: the rules whose words it spells (LibCST may parse newer syntax)

@@ -475,8 +475,8 @@ def _route_writes_without_commit(nodes: _Nodes) -> bool:
 #   shared_tasks  an `async def` with a call spelled `gather` / `create_task` / `ensure_future` /
 #                 `start_soon` given a name that may hold a session there (SES011)
 #   sync_in_async an `async def` that opens a session (what the `raw` / `managed` triggers call an
-#                 opening) or may have one injected (a parameter with a default or an annotation that is
-#                 not a plain scalar: `_may_inject`) (SES015)
+#                 opening) or may have one injected (a parameter with a call as default, or an annotation
+#                 that may be `Annotated[...]` or an alias of it: `_may_inject`) (SES015)
 # The session may come through an alias that spells no session word, so each has its own prefilter.
 ASYNC_TRIGGERS = frozenset({"unawaited", "shared_tasks", "sync_in_async"})
 _ASYNC_DEF = re.compile(rb"\basync\s+def\b")
@@ -1267,19 +1267,16 @@ def _may_be_generator(arg: ast.expr) -> bool:
 
 
 def _may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Could a parameter of `func` be a session injected with `Depends` (a default, or an annotation
-    that is not a plain scalar: `Annotated[...]`, an alias like `SessionDep`, `Session`)?"""
-    args = func.args
-    params = args.posonlyargs + args.args + args.kwonlyargs
-    if args.defaults or any(d is not None for d in args.kw_defaults):
-        return True
-    for param in params:
-        ann = param.annotation
-        if ann is None:
-            continue
-        if isinstance(ann, ast.Name) and ann.id in _SCALAR_ANNOTATIONS:
-            continue
-        if isinstance(ann, ast.Constant) and not isinstance(ann.value, str):
-            continue
-        return True
+    """Could a parameter of `func` be a session FastAPI injects (fastapi.injected_sessions)? A call as
+    its default (`Depends(get_db)`), or an annotation that may be `Annotated[...]` (a subscript of
+    anything but a builtin or typing name) or an alias of one (a bare name that is not a builtin or
+    typing name: `SessionDep`). A dotted or string annotation, or a default that is no call, is none."""
+    for param, default in _parameters_with_defaults(func.args):
+        if isinstance(default, ast.Call):
+            return True
+        annotation = param.annotation
+        if isinstance(annotation, ast.Subscript) and not _plain_annotation(annotation.value):
+            return True
+        if isinstance(annotation, ast.Name) and annotation.id not in _PLAIN_TYPE_NAMES:
+            return True
     return False
