@@ -613,29 +613,15 @@ def _loading_chain(chain: ast.AST) -> bool:
 def _sql_calls(nodes: list[ast.AST]) -> Callable[[ast.expr], bool]:
     """May a call of this callee take SQL (SES014's sinks)? `.execute(...)` / `.exec_driver_sql(...)` on
     anything; `text(...)` only when it may be SQLAlchemy's (`sqlalchemy.text`, knowledge.TEXT_CONSTRUCTS,
-    through this file's imports as LibCST's qualified names resolve them: not htpy's `text`)."""
-    bindings: dict[str, set[str]] = {}
-    star = False
-    for imported in imported_names(n for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom))):
-        star = star or imported.is_star
-        target = imported.target(keep_unresolved=True)
-        if imported.bound is not None and target is not None:
-            bindings.setdefault(imported.bound, set()).add(target)
+    through any of this file's imports: not htpy's `text`)."""
+    table = _ImportTable()
+    for node in nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            table.add(node)
 
     def is_sql_call(func: ast.expr) -> bool:
-        leaf = _annotation_leaf(func)
-        if leaf in ("execute", "exec_driver_sql"):
-            return True
-        if star and leaf == "text":
-            return True  # `from sqlalchemy import *`
-        parts: list[str] = []
-        while isinstance(func, ast.Attribute):
-            parts.append(func.attr)
-            func = func.value
-        if not isinstance(func, ast.Name):
-            return False
-        rest = "".join("." + p for p in reversed(parts))
-        return any(name + rest in TEXT_CONSTRUCTS for name in {func.id, *bindings.get(func.id, ())})
+        return (_annotation_leaf(func) in ("execute", "exec_driver_sql")
+                or not table.resolve(func).isdisjoint(TEXT_CONSTRUCTS))
 
     return is_sql_call
 
@@ -917,6 +903,39 @@ def _word_pattern(words: frozenset[str]) -> re.Pattern[bytes] | None:
     return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
 
 
+class _ImportTable:
+    """What the imports seen bind each local name to, for resolving a name by its import (a superset
+    of what LibCST's qualified names answer: every binding of a name, wherever it is imported)."""
+
+    def __init__(self) -> None:
+        self.imports: dict[str, set[str]] = {}  # local name -> dotted names it may be bound to
+        self.star_modules: list[str] = []
+
+    def add(self, node: ast.Import | ast.ImportFrom) -> None:
+        # relative modules stay as written (`.models.Session`): `_sqlalchemy` accepts those by their leaf
+        for imported in imported_names([node]):
+            if imported.is_star:
+                self.star_modules.append(imported.written)
+            elif imported.is_from:
+                self.imports.setdefault(imported.bound, set()).add(f"{imported.written}.{imported.name}")
+            else:
+                self.imports.setdefault(imported.bound, set()).add(imported.target())
+
+    def resolve(self, node: ast.expr) -> set[str]:
+        """Dotted names `node` may refer to: every import binding of its base, plus its spelling."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return set()
+        rest = "".join("." + p for p in reversed(parts))
+        found = {node.id + rest}
+        found |= {bound + rest for bound in self.imports.get(node.id, ())}
+        found |= {f"{module}.{node.id}{rest}" for module in self.star_modules}
+        return found
+
+
 class _Finder:
     """Collects what the triggers need, walking only the top-level statements that spell a word."""
 
@@ -927,8 +946,8 @@ class _Finder:
         self.tree = tree
         self.data = data
         self.path = path
-        self.imports: dict[str, set[str]] = {}  # local name -> dotted names it may be bound to
-        self.star_modules: list[str] = []
+        self.table = _ImportTable()
+        self.imports = self.table.imports  # local name -> dotted names it may be bound to
         self.local_openers: set[str] = set()  # same-file registries / wrappers (`Session = sessionmaker()`,
         # also attributes: `self.Session = sessionmaker()`)
         self.calls: list[ast.Call] = []
@@ -991,14 +1010,7 @@ class _Finder:
                     self._check_deprecated_import(node)
 
     def _add_import(self, node: ast.Import | ast.ImportFrom) -> None:
-        # relative modules stay as written (`.models.Session`): `_sqlalchemy` accepts those by their leaf
-        for imported in imported_names([node]):
-            if imported.is_star:
-                self.star_modules.append(imported.written)
-            elif imported.is_from:
-                self.imports.setdefault(imported.bound, set()).add(f"{imported.written}.{imported.name}")
-            else:
-                self.imports.setdefault(imported.bound, set()).add(imported.target())
+        self.table.add(node)
 
     def _check_deprecated_import(self, node: ast.Import | ast.ImportFrom) -> None:
         deprecated = self.words.deprecated
@@ -1034,18 +1046,7 @@ class _Finder:
 
     # -- name resolution (a superset of what FullyQualifiedNameProvider can answer) -----------
     def resolve(self, node: ast.expr) -> set[str]:
-        """Dotted names `node` may refer to: every import binding of its base, plus its spelling."""
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
-            return set()
-        rest = "".join("." + p for p in reversed(parts))
-        found = {node.id + rest}
-        found |= {bound + rest for bound in self.imports.get(node.id, ())}
-        found |= {f"{module}.{node.id}{rest}" for module in self.star_modules}
-        return found
+        return self.table.resolve(node)
 
     def _configured(self, node: ast.expr, leaves: frozenset[str]) -> bool:
         """`resolves_to` for bare configured names (last component), a superset for dotted ones."""
