@@ -34,12 +34,14 @@ Syntax errors: a file the prefilter skips is never parsed (parsing every file wi
 `ast` would cost more than everything else session-lint does on a typical tree, and
 ruff/flake8 already report syntax errors in every file as E999). SES999 is reported for
 every file that spells a session name and does not parse. Past the prefilter nothing is
-lost: a file `ast` cannot parse always reaches LibCST, so the engine reports it exactly
-as it would without the screen (with the rules whose words it spells: LibCST may parse
-syntax newer than this CPython's, PEP 695 on 3.11). The one difference with an unscreened run is a file
-CPython parses but LibCST cannot (a LibCST parser gap; huge implicitly joined strings are
-linted with the strings blanked out, see session_lint/engine/long_strings.py): when the screen skips
-it, that SES999 - about the engine, not the file - is not reported.
+lost: newer syntax the screen can rewrite (newer_syntax.py: PEP 695, PEP 758) is screened like
+any file, and a file `ast` cannot parse even so reaches LibCST, so the engine reports it exactly
+as it would without the screen, with the rules whose words it spells (LibCST may parse syntax
+newer than this CPython's). The one difference with an unscreened run is a file the screen reads
+but LibCST cannot parse (a LibCST parser gap, or newer syntax LibCST does not know yet; huge
+implicitly joined strings are linted with the strings blanked out, see
+session_lint/engine/long_strings.py): when the screen skips it, that SES999 - about the
+engine, not the file - is not reported.
 """
 
 from __future__ import annotations
@@ -291,8 +293,9 @@ def _parse_downgraded(data: bytes, path: str) -> tuple[ast.Module | None, bytes,
 class Verdict(NamedTuple):
     """The screen's answer for one file. `codes`: the selected rules whose trigger fired (a rule
     whose trigger did not fire cannot report anything here, so the engine need not run it); None
-    for every selected rule (no screening, or a file that did not parse and spells none of their words). `parsed`: CPython parsed
-    the whole file, so it is not too deeply nested for CPython (the engine need not ask again)."""
+    for every selected rule (no screening, or a file that did not parse and spells none of their
+    words). `parsed`: CPython parsed the whole file, so it is not too deeply nested for CPython
+    (the engine need not ask again)."""
 
     codes: frozenset[str] | None
     parsed: bool = False
@@ -746,7 +749,8 @@ def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             bound.add(node.target.id)
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            opens = _may_state_session(node.annotation, signs) or (isinstance(value, ast.Call) and signs.may_open(value))
+            opens = (_may_state_session(node.annotation, signs)
+                     or (isinstance(value, ast.Call) and signs.may_open(value)))
             (candidates if opens else other).add(node.target.id)
         elif isinstance(node, (ast.Assign, ast.NamedExpr)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
