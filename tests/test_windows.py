@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import dense_module  # noqa: E402  (the benchmark's generator of session-dense service modules)
 
 
-def findings(source: str, path: str, config: Config) -> list[tuple]:
+def findings(source: str, path: str, config: Config, fixes: bool = False) -> list[tuple]:
+    """(A window builds no fix, and SES005's message says what to do when it has none.)"""
     return [(d.code, d.line, d.column, d.end_line, d.end_column, d.message)
-            for d in lint_source(source, path, config)]
+            for d in lint_source(source, path, config, fixes=fixes)]
 
 
 @contextmanager
@@ -41,6 +42,7 @@ def windowed(monkeypatch, size: int):
 
 def same_windowed_and_whole(source: str, path: str, config: Config, monkeypatch, sizes=(1, 400)) -> None:
     whole = findings(source, path, config)
+    assert [f[:5] for f in findings(source, path, config, fixes=True)] == [f[:5] for f in whole]
     for size in sizes:
         with windowed(monkeypatch, size):
             assert findings(source, path, config) == whole, (path, size)
@@ -211,3 +213,21 @@ def test_the_cli_reports_a_windowed_module_and_leaves_it_unfixed(tmp_path):
     assert out.returncode == 1, out.stderr
     assert (tmp_path / "big.py").read_text() == before
     assert (tmp_path / "small.py").read_text() != large_module(3)
+
+
+def test_a_window_builds_no_fix_and_its_message_says_what_to_do(monkeypatch):
+    from session_lint.rules.ses005_detached_instance_access import DetachedInstanceAccess
+
+    source = large_module(2)
+    whole = lint_source(source, MODULE, Config())
+    assert [(d.code, d.line, d.fix is not None) for d in whole] == [("SES005", 8, True), ("SES005", 14, True)]
+    assert not any("read what you need" in d.message for d in whole)
+    built = []
+    real_fix = DetachedInstanceAccess.fix
+    monkeypatch.setattr(DetachedInstanceAccess, "fix", lambda self, *args: built.append(1) or real_fix(self, *args))
+    with windowed(monkeypatch, 1):
+        found = lint_source(source, MODULE, Config())
+    assert [(d.code, d.line, d.column, d.fix, d.fix_spans) for d in found] == \
+        [("SES005", 8, 12, None, []), ("SES005", 14, 12, None, [])]
+    assert all(d.message.endswith("; read what you need inside the block") for d in found)
+    assert built == []

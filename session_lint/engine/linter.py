@@ -132,9 +132,11 @@ def _parse_blanked(source: str) -> cst.Module | None:
 
 
 @deep  # deep input recurses deeply: see session_lint/engine/deep.py
-def run_rules(source: str, path: str, config: Config, screened: Verdict | None = None) -> LintRun:
+def run_rules(source: str, path: str, config: Config, screened: Verdict | None = None,
+              fixes: bool = True) -> LintRun:
     """Parse and visit with every selected rule; noqa'd diagnostics are dropped. `screened`: the
-    screen's verdict on this very text; only the rules it names run (the others cannot report)."""
+    screen's verdict on this very text; only the rules it names run (the others cannot report).
+    `fixes`: False when the caller never applies or shows fixes (rules then build none)."""
     codes = screened.codes if screened is not None else None
     if len(source) > windows.WINDOWED_ABOVE:
         windowed = _run_windowed(source, path, config, codes)
@@ -144,17 +146,19 @@ def run_rules(source: str, path: str, config: Config, screened: Verdict | None =
     if isinstance(parsed, Diagnostic):
         found = [parsed] if config.is_selected(parsed.code, path) else []
         return LintRun(source, None, found)
-    run = _run_rules(source, parsed, path, config, codes, text=None if blanked else source)
+    # (fixes would write the blanked strings back: none is built)
+    run = _run_rules(source, parsed, path, config, codes, text=None if blanked else source,
+                     fixes=fixes and not blanked)
     if blanked:  # fixes would write the blanked strings back: report the findings without them
         _without_fixes(run.diagnostics)
         run.module = None
     return run
 
 
-def _run_rules(source: str, module: cst.Module, path: str, config: Config,
-               codes: frozenset[str] | None = None, text: str | None = None) -> LintRun:
+def _run_rules(source: str, module: cst.Module, path: str, config: Config, codes: frozenset[str] | None = None,
+               text: str | None = None, fixes: bool = True) -> LintRun:
     """`text`: the text `module` was parsed from (not `source` when long strings were blanked)."""
-    found = _findings(source, module, path, config, codes=codes, text=text)
+    found = _findings(source, module, path, config, codes=codes, text=text, fixes=fixes)
     if isinstance(found, Diagnostic):
         return LintRun(source, None, [found])
     return LintRun(source, module, sorted(apply_noqa(found, source), key=lambda d: d.sort_key))
@@ -181,7 +185,7 @@ def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] 
             module = cst.parse_module(window.text)
         except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
             return None
-        in_window = _findings(window.text, module, path, config, window.file_line, codes, window.text)
+        in_window = _findings(window.text, module, path, config, window.file_line, codes, window.text, fixes=False)
         if isinstance(in_window, Diagnostic):
             return LintRun(source, None, [in_window])
         diagnostics.extend(d for d in in_window if window.owns(d.line))
@@ -197,11 +201,13 @@ def _without_fixes(diagnostics: list[Diagnostic]) -> None:
 
 def _findings(source: str, module: cst.Module, path: str, config: Config,
               line_map: Callable[[int], int] | None = None,
-              codes: frozenset[str] | None = None, text: str | None = None) -> list[Diagnostic] | Diagnostic:
+              codes: frozenset[str] | None = None, text: str | None = None,
+              fixes: bool = True) -> list[Diagnostic] | Diagnostic:
     """Every selected rule's diagnostics for `module` (noqa not applied), or SES999 when it is too
     deep to analyse. `line_map`: `module` is a window of the file (its lines -> the file's).
     `codes`: only these rules (the screen's verdict), else every selected one. `text`: the text
-    `module` was parsed from, when known (positions are found in it: metadata._Positions)."""
+    `module` was parsed from, when known (positions are found in it: metadata._Positions).
+    `fixes`: False when the fixes would be dropped (a window, blanked strings): none is built."""
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path) and (codes is None or r.code in codes)]
     if not rule_classes:
         return []
@@ -212,7 +218,7 @@ def _findings(source: str, module: cst.Module, path: str, config: Config,
         return _too_deep_to_analyse(path)
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = FileModel(path=path, config=config, module=module, module_name=module_name.name,
-                            package=module_name.package, source=source)
+                            package=module_name.package, source=source, fixes=fixes)
         rules = [cls(context) for cls in rule_classes]
         try:
             visit_with_rules(module, rules, scope_module, context, line_map, text)
@@ -248,9 +254,10 @@ def noqa_suppresses(line: str, code: str) -> bool:
     return not codes or code in re.split(r"[,\s]+", codes.upper())
 
 
-def lint_source(source: str, path: str | Path = "<stdin>", config: Config | None = None) -> list[Diagnostic]:
-    """Diagnostics for one source text, sorted by position."""
-    return run_rules(source, str(path), config or Config()).diagnostics
+def lint_source(source: str, path: str | Path = "<stdin>", config: Config | None = None,
+                fixes: bool = True) -> list[Diagnostic]:
+    """Diagnostics for one source text, sorted by position (`fixes`: see run_rules)."""
+    return run_rules(source, str(path), config or Config(), fixes=fixes).diagnostics
 
 
 # -- fixes ---------------------------------------------------------------------

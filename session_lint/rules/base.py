@@ -60,6 +60,8 @@ class Rule(cst.BatchableCSTVisitor):
         return self.context.position(node)
 
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+        if not self.context.fixes:
+            fix = None  # (its spans would cost positions for nothing)
         pos = self.position(node)
         diagnostic = Diagnostic(
             code=self.code, message=message, path=self.context.path,

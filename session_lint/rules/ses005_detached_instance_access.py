@@ -114,7 +114,7 @@ class DetachedInstanceAccess(Rule):
 
     def check(self, scope: cst.CSTNode, analysis: Analysis) -> None:
         for read in analysis.reads:
-            fix = self.fix(read, analysis)
+            fix = self.fix(read, analysis) if self.context.fixes else None
             self.report(read.node, self.message(read, fixable=fix is not None), fix)
 
     def message(self, read: DetachedRead, fixable: bool) -> str:
@@ -165,7 +165,8 @@ class DetachedInstanceAccess(Rule):
         moved = following[: end + 1]
         if not moved or any(_holds(stmt, (cst.Yield, cst.FunctionDef, cst.ClassDef)) for stmt in moved):
             return None
-        if not all(self.within(use, moved) for use in uses):
+        moved_ids = {id(stmt) for stmt in moved}
+        if not all(self.within(use, moved_ids) for use in uses):
             return None  # a use outside the moved statements
         if why_not_move(self.context, moved, read.obj.closure.session, uses):
             return None  # the session would be held across I/O, a loop or another session
@@ -206,11 +207,15 @@ class DetachedInstanceAccess(Rule):
         registry = file_flow(self.context).models
         return lambda name, attr: registry.attribute_kind(read.obj.model if name == read.name else None, attr)
 
-    def within(self, node: cst.CSTNode, statements: list[cst.CSTNode]) -> bool:
-        first, last = self.position(statements[0]).start, self.position(statements[-1]).end
-        pos = self.position(node)
-        return ((first.line, first.column) <= (pos.start.line, pos.start.column)
-                and (pos.end.line, pos.end.column) <= (last.line, last.column))
+    def within(self, node: cst.CSTNode, statements: set[int]) -> bool:
+        """Is `node` one of the `statements` (their ids) or below one? Asked of its parents, not its
+        position: a position costs generating the code of the whole top-level statement holding it."""
+        current: cst.CSTNode | None = node
+        while current is not None:
+            if id(current) in statements:
+                return True
+            current = self.parent(current)
+        return False
 
     def names_in_module(self) -> set[str]:
         cache = self.context.__dict__
