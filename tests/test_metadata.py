@@ -24,7 +24,7 @@ from libcst.metadata import (
 
 from helpers import REAL
 from session_lint.engine.metadata import ModuleMetadata, _RuleTraversal, visit_with_rules
-from session_lint.analysis.libcst_compat import libcst_own_scope_visits
+from session_lint.analysis.libcst_compat import libcst_own_scope_visits, positions_and_code
 from session_lint.analysis.walk import LAYOUT, PER_NODE_FIELDS, visit_read_only, walk
 
 ROOT = Path(__file__).parent.parent
@@ -132,6 +132,28 @@ def test_fixture_and_rule_example_files():
     assert len(files) > 20
     for file in files:
         assert_same_metadata(file.read_text(encoding="utf-8"))
+
+
+def assert_libcst_positions(source: str) -> None:
+    """`positions_and_code` over the whole module: every node's range and the code as LibCST's."""
+    module = cst.parse_module(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    ranges, code = positions_and_code(module)
+    assert code == module.code == source
+    assert ranges.keys() == expected.keys()
+    for node, found in expected.items():
+        assert ranges[node] == (found.start.line, found.start.column, found.end.line, found.end.column), \
+            (type(node).__name__, source)
+
+
+def test_positions_are_libcsts_on_tricky_fixture_and_real_files():
+    files = [*(ROOT / "fixtures").rglob("*.py"), *(ROOT / "tests" / "project").rglob("*.py"),
+             *(sorted(REAL.rglob("*.py"))[::10] if REAL.is_dir() else [])]
+    for source in (*TRICKY, *(file.read_text(encoding="utf-8", errors="replace") for file in files)):
+        try:
+            assert_libcst_positions(source)
+        except (cst.ParserSyntaxError, RecursionError):
+            continue
 
 
 def test_metadata_of_nodes_the_traversal_has_not_reached():

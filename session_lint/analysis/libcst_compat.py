@@ -11,6 +11,8 @@ which also replaces ScopeVisitor's `on_leave` by one that tests node types witho
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,17 +45,86 @@ def computed_metadata(provider: BaseMetadataProvider) -> Mapping:
 
 
 def positions_and_code(module: cst.Module) -> tuple[Mapping, str]:
-    """PositionProvider's mapping for `module`, and the module's code, from one code generation:
-    the provider does all its work in `_gen_impl`'s pass, whose tokens are the code (run through
-    `MetadataWrapper.resolve`, it also gets a whole-module traversal that computes nothing)."""
-    from libcst.metadata import PositionProvider
-    from libcst.metadata.position_provider import PositionProvidingCodegenState
-
-    provider = PositionProvider()
-    state = PositionProvidingCodegenState(default_indent=module.default_indent,
-                                          default_newline=module.default_newline, provider=provider)
+    """PositionProvider's ranges for `module`, as (start line, start column, end line, end column)
+    tuples, and the module's code, from one code generation. The ranges are those LibCST's
+    `PositionProvidingCodegenState` records, at a third of its cost: it makes two CodePosition
+    objects and a CodeRange for every node, splits every token with a regular expression and
+    enters a generator-based context manager for every syntactic position; callers turn only the
+    ranges they ask for into CodeRanges (tests/test_metadata.py compares every node's with LibCST's)."""
+    state = _position_state_class()(default_indent=module.default_indent, default_newline=module.default_newline)
     module._codegen(state)
-    return computed_metadata(provider), "".join(state.tokens)
+    return state.ranges, "".join(state.tokens)
+
+
+_NEWLINE = re.compile(r"\r\n?|\n")  # (position_provider.NEWLINE_RE)
+
+
+@functools.cache
+def _position_state_class() -> type:
+    """The code generation state, made on first use (this module does not import LibCST itself)."""
+    from libcst._nodes.internal import CodegenState
+
+    class PositionState(CodegenState):
+        """LibCST's `PositionProvidingCodegenState`: the same positions, kept as tuples."""
+
+        def __init__(self, default_indent: str, default_newline: str) -> None:
+            super().__init__(default_indent=default_indent, default_newline=default_newline)
+            self.line, self.column = 1, 0  # (1-based, 0-based)
+            self.starts: list[tuple[int, int]] = []
+            self.ranges: dict[cst.CSTNode, tuple[int, int, int, int]] = {}
+
+        def add_indent_tokens(self) -> None:
+            self.tokens.extend(self.indent_tokens)
+            for token in self.indent_tokens:
+                self._advance(token)
+
+        def add_token(self, value: str) -> None:
+            self.tokens.append(value)
+            self._advance(value)
+
+        def _advance(self, value: str) -> None:
+            if "\n" in value or "\r" in value:
+                segments = _NEWLINE.split(value)
+                self.line += len(segments) - 1
+                self.column = len(segments[-1])
+            else:
+                self.column += len(value)
+
+        def before_codegen(self, node: cst.CSTNode) -> None:
+            self.starts.append((self.line, self.column))
+
+        def after_codegen(self, node: cst.CSTNode) -> None:
+            start = self.starts.pop()
+            if node not in self.ranges:  # a syntactic position, recorded while generating it, wins
+                self.ranges[node] = (*start, self.line, self.column)
+
+        def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
+                                      end_node: cst.CSTNode | None = None) -> _SyntacticPosition:
+            return _SyntacticPosition(self, node, start_node, end_node)
+
+    return PositionState
+
+
+class _SyntacticPosition:
+    """`PositionProvidingCodegenState.record_syntactic_position` as a plain context manager: the
+    range of what is generated inside it, its start or end taken from `start_node` / `end_node`."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(self, state, node: cst.CSTNode, start_node: cst.CSTNode | None,
+                 end_node: cst.CSTNode | None) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exc_info) -> bool:
+        state = self.state
+        ranges = state.ranges
+        start = ranges[self.start_node][:2] if self.start_node is not None else self.start
+        end = ranges[self.end_node][2:] if self.end_node is not None else (state.line, state.column)
+        ranges[self.node] = (*start, *end)
+        return False  # (exceptions propagate, as from LibCST's)
 
 
 class _Matchers:

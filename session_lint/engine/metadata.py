@@ -198,9 +198,9 @@ class _Positions(_Lazy):
                 ranges, shift = self.ranges_of(statement)
                 found = ranges.get(node)
                 if found is not None:
-                    return CodeRange(CodePosition(found.start.line + shift, found.start.column),
-                                     CodePosition(found.end.line + shift, found.end.column))
-        return self.data.get(node, default)  # the module itself, header/footer comments
+                    return _code_range(found, shift)
+        found = self.data.get(node)  # the module itself, header/footer comments
+        return _code_range(found, 0) if found is not None else default
 
     def __getitem__(self, node: cst.CSTNode) -> Any:
         found = self.get(node, _MISSING)
@@ -210,6 +210,12 @@ class _Positions(_Lazy):
 
 
 _MISSING = object()
+
+
+def _code_range(found: tuple[int, int, int, int], shift: int) -> CodeRange:
+    """A range from `positions_and_code`, `shift` lines down."""
+    start_line, start_column, end_line, end_column = found
+    return CodeRange(CodePosition(start_line + shift, start_column), CodePosition(end_line + shift, end_column))
 
 
 def _line_count(code: str) -> int:
