@@ -13,6 +13,7 @@ from helpers import (
 )
 
 from session_lint.api import fix_source, lint_source
+from session_lint.analysis.project_imports import _quoted_dotted_names
 
 CODE = "SES001"
 
@@ -1651,6 +1652,34 @@ def test_no_fix_for_next_get_db_when_tests_patch_the_dependency(tmp_path):
         "from core.database import get_db\n\n\ndef f():\n    db = next(get_db())\n    try:\n"
         "        return db.query(User).all()\n    finally:\n        db.close()\n",
         CODE, path=tmp_path / "app" / "auth.py", cfg=config(root=tmp_path))
+
+
+def test_a_run_from_a_parent_directory_reads_no_patches_outside_the_project(tmp_path, monkeypatch):
+    # `cd ~ && session-lint code/proj`: the working directory is a search root, but a patch in a
+    # neighbouring project says nothing about this one (and walking the home directory took seconds)
+    from session_lint.analysis.project import scan_roots
+
+    project = tmp_path / "proj"
+    (project / "core").mkdir(parents=True)
+    (project / "core" / "__init__.py").write_text("")
+    (project / "core" / "database.py").write_text((PROJECT / "core" / "database.py").read_text())
+    (project / "app").mkdir()
+    (project / "app" / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text('[tool.session-lint]\nsession-module = "core.database"\n')
+    # spelled in pieces: a quoted dotted name in this very file would count for the checkout too
+    patching = "patch(%r)\n" % ".".join(["app", "jobs", "SessionLocal"])
+    (tmp_path / "other" / "tests").mkdir(parents=True)
+    (tmp_path / "other" / "tests" / "test_jobs.py").write_text(patching)
+    source = ("from core.database import SessionLocal\n\n\ndef count():\n    db = SessionLocal()\n    try:\n"
+              "        return db.query(User).count()\n    finally:\n        db.close()\n")
+    path, cfg = project / "app" / "jobs.py", config(root=project)
+    monkeypatch.chdir(tmp_path)
+    assert scan_roots(path, project) == (project,)
+    assert [(d.line, d.code, d.fix is not None) for d in lint_source(source, str(path), cfg)] == [(5, CODE, True)]
+    (project / "tests").mkdir()  # the same patch in the project's own tests: no fix
+    (project / "tests" / "test_jobs.py").write_text(patching)
+    _quoted_dotted_names.cache_clear()
+    assert [(d.line, d.code, d.fix is not None) for d in lint_source(source, str(path), cfg)] == [(5, CODE, False)]
 
 
 # -- handlers that turn a failed write into a return value (atom tools/platform_management_tool.py) --

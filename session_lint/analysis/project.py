@@ -29,6 +29,31 @@ def _search_roots(path: str, config_root: Path | None, cwd: str) -> tuple[Path, 
     return tuple(dict.fromkeys(r.resolve() for r in roots))
 
 
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def scan_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
+    """The directories a scan of every project file (project_imports.named_by_string) walks: the
+    file's package root and the configuration's root, or the working directory when those are one;
+    a root above the file's project (the nearest directory with one of PROJECT_MARKERS) only when
+    it is a project too (a monorepo's configuration). A run from a parent directory
+    (`cd ~ && session-lint code/app/src`) would otherwise walk everything in it."""
+    roots = search_roots(path, config_root)[:2]
+    project = _project_of(str(Path(path).resolve().parent))
+    if project is None:
+        return roots
+    return tuple(root for root in roots
+                 if root == project or project in root.parents or _project_of(str(root)) == root)
+
+
+@lru_cache(maxsize=1024)
+def _project_of(directory: str) -> Path | None:
+    for candidate in (Path(directory), *Path(directory).parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return None
+
+
 def find_module_source(dotted: str, roots: tuple[Path, ...]) -> Path | None:
     rel = Path(*dotted.split("."))
     for root in roots:

@@ -39,7 +39,7 @@ from ..analysis.fastapi import (
     parameter_names,
 )
 from ..analysis.names import dotted_name
-from ..analysis.project import search_roots
+from ..analysis.project import scan_roots
 from ..analysis.project_imports import named_by_string
 from ..analysis.session_sites import ManualSite, manual_session_site
 from ..analysis.sessions import (
@@ -614,11 +614,11 @@ class ManualSession(Rule):
             return False
         module, _, leaf = self.config.dependency.rpartition(".")
         module = module or self.config.session_module
-        roots = search_roots(self.context.path, self.config.root)[:2]
+        roots = scan_roots(self.context.path, self.config.root)
         return any(named_by_string(root, module, leaf) for root in roots if root.is_dir())
 
     def patched(self, name: str) -> bool:
-        roots = search_roots(self.context.path, self.config.root)[:2]
+        roots = scan_roots(self.context.path, self.config.root)
         return any(named_by_string(root, self.context.module_name, name) for root in roots if root.is_dir())
 
 
