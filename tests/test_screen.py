@@ -191,7 +191,12 @@ def test_syntax_errors_reach_the_engine_only_in_files_spelling_a_session_name():
 # -- the verdict: only the rules whose trigger fired run ---------------------------------
 
 @pytest.mark.parametrize("source, codes", [
-    ("from core.database import SessionLocal\ndb = SessionLocal()\n", {"SES001", "SES002", "SES005", "SES006"}),
+    # SES005/SES006 follow a raw session only once it may close: `.close()` (or a `with` block: `block`)
+    ("from core.database import SessionLocal\ndb = SessionLocal()\n", {"SES001", "SES002"}),
+    ("from core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n    u = db.get(User, 1)\n"
+     "    db.close()\n    return u.name\n", {"SES001", "SES002", "SES005", "SES006"}),
+    ("from core.database import SessionLocal\ndb = SessionLocal()\n\n\ndef shutdown():\n    db . close()\n",
+     {"SES001", "SES002", "SES005", "SES006"}),  # (closed in a statement that spells no session word)
     ("from core import database_manager\n", {"SES004"}),
     ("def f():\n    with get_db_session() as db:\n        u = db.get(User, 1)\n    return u.name\n", {"SES005", "SES006"}),
     ("def f(x: int, db=Depends(get_db)):\n    with get_db_session() as other:\n        pass\n", {"SES003"}),

@@ -87,6 +87,8 @@ from . import newer_syntax, windows
 # implements them:
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
+#   raw_closed `raw` in a file that spells `close`: a session SES005/SES006 follow closes at the end of
+#             a `with <opening> as name:` block (`block` asks for those) or by `.close()`
 #   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
 #   block     a `with` opening whose names are used after the block, or a `.close()` with a session type;
 #             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
@@ -101,12 +103,13 @@ from . import newer_syntax, windows
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
 #             session may come through an alias that spells none
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted(rule_screen_triggers().items()))
-KNOWN_TRIGGERS = frozenset({"raw", "managed", "block", "deprecated", "transaction", "slow_io", "route_write",
-                            "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string", "lazy_loop"})
+KNOWN_TRIGGERS = frozenset({"raw", "raw_closed", "managed", "block", "deprecated", "transaction", "slow_io",
+                            "route_write", "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string", "lazy_loop"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
 _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
+_CLOSE_WORD = re.compile(rb"\bclose\b")  # every `.close` attribute spells it, whatever the spacing
 # annotations that are a session type without a `Depends`: FastAPI does not inject those
 _PLAIN_SESSION_TYPES = frozenset({"Session", "AsyncSession"})
 
@@ -168,7 +171,7 @@ class Screen:
         self.config = config
         self.words = _Words.of(config)
         wanted: set[str] = set()
-        self.spells_openers = bool(self.triggers & {"raw", "managed", "block", "slow_io"})  # slow_io: where
+        self.spells_openers = bool(self.triggers & {"raw", "raw_closed", "managed", "block", "slow_io"})  # slow_io: where
         if self.spells_openers:  # sessions are opened
             wanted |= self.words.raw | self.words.managed | self.words.session_types | SESSION_WORDS | {"next"}
         if "deprecated" in self.triggers:
@@ -251,7 +254,7 @@ class Screen:
         if tree is None:
             # the engine reports it (SES999), or LibCST parses what this CPython cannot (newer syntax):
             # then only the rules whose words the file spells can report (each trigger needs its words)
-            spelled_triggers = ({"raw", "managed", "block", "deprecated"} if spelled else set()) \
+            spelled_triggers = ({"raw", "raw_closed", "managed", "block", "deprecated"} if spelled else set()) \
                 | ({"block"} if fixtures else set()) | ({"transaction"} if ends else set()) \
                 | ({"slow_io"} if slow else set()) | ({"route_write"} if routes else set()) | asynchronous | queries
             codes = frozenset(code for code in self.codes if TRIGGERS[code] & spelled_triggers)
@@ -1110,11 +1113,13 @@ class _Finder:
         fired: set[str] = set()
         if "deprecated" in triggers and self.deprecated():
             fired.add("deprecated")
-        if not triggers & {"raw", "managed", "block"}:
+        if not triggers & {"raw", "raw_closed", "managed", "block"}:
             return frozenset(fired)
         openings = [c for c in self.calls if self.may_open(c)]
-        if "raw" in triggers and any(self.is_raw(c) for c in openings):
-            fired.add("raw")
+        if triggers & {"raw", "raw_closed"} and any(self.is_raw(c) for c in openings):
+            fired |= {"raw"} & triggers
+            if "raw_closed" in triggers and _CLOSE_WORD.search(self.data) is not None:
+                fired.add("raw_closed")
         if "managed" in triggers and openings and self.opening_in_injected_function(openings):
             fired.add("managed")
         if "block" in triggers and ((self.closes and self.closes_typed_session()) or

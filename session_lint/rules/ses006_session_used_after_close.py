@@ -10,7 +10,7 @@ from .base import Rule
 # The screen trigger, what a file must contain for this rule to fire:
 # a session opened by hand or in a block whose names are used after it (a session used after its block or `.close()`).
 # session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
-SCREEN_TRIGGERS = ("raw", "block")
+SCREEN_TRIGGERS = ("raw_closed", "block")
 
 DOCS = """\
 ## What it does
