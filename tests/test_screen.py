@@ -228,6 +228,11 @@ def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
     ("from core.database import get_async_session\n\n\nasync def f():\n    async with get_async_session() as s:\n"
      "        s.commit()\n", True),
     ("async def f(s):\n    await s.execute(q)\n    s.add(x)\n    s.commit()\n", True),  # used like one
+    # only the body's own calls count (sessions.own_nodes): not a decorator, not a nested def's code
+    ("def make(router):\n    @router.get('/x')\n    async def read():\n        return 1\n    return read\n", False),
+    ("async def f(db: AsyncSession):\n    def later():\n        db.commit()\n    return later\n", False),
+    ("async def f(db: AsyncSession):\n    async def later():\n        db.commit()\n    return later\n", True),
+    ("async def f(db: AsyncSession):\n    if x:\n        db.commit()\n", True),
 ])
 def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, fires):
     # with SES001 the prefilter looks for the words a session opening spells (alone, any call may open one)

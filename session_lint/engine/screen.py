@@ -475,7 +475,8 @@ def _route_writes_without_commit(nodes: _Nodes) -> bool:
 
 
 # -- SES010, SES011, SES015: triggers on async code (`unawaited`, `shared_tasks`, `sync_in_async`) ----------
-#   unawaited     an `async def` with a call of an AsyncSession coroutine method on a name (`db.commit()`,
+#   unawaited     an `async def` whose own code (not its decorators or nested defs) calls an AsyncSession
+#                 coroutine method on a name (`db.commit()`,
 #                 knowledge.ASYNC_SESSION_AWAITABLE_METHODS) that is not the operand of an `await`, a name
 #                 that may hold a session there (`_may_hold_sessions`) (SES010)
 #   shared_tasks  an `async def` with a call spelled `gather` / `create_task` / `ensure_future` /
@@ -520,9 +521,9 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
         for function in functions:
             inside = nodes.within(function)
             awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
-            receivers = {n.func.value.id for n in inside if isinstance(n, ast.Call) and id(n) not in awaited
-                         and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
-                         and isinstance(n.func.value, ast.Name)}
+            receivers = _unawaited_receivers(inside, awaited)
+            if receivers:  # SES010 reads the calls of the body's own code (sessions.own_nodes), not of a
+                receivers = _unawaited_receivers(_own_code(function), awaited)  # decorator or nested def
             if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, signs):
                 fired.add("unawaited")
                 break
@@ -680,6 +681,27 @@ def _builds_string(node: ast.AST) -> bool:
     return ((isinstance(node, ast.JoinedStr) and any(isinstance(v, ast.FormattedValue) for v in node.values))
             or (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)))
             or _is_call_of(node, "format"))
+
+
+def _unawaited_receivers(nodes: Iterable[ast.AST], awaited: set[int]) -> set[str]:
+    """The names AsyncSession coroutine methods are called on among `nodes`, outside an `await`."""
+    return {n.func.value.id for n in nodes if isinstance(n, ast.Call) and id(n) not in awaited
+            and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
+            and isinstance(n.func.value, ast.Name)}
+
+
+def _own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    """The nodes of `function`'s body, without nested functions, lambdas and classes (their own
+    code) - what sessions.own_nodes walks: not its decorators, defaults or annotations."""
+    found: list[ast.AST] = []
+    todo: list[ast.AST] = list(function.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def _nested_functions(nodes: _Nodes) -> set[int]:
