@@ -1,5 +1,7 @@
 """SES001 manual-session: factory shapes, near misses, exact fixes outside and inside routes."""
 
+from pathlib import Path
+
 import pytest
 from helpers import (
     DEFAULT_PATH,
@@ -13,7 +15,6 @@ from helpers import (
 )
 
 from session_lint.api import fix_source, lint_source
-from session_lint.analysis.project_imports import _quoted_dotted_names
 
 CODE = "SES001"
 
@@ -1659,27 +1660,33 @@ def test_a_run_from_a_parent_directory_reads_no_patches_outside_the_project(tmp_
     # neighbouring project says nothing about this one (and walking the home directory took seconds)
     from session_lint.analysis.project import scan_roots
 
-    project = tmp_path / "proj"
-    (project / "core").mkdir(parents=True)
-    (project / "core" / "__init__.py").write_text("")
-    (project / "core" / "database.py").write_text((PROJECT / "core" / "database.py").read_text())
-    (project / "app").mkdir()
-    (project / "app" / "__init__.py").write_text("")
-    (project / "pyproject.toml").write_text('[tool.session-lint]\nsession-module = "core.database"\n')
     # spelled in pieces: a quoted dotted name in this very file would count for the checkout too
     patching = "patch(%r)\n" % ".".join(["app", "jobs", "SessionLocal"])
-    (tmp_path / "other" / "tests").mkdir(parents=True)
-    (tmp_path / "other" / "tests" / "test_jobs.py").write_text(patching)
     source = ("from core.database import SessionLocal\n\n\ndef count():\n    db = SessionLocal()\n    try:\n"
               "        return db.query(User).count()\n    finally:\n        db.close()\n")
-    path, cfg = project / "app" / "jobs.py", config(root=project)
+
+    def project(name: str, patched_in_own_tests: bool) -> Path:
+        root = tmp_path / name
+        (root / "core").mkdir(parents=True)
+        (root / "core" / "__init__.py").write_text("")
+        (root / "core" / "database.py").write_text((PROJECT / "core" / "database.py").read_text())
+        (root / "app").mkdir()
+        (root / "app" / "__init__.py").write_text("")
+        (root / "pyproject.toml").write_text('[tool.session-lint]\nsession-module = "core.database"\n')
+        if patched_in_own_tests:
+            (root / "tests").mkdir()
+            (root / "tests" / "test_jobs.py").write_text(patching)
+        return root
+
+    (tmp_path / "other" / "tests").mkdir(parents=True)
+    (tmp_path / "other" / "tests" / "test_jobs.py").write_text(patching)
     monkeypatch.chdir(tmp_path)
-    assert scan_roots(path, project) == (project,)
-    assert [(d.line, d.code, d.fix is not None) for d in lint_source(source, str(path), cfg)] == [(5, CODE, True)]
-    (project / "tests").mkdir()  # the same patch in the project's own tests: no fix
-    (project / "tests" / "test_jobs.py").write_text(patching)
-    _quoted_dotted_names.cache_clear()
-    assert [(d.line, d.code, d.fix is not None) for d in lint_source(source, str(path), cfg)] == [(5, CODE, False)]
+    for name, patched, fixable in [("proj", False, True), ("patched", True, False)]:
+        root = project(name, patched)
+        path = root / "app" / "jobs.py"
+        assert scan_roots(path, root) == (root,)
+        found = lint_source(source, str(path), config(root=root))
+        assert [(d.line, d.column, d.code, d.fix is not None) for d in found] == [(5, 10, CODE, fixable)], name
 
 
 # -- handlers that turn a failed write into a return value (atom tools/platform_management_tool.py) --

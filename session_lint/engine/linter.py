@@ -146,10 +146,9 @@ def run_rules(source: str, path: str, config: Config, screened: Verdict | None =
     if isinstance(parsed, Diagnostic):
         found = [parsed] if config.is_selected(parsed.code, path) else []
         return LintRun(source, None, found)
-    # (fixes would write the blanked strings back: none is built)
     run = _run_rules(source, parsed, path, config, codes, text=None if blanked else source,
                      fixes=fixes and not blanked)
-    if blanked:  # fixes would write the blanked strings back: report the findings without them
+    if blanked:  # fixes would write the blanked strings back: none is built, none is kept
         _without_fixes(run.diagnostics)
         run.module = None
     return run

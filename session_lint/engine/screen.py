@@ -104,7 +104,8 @@ from . import newer_syntax, windows
 #             session may come through an alias that spells none
 TRIGGERS: dict[str, frozenset[str]] = dict(sorted(rule_screen_triggers().items()))
 KNOWN_TRIGGERS = frozenset({"raw", "raw_closed", "managed", "block", "deprecated", "transaction", "slow_io",
-                            "route_write", "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string", "lazy_loop"})
+                            "route_write", "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string",
+                            "lazy_loop"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
@@ -171,8 +172,9 @@ class Screen:
         self.config = config
         self.words = _Words.of(config)
         wanted: set[str] = set()
-        self.spells_openers = bool(self.triggers & {"raw", "raw_closed", "managed", "block", "slow_io"})  # slow_io: where
-        if self.spells_openers:  # sessions are opened
+        # (slow_io: where sessions are opened)
+        self.spells_openers = bool(self.triggers & {"raw", "raw_closed", "managed", "block", "slow_io"})
+        if self.spells_openers:
             wanted |= self.words.raw | self.words.managed | self.words.session_types | SESSION_WORDS | {"next"}
         if "deprecated" in self.triggers:
             wanted |= self.words.deprecated

@@ -12,7 +12,8 @@ from ..analysis.walk import walk
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
-# a session opened by hand or in a block whose names are used after it (an ORM object loaded in a session block and read after it).
+# a session opened by hand in a file that spells `close`, or in a block whose names are used after it
+# (an ORM object loaded in a session block and read after it).
 # session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("raw_closed", "block")
 

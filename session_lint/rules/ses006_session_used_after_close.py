@@ -8,7 +8,8 @@ from ..analysis.flow import Analysis, ClosedUse, analyse
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
-# a session opened by hand or in a block whose names are used after it (a session used after its block or `.close()`).
+# a session opened by hand in a file that spells `close`, or in a block whose names are used after it
+# (a session used after its block or `.close()`).
 # session_lint/engine/screen.py skips LibCST for files without it; rules.screen_triggers() reads this line.
 SCREEN_TRIGGERS = ("raw_closed", "block")
 
