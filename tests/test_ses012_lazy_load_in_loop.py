@@ -152,3 +152,21 @@ def test_a_backref_read_for_one_file_does_not_reach_another_files_models(tmp_pat
     both = registry_for("from users import User\nfrom items import Item\n", str(tmp_path / "b.py"), tmp_path)
     assert both.models["User"].relationships == {"items": False}
     assert registry_for(alone, str(tmp_path / "a.py"), tmp_path).models["User"].relationships == before == {}
+
+
+def test_models_and_imports_are_found_in_every_statement_block_and_the_last_class_wins(tmp_path):
+    # models.read_module walks statements only: a class or import under `if`, `try` / `except`,
+    # `match` / `case` or a function is still read, and of two classes of one name the last wins
+    from session_lint.analysis.models import registry_for
+
+    (tmp_path / "tags.py").write_text("class Tag(Base):\n    owner = relationship('User', backref='tags')\n")
+    source = ("if TYPE_CHECKING:\n    class A(Base):\n        a = relationship('B')\n"
+              "try:\n    pass\nexcept ImportError:\n    class B(Base):\n        b = relationship('A')\n"
+              "match mode:\n    case 'x':\n        class C(Base):\n            c = relationship('A', lazy='selectin')\n"
+              "def load():\n    from tags import Tag\n"
+              "class User(Base):\n    items = relationship('Item')\n"
+              "class User(Base):\n    groups = relationship('Group')\n")
+    found = registry_for(source, str(tmp_path / "m.py"), tmp_path).models
+    assert {name: info.relationships for name, info in found.items()} == {
+        "A": {"a": False}, "B": {"b": False}, "C": {"c": True}, "Tag": {"owner": False},
+        "User": {"groups": False, "tags": False}}

@@ -10,9 +10,11 @@ imported: the linted module itself, plus the project modules it imports from
 from __future__ import annotations
 
 import ast
+from collections import deque
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 from .ast_imports import imported_names
 from .knowledge import (
@@ -145,11 +147,29 @@ class ModuleModels:
     imports: list[tuple[str, str | None]]  # (absolute module, imported name or None for a module)
 
 
+_STATEMENT_LEVEL = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _statements(tree: ast.Module) -> Iterator[ast.AST]:
+    """The statements of `tree` (and the except / case clauses holding some) in `ast.walk`'s order:
+    imports and classes are statements, and statements only ever sit in lists of statements or
+    clauses, so the expressions (nine nodes in ten) need not be walked. Same order, so the same
+    first import and last class win."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        yield node
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                todo.extend(item for item in value if isinstance(item, _STATEMENT_LEVEL))
+
+
 def read_module(tree: ast.Module, package: str) -> ModuleModels:
     classes: dict[str, ModelInfo] = {}
     backrefs: list[tuple[str, str]] = []
     imports: list[tuple[str, str | None]] = []
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             imports.extend((imported.module, imported.name) for imported in imported_names([node], package)
                            if imported.module)
