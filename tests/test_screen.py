@@ -160,6 +160,38 @@ def test_candidates(source):
     assert screen().check(source.encode())
 
 
+# SES014 and SES008 spell no session word: their prefilters ask for the call they look at
+ROUTE = "@router.post('/items')\ndef create(item: Item, db=Depends(get_db)):\n"
+
+
+@pytest.mark.parametrize("source", [
+    "def label(text: str) -> str:\n    return text.upper()\n",  # `text`, not SQLAlchemy's
+    "from htpy import text\n\n\ndef f(n):\n    return text(f'{n} items')\n",
+    "@router.delete('/items/{id}')\ndef remove(id: int, service=Depends(get_service)):\n    return service.remove(id)\n",
+    # not on a parameter: on an attribute chain
+    "@router.post('/items')\ndef create(item: Item, repo=Depends(get_repository)):\n    return repo.items.add(item)\n",
+])
+def test_prefilter_skips_files_without_the_call_a_rule_looks_at(source):
+    assert not screen().prefilter(source.encode())
+    assert_superset(source, MODULE, config())
+
+
+@pytest.mark.parametrize("source", [
+    "from sqlalchemy import text as sql\n\n\ndef f(n):\n    return sql(f'SELECT {n}')\n",
+    "import sqlmodel\n\n\ndef f(n):\n    return sqlmodel.text(f'SELECT {n}')\n",
+    "def f(conn, q):\n    conn.exec_driver_sql(q + ' LIMIT 1')\n",
+    ROUTE + "    db.add(item)\n",
+    "@router.delete('/items/{id}')\ndef remove(id: int, db=Depends(get_db)):\n    db.delete(db.get(Item, id))\n",
+    ROUTE + "    (db\n     .add(item))\n",  # the name on the line above
+    ROUTE + "    (db.  # the request's session\n     add(item))\n",  # a comment inside the attribute
+    ROUTE + "    db . add(item)\n",
+    ROUTE + "    matrix @ db.execute(q)\n",  # `@` after an operand: a product, not a decorator
+])
+def test_prefilter_keeps_files_with_the_call_a_rule_looks_at(source):
+    assert screen().prefilter(source.encode())
+    assert_superset(source, MODULE, config())
+
+
 def test_configured_names_drive_the_prefilter():
     custom = screen(context_manager="app.db.session_scope", session_factories=("make_session",))
     assert custom.prefilter(b"with session_scope() as s: pass")

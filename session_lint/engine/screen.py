@@ -107,6 +107,12 @@ KNOWN_TRIGGERS = frozenset({"raw", "raw_closed", "managed", "block", "deprecated
                             "route_write", "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string",
                             "lazy_loop"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
+# route_write's second word: a write method after a dot (any space, line continuation or comment between)
+_WRITE_ATTRIBUTE = re.compile(rb"\.(?:\s|\\|#[^\r\n]*)*(?:" + "|".join(sorted(WRITE_METHODS | {"execute"})).encode()
+                              + rb")\b")
+# the start of its line when that shows it is not called on a bare name: an attribute chain's last
+# name (`self.db`), or a decorator's (`@router.delete`)
+_NOT_ON_A_NAME = re.compile(rb"(?:.*\.|[ \t]*@)[ \t]*[A-Za-z_]\w*[ \t]*")
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
 _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
@@ -182,7 +188,7 @@ class Screen:
         self.pattern = _word_pattern(self.wanted)
         self.builder_pattern = _BUILDER_WORD if self.spells_openers else None
         self.ender_pattern = _ENDER_CALL if "transaction" in self.triggers else None
-        self.route_pattern = _ROUTE_DECORATOR if "route_write" in self.triggers else None
+        self.route_writes = "route_write" in self.triggers
         self.async_triggers = self.triggers & ASYNC_TRIGGERS  # SES010/SES011/SES015: async code, own prefilters
         self.query_triggers = self.triggers & QUERY_TRIGGERS  # SES012-SES014: spelled queries, not sessions
         self.slow_names = SLOW_FUNCTIONS | SLOW_CLIENTS | ASYNC_SLEEP | frozenset(config.slow_calls)
@@ -197,7 +203,7 @@ class Screen:
         return (not self.enabled or self._spells_a_word(data)
                 or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
                 or self._may_hold_across_io(data)
-                or (self.route_pattern is not None and self.route_pattern.search(data) is not None)
+                or (self.route_writes and _may_write_in_a_route(data))
                 or bool(_spelled_async(self.async_triggers, data))
                 or bool(_spelled_queries(self.query_triggers, data))
                 or (path is not None and self.fixture_candidate(data, path)))
@@ -238,7 +244,7 @@ class Screen:
         fixtures = self.fixture_candidate(data, path)
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
         slow = self._may_hold_across_io(data)
-        routes = self.route_pattern is not None and self.route_pattern.search(data) is not None
+        routes = self.route_writes and _may_write_in_a_route(data)
         asynchronous = _spelled_async(self.async_triggers, data)
         queries = _spelled_queries(self.query_triggers, data)
         if (not spelled and not fixtures and not ends and not slow and not routes and not asynchronous
@@ -457,6 +463,21 @@ def _may_hold_a_session_across(tree: ast.Module, nodes: _Nodes, slow: frozenset[
     return False
 
 
+def _may_write_in_a_route(data: bytes) -> bool:
+    """`route_write`'s prefilter: a route decorator, and a write method called on what may be a bare
+    name (`_route_writes_without_commit` asks for a parameter): not `self.db.add(...)`, not the
+    decorator `@router.delete(...)`. A line that starts with `@` inside brackets is a matrix product,
+    not a decorator: a session write's result (None, a Result) is no operand of one."""
+    if _ROUTE_DECORATOR.search(data) is None:
+        return False
+    for write in _WRITE_ATTRIBUTE.finditer(data):
+        dot = write.start()
+        line_start = max(data.rfind(b"\n", 0, dot), data.rfind(b"\r", 0, dot)) + 1
+        if _NOT_ON_A_NAME.fullmatch(data, line_start, dot) is None:
+            return True
+    return False
+
+
 def _route_writes_without_commit(nodes: _Nodes) -> bool:
     """The `route_write` trigger (see its description): SES008 looks at writes through the route's own
     parameters in its body (a decorator such as `@router.delete(...)` is no write)."""
@@ -555,10 +576,32 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
 #              `select(` or `execute(` (SES012)
 # They spell no session word (the session may be an injected alias), so each has its own prefilter.
 QUERY_TRIGGERS = frozenset({"query_get", "sql_string", "lazy_loop"})
-_QUERY_PREFILTERS = {
-    "query_get": (re.compile(rb"\.query\s*\("), re.compile(rb"\.get\s*\(")),
-    "sql_string": (re.compile(rb"\b(?:text|execute|exec_driver_sql)\b"),),
-    "lazy_loop": (re.compile(rb"\bfor\b"), re.compile(rb"\b(?:query|scalars|select|execute)\s*\(")),
+
+
+def _spells_all(*patterns: re.Pattern[bytes]) -> Callable[[bytes], bool]:
+    return lambda data: all(pattern.search(data) is not None for pattern in patterns)
+
+
+_SQL_METHOD_WORD = re.compile(rb"\b(?:execute|exec_driver_sql)\b")
+_TEXT_WORD = re.compile(rb"\btext\b")
+_TEXT_MODULE_WORD = re.compile(rb"\b(?:" + "|".join(sorted({n.partition(".")[0] for n in TEXT_CONSTRUCTS})).encode()
+                               + rb")\b")
+
+
+def _may_call_sql(data: bytes) -> bool:
+    """`sql_string`'s prefilter: `_sql_calls` takes a callee spelled `execute` / `exec_driver_sql`, or
+    one that resolves to a `text` of knowledge.TEXT_CONSTRUCTS. `_ImportTable.resolve` gives the
+    spelling and the imports' dotted names, so both words are spelled: `text` and its module
+    (`sqlalchemy`, `sqlmodel`), in the import or at the call. `text` alone is a common word (a
+    third of letta's files spell it) and rarely SQLAlchemy's."""
+    return (_SQL_METHOD_WORD.search(data) is not None
+            or (_TEXT_WORD.search(data) is not None and _TEXT_MODULE_WORD.search(data) is not None))
+
+
+_QUERY_PREFILTERS: dict[str, Callable[[bytes], bool]] = {
+    "query_get": _spells_all(re.compile(rb"\.query\s*\("), re.compile(rb"\.get\s*\(")),
+    "sql_string": _may_call_sql,
+    "lazy_loop": _spells_all(re.compile(rb"\bfor\b"), re.compile(rb"\b(?:query|scalars|select|execute)\s*\(")),
 }
 SQL_CALL_WORDS = frozenset({"text", "execute", "exec_driver_sql"})
 # the names these rules resolve (scope_slice.py keeps the statements spelling them)
@@ -572,7 +615,7 @@ QUERY_SCOPE_WORDS = {
 
 def _spelled_queries(triggers: frozenset[str], data: bytes) -> frozenset[str]:
     """The query triggers whose words the file spells (bytes regexes)."""
-    return frozenset(t for t in triggers if all(p.search(data) for p in _QUERY_PREFILTERS[t]))
+    return frozenset(t for t in triggers if _QUERY_PREFILTERS[t](data))
 
 
 def _query_constructs(triggers: frozenset[str], index: _Nodes,
