@@ -170,6 +170,8 @@ ROUTE = "@router.post('/items')\ndef create(item: Item, db=Depends(get_db)):\n"
     "@router.delete('/items/{id}')\ndef remove(id: int, service=Depends(get_service)):\n    return service.remove(id)\n",
     # not on a parameter: on an attribute chain
     "@router.post('/items')\ndef create(item: Item, repo=Depends(get_repository)):\n    return repo.items.add(item)\n",
+    # a dot, then a comment of many #s: the write-method regex must not try every way to split them
+    "@router.post('/items')\ndef create(item: Item):\n    return 1.  # " + "#" * 100 + "\n",
 ])
 def test_prefilter_skips_files_without_the_call_a_rule_looks_at(source):
     assert not screen().prefilter(source.encode())

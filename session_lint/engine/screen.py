@@ -107,12 +107,11 @@ KNOWN_TRIGGERS = frozenset({"raw", "raw_closed", "managed", "block", "deprecated
                             "route_write", "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string",
                             "lazy_loop"})
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
-# route_write's second word: a write method after a dot (any space, line continuation or comment between)
-_WRITE_ATTRIBUTE = re.compile(rb"\.(?:\s|\\|#[^\r\n]*)*(?:" + "|".join(sorted(WRITE_METHODS | {"execute"})).encode()
+# route_write's second word: a write method after a dot (any space, line continuation or comment between;
+# a comment ends at its line's end, so `.  ####` backtracks linearly, not over every way to split the #s)
+_WRITE_ATTRIBUTE = re.compile(rb"\.(?:[ \t\f\r\n]|\\|#[^\r\n]*[\r\n])*(?:" + "|".join(sorted(WRITE_METHODS | {"execute"})).encode()
                               + rb")\b")
-# the start of its line when that shows it is not called on a bare name: an attribute chain's last
-# name (`self.db`), or a decorator's (`@router.delete`)
-_NOT_ON_A_NAME = re.compile(rb"(?:.*\.|[ \t]*@)[ \t]*[A-Za-z_]\w*[ \t]*")
+_NAME_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 _HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
 _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
@@ -470,12 +469,23 @@ def _may_write_in_a_route(data: bytes) -> bool:
     not a decorator: a session write's result (None, a Result) is no operand of one."""
     if _ROUTE_DECORATOR.search(data) is None:
         return False
-    for write in _WRITE_ATTRIBUTE.finditer(data):
-        dot = write.start()
-        line_start = max(data.rfind(b"\n", 0, dot), data.rfind(b"\r", 0, dot)) + 1
-        if _NOT_ON_A_NAME.fullmatch(data, line_start, dot) is None:
-            return True
-    return False
+    return any(_may_be_on_a_bare_name(data, write.start()) for write in _WRITE_ATTRIBUTE.finditer(data))
+
+
+def _may_be_on_a_bare_name(data: bytes, dot: int) -> bool:
+    """Is what the line spells before this `.` maybe a bare name? Not when it is an attribute chain's
+    last name (`self.db`) or a decorator's (`@router`). Reads at most 256 bytes back (a minified line
+    has thousands of calls): what it cannot see counts as a bare name."""
+    line_start = max(data.rfind(b"\n", 0, dot), data.rfind(b"\r", 0, dot)) + 1
+    start = max(line_start, dot - 256)
+    head = data[start:dot].rstrip(b" \t")
+    name_start = len(head.rstrip(_NAME_BYTES))
+    if name_start == len(head) or head[name_start:name_start + 1].isdigit() or (name_start == 0 and start > line_start):
+        return True  # not a name (a call, a subscript, a literal, a non-ASCII name), or one running out of sight
+    before = head[:name_start].rstrip(b" \t")
+    if before.endswith(b"."):
+        return False
+    return not (before.lstrip(b" \t") == b"@" and start == line_start)
 
 
 def _route_writes_without_commit(nodes: _Nodes) -> bool:
