@@ -267,6 +267,12 @@ def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
     ("async def f(db: AsyncSession):\n    def later():\n        db.commit()\n    return later\n", False),
     ("async def f(db: AsyncSession):\n    async def later():\n        db.commit()\n    return later\n", True),
     ("async def f(db: AsyncSession):\n    if x:\n        db.commit()\n", True),
+    # a closure over the outer def's session: in a method, under decorators; not a def after it
+    ("class C:\n    async def f(self, db: AsyncSession):\n        async def later():\n            db.commit()\n"
+     "        return later\n", True),
+    ("@app.get('/x')\nasync def f(db: AsyncSession):\n    @retry\n    async def later():\n        db.commit()\n"
+     "    return later\n", True),
+    ("async def f(db: AsyncSession):\n    return 1\n\n\nasync def g():\n    db.commit()\n", False),
 ])
 def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, fires):
     # with SES001 the prefilter looks for the words a session opening spells (alone, any call may open one)

@@ -549,7 +549,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
     fired: set[str] = set()
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
     signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types)
-    nested = _nested_functions(nodes) if triggers & {"unawaited", "shared_tasks"} else set()
+    nested = _Nesting(nodes)
     if "unawaited" in triggers:
         for function in functions:
             inside = nodes.within(function)
@@ -557,7 +557,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
             receivers = _unawaited_receivers(inside, awaited)
             if receivers:  # SES010 reads the calls of the body's own code (sessions.own_nodes), not of a
                 receivers = _unawaited_receivers(_own_code(function), awaited)  # decorator or nested def
-            if receivers and _may_hold_sessions(inside, receivers, awaited, id(function) in nested, signs):
+            if receivers and _may_hold_sessions(inside, receivers, awaited, function in nested, signs):
                 fired.add("unawaited")
                 break
     if "shared_tasks" in triggers:
@@ -565,7 +565,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
             (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if _leaf(bound) in _TASK_WORDS}
         starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and _annotation_leaf(n.func) in words}
-        if starts and any(_task_may_get_a_session(function, starts, nodes, id(function) in nested, signs)
+        if starts and any(_task_may_get_a_session(function, starts, nodes, function in nested, signs)
                           for function in functions):
             fired.add("shared_tasks")
     if "sync_in_async" in triggers:
@@ -759,14 +759,27 @@ def _own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]
     return found
 
 
-def _nested_functions(nodes: _Nodes) -> set[int]:
-    """ids of the functions defined inside another function (their free names may be its sessions)."""
-    found: set[int] = set()
-    for node in nodes.all:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            found |= {id(n) for n in nodes.within(node)
-                      if n is not node and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))}
-    return found
+class _Nesting:
+    """`function in nesting`: is this def inside another def (its free names may be that one's
+    sessions)? Asked only of the async defs whose calls a trigger looks at, so the defs' source spans
+    are compared (one def lies inside another's span, decorators included, exactly when it is inside
+    that def) instead of walking every def: methods were walked once more for this alone."""
+
+    def __init__(self, nodes: _Nodes) -> None:
+        self.nodes = nodes
+        self.spans: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
+
+    def __contains__(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        if self.spans is None:
+            self.spans = [_def_span(n) for n in self.nodes.all if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        start, end = span = _def_span(function)
+        return any(outer_start <= start and end <= outer_end and (outer_start, outer_end) != span
+                   for outer_start, outer_end in self.spans)
+
+
+def _def_span(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[int, int], tuple[int, int]]:
+    start = min([(node.lineno, node.col_offset), *((d.lineno, d.col_offset) for d in node.decorator_list)])
+    return start, (node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
 def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], nodes: _Nodes, nested: bool,
