@@ -34,6 +34,7 @@ from ..discovery import is_project_test_path
 from .knowledge import MAKERS, SCOPED_REGISTRIES, SESSION_CONSTRUCTORS
 from .names import module_name_for, name_matches
 from .project import origin_of, search_roots, stamped
+from .word_search import WordSearch
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -605,7 +606,11 @@ def _closed_names(data: bytes) -> set[str]:
 
 
 # a `.close()` call or a `with name(` / `with name.begin(` opening: what a fixture session's use needs
-FIXTURE_SPELLING = re.compile(rb"\.[\s\\]*close[\s\\]*\(|\bwith(?:[\s\\]+\(?|\()\s*[A-Za-z_]\w*(?:\.begin)?\s*\(")
+_WITH_CALL_SPELLING = WordSearch(rb"with(?:[\s\\]+\(?|\()\s*[A-Za-z_]\w*(?:\.begin)?\s*\(")
+
+
+def spells_fixture_use(data: bytes) -> bool:
+    return _CLOSE_CALL.search(data) is not None or _WITH_CALL_SPELLING.search(data) is not None
 
 
 def closes_fixture_session(tree: ast.Module, data: bytes, path: str, config: Config) -> bool:
@@ -701,7 +706,7 @@ def _resolver(file: FileModel) -> Resolver | None:
     context = file
     source = context.source if context.source is not None else context.module.code
     data = source.encode("utf-8", "surrogateescape")
-    if FIXTURE_SPELLING.search(data) is None:
+    if not spells_fixture_use(data):
         return None
     try:
         tree = ast.parse(data)

@@ -77,7 +77,8 @@ from ..analysis.knowledge import (
     WRITE_METHODS,
 )
 from ..analysis.names import absolute_module, module_name_for
-from ..analysis.pytest_fixtures import FIXTURE_SPELLING, closes_fixture_session, visible_session_fixtures
+from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
+from ..analysis.word_search import WORD_CHARACTERS, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import unsupported_encoding
 from . import newer_syntax, windows
@@ -112,10 +113,11 @@ _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS))
 _WRITE_ATTRIBUTE = re.compile(rb"\.(?:[ \t\f\r\n]|\\|#[^\r\n]*[\r\n])*(?:" + "|".join(sorted(WRITE_METHODS | {"execute"})).encode()
                               + rb")\b")
 _NAME_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-_HOLDER = re.compile(rb"\bDepends\b|\.(?:add|add_all|delete|merge|flush|execute)\s*\(")  # an injected session at work
+# an injected session at work: `Depends`, or a write / `execute` call
+_HOLDER = (WordSearch(rb"Depends\b"), re.compile(rb"\.(?:add|add_all|delete|merge|flush|execute)\s*\("))
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
 _ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
-_CLOSE_WORD = re.compile(rb"\bclose\b")  # every `.close` attribute spells it, whatever the spacing
+_CLOSE_WORD = WordSearch(rb"close\b")  # every `.close` attribute spells it, whatever the spacing
 # annotations that are a session type without a `Depends`: FastAPI does not inject those
 _PLAIN_SESSION_TYPES = frozenset({"Session", "AsyncSession"})
 
@@ -201,7 +203,7 @@ class Screen:
             return True  # its words are not spelled in ASCII bytes: the engine reports it as SES999
         return (not self.enabled or self._spells_a_word(data)
                 or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
-                or self._may_hold_across_io(data)
+                or self._may_hold_across_io(data, spelled=False)  # (a spelled word returned True above)
                 or (self.route_writes and _may_write_in_a_route(data))
                 or bool(_spelled_async(self.async_triggers, data))
                 or bool(_spelled_queries(self.query_triggers, data))
@@ -212,17 +214,18 @@ class Screen:
         return ((self.pattern is not None and self.pattern.search(data) is not None)
                 or (self.builder_pattern is not None and self.builder_pattern.search(data) is not None))
 
-    def _may_hold_across_io(self, data: bytes) -> bool:
+    def _may_hold_across_io(self, data: bytes, spelled: bool) -> bool:
+        """`spelled`: `_spells_a_word(data)`, which the caller has asked already."""
         return (self.slow_pattern is not None and self.slow_pattern.search(data) is not None
-                and (self._spells_a_word(data)
-                     or _HOLDER.search(data) is not None))
+                and (spelled
+                     or any(pattern.search(data) is not None for pattern in _HOLDER)))
 
     def fixture_candidate(self, data: bytes, path: str) -> bool:
         """May a test module close a pytest fixture's session (`db_session.close()`, `s = factory();
         s.close()`, `with factory() as s:`)? Those spell no session word (session_lint/analysis/pytest_fixtures.py):
         it must close or open something, and define a fixture or spell one of the session / factory
         fixtures its conftest.py files define."""
-        if "block" not in self.triggers or FIXTURE_SPELLING.search(data) is None:
+        if "block" not in self.triggers or not spells_fixture_use(data):
             return False
         if not is_project_test_path(path, self.config.root):
             return False
@@ -242,7 +245,7 @@ class Screen:
         spelled = self._spells_a_word(data)
         fixtures = self.fixture_candidate(data, path)
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
-        slow = self._may_hold_across_io(data)
+        slow = self._may_hold_across_io(data, spelled)
         routes = self.route_writes and _may_write_in_a_route(data)
         asynchronous = _spelled_async(self.async_triggers, data)
         queries = _spelled_queries(self.query_triggers, data)
@@ -519,12 +522,12 @@ def _route_writes_without_commit(nodes: _Nodes) -> bool:
 #                 that may be `Annotated[...]` or an alias of it: `_may_inject`) (SES015)
 # The session may come through an alias that spells no session word, so each has its own prefilter.
 ASYNC_TRIGGERS = frozenset({"unawaited", "shared_tasks", "sync_in_async"})
-_ASYNC_DEF = re.compile(rb"\basync\s+def\b")
+_ASYNC_DEF = WordSearch(rb"async\s+def\b")
 _TASK_WORDS = frozenset({"gather", "create_task", "ensure_future", "start_soon"})
 _ASYNC_PREFILTERS = {
     "unawaited": (_ASYNC_DEF, re.compile(rb"\.(?:" + "|".join(sorted(ASYNC_SESSION_AWAITABLE_METHODS)).encode()
                                          + rb")\s*\(")),
-    "shared_tasks": (_ASYNC_DEF, re.compile(rb"\b(?:" + "|".join(sorted(_TASK_WORDS)).encode() + rb")\b")),
+    "shared_tasks": (_ASYNC_DEF, WordSearch(rb"(?:" + "|".join(sorted(_TASK_WORDS)).encode() + rb")\b")),
     "sync_in_async": (_ASYNC_DEF,),
 }
 # the names these rules resolve (scope_slice.py keeps the statements spelling them)
@@ -588,14 +591,14 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
 QUERY_TRIGGERS = frozenset({"query_get", "sql_string", "lazy_loop"})
 
 
-def _spells_all(*patterns: re.Pattern[bytes]) -> Callable[[bytes], bool]:
+def _spells_all(*patterns: WordSearch | re.Pattern[bytes]) -> Callable[[bytes], bool]:
     return lambda data: all(pattern.search(data) is not None for pattern in patterns)
 
 
-_SQL_METHOD_WORD = re.compile(rb"\b(?:execute|exec_driver_sql)\b")
-_TEXT_WORD = re.compile(rb"\btext\b")
-_TEXT_MODULE_WORD = re.compile(rb"\b(?:" + "|".join(sorted({n.partition(".")[0] for n in TEXT_CONSTRUCTS})).encode()
-                               + rb")\b")
+_SQL_METHOD_WORD = WordSearch(rb"(?:execute|exec_driver_sql)\b")
+_TEXT_WORD = WordSearch(rb"text\b")
+_TEXT_MODULE_WORD = WordSearch(rb"(?:" + "|".join(sorted({n.partition(".")[0] for n in TEXT_CONSTRUCTS})).encode()
+                                + rb")\b")
 
 
 def _may_call_sql(data: bytes) -> bool:
@@ -611,7 +614,7 @@ def _may_call_sql(data: bytes) -> bool:
 _QUERY_PREFILTERS: dict[str, Callable[[bytes], bool]] = {
     "query_get": _spells_all(re.compile(rb"\.query\s*\("), re.compile(rb"\.get\s*\(")),
     "sql_string": _may_call_sql,
-    "lazy_loop": _spells_all(re.compile(rb"\bfor\b"), re.compile(rb"\b(?:query|scalars|select|execute)\s*\(")),
+    "lazy_loop": _spells_all(WordSearch(rb"for\b"), WordSearch(rb"(?:query|scalars|select|execute)\s*\(")),
 }
 SQL_CALL_WORDS = frozenset({"text", "execute", "exec_driver_sql"})
 # the names these rules resolve (scope_slice.py keeps the statements spelling them)
@@ -991,13 +994,18 @@ FOREIGN_PREFIXES: dict[str, tuple[str, ...]] = {
 
 
 @lru_cache(maxsize=64)
-def _word_pattern(words: frozenset[str]) -> re.Pattern[bytes] | None:
+def _word_pattern(words: frozenset[str]) -> WordSearch | re.Pattern[bytes] | None:
+    """`\\b(?:words)\\b`, a word not counting after one of its FOREIGN_PREFIXES."""
     if not words:
         return None
-    alternatives = "|".join(
-        "".join(f"(?<!{re.escape(prefix)})" for prefix in FOREIGN_PREFIXES.get(w, ())) + re.escape(w)
-        for w in sorted(words, key=lambda w: (-len(w), w)))
+    ordered = sorted(words, key=lambda w: (-len(w), w))
+    if all(w[:1] in WORD_CHARACTERS for w in ordered):
+        foreign = {w.encode(): tuple(p.encode() for p in FOREIGN_PREFIXES[w]) for w in ordered if w in FOREIGN_PREFIXES}
+        return WordSearch(rb"(?:" + "|".join(re.escape(w) for w in ordered).encode() + rb")\b", foreign)
+    alternatives = "|".join(  # (a configured name that is no identifier: the plain regex)
+        "".join(f"(?<!{re.escape(prefix)})" for prefix in FOREIGN_PREFIXES.get(w, ())) + re.escape(w) for w in ordered)
     return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
+
 
 
 class _ImportTable:

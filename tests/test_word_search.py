@@ -1,0 +1,44 @@
+"""WordSearch finds what the `\\b`-led regex it replaces finds (session_lint/analysis/word_search.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from session_lint.analysis.word_search import WordSearch
+from session_lint.engine.screen import FOREIGN_PREFIXES, _word_pattern
+
+ROOT = Path(__file__).parent.parent
+TEXTS = [
+    b"", b"close", b"xclose close", b"close_all(); s.close()", b"_close\nclose", b"enclose(x)\nclosed\n(close)",
+    b"requests.Session() Session()", b"import requests\nrequests.Session\nboto3.session.Session\nsqlalchemy.Session",
+    b"AsyncSession SessionLocal Session_ Sessions get_db get_dbapi my_get_db get_db_session",
+    b"async def f(): pass\nasync  def\nasync\\\n def\nxasync def\n_async def\n",
+    b"\xe9close \xc3\xa9Session \x00Session",
+]
+
+
+def _patterns() -> list[tuple[WordSearch, re.Pattern[bytes]]]:
+    words = frozenset({"Session", "AsyncSession", "SessionLocal", "get_db", "get_db_session", "sessionmaker"})
+    ordered = sorted(words, key=lambda w: (-len(w), w))
+    original = re.compile(rb"\b(?:" + "|".join(
+        "".join(f"(?<!{re.escape(p)})" for p in FOREIGN_PREFIXES.get(w, ())) + re.escape(w) for w in ordered
+    ).encode() + rb")\b")
+    return [(_word_pattern(words), original), (WordSearch(rb"close\b"), re.compile(rb"\bclose\b")),
+            (WordSearch(rb"async\s+def\b"), re.compile(rb"\basync\s+def\b"))]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_word_search_matches_the_regex_it_replaces(text):
+    for search, regex in _patterns():
+        assert [m.span() for m in search.finditer(text)] == [m.span() for m in regex.finditer(text)]
+        assert (search.search(text) is None) == (regex.search(text) is None)
+
+
+def test_word_search_matches_the_regex_on_this_repository():
+    for path in sorted((ROOT / "session_lint").rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py")):
+        data = path.read_bytes()
+        for search, regex in _patterns():
+            assert [m.span() for m in search.finditer(data)] == [m.span() for m in regex.finditer(data)], path
