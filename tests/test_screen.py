@@ -167,7 +167,8 @@ ROUTE = "@router.post('/items')\ndef create(item: Item, db=Depends(get_db)):\n"
 @pytest.mark.parametrize("source", [
     "def label(text: str) -> str:\n    return text.upper()\n",  # `text`, not SQLAlchemy's
     "from htpy import text\n\n\ndef f(n):\n    return text(f'{n} items')\n",
-    "@router.delete('/items/{id}')\ndef remove(id: int, service=Depends(get_service)):\n    return service.remove(id)\n",
+    "@router.delete('/items/{id}')\ndef remove(id: int, service=Depends(get_service)):\n"
+    "    return service.remove(id)\n",
     # not on a parameter: on an attribute chain
     "@router.post('/items')\ndef create(item: Item, repo=Depends(get_repository)):\n    return repo.items.add(item)\n",
     # a dot, then a comment of many #s: the write-method regex must not try every way to split them

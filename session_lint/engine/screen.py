@@ -110,9 +110,9 @@ KNOWN_TRIGGERS = frozenset({"raw", "raw_closed", "managed", "block", "deprecated
 _ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
 # route_write's second word: a write method after a dot (any space, line continuation or comment between;
 # a comment ends at its line's end, so `.  ####` backtracks linearly, not over every way to split the #s)
-_WRITE_ATTRIBUTE = re.compile(rb"\.(?:[ \t\f\r\n]|\\|#[^\r\n]*[\r\n])*(?:" + "|".join(sorted(WRITE_METHODS | {"execute"})).encode()
-                              + rb")\b")
-_NAME_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+_WRITE_ATTRIBUTE = re.compile(rb"\.(?:[ \t\f\r\n]|\\|#[^\r\n]*[\r\n])*(?:"
+                              + "|".join(sorted(WRITE_METHODS | {"execute"})).encode() + rb")\b")
+_NAME_BYTES = "".join(sorted(WORD_CHARACTERS)).encode()  # (for bytes.rstrip)
 # an injected session at work: `Depends`, or a write / `execute` call
 _HOLDER = (WordSearch(rb"Depends\b"), re.compile(rb"\.(?:add|add_all|delete|merge|flush|execute)\s*\("))
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
@@ -483,7 +483,8 @@ def _may_be_on_a_bare_name(data: bytes, dot: int) -> bool:
     start = max(line_start, dot - 256)
     head = data[start:dot].rstrip(b" \t")
     name_start = len(head.rstrip(_NAME_BYTES))
-    if name_start == len(head) or head[name_start:name_start + 1].isdigit() or (name_start == 0 and start > line_start):
+    if (name_start == len(head) or head[name_start:name_start + 1].isdigit()
+            or (name_start == 0 and start > line_start)):
         return True  # not a name (a call, a subscript, a literal, a non-ASCII name), or one running out of sight
     before = head[:name_start].rstrip(b" \t")
     if before.endswith(b"."):
@@ -605,8 +606,8 @@ def _may_call_sql(data: bytes) -> bool:
     """`sql_string`'s prefilter: `_sql_calls` takes a callee spelled `execute` / `exec_driver_sql`, or
     one that resolves to a `text` of knowledge.TEXT_CONSTRUCTS. `_ImportTable.resolve` gives the
     spelling and the imports' dotted names, so both words are spelled: `text` and its module
-    (`sqlalchemy`, `sqlmodel`), in the import or at the call. `text` alone is a common word (a
-    third of letta's files spell it) and rarely SQLAlchemy's."""
+    (`sqlalchemy`, `sqlmodel`), in the import or at the call. `text` alone is a common word, rarely
+    SQLAlchemy's (82 of letta's 710 files passed this prefilter for it alone)."""
     return (_SQL_METHOD_WORD.search(data) is not None
             or (_TEXT_WORD.search(data) is not None and _TEXT_MODULE_WORD.search(data) is not None))
 
@@ -774,7 +775,8 @@ class _Nesting:
 
     def __contains__(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         if self.spans is None:
-            self.spans = [_def_span(n) for n in self.nodes.all if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            self.spans = [_def_span(n) for n in self.nodes.all
+                          if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         start, end = span = _def_span(function)
         return any(outer_start <= start and end <= outer_end and (outer_start, outer_end) != span
                    for outer_start, outer_end in self.spans)
@@ -1000,12 +1002,12 @@ def _word_pattern(words: frozenset[str]) -> WordSearch | re.Pattern[bytes] | Non
         return None
     ordered = sorted(words, key=lambda w: (-len(w), w))
     if all(w[:1] in WORD_CHARACTERS for w in ordered):
-        foreign = {w.encode(): tuple(p.encode() for p in FOREIGN_PREFIXES[w]) for w in ordered if w in FOREIGN_PREFIXES}
+        foreign = {w.encode(): tuple(p.encode() for p in FOREIGN_PREFIXES[w])
+                   for w in ordered if w in FOREIGN_PREFIXES}
         return WordSearch(rb"(?:" + "|".join(re.escape(w) for w in ordered).encode() + rb")\b", foreign)
     alternatives = "|".join(  # (a configured name that is no identifier: the plain regex)
         "".join(f"(?<!{re.escape(prefix)})" for prefix in FOREIGN_PREFIXES.get(w, ())) + re.escape(w) for w in ordered)
     return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
-
 
 
 class _ImportTable:
