@@ -42,3 +42,18 @@ def test_word_search_matches_the_regex_on_this_repository():
         data = path.read_bytes()
         for search, regex in _patterns():
             assert [m.span() for m in search.finditer(data)] == [m.span() for m in regex.finditer(data)], path
+
+
+FIXTURE_USES = [b"with Session() as s:", b"with(factory()) as s:", b"with  (\n  make.begin() ) as s:",
+                b"with \\\n  factory() as s:", b"s.close()", b"s . close ()", b"withfactory()", b"with factory as s:",
+                b"# with x", b"with (a, b):", b"width(x)", b"with" + b" " * 200_000 + b"x"]  # (the last: one blank run)
+
+
+@pytest.mark.parametrize("text", FIXTURE_USES)
+def test_the_fixture_spelling_matches_its_regex_in_linear_time(text):
+    # the regex it replaces; its two quantifiers over one blank run took seconds on 16,000 blanks
+    original = re.compile(rb"\.[\s\\]*close[\s\\]*\(|\bwith(?:[\s\\]+\(?|\()\s*[A-Za-z_]\w*(?:\.begin)?\s*\(")
+    from session_lint.analysis.pytest_fixtures import spells_fixture_use
+
+    expected = original.search(text) is not None if len(text) < 1000 else False
+    assert spells_fixture_use(text) is expected

@@ -606,7 +606,8 @@ def _closed_names(data: bytes) -> set[str]:
 
 
 # a `.close()` call or a `with name(` / `with name.begin(` opening: what a fixture session's use needs
-_WITH_CALL_SPELLING = WordSearch(rb"with(?:[\s\\]+\(?|\()\s*[A-Za-z_]\w*(?:\.begin)?\s*\(")
+# (one way to match the blanks before the name: two quantifiers over one run were quadratic in its length)
+_WITH_CALL_SPELLING = WordSearch(rb"with(?=[\s\\(])[\s\\]*(?:\(\s*)?[A-Za-z_]\w*(?:\.begin)?\s*\(")
 
 
 def spells_fixture_use(data: bytes) -> bool:
