@@ -323,6 +323,15 @@ def test_newer_syntax_than_the_running_python_is_still_scanned(tmp_path):
     assert init_config(root).session_factories == ("SessionLocal",)
 
 
+def test_newer_syntax_after_a_long_run_of_blank_lines_is_still_scanned(tmp_path):
+    # the rewrite matches indentation within its line: `^\\s*` ran over every following blank line
+    # from each one (120,000 blank lines took minutes)
+    blank = "\n" * 120_000
+    root = project(tmp_path, {**PKG, "app/db/session.py": "from sqlalchemy.orm import sessionmaker\n" + blank
+                              + "type Maker = sessionmaker\nSessionLocal = sessionmaker()\n"})
+    assert init_config(root).session_factories == ("SessionLocal",)
+
+
 def test_demo_application_reproduces_its_reference_configuration():
     cfg = init_config_readonly(DEMO)
     reference = Config.from_file(DEMO / "pyproject.toml")

@@ -126,18 +126,23 @@ def _import_root_prefix(modules: list[_Module], root: Path) -> str:
 
 
 # Newer syntax than the running Python may know, rewritten line for line (names and
-# line numbers stay): PEP 695 `type X = ...` and PEP 758 `except A, B:`.
-_TYPE_ALIAS_RE = re.compile(rb"^(\s*)type\s+([A-Za-z_]\w*)\s*(?:\[[^\]=]*\])?\s*=", re.MULTILINE)
-_EXCEPT_RE = re.compile(rb"^(\s*except\*?\s+)(?!\()([^:\n]+,[^:\n]+?)(\s+as\s+\w+)?\s*:", re.MULTILINE)
+# line numbers stay): PEP 695 `type X = ...` and PEP 758 `except A, B:`. The indentation is
+# matched within its line (`\s*` after `^` ran over every following blank line, from each one:
+# quadratic in a run of blank lines; a match the same text as before, found from its own line).
+_INDENT = rb"[ \t\f\v\r]*"
+_TYPE_ALIAS_RE = re.compile(rb"^(" + _INDENT + rb")type\s+([A-Za-z_]\w*)\s*(?:\[[^\]=]*\])?\s*=", re.MULTILINE)
+_EXCEPT_RE = re.compile(rb"^(" + _INDENT + rb"except\*?\s+)(?!\()([^:\n]+,[^:\n]+?)(\s+as\s+\w+)?\s*:", re.MULTILINE)
 
 
 def _parse(data: bytes, filename: str) -> ast.Module | None:
-    for attempt in (data, _downgrade(data)):
-        try:
-            return ast.parse(attempt, filename=filename)
-        except (SyntaxError, ValueError, RecursionError):
-            continue
-    return None
+    try:
+        return ast.parse(data, filename=filename)
+    except (SyntaxError, ValueError, RecursionError):
+        pass
+    try:  # (rewritten only when the text as written does not parse)
+        return ast.parse(_downgrade(data), filename=filename)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
 
 
 def _downgrade(data: bytes) -> bytes:
