@@ -181,6 +181,13 @@ def test_prefilter_skips_files_without_the_call_a_rule_looks_at(source):
     assert_superset(source, MODULE, config())
 
 
+def test_a_minified_line_of_writes_is_prefiltered_in_linear_time():
+    # writes on attribute chains only: each looks back a bounded way, not to the line's start
+    # (300,000 of them on one line took 34 s when each looked back to it; 1.2 s now)
+    source = "@router.post('/items')\ndef create(item: Item):\n    " + "self.db.add(item);" * 300_000 + "\n"
+    assert not Screen(config(), ["SES008"]).prefilter(source.encode())
+
+
 @pytest.mark.parametrize("code, source", [
     ("SES014", "from sqlalchemy import text as sql\n\n\ndef f(n):\n    return sql(f'SELECT {n}')\n"),
     ("SES014", "import sqlmodel\n\n\ndef f(n):\n    return sqlmodel.text(f'SELECT {n}')\n"),

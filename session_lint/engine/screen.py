@@ -515,8 +515,11 @@ def _may_be_on_a_bare_name(data: bytes, dot: int) -> bool:
     """Is what the line spells before this `.` maybe a bare name? Not when it is an attribute chain's
     last name (`self.db`) or a decorator's (`@router`). Reads at most 256 bytes back (a minified line
     has thousands of calls): what it cannot see counts as a bare name."""
-    line_start = max(data.rfind(b"\n", 0, dot), data.rfind(b"\r", 0, dot)) + 1
-    start = max(line_start, dot - 256)
+    window = max(0, dot - 256)
+    line_break = max(data.rfind(b"\n", window, dot), data.rfind(b"\r", window, dot))
+    # (a line starting before the window: -1, so `start > line_start`)
+    line_start = line_break + 1 if line_break >= 0 or window == 0 else -1
+    start = max(line_start, window)
     head = data[start:dot].rstrip(b" \t")
     name_start = len(head.rstrip(_NAME_BYTES))
     if (name_start == len(head) or head[name_start:name_start + 1].isdigit()
