@@ -42,6 +42,14 @@ TRICKY = [
     "class C:\n\tdef m(self):\n\t\treturn 'é' + \"\\u00e9\"  # tab indent, non-ASCII\n",
     "if x:\n    pass\nelif y:\n    pass\nelse:\n    z = lambda q: q\n\x0c\ndef g(): return [i for i in x]\n",
     "from . import a as b\nfrom .m import (n,\n  o)\nimport p.q\nclass D(b.E):\n    def f(self): return n + o + p.q\n",
+    # class members: one found once, one twice (A.m, B.m), in a class in a class, after comments and decorators
+    "class A:\n    def m(self):\n        return 1\n\n    # comment\n    @property\n    def n(self):\n        x = 1; return x"
+    "\n\n\nclass B:\n    def m(self):\n        return 1\n    class Inner:\n        def k(self):\n"
+    "            return [i for i in y]\n  # a comment the block owns\n",
+    "class C:\r\n    x = 1\r\n    def m(self):\r\n        return (\r\n            self.x)\r\n",  # CRLF
+    "class C:\n  def m(self):\n      return 1\nclass D:\n        y = 2; z = 3\n",  # each block its own indent
+    "class C:\n    def m(self):\n        pass\n\nclass D:\n    def m(self):\n        pass",  # no trailing newline
+    "@dec\nclass C(\n    Base,\n):\n    'doc'\n\n    if x:\n        def m(self): ...\n",
 ]
 
 
