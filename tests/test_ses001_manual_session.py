@@ -765,6 +765,31 @@ def test_advice_says_no_dependency_is_found_when_the_configured_one_does_not_exi
                         "(none found: `get_session` is not defined in `app.deps`; set `dependency`)"]
 
 
+# A session made on its own engine (polar's scripts: `create_async_sessionmaker(engine)` on a script engine)
+# is ended where it starts; the advice names no house helper, which would open it on another engine.
+@pytest.mark.parametrize("src, message", [
+    ("from sqlalchemy.orm import sessionmaker\n\n\ndef job(engine):\n    maker = sessionmaker(bind=engine)\n"
+     "    db = maker()\n    try:\n        db.query(User).all()\n    finally:\n        db.close()\n",
+     "manual session `maker()`: use `with maker() as db, db.begin():` (it commits, rolls back and closes the "
+     "session, on the engine it was made with)"),
+    ("from sqlalchemy.ext.asyncio import async_sessionmaker\n\n\nasync def job(engine):\n"
+     "    maker = async_sessionmaker(engine)\n    async with maker() as session:\n        await session.flush()\n",
+     "manual session `maker()`: use `async with maker() as session, session.begin():` (it commits, rolls back and "
+     "closes the session, on the engine it was made with)"),
+    ("from core.database import SessionLocal\n\n\ndef job(other):\n    s = SessionLocal(bind=other)\n    s.close()\n",
+     "manual session `SessionLocal()`: use `with SessionLocal(bind=other) as s, s.begin():` (it commits, rolls "
+     "back and closes the session, on the engine it was made with)"),
+    ("from sqlalchemy.orm import Session\n\n\ndef job(engine):\n    Session(\n        engine,\n    ).close()\n",
+     "manual session `Session()`: use `with Session(...) as session, session.begin():` (it commits, rolls back "
+     "and closes the session, on the engine it was made with)"),
+    # the house factory keeps its helper
+    ("from core.database import SessionLocal\n\n\ndef job():\n    db = SessionLocal()\n    db.close()\n",
+     "manual session `SessionLocal()`: use `with get_db_session()`"),
+])
+def test_advice_for_a_session_on_its_own_engine_keeps_that_engine(src, message):
+    assert [d.message for d in lint_source(src, str(DEFAULT_PATH), config())] == [message]
+
+
 # -- factory identity (issue 11, class 1): a namesake on another engine is not the configured factory ---
 @pytest.mark.parametrize("src, expected", [
     # re-exported by a project module (tests/project/app/database.py: `import SessionLocal as SessionLocal`)

@@ -200,13 +200,16 @@ class ManualSession(Rule):
             # Each caller owns its session's life and is where the house helper can replace it.
             return
         code = self.context.module.code_for_node(node.func)
-        self.report(node, f"manual session `{code}()`: {self.advice(flavor, function)}",
+        self.report(node, f"manual session `{code}()`: {self.advice(node, flavor, function)}",
                     self.fix_for(node, flavor, function))
 
-    def advice(self, flavor: Flavor, function: cst.FunctionDef | None) -> str:
+    def advice(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> str:
         """What to use instead, naming a helper only when the project has it (advice to call a
-        `get_db_session()` that does not exist sends users looking for it)."""
+        `get_db_session()` that does not exist sends users looking for it), and never one that would
+        open the session on another engine (SPEC §4, as for the fix)."""
         sync = flavor is Flavor.SYNC
+        if self.on_another_engine(call):
+            return self.own_engine_advice(call, sync)
         config = self.config
         if function is not None and self.route(function) and not is_websocket(function):
             dotted, key = (config.dependency, "dependency") if sync else (config.async_dependency, "async-dependency")
@@ -218,6 +221,17 @@ class ManualSession(Rule):
         if helper_available(self.context, dotted):
             return f"use `{'with' if sync else 'async with'} {dotted.rpartition('.')[2]}()`"
         return f"open it with a context manager that commits, rolls back and closes it ({self.missing(dotted, key)})"
+
+    def own_engine_advice(self, call: cst.Call, sync: bool) -> str:
+        """The session's own block: `with <call> as s, s.begin():` works for a session class and a
+        factory alike, and keeps the engine (polar's scripts: `create_async_sessionmaker(engine)` on
+        a script engine, where the worker's `AsyncSessionMaker` is not even set up)."""
+        code = self.context.module.code_for_node(call)
+        if "\n" in code or len(code) > 60:
+            code = f"{self.context.module.code_for_node(call.func)}(...)"
+        name = self.session_name(call) or "session"
+        return (f"use `{'with' if sync else 'async with'} {code} as {name}, {name}.begin():` "
+                f"(it commits, rolls back and closes the session, on the engine it was made with)")
 
     def missing(self, dotted: str, key: str) -> str:
         module, _, leaf = dotted.rpartition(".")
@@ -234,8 +248,8 @@ class ManualSession(Rule):
 
     # -- fixes ----------------------------------------------------------------------
     def fix_for(self, call: cst.Call, flavor: Flavor, function: cst.FunctionDef | None) -> Fix | None:
-        if not house_factory_call(self.context, call) or self.assigned_factory(call) or self.foreign_attribute(call):
-            return None  # another engine or connection: the house helpers would change the database
+        if self.on_another_engine(call):
+            return None  # the house helpers would change the database
         if is_test_path(self.project_relative_path()):
             # Tests make sessions on purpose (fixtures, rollback-only checks, tests of the factory
             # itself: atom's test_resource_management_coverage); the house helper commits for real.
@@ -442,6 +456,13 @@ class ManualSession(Rule):
                    replacements, add_imports=imports, remove_imports=self.factory_imports(call))
 
     # -- helpers --------------------------------------------------------------------
+    def on_another_engine(self, call: cst.Call) -> bool:
+        """Is the session made on another engine or connection than the house helpers' (a local
+        `sessionmaker(...)`, `Session(engine)`, a factory this file assigns or reaches through another
+        module's attribute)? Neither the fix nor the advice may swap it for them."""
+        return (not house_factory_call(self.context, call) or self.assigned_factory(call)
+                or self.foreign_attribute(call))
+
     def assigned_factory(self, call: cst.Call) -> bool:
         """Is the factory a name this file assigns (`SessionLocal = sessionmaker(bind=test_engine)`,
         `engine, SessionLocal = make_test_db()`) rather than imports? The house helper would open a
