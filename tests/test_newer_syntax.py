@@ -1,11 +1,13 @@
-"""Newer syntax rewritten for the screen's `ast` on an older Python (session_lint/engine/newer_syntax.py)."""
+"""Newer syntax rewritten for `ast` on an older Python: the screen, `--init` and the readers of project modules
+(session_lint/analysis/newer_syntax.py)."""
 
 import ast
+from pathlib import Path
 
 import pytest
 from helpers import PROJECT, config
 
-from session_lint.engine.newer_syntax import downgrade
+from session_lint.analysis.newer_syntax import downgrade
 from session_lint.engine.runner import process_data
 from session_lint.engine.screen import Screen, TRIGGERS, Verdict
 
@@ -58,3 +60,30 @@ def test_newer_syntax_reports_what_unscreened_runs_report(source):
     assert [(d.line, d.column, d.code) for d in screened.diagnostics] == \
         [(d.line, d.column, d.code) for d in unscreened.diagnostics] == \
         ([(16, 10, "SES001")] if source == NEWER_MANUAL else [])
+
+
+@pytest.mark.parametrize("newer", [
+    "\n\ndef f():\n    try:\n        pass\n    except ValueError, TypeError:\n        pass\n",  # PEP 758 (polar's worker module)
+    "\n\ntype Rows = list[int]\n",  # PEP 695
+    "\n\nclass Repository[M]:\n    pass\n",
+])
+def test_a_session_module_in_newer_syntax_is_read_by_the_rules(tmp_path, newer):
+    # polar's polar/worker/_sqlalchemy.py spells `except A, B:`: the rules could not read it, and
+    # said of its `AsyncSessionMaker` that it is not defined there
+    core = tmp_path / "core"
+    core.mkdir()
+    (core / "__init__.py").write_text("")
+    (core / "database.py").write_text((PROJECT / "core" / "database.py").read_text() + newer)
+    source = "from core.database import SessionLocal\n\n\ndef job():\n    db = SessionLocal()\n    db.close()\n"
+    found = process_data(tmp_path / "app.py", source.encode(), config(root=tmp_path)).diagnostics
+    assert [d.message for d in found] == ["manual session `SessionLocal()`: use `with get_db_session()`"]
+
+
+def test_every_reader_of_project_modules_parses_through_newer_syntax():
+    # one place knows how to read a module written for a newer Python: a reader calling `ast.parse`
+    # on a module's text silently reads nothing of it (as the rules did of polar's worker module)
+    analysis = Path(__file__).parent.parent / "session_lint" / "analysis"
+    direct = [f"{path.name}:{number}" for path in sorted(analysis.rglob("*.py")) if path.name != "newer_syntax.py"
+              for number, line in enumerate(path.read_text().splitlines(), 1)
+              if "ast.parse(" in line and 'mode="eval"' not in line]
+    assert direct == []

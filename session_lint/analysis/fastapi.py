@@ -24,6 +24,7 @@ from .knowledge import (
 from .names import dotted_name
 from .project import find_module_source
 from .sessions import Flavor, is_dependency
+from . import newer_syntax
 
 if TYPE_CHECKING:
     from .model import FileModel
@@ -183,7 +184,7 @@ def _read_imported_alias_flavor(file: FileModel, module: str, name: str) -> Flav
 def _annotated_aliases(path: Path, mtime_ns: int) -> dict[str, tuple[str | None, str | None]]:
     """`Name = Annotated[T, Depends(dep)]` at the top of a module: {Name: (T, dep)} (last components)."""
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return {}
     found = {}

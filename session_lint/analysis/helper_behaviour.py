@@ -28,6 +28,7 @@ from .knowledge import (
     commits,
 )
 from .project import module_file
+from . import newer_syntax
 
 MAX_DEPTH = 4  # helpers delegating to helpers: deeper chains are "unknown"
 
@@ -92,7 +93,7 @@ class ModuleFacts:
 @lru_cache(maxsize=256)
 def _facts(path: Path, mtime_ns: int, module: str, is_package: bool) -> ModuleFacts | None:
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return None
     facts = ModuleFacts(module, module if is_package else module.rpartition(".")[0])

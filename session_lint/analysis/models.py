@@ -24,6 +24,7 @@ from .knowledge import (
 )
 from .names import module_name_for
 from .project import find_module_source, module_file, search_roots, stamped
+from . import newer_syntax
 
 MAX_MODULES = 40  # keep the scan cheap on large projects
 
@@ -204,7 +205,7 @@ def read_module(tree: ast.Module, package: str) -> ModuleModels:
 @lru_cache(maxsize=512)
 def _read_file(path: Path, mtime_ns: int, package: str) -> ModuleModels | None:
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return None
     return read_module(tree, package)
@@ -218,7 +219,7 @@ def _read_path(path: Path) -> ModuleModels | None:
 def registry_for(source: str, path: str, config_root: Path | None) -> ModelRegistry:
     """Models of the linted module and of the project modules it imports names from."""
     try:
-        tree = ast.parse(source)
+        tree = newer_syntax.parse(source)
     except (SyntaxError, ValueError):
         return ModelRegistry({})
     return registry_for_tree(tree, path, config_root)
@@ -354,7 +355,7 @@ def _function_loader(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Loader | N
 @lru_cache(maxsize=512)
 def _module_functions(path: Path, mtime_ns: int) -> dict[str, Loader | None]:
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return {}
     return {node.name: _function_loader(node) for node in tree.body

@@ -10,6 +10,7 @@ from pathlib import Path
 from .ast_imports import import_bindings, imported_names
 from .knowledge import commits
 from .names import module_name_for
+from . import newer_syntax
 
 
 def search_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
@@ -89,7 +90,7 @@ def parsed_file(path: Path) -> ast.Module | None:
 @lru_cache(maxsize=256)
 def _top_level_names(path: Path, mtime_ns: int) -> frozenset[str] | None:
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return None
     names: set[str] = set()
@@ -160,7 +161,7 @@ def _function_source(dotted: str, roots: tuple[Path, ...]) -> tuple[ast.Module, 
 @lru_cache(maxsize=64)
 def _parsed(path: Path, mtime_ns: int) -> ast.Module | None:
     try:
-        return ast.parse(path.read_bytes())
+        return newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return None
 
@@ -194,7 +195,7 @@ def _forwards_to(tree: ast.Module, function: ast.AST, target: str) -> bool:
 def _top_level_imports(path: Path, mtime_ns: int, package: str) -> dict[str, str]:
     """`{bound name: absolute dotted name}` for the module's top-level `from m import x [as y]`."""
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
         return {}
     return import_bindings(tree.body, package, from_only=True)

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .ast_imports import imported_names
+from . import newer_syntax
 from ..discovery import is_test_path
 
 SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv", "env"})
@@ -63,7 +64,7 @@ def imported_elsewhere(root: Path, module: str, name: str, own_path: Path) -> bo
         if name not in text or leaf not in text:
             continue
         try:
-            tree = ast.parse(text)
+            tree = newer_syntax.parse(text)
         except (SyntaxError, ValueError):
             return True
         if _imports_name(tree, text, module, name, _package_of(path, root)):

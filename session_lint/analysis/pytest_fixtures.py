@@ -35,6 +35,7 @@ from .knowledge import MAKERS, SCOPED_REGISTRIES, SESSION_CONSTRUCTORS
 from .names import module_name_for, name_matches
 from .project import origin_of, search_roots, stamped
 from .word_search import WordSearch
+from . import newer_syntax
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -145,7 +146,7 @@ def _is_test_case(base: ast.expr) -> bool:
 @lru_cache(maxsize=256)
 def _conftest(path: Path, mtime_ns: int) -> FixtureModule | None:
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = newer_syntax.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError, RecursionError):
         return None
     name = module_name_for(path)
@@ -710,7 +711,7 @@ def _resolver(file: FileModel) -> Resolver | None:
     if not spells_fixture_use(data):
         return None
     try:
-        tree = ast.parse(data)
+        tree = newer_syntax.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return _closing_resolver(tree, data, context.path, file.config)

@@ -81,7 +81,8 @@ from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_us
 from ..analysis.word_search import WORD_CHARACTERS, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import unsupported_encoding
-from . import newer_syntax, windows
+from ..analysis import newer_syntax
+from . import windows
 
 # Triggers (what a file must contain for a rule to possibly fire). Each rule module names its own
 # (`SCREEN_TRIGGERS = ("raw",)` next to its detection, read by rules.screen_triggers()); this module

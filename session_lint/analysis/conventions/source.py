@@ -17,6 +17,7 @@ from ..knowledge import (
     SESSION_CONSTRUCTORS,
 )
 from ..names import module_name_for
+from .. import newer_syntax
 
 
 
@@ -125,29 +126,11 @@ def _import_root_prefix(modules: list[_Module], root: Path) -> str:
     return prefix if with_prefix > as_written else ""
 
 
-# Newer syntax than the running Python may know, rewritten line for line (names and
-# line numbers stay): PEP 695 `type X = ...` and PEP 758 `except A, B:`. The indentation is
-# matched within its line (`\s*` after `^` ran over every following blank line, from each one:
-# quadratic in a run of blank lines; a match the same text as before, found from its own line).
-_INDENT = rb"[ \t\f\v\r]*"
-_TYPE_ALIAS_RE = re.compile(rb"^(" + _INDENT + rb")type\s+([A-Za-z_]\w*)\s*(?:\[[^\]=]*\])?\s*=", re.MULTILINE)
-_EXCEPT_RE = re.compile(rb"^(" + _INDENT + rb"except\*?\s+)(?!\()([^:\n]+,[^:\n]+?)(\s+as\s+\w+)?\s*:", re.MULTILINE)
-
-
 def _parse(data: bytes, filename: str) -> ast.Module | None:
     try:
-        return ast.parse(data, filename=filename)
-    except (SyntaxError, ValueError, RecursionError):
-        pass
-    try:  # (rewritten only when the text as written does not parse)
-        return ast.parse(_downgrade(data), filename=filename)
+        return newer_syntax.parse(data, filename=filename)
     except (SyntaxError, ValueError, RecursionError):
         return None
-
-
-def _downgrade(data: bytes) -> bytes:
-    data = _TYPE_ALIAS_RE.sub(rb"\1\2 =", data)
-    return _EXCEPT_RE.sub(lambda m: m.group(1) + b"(" + m.group(2) + b")" + (m.group(3) or b"") + b":", data)
 
 
 def _is_test(rel: str) -> bool:

@@ -1,11 +1,13 @@
-"""Newer syntax the screen can read on an older Python, rewritten line by line.
+"""Newer syntax than the running Python's, rewritten line by line for its `ast`.
 
 A project may use syntax newer than the Python session-lint runs on: PEP 695 (`type X = ...`,
 `def f[T](...)`, `class C[T]:`, 3.12) and PEP 758 (`except A, B:`, 3.14). LibCST parses those,
-so the engine lints such a file, but `ast` on this Python does not, and without its tree the
-screen could not tell which rules may report (polar has 56 such files). `downgrade` rewrites
-them into what an older `ast` parses, for the screen only: the engine always gets the file as
-written.
+so the engine lints such a file, but `ast` on this Python does not (polar has 56 such files).
+Without a tree the screen could not tell which rules may report, `--init` would not see the
+session module's factories, and the rules would not see a module's models, helpers or fixtures.
+`downgrade` rewrites them into what an older `ast` parses, and `parse` is `ast.parse` with that
+rewrite when the text as written does not parse: every `ast` reader of project source uses it.
+The engine always gets the file as written.
 
 What a rewrite may drop is type parameters (type variables and their bounds: no trigger is made
 of those); everything else keeps its tokens, and every line stays on its line, so the statements
@@ -15,11 +17,29 @@ rewritten: its `ast` parse still fails, and the screen falls back to the words t
 
 from __future__ import annotations
 
+import ast
 import re
 
 _TYPE_ALIAS = re.compile(rb"^([ \t]*)type[ \t]+(\w+)[ \t]*(?:\[[^\]\n]*\])?[ \t]*=", re.M)  # PEP 695 alias
 _BARE_EXCEPT_TUPLE = re.compile(rb"^([ \t]*)except(\*?)[ \t]+([^():\n#]+,[^():\n#]+):", re.M)  # PEP 758
 _GENERIC_DEF = re.compile(rb"^([ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+\w+)\[", re.M)  # PEP 695 parameters
+
+
+def parse(source: bytes | str, filename: str = "<unknown>") -> ast.Module:
+    """`ast.parse(source)`, or, when that is a syntax error, the tree of `source` with newer syntax
+    rewritten (`downgrade`). Raises what `ast.parse` raises for the text as written."""
+    try:
+        return ast.parse(source, filename=filename)
+    except SyntaxError as error:
+        data = source if isinstance(source, bytes) else source.encode("utf-8", "surrogateescape")
+        downgraded = downgrade(data)
+        if downgraded == data:
+            raise
+        try:
+            return ast.parse(downgraded if isinstance(source, bytes)
+                             else downgraded.decode("utf-8", "surrogateescape"), filename=filename)
+        except SyntaxError:
+            raise error from None
 
 
 def downgrade(data: bytes) -> bytes:
