@@ -329,6 +329,23 @@ def test_lazy_loop_trigger_fires_only_on_reads_named_like_a_relationship(source,
     assert_superset(source, MODULE, config())
 
 
+# SES008's `route_write`: `execute` writes only an insert / update / delete statement (sessions.writes_through)
+@pytest.mark.parametrize("body, fires", [
+    ("    db.execute(select(Item))\n", False),  # polar's health check: `execute(select(1))`
+    ("    db.execute(text('SELECT 1'))\n", False),
+    ("    db.execute(insert(Item).values(name='x'))\n", True),
+    ("    db.execute(update(Item).where(Item.id == 1).values(name='x'))\n", True),
+    ("    db.execute(delete(Item).where(Item.id == 1).returning(Item.id))\n", True),
+    ("    db.execute(statement=insert(Item))\n", True),  # the statement as a keyword: still the first argument
+    ("    db.execute(execution_options={}, statement=update(Item))\n", True),  # (any argument counts)
+    ("    db.execute(select(Item))\n    db.merge(item)\n", True),
+])
+def test_route_write_trigger_counts_execute_of_a_write_statement_only(body, fires):
+    source = "from fastapi import Depends\nfrom core.database import get_db\n\n\n" + ROUTE + body
+    assert ("SES008" in Screen(config(), ["SES008"]).verdict(source.encode()).codes) is fires
+    assert_superset(source, MODULE, config())
+
+
 # SES014's `sql_string`: `text(...)` only when it may be SQLAlchemy's (not htpy's HTML `text`)
 @pytest.mark.parametrize("source, fires", [
     ("from htpy import text\n\n\ndef f(n):\n    return text(f'{n} items')\n", False),

@@ -63,6 +63,7 @@ from ..analysis.knowledge import (
     SESSION_ONLY_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SLEEP,
+    DML_CONSTRUCTS,
     EAGER_LOAD_OPTIONS,
     NO_LAZY_LOAD_OPTIONS,
     REGISTRIES,
@@ -99,7 +100,8 @@ from . import windows
 #   slow_io  a call of a slow function or client (knowledge.SLOW_*, `slow-calls`) in a file that spells a
 #             session word, `Depends` or a session write (`.add(`): SES009's session may be injected
 #   route_write a route-shaped decorator (`@x.post(...)`: fastapi.is_route trusts that shape) on a function
-#             that writes through a parameter it never commits (`db.add(...)`, no `db.commit()`)
+#             that writes through a parameter it never commits (`db.add(...)`, `db.execute(insert(...))`, no
+#             `db.commit()`)
 #   transaction a `.commit()` / `.rollback()` on a name inside a `with ... .begin(...)` block, or on a
 #             parameter that FastAPI may inject (a call as default, `Annotated[...]`, an alias name);
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
@@ -544,10 +546,28 @@ def _route_writes_without_commit(nodes: _Nodes) -> bool:
             calls = [n for statement in node.body for n in nodes.within(statement) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
                      and n.func.value.id in parameters]
-            written = {n.func.value.id for n in calls if n.func.attr in WRITE_METHODS | {"execute"}}
+            written = {n.func.value.id for n in calls if _may_write(n)}
             committed = {n.func.value.id for n in calls if n.func.attr in ("commit", "begin")}
             if written - committed:
                 return True
+    return False
+
+
+def _may_write(call: ast.Call) -> bool:
+    """sessions.writes_through's question: a write method, or `execute` of an `insert` / `update` /
+    `delete(...)` call (through `.where(...)` and the like). Its statement is the first argument in
+    the source, which `ast` may list among the keywords (`execute(statement=insert(T))`, `f(a=1, *b)`):
+    any argument counts here (polar's health check, `execute(select(1))`, wrote nothing)."""
+    if call.func.attr in WRITE_METHODS:
+        return True
+    if call.func.attr != "execute":
+        return False
+    for statement in (*call.args, *(keyword.value for keyword in call.keywords)):
+        while isinstance(statement, ast.Call) and isinstance(statement.func, ast.Attribute):
+            statement = statement.func.value
+        if isinstance(statement, ast.Call) and isinstance(statement.func, ast.Name) \
+                and statement.func.id in DML_CONSTRUCTS:
+            return True
     return False
 
 
