@@ -229,6 +229,8 @@ class ManualSession(Rule):
         code = self.context.module.code_for_node(call)
         if "\n" in code or len(code) > 60:
             code = f"{self.context.module.code_for_node(call.func)}(...)"
+        if isinstance(self.parent(call), cst.Await):  # prefect's `await db.session()`: the session, once awaited
+            code = f"await {code}"
         name = self.session_name(call) or "session"
         return (f"use `{'with' if sync else 'async with'} {code} as {name}, {name}.begin():` "
                 f"(it commits, rolls back and closes the session, on the engine it was made with)")
