@@ -295,6 +295,51 @@ def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, f
     assert_superset(source, MODULE, config())
 
 
+# A bare annotation imported from a module where it is no `Annotated[...]` alias states no session for the
+# rules (sessions.annotation_flavor, fastapi._alias_flavor): polar's TypedDicts and starlette's `Scope`
+ANNOTATED_MODULES = {
+    "app/__init__.py": "",
+    "app/props.py": "from typing import TypedDict\n\n\nclass GrantProps(TypedDict):\n    id: str\n",
+    "app/deps.py": ("from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy.ext.asyncio import AsyncSession\n"
+                    "from core.database import get_db\n\nSessionDep = Annotated[AsyncSession, Depends(get_db)]\n"),
+}
+
+
+@pytest.mark.parametrize("head, annotation, fires", [
+    ("from app.props import GrantProps", "GrantProps", False),
+    ("from .props import GrantProps", "GrantProps", False),  # relative, in the file's package
+    ("from starlette.types import Scope", "Scope", False),  # no project source: no alias
+    ("from app.props import GrantProps", "Optional[GrantProps]", False),
+    ("from app.props import GrantProps\nfrom app.props import GrantProps as Wrapper", "Wrapper[GrantProps]", False),
+    ("from app.deps import SessionDep", "SessionDep", True),  # an `Annotated[AsyncSession, ...]` alias
+    ("from .deps import SessionDep", "SessionDep", True),
+    ("from sqlalchemy.ext.asyncio import AsyncSession as AS", "AS", True),
+    ("from app.props import AsyncSession", "AsyncSession", True),  # a session type's name, wherever from
+    ("from typing_extensions import Annotated as A\nfrom app.props import GrantProps", "A[GrantProps, Depends(x)]",
+     True),
+    ("from app.props import GrantProps\nGrantProps = make()", "GrantProps", True),  # bound twice
+    ("from app.props import GrantProps\nfrom app.other import *", "GrantProps", True),  # a star import may rebind it
+    ("from ...far import GrantProps", "GrantProps", True),  # above the top-level package
+    ("", "UnknownLocal", True),
+])
+def test_unawaited_trigger_reads_what_an_imported_annotation_is(tmp_path, head, annotation, fires):
+    for name, text in ANNOTATED_MODULES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    path = tmp_path / "app" / "service.py"
+    source = f"from typing import Optional\n{head}\n\n\nasync def f(p: {annotation}):\n    return p.get('id').strip()\n"
+    path.write_text(source)
+    cfg = config(root=tmp_path)
+    assert ("SES010" in Screen(cfg, ["SES010"]).verdict(source.encode(), str(path)).codes) is fires
+    assert_superset(source, path, cfg)
+
+
+def test_unpacked_keyword_arguments_are_no_session():
+    source = ("from typing import Unpack\nfrom app.props import GrantProps\n\n\n"
+              "async def f(**scope: Unpack[GrantProps]):\n    return scope.get('id').strip()\n")
+    assert "SES010" not in Screen(config(), ["SES010"]).verdict(source.encode(), str(MODULE)).codes
+
+
 # SES011's `shared_tasks`: coroutines started with a name that may hold a session, not any `gather`
 @pytest.mark.parametrize("source, fires", [
     ("import asyncio\n\n\nasync def f(urls):\n    await asyncio.gather(*(fetch(u) for u in urls))\n", False),

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -19,12 +16,10 @@ from .knowledge import (
     DEPENDS,
     ROUTE_METHODS,
     SESSION_CLASSES,
-    annotated_dependency,
 )
 from .names import dotted_name
-from .project import find_module_source
+from .project import annotated_aliases, find_module_source
 from .sessions import Flavor, is_dependency
-from . import newer_syntax
 
 if TYPE_CHECKING:
     from .model import FileModel
@@ -164,7 +159,7 @@ def _read_imported_alias_flavor(file: FileModel, module: str, name: str) -> Flav
     source = find_module_source(module, file.project_roots())
     if source is None:
         return None
-    alias = _annotated_aliases(source, source.stat().st_mtime_ns).get(name)
+    alias = annotated_aliases(source).get(name)
     if alias is None:
         return None
     first, target = alias
@@ -177,42 +172,6 @@ def _read_imported_alias_flavor(file: FileModel, module: str, name: str) -> Flav
         return Flavor.ASYNC
     if first in ("Session", config.session_type.rpartition(".")[2]):
         return Flavor.SYNC
-    return None
-
-
-@lru_cache(maxsize=256)
-def _annotated_aliases(path: Path, mtime_ns: int) -> dict[str, tuple[str | None, str | None]]:
-    """`Name = Annotated[T, Depends(dep)]` at the top of a module: {Name: (T, dep)} (last components)."""
-    try:
-        tree = newer_syntax.parse(path.read_bytes())
-    except (OSError, SyntaxError, ValueError):
-        return {}
-    found = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            target, value = stmt.targets[0].id, stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            target, value = stmt.target.id, stmt.value
-        elif type_alias is not None and isinstance(stmt, type_alias):
-            target, value = stmt.name.id, stmt.value
-        else:
-            continue
-        parts = annotated_dependency(value, _ast_leaf)
-        if parts is not None:
-            first, depends = parts
-            dependency = _ast_leaf(depends[0].args[0]) if depends[0].args else None
-            found[target] = (_ast_leaf(first), dependency)
-    return found
-
-
-type_alias = getattr(ast, "TypeAlias", None)  # `type DbSession = Annotated[...]` (Python 3.12+)
-
-
-def _ast_leaf(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
     return None
 
 
@@ -292,7 +251,7 @@ def injected_dependency(file: FileModel, param: cst.Param) -> set[str]:
             for qualified in names:
                 module, _, leaf = qualified.rpartition(".")
                 source = find_module_source(module, file.project_roots()) if module else None
-                alias = _annotated_aliases(source, source.stat().st_mtime_ns).get(leaf) if source else None
+                alias = annotated_aliases(source).get(leaf) if source else None
                 if alias is not None and alias[1]:
                     return {f"{module}.{alias[1]}"}
             return set()

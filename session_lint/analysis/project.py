@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .ast_imports import import_bindings, imported_names
-from .knowledge import commits
+from .knowledge import annotated_dependency, commits
 from .names import module_name_for
 from . import newer_syntax
 
@@ -229,3 +229,46 @@ def same_source(module: str, other: str, roots: tuple[Path, ...]) -> bool:
         parts.pop()
     wanted = longer.split(".")
     return parts[-len(wanted):] == wanted
+
+
+def annotated_aliases(path: Path) -> dict[str, tuple[str | None, str | None]]:
+    """`Name = Annotated[T, Depends(dep)]` at the top of a module (also `Name: X = ...`, `type Name =
+    ...`): {Name: (T, dep)}, last components, parsed once per (path, mtime). fastapi.py resolves an
+    alias annotation with it; the screen asks whether a name is one."""
+    stamp = stamped(path)
+    return _annotated_aliases(*stamp) if stamp is not None else {}
+
+
+@lru_cache(maxsize=256)
+def _annotated_aliases(path: Path, mtime_ns: int) -> dict[str, tuple[str | None, str | None]]:
+    try:
+        tree = newer_syntax.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            target, value = stmt.targets[0].id, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            target, value = stmt.target.id, stmt.value
+        elif _TYPE_ALIAS is not None and isinstance(stmt, _TYPE_ALIAS):
+            target, value = stmt.name.id, stmt.value
+        else:
+            continue
+        parts = annotated_dependency(value, _ast_leaf)
+        if parts is not None:
+            first, depends = parts
+            dependency = _ast_leaf(depends[0].args[0]) if depends[0].args else None
+            found[target] = (_ast_leaf(first), dependency)
+    return found
+
+
+_TYPE_ALIAS = getattr(ast, "TypeAlias", None)  # `type DbSession = Annotated[...]` (Python 3.12+)
+
+
+def _ast_leaf(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None

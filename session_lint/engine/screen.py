@@ -51,7 +51,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Container, Iterable, Iterator, NamedTuple
 
 from ..analysis.ast_imports import import_bindings, imported_names
 from ..config import Config
@@ -78,6 +78,7 @@ from ..analysis.knowledge import (
     WRITE_METHODS,
 )
 from ..analysis.names import absolute_module, module_name_for
+from ..analysis.project import annotated_aliases, find_module_source, search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import WORD_CHARACTERS, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
@@ -289,7 +290,9 @@ class Screen:
             if routes and _route_writes_without_commit(nodes):
                 fired.add("route_write")
             if asynchronous:
-                fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types)
+                no_session = _NoSessionNames(nodes, path, self.config, self.words.session_types)
+                fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
+                                           no_session)
             if queries:
                 fired |= _query_constructs(queries, nodes, lambda: _relationship_names(tree, path, self.config))
         except RecursionError:
@@ -606,13 +609,15 @@ def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
 
 
 def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None,
-                      spells_openers: bool, session_types: frozenset[str]) -> frozenset[str]:
+                      spells_openers: bool, session_types: frozenset[str],
+                      no_session: Container[str] = frozenset()) -> frozenset[str]:
     """The `triggers` whose construct the file contains (see their description). `spells_openers`:
     the prefilter looked for every word a session-opening call spells, so without a `finder` (none
-    spelled) no call here opens a session."""
+    spelled) no call here opens a session. `no_session`: bare annotation names that state none."""
     fired: set[str] = set()
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
-    signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types)
+    signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
+                   no_session)
     nested = _Nesting(nodes)
     if "unawaited" in triggers:
         for function in functions:
@@ -866,6 +871,81 @@ class _Signs(NamedTuple):
 
     may_open: Callable[[ast.Call], bool]  # may this call open one (the finder's openings)
     session_types: frozenset[str]  # the session types' last components (`Session`, `AsyncSession`, configured)
+    no_session: Container[str] = frozenset()  # bare annotation names that state no session (`_NoSessionNames`)
+
+
+class _NoSessionNames:
+    """`name in names`: does a bare annotation `name` state no session for the rules? They make a
+    parameter a session by its annotation when it resolves to SQLAlchemy's / SQLModel's session class
+    or a configured session type (sessions.annotation_flavor: by the last component, re-exports
+    followed), or to an `Annotated[...]` alias assigned in its module (fastapi._alias_flavor: that
+    module's project source, read as written). So a name the file binds once, by `from M import A
+    [as name]` (M absolute, no star import in the file, no other binding of the name), states none
+    when A is no session type's last component, M is not SQLAlchemy or SQLModel, and M's project
+    source assigns no alias named A (or M has none: another library's `Scope`). On polar, parameters
+    annotated with the project's TypedDicts and starlette's `Scope` sent 20 files to LibCST for
+    SES010 alone, to report nothing."""
+
+    def __init__(self, nodes: _Nodes, path: str, config: Config, session_types: frozenset[str]) -> None:
+        self.nodes, self.path, self.config, self.session_types = nodes, path, config, session_types
+        self._imports: dict[str, tuple[str, str]] | None = None
+        self._answers: dict[str, bool] = {}
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name not in self._answers:
+            self._answers[name] = self._states_none(name)
+        return self._answers[name]
+
+    def _states_none(self, name: str) -> bool:
+        imported = self._imported().get(name)
+        if imported is None:
+            return False
+        module, original = imported
+        if original in self.session_types or original == "Annotated" \
+                or module.partition(".")[0] in ("sqlalchemy", "sqlmodel"):
+            return False
+        source = find_module_source(module, search_roots(self.path, self.config.root))
+        return source is None or original not in annotated_aliases(source)
+
+    def _imported(self) -> dict[str, tuple[str, str]]:
+        """{name: (M, A)} for the names bound only by one `from M import A [as name]`. A relative import is
+        made absolute in the file's package, as the rules make it (linter._findings: module_name_for),
+        unless one climbs above the top-level package (then they use another name for the module)."""
+        if self._imports is None:
+            found: dict[str, tuple[str, str]] = {}
+            other: set[str] = set()  # bound some other way, or more than once
+            package = module_name_for(self.path).package
+            for node in self.nodes.all:
+                kind = type(node)
+                if kind is ast.ImportFrom:
+                    module = absolute_module(node.module, node.level, package)
+                    if any(alias.name == "*" for alias in node.names) or (node.level and module is None):
+                        self._imports = {}
+                        return self._imports
+                    for alias in node.names:
+                        bound = alias.asname or alias.name
+                        if bound in found or module is None:
+                            other.add(bound)
+                        else:
+                            found[bound] = (module, alias.name)
+                elif kind is ast.Import:
+                    other.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+                elif kind is ast.Name and type(node.ctx) is not ast.Load:
+                    other.add(node.id)
+                elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+                    other.add(node.name)
+                elif kind is ast.arg:
+                    other.add(node.arg)
+                elif kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
+                    other.add(node.name)
+                elif kind is ast.MatchMapping and node.rest:
+                    other.add(node.rest)
+                elif kind in (ast.Global, ast.Nonlocal):
+                    other.update(node.names)
+            self._imports = {name: imported for name, imported in found.items() if name not in other}
+        return self._imports
 
 
 def _always(call: ast.Call) -> bool:
@@ -942,7 +1022,8 @@ def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int]
 _PLAIN_TYPE_NAMES = _SCALAR_ANNOTATIONS | frozenset({
     "dict", "Dict", "list", "List", "set", "Set", "frozenset", "FrozenSet", "tuple", "Tuple", "Any", "Optional",
     "Union", "Sequence", "Mapping", "MutableMapping", "Iterable", "Iterator", "Callable", "type", "Type", "object",
-    "typing", "collections", "abc", "Literal"})
+    "typing", "collections", "abc", "Literal", "Unpack", "ClassVar", "Final", "Required", "NotRequired",
+    "Awaitable", "Coroutine", "AsyncIterator", "AsyncIterable", "AsyncGenerator", "Generator", "Collection"})
 
 
 def _may_state_session(annotation: ast.expr, signs: _Signs) -> bool:
@@ -950,11 +1031,13 @@ def _may_state_session(annotation: ast.expr, signs: _Signs) -> bool:
     They read both sides of `X | Y`, a subscript by its first element (`Optional[AsyncSession]`;
     `dict[str, UUID]` states none) unless it may be `Annotated` (anything but a builtin or typing name),
     a dotted name by what it resolves to (`asyncio.StreamWriter` is no session type; only a bare
-    name may be an alias), a string never; a bare name that is not a builtin or typing one may be."""
+    name may be an alias), a string never; a bare name that is not a builtin or typing one may be,
+    unless its import says it is none (`signs.no_session`: `_NoSessionNames`)."""
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
         return _may_state_session(annotation.left, signs) or _may_state_session(annotation.right, signs)
     if isinstance(annotation, ast.Subscript):
-        if not _plain_annotation(annotation.value):
+        value = annotation.value  # (`Annotated[...]` under any name may inject one; a class read as no session cannot)
+        if not _plain_annotation(value) and not (isinstance(value, ast.Name) and value.id in signs.no_session):
             return True
         first = annotation.slice
         if isinstance(first, ast.Tuple):
@@ -966,6 +1049,8 @@ def _may_state_session(annotation: ast.expr, signs: _Signs) -> bool:
         return False
     if isinstance(annotation, ast.Attribute):
         return annotation.attr in signs.session_types
+    if isinstance(annotation, ast.Name) and annotation.id in signs.no_session:
+        return False
     return not _plain_annotation(annotation)
 
 
