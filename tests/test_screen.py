@@ -295,8 +295,8 @@ def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, f
     assert_superset(source, MODULE, config())
 
 
-# A bare annotation imported from a module where it is no `Annotated[...]` alias states no session for the
-# rules (sessions.annotation_flavor, fastapi._alias_flavor): polar's TypedDicts and starlette's `Scope`
+# A bare annotation imported from a module where it is no `Annotated[...]` alias states no AsyncSession for the
+# rules (sessions.annotation_flavor, fastapi._alias_flavor): polar's TypedDicts, starlette's `Scope`, `Session`
 ANNOTATED_MODULES = {
     "app/__init__.py": "",
     "app/props.py": "from typing import TypedDict\n\n\nclass GrantProps(TypedDict):\n    id: str\n",
@@ -314,7 +314,9 @@ ANNOTATED_MODULES = {
     ("from app.deps import SessionDep", "SessionDep", True),  # an `Annotated[AsyncSession, ...]` alias
     ("from .deps import SessionDep", "SessionDep", True),
     ("from sqlalchemy.ext.asyncio import AsyncSession as AS", "AS", True),
-    ("from app.props import AsyncSession", "AsyncSession", True),  # a session type's name, wherever from
+    ("from app.props import AsyncSession", "AsyncSession", True),  # an async session type's name, wherever from
+    ("from sqlalchemy.orm import Session", "Session", False),  # a sync session: SES010 follows async ones only
+    ("from app.deps import SessionDep as Session", "Session", True),
     ("from typing_extensions import Annotated as A\nfrom app.props import GrantProps", "A[GrantProps, Depends(x)]",
      True),
     ("from app.props import GrantProps\nGrantProps = make()", "GrantProps", True),  # bound twice

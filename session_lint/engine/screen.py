@@ -290,7 +290,8 @@ class Screen:
             if routes and _route_writes_without_commit(nodes):
                 fired.add("route_write")
             if asynchronous:
-                no_session = _NoSessionNames(nodes, path, self.config, self.words.session_types)
+                no_session = _NoSessionNames(nodes, path, self.config,
+                                             frozenset({"AsyncSession", _leaf(self.config.async_session_type)}))
                 fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
                                            no_session)
             if queries:
@@ -871,23 +872,24 @@ class _Signs(NamedTuple):
 
     may_open: Callable[[ast.Call], bool]  # may this call open one (the finder's openings)
     session_types: frozenset[str]  # the session types' last components (`Session`, `AsyncSession`, configured)
-    no_session: Container[str] = frozenset()  # bare annotation names that state no session (`_NoSessionNames`)
+    no_session: Container[str] = frozenset()  # bare annotation names that state no AsyncSession (`_NoSessionNames`)
 
 
 class _NoSessionNames:
-    """`name in names`: does a bare annotation `name` state no session for the rules? They make a
-    parameter a session by its annotation when it resolves to SQLAlchemy's / SQLModel's session class
-    or a configured session type (sessions.annotation_flavor: by the last component, re-exports
-    followed), or to an `Annotated[...]` alias assigned in its module (fastapi._alias_flavor: that
-    module's project source, read as written). So a name the file binds once, by `from M import A
-    [as name]` (M absolute, no star import in the file, no other binding of the name), states none
-    when A is no session type's last component, M is not SQLAlchemy or SQLModel, and M's project
-    source assigns no alias named A (or M has none: another library's `Scope`). On polar, parameters
-    annotated with the project's TypedDicts and starlette's `Scope` sent 20 files to LibCST for
-    SES010 alone, to report nothing."""
+    """`name in names`: does a bare annotation `name` state no AsyncSession for the rules? The async
+    triggers' rules (SES010, SES011) follow async sessions only. A parameter's annotation makes it one
+    when it resolves to SQLAlchemy's / SQLModel's AsyncSession or the configured async session type
+    (sessions.annotation_flavor: by the last component, re-exports followed), or to an `Annotated[...]`
+    alias assigned in its module (fastapi._alias_flavor: that module's project source, read as
+    written). So a name the file binds once, by `from M import A [as name]` (M absolute, or made so in
+    the file's package; no star import in the file, no other binding of the name), states none when A
+    is neither of those last components nor `Annotated`, and M's project source assigns no alias
+    named A (or M has none: another library's `Scope`). On polar, parameters annotated with the
+    project's TypedDicts, starlette's `Scope` or the sync `Session` sent 22 files to LibCST for SES010
+    or SES011 alone, to report nothing."""
 
-    def __init__(self, nodes: _Nodes, path: str, config: Config, session_types: frozenset[str]) -> None:
-        self.nodes, self.path, self.config, self.session_types = nodes, path, config, session_types
+    def __init__(self, nodes: _Nodes, path: str, config: Config, async_types: frozenset[str]) -> None:
+        self.nodes, self.path, self.config, self.async_types = nodes, path, config, async_types
         self._imports: dict[str, tuple[str, str]] | None = None
         self._answers: dict[str, bool] = {}
 
@@ -903,8 +905,7 @@ class _NoSessionNames:
         if imported is None:
             return False
         module, original = imported
-        if original in self.session_types or original == "Annotated" \
-                or module.partition(".")[0] in ("sqlalchemy", "sqlmodel"):
+        if original in self.async_types or original == "Annotated":
             return False
         source = find_module_source(module, search_roots(self.path, self.config.root))
         return source is None or original not in annotated_aliases(source)
