@@ -393,6 +393,53 @@ def test_route_write_trigger_counts_execute_of_a_write_statement_only(body, fire
     assert_superset(source, MODULE, config())
 
 
+# SES007's and SES008's triggers ask what the rules ask of a route's `Depends(dep)`: does `dep` own its
+# transaction (a `begin()` block around its `yield`), does it never commit
+DEPENDENCY_MODULES = {
+    "app/__init__.py": "",
+    "core/__init__.py": "",
+    "core/database.py": (PROJECT / "core" / "database.py").read_text(),
+    "app/deps.py": (
+        "from core.database import SessionLocal\n\n\n"
+        "def owned():\n    with SessionLocal() as s, s.begin():\n        yield s\n\n\n"
+        "def plain():\n    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n\n\n"
+        "def committing():\n    db = SessionLocal()\n    try:\n        yield db\n        db.commit()\n    finally:\n"
+        "        db.close()\n"),
+}
+
+
+@pytest.mark.parametrize("code, head, dependency, body, fires, reports", [
+    ("SES007", "from fastapi import Depends\nfrom app.deps import owned", "owned", "    db.commit()\n", True, True),
+    ("SES007", "from fastapi import Depends\nfrom app.deps import plain", "plain", "    db.commit()\n", False, False),
+    ("SES007", "from fastapi import Depends\nfrom .deps import committing as dep", "dep", "    db.commit()\n", False, False),
+    ("SES007", "from fastapi import Depends\nfrom app.unknown import dep", "dep", "    db.commit()\n", False, False),
+    # (an attribute is not followed, another `Depends` is not FastAPI's, a name bound twice is not known)
+    ("SES007", "from fastapi import Depends\nimport app.deps as d", "d.owned", "    db.commit()\n", True, True),
+    ("SES007", "from app.params import Depends\nfrom app.deps import plain", "plain", "    db.commit()\n", True, False),
+    ("SES007", "from fastapi import Depends\nfrom app.deps import plain\nplain = owned", "plain", "    db.commit()\n",
+     True, None),
+    ("SES008", "from fastapi import Depends\nfrom app.deps import plain", "plain", "    db.add(item)\n", True, True),
+    ("SES008", "from fastapi import Depends\nfrom app.deps import committing", "committing", "    db.add(item)\n",
+     False, False),
+    ("SES008", "from fastapi import Depends\nfrom app.deps import owned", "owned", "    db.add(item)\n", False, False),
+    ("SES008", "from fastapi.params import Depends\nfrom .deps import plain", "plain", "    db.add(item)\n", True, True),
+])
+def test_transaction_and_route_write_triggers_read_the_route_dependency(tmp_path, code, head, dependency, body, fires,
+                                                                       reports):
+    for name, text in DEPENDENCY_MODULES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    path = tmp_path / "app" / "routes.py"
+    source = (f"from sqlalchemy.orm import Session\n{head}\n\n\n@router.post('/items')\n"
+              f"def create(item: Item, db: Session = Depends({dependency})):\n{body}")
+    path.write_text(source)
+    cfg = config(root=tmp_path)
+    assert (code in Screen(cfg, [code]).verdict(source.encode(), str(path)).codes) is fires
+    assert_superset(source, path, cfg)
+    if reports is not None:
+        assert [d.code for d in lint_source(source, str(path), cfg)] == ([code] if reports else [])
+
+
 # SES014's `sql_string`: `text(...)` only when it may be SQLAlchemy's (not htpy's HTML `text`)
 @pytest.mark.parametrize("source, fires", [
     ("from htpy import text\n\n\ndef f(n):\n    return text(f'{n} items')\n", False),

@@ -63,6 +63,7 @@ from ..analysis.knowledge import (
     SESSION_ONLY_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SLEEP,
+    DEPENDS,
     DML_CONSTRUCTS,
     EAGER_LOAD_OPTIONS,
     NO_LAZY_LOAD_OPTIONS,
@@ -283,14 +284,16 @@ class Screen:
             fired = set(finder.fired()) if finder is not None else set()
             if fixtures and "block" not in fired and closes_fixture_session(tree, data, path, self.config):
                 fired.add("block")
-            if ends and _ends_owned_transaction(nodes):
+            imported = _FromImports(nodes, path)
+            dependencies = _Dependencies(imported, path, self.config)
+            if ends and _ends_owned_transaction(nodes, dependencies):
                 fired.add("transaction")
             if slow and _may_hold_a_session_across(tree, nodes, self.slow_names, finder):
                 fired.add("slow_io")
-            if routes and _route_writes_without_commit(nodes):
+            if routes and _route_writes_without_commit(nodes, dependencies):
                 fired.add("route_write")
             if asynchronous:
-                no_session = _NoSessionNames(nodes, path, self.config,
+                no_session = _NoSessionNames(imported, path, self.config,
                                              frozenset({"AsyncSession", _leaf(self.config.async_session_type)}))
                 fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
                                            no_session)
@@ -424,10 +427,11 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
                                 | SESSION_WORDS | {"next"} | enders), frozenset(first_parts))
 
 
-def _ends_owned_transaction(nodes: _Nodes) -> bool:
+def _ends_owned_transaction(nodes: _Nodes, dependencies: _Dependencies | None = None) -> bool:
     """The `transaction` trigger: a `.commit()` / `.rollback()` on a name inside a block with a
-    `.begin(...)` item, or on a parameter FastAPI may inject (see the trigger's description).
-    One walk: the enders (few) are matched to the blocks and functions around them by line."""
+    `.begin(...)` item, or on a parameter FastAPI may inject whose dependency may own its transaction
+    (see the trigger's description). One walk: the enders (few) are matched to the blocks and
+    functions around them by line."""
     enders: list[tuple[int, str]] = []
     begins: list[ast.With | ast.AsyncWith] = []
     functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
@@ -451,7 +455,7 @@ def _ends_owned_transaction(nodes: _Nodes) -> bool:
     for function in functions:
         first, last = function.body[0].lineno, function.end_lineno
         inside = {name for line, name in enders if first <= line <= last}
-        if inside and inside & _injectable_parameters(function.args):
+        if inside and inside & _injectable_parameters(function.args, dependencies, owns=True):
             return True
     return False
 
@@ -538,15 +542,16 @@ def _may_be_on_a_bare_name(data: bytes, dot: int) -> bool:
     return not (before.lstrip(b" \t") == b"@" and start == line_start)
 
 
-def _route_writes_without_commit(nodes: _Nodes) -> bool:
+def _route_writes_without_commit(nodes: _Nodes, dependencies: _Dependencies | None = None) -> bool:
     """The `route_write` trigger (see its description): SES008 looks at writes through the route's own
-    parameters in its body (a decorator such as `@router.delete(...)` is no write)."""
+    parameters in its body (a decorator such as `@router.delete(...)` is no write), but for those
+    whose dependency is known to commit (`_Dependencies`)."""
     for node in nodes.all:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
                 isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_METHODS
                 for d in node.decorator_list):
-            args = node.args
-            parameters = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+            parameters = {arg.arg for arg, default in _parameters_with_defaults(node.args)
+                          if dependencies is None or dependencies.may(default, owns=False)}
             calls = [n for statement in node.body for n in nodes.within(statement) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
                      and n.func.value.id in parameters]
@@ -875,6 +880,54 @@ class _Signs(NamedTuple):
     no_session: Container[str] = frozenset()  # bare annotation names that state no AsyncSession (`_NoSessionNames`)
 
 
+class _FromImports:
+    """`get(name)`: (M, A) when the file binds `name` only by one `from M import A [as name]`, else
+    None. A relative import is made absolute in the file's package, as the rules make it
+    (linter._findings: module_name_for), unless one climbs above the top-level package (then they
+    use another name for the module); a star import may bind anything: then no name is known."""
+
+    def __init__(self, nodes: _Nodes, path: str) -> None:
+        self.nodes, self.path = nodes, path
+        self._imports: dict[str, tuple[str, str]] | None = None
+
+    def get(self, name: str) -> tuple[str, str] | None:
+        if self._imports is None:
+            self._imports = self._read()
+        return self._imports.get(name)
+
+    def _read(self) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        other: set[str] = set()  # bound some other way, or more than once
+        package = module_name_for(self.path).package
+        for node in self.nodes.all:
+            kind = type(node)
+            if kind is ast.ImportFrom:
+                module = absolute_module(node.module, node.level, package)
+                if any(alias.name == "*" for alias in node.names) or (node.level and module is None):
+                    return {}
+                for alias in node.names:
+                    bound = alias.asname or alias.name
+                    if bound in found or module is None:
+                        other.add(bound)
+                    else:
+                        found[bound] = (module, alias.name)
+            elif kind is ast.Import:
+                other.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+            elif kind is ast.Name and type(node.ctx) is not ast.Load:
+                other.add(node.id)
+            elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+                other.add(node.name)
+            elif kind is ast.arg:
+                other.add(node.arg)
+            elif kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
+                other.add(node.name)
+            elif kind is ast.MatchMapping and node.rest:
+                other.add(node.rest)
+            elif kind in (ast.Global, ast.Nonlocal):
+                other.update(node.names)
+        return {name: imported for name, imported in found.items() if name not in other}
+
+
 class _NoSessionNames:
     """`name in names`: does a bare annotation `name` state no AsyncSession for the rules? The async
     triggers' rules (SES010, SES011) follow async sessions only. A parameter's annotation makes it one
@@ -888,9 +941,8 @@ class _NoSessionNames:
     project's TypedDicts, starlette's `Scope` or the sync `Session` sent 22 files to LibCST for SES010
     or SES011 alone, to report nothing."""
 
-    def __init__(self, nodes: _Nodes, path: str, config: Config, async_types: frozenset[str]) -> None:
-        self.nodes, self.path, self.config, self.async_types = nodes, path, config, async_types
-        self._imports: dict[str, tuple[str, str]] | None = None
+    def __init__(self, imported: _FromImports, path: str, config: Config, async_types: frozenset[str]) -> None:
+        self.imported, self.path, self.config, self.async_types = imported, path, config, async_types
         self._answers: dict[str, bool] = {}
 
     def __contains__(self, name: object) -> bool:
@@ -901,7 +953,7 @@ class _NoSessionNames:
         return self._answers[name]
 
     def _states_none(self, name: str) -> bool:
-        imported = self._imported().get(name)
+        imported = self.imported.get(name)
         if imported is None:
             return False
         module, original = imported
@@ -909,44 +961,6 @@ class _NoSessionNames:
             return False
         source = find_module_source(module, search_roots(self.path, self.config.root))
         return source is None or original not in annotated_aliases(source)
-
-    def _imported(self) -> dict[str, tuple[str, str]]:
-        """{name: (M, A)} for the names bound only by one `from M import A [as name]`. A relative import is
-        made absolute in the file's package, as the rules make it (linter._findings: module_name_for),
-        unless one climbs above the top-level package (then they use another name for the module)."""
-        if self._imports is None:
-            found: dict[str, tuple[str, str]] = {}
-            other: set[str] = set()  # bound some other way, or more than once
-            package = module_name_for(self.path).package
-            for node in self.nodes.all:
-                kind = type(node)
-                if kind is ast.ImportFrom:
-                    module = absolute_module(node.module, node.level, package)
-                    if any(alias.name == "*" for alias in node.names) or (node.level and module is None):
-                        self._imports = {}
-                        return self._imports
-                    for alias in node.names:
-                        bound = alias.asname or alias.name
-                        if bound in found or module is None:
-                            other.add(bound)
-                        else:
-                            found[bound] = (module, alias.name)
-                elif kind is ast.Import:
-                    other.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
-                elif kind is ast.Name and type(node.ctx) is not ast.Load:
-                    other.add(node.id)
-                elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-                    other.add(node.name)
-                elif kind is ast.arg:
-                    other.add(node.arg)
-                elif kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
-                    other.add(node.name)
-                elif kind is ast.MatchMapping and node.rest:
-                    other.add(node.rest)
-                elif kind in (ast.Global, ast.Nonlocal):
-                    other.update(node.names)
-            self._imports = {name: imported for name, imported in found.items() if name not in other}
-        return self._imports
 
 
 def _always(call: ast.Call) -> bool:
@@ -1112,18 +1126,58 @@ def _ender_on(node: ast.AST) -> str | None:
     return None
 
 
-def _injectable_parameters(args: ast.arguments) -> set[str]:
+def _injectable_parameters(args: ast.arguments, dependencies: _Dependencies | None = None,
+                           owns: bool | None = None) -> set[str]:
+    """The parameters FastAPI may inject a session into: a call as default (`Depends(get_db)`), an
+    `Annotated[...]` or a name that may alias one. With `dependencies` and `owns`, not those whose
+    dependency is known (`Depends(dep)`, `dep` imported) and does not own its transaction (`owns`:
+    SES007's question) or does commit (not `owns`: SES008's)."""
     positional = [*args.posonlyargs, *args.args]
     defaults = dict(zip([a.arg for a in positional][len(positional) - len(args.defaults):], args.defaults))
     defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
     found = set()
     for arg in (*positional, *args.kwonlyargs):
-        annotation = arg.annotation
-        if isinstance(defaults.get(arg.arg), ast.Call) or isinstance(annotation, ast.Subscript) or (
+        annotation, default = arg.annotation, defaults.get(arg.arg)
+        if isinstance(default, ast.Call) or isinstance(annotation, ast.Subscript) or (
                 isinstance(annotation, (ast.Name, ast.Attribute, ast.Constant))
                 and _annotation_leaf(annotation) not in _PLAIN_SESSION_TYPES):
-            found.add(arg.arg)
+            if dependencies is None or owns is None or dependencies.may(default, owns):
+                found.add(arg.arg)
     return found
+
+
+class _Dependencies:
+    """What the rules know of a parameter's dependency, asked the same way: SES007 reports a commit on
+    a session whose dependency owns its transaction (transactions.dependency_owns_transaction), SES008
+    a write through one whose dependency never commits (dependency_never_commits). A default
+    `Depends(dep)` (FastAPI's `Depends`, `dep` bound once by `from M import A`) is the dependency the
+    rules find (fastapi.injected_dependency reads the default first), `M.A`; polar's
+    `Depends(get_db_session)` commits and owns no `begin()` block, and 15 of its files went through
+    LibCST for SES007 or SES008 to report nothing."""
+
+    def __init__(self, imported: _FromImports, path: str, config: Config) -> None:
+        self.imported, self.path, self.config = imported, path, config
+
+    def may(self, default: ast.expr | None, owns: bool) -> bool:
+        dotted = self._dependency(default)
+        if dotted is None:
+            return True
+        from ..analysis.transactions import dependency_never_commits, dependency_owns_transaction
+
+        roots = search_roots(self.path, self.config.root)
+        return dependency_owns_transaction(dotted, roots) if owns else dependency_never_commits(dotted, roots)
+
+    def _dependency(self, default: ast.expr | None) -> str | None:
+        if not (isinstance(default, ast.Call) and isinstance(default.func, ast.Name) and default.args
+                and isinstance(default.args[0], ast.Name)):
+            return None
+        if self.imported.get(default.func.id) not in _FASTAPI_DEPENDS:
+            return None
+        found = self.imported.get(default.args[0].id)
+        return None if found is None else ".".join(found)
+
+
+_FASTAPI_DEPENDS = frozenset(tuple(dotted.rsplit(".", 1)) for dotted in DEPENDS)  # (what fastapi._is_depends takes)
 
 
 def _annotation_leaf(node: ast.AST) -> str | None:
