@@ -553,3 +553,12 @@ def test_a_registry_from_a_project_builder_spelling_no_session_word(tmp_path):
     assert [(d.line, d.column, d.code) for d in lint_source(source, str(path), cfg)] == [(12, 12, "SES001")]
     assert "SES001" in screen_for(cfg, str(path)).verdict(source.encode(), str(path)).codes
     assert_superset(source, path, cfg)
+
+
+def test_projects_configured_alike_get_their_own_screen(tmp_path):
+    # a configuration's equality leaves its root out; the screen reads each root's helpers and
+    # dependencies (a monorepo's services, or a fixture linted with two configurations in one run)
+    first, second = config(root=tmp_path / "a"), config(root=tmp_path / "b")
+    assert first == second
+    assert screen_for(first, str(MODULE)).config.root == tmp_path / "a"
+    assert screen_for(second, str(MODULE)).config.root == tmp_path / "b"

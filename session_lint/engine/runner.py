@@ -143,13 +143,15 @@ def _write_failed(outcome: FileOutcome, exc: Exception) -> None:
 
 
 @lru_cache(maxsize=256)
-def _screen(config: Config, codes: tuple[str, ...]) -> Screen:
+def _screen(config: Config, root: Path | None, codes: tuple[str, ...]) -> Screen:
     from .screen import Screen
 
     return Screen(config, codes)
 
 
 def screen_for(config: Config, path: str) -> Screen:
-    """The screen for the rules selected for `path` (per-file-ignores may deselect some)."""
+    """The screen for the rules selected for `path` (per-file-ignores may deselect some). Keyed on the
+    configuration's root too, which its equality leaves out: two projects configured alike (a monorepo's
+    services) have their own helpers and dependencies, which the screen reads from their sources."""
     where = path if config.per_file_ignores else None  # resolving the path costs more than the screen
-    return _screen(config, tuple(code for code in rule_codes() if config.is_selected(code, where)))
+    return _screen(config, config.root, tuple(code for code in rule_codes() if config.is_selected(code, where)))
