@@ -90,3 +90,13 @@ def import_bindings(nodes: Iterable[ast.AST], package: str, *, from_only: bool =
         if target is not None:
             found[imported.bound] = target
     return found
+
+
+def last_name(node: ast.AST) -> str | None:
+    """`Session` for `Session` and `orm.Session`: the name a `Name` or `Attribute` ends with (None for
+    anything else). Spelling only: what it resolves to is the caller's business."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None

@@ -7,7 +7,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .ast_imports import import_bindings, imported_names
+from .ast_imports import import_bindings, imported_names, last_name
 from .knowledge import annotated_dependency, commits
 from .names import module_name_for
 from . import newer_syntax
@@ -255,20 +255,12 @@ def _annotated_aliases(path: Path, mtime_ns: int) -> dict[str, tuple[str | None,
             target, value = stmt.name.id, stmt.value
         else:
             continue
-        parts = annotated_dependency(value, _ast_leaf)
+        parts = annotated_dependency(value, last_name)
         if parts is not None:
             first, depends = parts
-            dependency = _ast_leaf(depends[0].args[0]) if depends[0].args else None
-            found[target] = (_ast_leaf(first), dependency)
+            dependency = last_name(depends[0].args[0]) if depends[0].args else None
+            found[target] = (last_name(first), dependency)
     return found
 
 
 _TYPE_ALIAS = getattr(ast, "TypeAlias", None)  # `type DbSession = Annotated[...]` (Python 3.12+)
-
-
-def _ast_leaf(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None

@@ -53,7 +53,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Container, Iterable, Iterator, NamedTuple
 
-from ..analysis.ast_imports import import_bindings, imported_names
+from ..analysis.ast_imports import import_bindings, imported_names, last_name
 from ..config import Config
 from ..discovery import is_project_test_path
 from ..analysis.knowledge import (
@@ -639,7 +639,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
         words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
             (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if _leaf(bound) in _TASK_WORDS}
-        starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and _annotation_leaf(n.func) in words}
+        starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and last_name(n.func) in words}
         if starts and any(_task_may_get_a_session(function, starts, nodes, function in nested, signs)
                           for function in functions):
             fired.add("shared_tasks")
@@ -757,7 +757,7 @@ def _sql_calls(nodes: list[ast.AST]) -> Callable[[ast.expr], bool]:
             table.add(node)
 
     def is_sql_call(func: ast.expr) -> bool:
-        return (_annotation_leaf(func) in ("execute", "exec_driver_sql")
+        return (last_name(func) in ("execute", "exec_driver_sql")
                 or not table.resolve(func).isdisjoint(TEXT_CONSTRUCTS))
 
     return is_sql_call
@@ -1075,7 +1075,7 @@ def _plain_annotation(annotation: ast.expr) -> bool:
     for node in ast.walk(annotation):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return False
-        if isinstance(node, (ast.Name, ast.Attribute)) and _annotation_leaf(node) not in _PLAIN_TYPE_NAMES:
+        if isinstance(node, (ast.Name, ast.Attribute)) and last_name(node) not in _PLAIN_TYPE_NAMES:
             return False
     return True
 
@@ -1107,7 +1107,7 @@ def _slow_call_lines(nodes: _Nodes, slow: frozenset[str]) -> list[int]:
 def _writes_through_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: _Nodes) -> bool:
     args = function.args
     scalars = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)
-               if _annotation_leaf(a.annotation) in _SCALAR_ANNOTATIONS}
+               if last_name(a.annotation) in _SCALAR_ANNOTATIONS}
     params = _injectable_parameters(args) - scalars
     return bool(params) and any(
         isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in WRITE_METHODS | {"execute"}
@@ -1140,7 +1140,7 @@ def _injectable_parameters(args: ast.arguments, dependencies: _Dependencies | No
         annotation, default = arg.annotation, defaults.get(arg.arg)
         if isinstance(default, ast.Call) or isinstance(annotation, ast.Subscript) or (
                 isinstance(annotation, (ast.Name, ast.Attribute, ast.Constant))
-                and _annotation_leaf(annotation) not in _PLAIN_SESSION_TYPES):
+                and last_name(annotation) not in _PLAIN_SESSION_TYPES):
             if dependencies is None or owns is None or dependencies.may(default, owns):
                 found.add(arg.arg)
     return found
@@ -1178,14 +1178,6 @@ class _Dependencies:
 
 
 _FASTAPI_DEPENDS = frozenset(tuple(dotted.rsplit(".", 1)) for dotted in DEPENDS)  # (what fastapi._is_depends takes)
-
-
-def _annotation_leaf(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
 
 
 # Spellings of a word that name another library's class, never SQLAlchemy's (`requests.Session()`
