@@ -898,22 +898,17 @@ class _FromImports:
     def _read(self) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
         other: set[str] = set()  # bound some other way, or more than once
-        package = module_name_for(self.path).package
+        imports = (n for n in self.nodes.all if type(n) is ast.Import or type(n) is ast.ImportFrom)
+        for imported in imported_names(imports, module_name_for(self.path).package):
+            if imported.is_star or (imported.level and imported.module is None):
+                return {}
+            if not imported.is_from or imported.bound in found or imported.module is None:
+                other.add(imported.bound)
+            else:
+                found[imported.bound] = (imported.module, imported.name)
         for node in self.nodes.all:
             kind = type(node)
-            if kind is ast.ImportFrom:
-                module = absolute_module(node.module, node.level, package)
-                if any(alias.name == "*" for alias in node.names) or (node.level and module is None):
-                    return {}
-                for alias in node.names:
-                    bound = alias.asname or alias.name
-                    if bound in found or module is None:
-                        other.add(bound)
-                    else:
-                        found[bound] = (module, alias.name)
-            elif kind is ast.Import:
-                other.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
-            elif kind is ast.Name and type(node.ctx) is not ast.Load:
+            if kind is ast.Name and type(node.ctx) is not ast.Load:
                 other.add(node.id)
             elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
                 other.add(node.name)

@@ -107,6 +107,9 @@ In a FastAPI route, the session comes from the dependency:
 def list_users(db: Session = Depends(get_db)):
     return db.query(User).all()
 ```
+A session made on its own engine (a local `sessionmaker(bind=engine)`,
+`Session(engine)`) keeps it: the message advises its own block,
+`with maker() as db, db.begin():`, never a house helper on another engine.
 
 ## Fix safety
 The context manager commits when the block succeeds. The fix is safe only when
