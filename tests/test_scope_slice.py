@@ -110,3 +110,25 @@ def test_real_project_files_that_pass_the_screen(monkeypatch):
             _same_with_and_without_slice(source, str(file), cfg, monkeypatch)
             checked += 1
     assert checked
+
+
+def test_async_defs_are_kept_for_sync_in_async(tmp_path):
+    # SES015 reads an injected session through an imported `Annotated[Session, Depends(get_db)]` alias,
+    # whose name spells no word: with SES015 selected, every statement holding an `async def` is kept
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "deps.py").write_text(
+        "from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session\n"
+        "from core.database import get_db\n\nDbSession = Annotated[Session, Depends(get_db)]\n")
+    source = ("from app.deps import DbSession\n\n\nasync def f(p: DbSession):\n    return p\n\n\n"
+              "class C:\n    def outer(self):\n        async def inner(p: DbSession):\n            return p\n"
+              "        return inner\n\n\nif True:\n    pass\nelse:\n    async def g(p: DbSession):\n        return p\n\n\n"
+              "def plain(p: DbSession):\n    return p\n")
+    words = scope_words(Config(), ["SES015"])
+    module = cst.parse_module(source)
+    assert [module.code_for_node(s).strip().splitlines()[0] for s in slice_for_scope(module, words).body] == [
+        "from app.deps import DbSession", "async def f(p: DbSession):", "class C:", "if True:"]
+    assert not scope_words(Config(), ["SES003"]).async_defs
+    path = tmp_path / "app" / "service.py"
+    found = lint_source(source, str(path), Config(root=tmp_path, select=("SES015",)))
+    assert [(d.line, d.column, d.code) for d in found] == [(4, 1, "SES015"), (10, 9, "SES015"), (18, 5, "SES015")]

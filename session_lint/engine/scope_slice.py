@@ -9,7 +9,9 @@ cannot change what those names resolve to. So ScopeProvider runs over a module m
 
 - every top-level statement that spells a word (`Name` nodes, aliases included: an
   import `SessionLocal as SL` spells both; strings where scope analysis reads types)
-  or binds at module level a name fixes introduce (`db`, `Depends`, ...): the seeds;
+  or binds at module level a name fixes introduce (`db`, `Depends`, ...), and, with SES015
+  selected, every statement holding an `async def` (an imported `Annotated[...]` alias in a
+  parameter's annotation spells no word): the seeds;
 - every statement that mentions a name a seed binds (rules ask for the uses and
   rebindings of those: a function using the module-global session `db`); then,
   until nothing changes,
@@ -146,6 +148,7 @@ def slice_for_scope(module: cst.Module, words: ScopeWords) -> cst.Module:
         mentioned.append(found)
         binds.append(bound)
     seeds = [bool(found & words.spelled or bound & (FIX_NAMES | words.bound)) or _star_import(statement)
+             or (words.async_defs and _holds_async_def(statement))
              for statement, found, bound in zip(module.body, mentioned, binds)]
     # Uses and rebindings of the names the seeds bind: rules ask for their accesses and assignments.
     seed_bound = set().union(*(_seed_binds(statement, bound, words.spelled)
@@ -189,6 +192,20 @@ def _spells(node: cst.CSTNode | None, words: frozenset[str]) -> bool:
     if node is not None:
         _mentioned(node, found, set())
     return bool(found & words)
+
+
+def _holds_async_def(statement: cst.CSTNode) -> bool:
+    """Is `statement` an `async def`, or a def, class or compound statement with one among its
+    statements (SES015 visits every `async def`)?"""
+    if isinstance(statement, cst.FunctionDef) and statement.asynchronous is not None:
+        return True
+    body = getattr(statement, "body", None)
+    inner = getattr(body, "body", None)
+    if not isinstance(inner, (list, tuple)):
+        return False
+    return any(_holds_async_def(child) for child in inner) or any(
+        _holds_async_def(part) for part in (getattr(statement, "orelse", None), *getattr(statement, "handlers", ()),
+                                             getattr(statement, "finalbody", None)) if part is not None)
 
 
 def _star_import(statement: cst.CSTNode) -> bool:

@@ -401,6 +401,9 @@ class ScopeWords(NamedTuple):
 
     spelled: frozenset[str]  # a statement spelling one is kept
     bound: frozenset[str]  # a statement binding one in the module scope is kept
+    # a statement holding an `async def` is kept (SES015: a parameter annotated with an imported
+    # `Annotated[Session, Depends(...)]` alias spells no word, and may be all the function says)
+    async_defs: bool = False
 
 
 def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
@@ -424,7 +427,8 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     enders = enders | frozenset(w for code in codes for t in TRIGGERS[code] for w in ASYNC_SCOPE_WORDS.get(t, ()))
     enders = enders | frozenset(w for code in codes for t in TRIGGERS[code] for w in QUERY_SCOPE_WORDS.get(t, ()))
     return ScopeWords(frozenset(words.raw | words.managed | words.session_types | words.deprecated | new_leaves
-                                | SESSION_WORDS | {"next"} | enders), frozenset(first_parts))
+                                | SESSION_WORDS | {"next"} | enders), frozenset(first_parts),
+                      any("sync_in_async" in TRIGGERS[code] for code in codes))
 
 
 def _ends_owned_transaction(nodes: _Nodes, dependencies: _Dependencies | None = None) -> bool:
