@@ -336,6 +336,55 @@ def test_unawaited_trigger_reads_what_an_imported_annotation_is(tmp_path, head, 
     assert_superset(source, path, cfg)
 
 
+# SES003's `managed` and SES015's `sync_in_async` ask whether FastAPI may inject a session into a parameter
+# (fastapi.injected_sessions): a bare annotation imported from a module where it is no `Annotated[...]` alias
+# injects none (polar's task modules: `UUID`, their own enums)
+INJECTION_MODULES = {
+    "app/__init__.py": "",
+    "core/__init__.py": "",
+    "core/database.py": (PROJECT / "core" / "database.py").read_text(),
+    "app/props.py": "from typing import TypedDict\n\n\nclass GrantProps(TypedDict):\n    id: str\n",
+    "app/deps.py": ("from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session\n"
+                    "from core.database import get_db\n\nDbSession = Annotated[Session, Depends(get_db)]\n"),
+}
+_SESSION_ANNOTATED = ("from typing import Annotated as A\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session\n"
+                      "from core.database import get_db")
+
+
+@pytest.mark.parametrize("head, annotation, fires, reports", [
+    ("from app.props import GrantProps", "GrantProps", False, False),
+    ("from .props import GrantProps", "GrantProps", False, False),
+    ("from uuid import UUID", "UUID", False, False),  # no project source: no alias
+    ("from sqlalchemy.orm import Session", "Session", False, False),  # FastAPI injects no bare type
+    ("from app.props import GrantProps\nfrom app.props import GrantProps as Wrapper", "Wrapper[GrantProps]",
+     False, False),
+    ("from app.deps import DbSession", "DbSession", True, True),  # an `Annotated[Session, Depends(...)]` alias
+    ("from .deps import DbSession", "DbSession", True, True),
+    ("from app.deps import DbSession as Session", "Session", True, True),
+    (_SESSION_ANNOTATED, "A[Session, Depends(get_db)]", True, True),
+    ("from app.props import GrantProps\nGrantProps = make()", "GrantProps", True, False),  # bound twice
+    ("from app.props import GrantProps\nfrom app.other import *", "GrantProps", True, False),
+    ("from ...far import GrantProps", "GrantProps", True, False),  # above the top-level package
+    ("", "UnknownLocal", True, False),
+])
+@pytest.mark.parametrize("code", ["SES003", "SES015"])
+def test_injection_triggers_read_what_an_imported_annotation_is(tmp_path, code, head, annotation, fires, reports):
+    for name, text in INJECTION_MODULES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    path = tmp_path / "app" / "service.py"
+    if code == "SES003":  # a session opened where one may be injected
+        source = (f"from core.database import get_db_session\n{head}\n\n\ndef f(p: {annotation}):\n"
+                  "    with get_db_session() as s:\n        s.add(p)\n")
+    else:  # an `async def` that may receive a sync session
+        source = f"{head}\n\n\nasync def f(p: {annotation}):\n    return p\n"
+    path.write_text(source)
+    cfg = config(root=tmp_path, select=(code,))
+    assert (code in Screen(cfg, [code]).verdict(source.encode(), str(path)).codes) is fires
+    assert_superset(source, path, cfg)
+    assert [d.code for d in lint_source(source, str(path), cfg)] == ([code] if reports else [])
+
+
 def test_unpacked_keyword_arguments_are_no_session():
     source = ("from typing import Unpack\nfrom app.props import GrantProps\n\n\n"
               "async def f(**scope: Unpack[GrantProps]):\n    return scope.get('id').strip()\n")

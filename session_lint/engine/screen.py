@@ -280,11 +280,12 @@ class Screen:
             return Verdict(codes) if codes else _EVERY_RULE  # (none: every rule, the engine still parses it)
         try:
             nodes = _Nodes(tree)
-            finder = _Finder(self, tree, nodes, data, path) if spelled else None
+            imported = _FromImports(nodes, path)
+            no_alias = _NoSessionNames(imported, path, self.config, frozenset())
+            finder = _Finder(self, tree, nodes, data, path, no_alias) if spelled else None
             fired = set(finder.fired()) if finder is not None else set()
             if fixtures and "block" not in fired and closes_fixture_session(tree, data, path, self.config):
                 fired.add("block")
-            imported = _FromImports(nodes, path)
             dependencies = _Dependencies(imported, path, self.config)
             if ends and _ends_owned_transaction(nodes, dependencies):
                 fired.add("transaction")
@@ -296,7 +297,7 @@ class Screen:
                 no_session = _NoSessionNames(imported, path, self.config,
                                              frozenset({"AsyncSession", _leaf(self.config.async_session_type)}))
                 fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
-                                           no_session)
+                                           no_session, no_alias)
             if queries:
                 fired |= _query_constructs(queries, nodes, lambda: _relationship_names(tree, path, self.config))
         except RecursionError:
@@ -620,10 +621,12 @@ def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
 
 def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None,
                       spells_openers: bool, session_types: frozenset[str],
-                      no_session: Container[str] = frozenset()) -> frozenset[str]:
+                      no_session: Container[str] = frozenset(), no_alias: Container[str] = frozenset(),
+                      ) -> frozenset[str]:
     """The `triggers` whose construct the file contains (see their description). `spells_openers`:
     the prefilter looked for every word a session-opening call spells, so without a `finder` (none
-    spelled) no call here opens a session. `no_session`: bare annotation names that state none."""
+    spelled) no call here opens a session. `no_session`: bare annotation names that state no
+    AsyncSession; `no_alias`: those that are no `Annotated` alias (`_NoSessionNames`)."""
     fired: set[str] = set()
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
     signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
@@ -649,7 +652,7 @@ def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder |
             fired.add("shared_tasks")
     if "sync_in_async" in triggers:
         openings = finder.opening_lines() if finder is not None else []
-        if any(_may_inject(f) or any(f.lineno <= line <= f.end_lineno for line in openings) for f in functions):
+        if any(_may_inject(f, no_alias) or any(f.lineno <= line <= f.end_lineno for line in openings) for f in functions):
             fired.add("sync_in_async")
     return frozenset(fired)
 
@@ -928,7 +931,7 @@ class _FromImports:
 
 
 class _NoSessionNames:
-    """`name in names`: does a bare annotation `name` state no AsyncSession for the rules? The async
+    """`name in names`: does a bare annotation `name` state no session for the rules? The async
     triggers' rules (SES010, SES011) follow async sessions only. A parameter's annotation makes it one
     when it resolves to SQLAlchemy's / SQLModel's AsyncSession or the configured async session type
     (sessions.annotation_flavor: by the last component, re-exports followed), or to an `Annotated[...]`
@@ -938,7 +941,10 @@ class _NoSessionNames:
     is neither of those last components nor `Annotated`, and M's project source assigns no alias
     named A (or M has none: another library's `Scope`). On polar, parameters annotated with the
     project's TypedDicts, starlette's `Scope` or the sync `Session` fired SES010 or SES011 in 22 files
-    that have no such finding; 17 of them reached LibCST for nothing else."""
+    that have no such finding; 17 of them reached LibCST for nothing else.
+    With no `async_types`, a name in it is no `Annotated` alias: FastAPI injects nothing through it
+    (fastapi.injected_sessions, which SES003 and SES015 ask); polar's task modules annotate
+    parameters with `UUID` or their own enums."""
 
     def __init__(self, imported: _FromImports, path: str, config: Config, async_types: frozenset[str]) -> None:
         self.imported, self.path, self.config, self.async_types = imported, path, config, async_types
@@ -1237,8 +1243,10 @@ class _ImportTable:
 class _Finder:
     """Collects what the triggers need, walking only the top-level statements that spell a word."""
 
-    def __init__(self, screen: Screen, tree: ast.Module, nodes: _Nodes, data: bytes, path: str) -> None:
+    def __init__(self, screen: Screen, tree: ast.Module, nodes: _Nodes, data: bytes, path: str,
+                 no_alias: Container[str] = frozenset()) -> None:
         self.screen = screen
+        self.no_alias = no_alias  # bare annotation names that are no `Annotated` alias (`_NoSessionNames`)
         self.nodes = nodes
         self.words = screen.words
         self.tree = tree
@@ -1482,7 +1490,7 @@ class _Finder:
     def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
         lines = [c.lineno for c in openings]
         for func in self.functions:
-            if _may_inject(func) and any(func.lineno <= line <= func.end_lineno for line in lines):
+            if _may_inject(func, self.no_alias) and any(func.lineno <= line <= func.end_lineno for line in lines):
                 return True
         return False
 
@@ -1567,16 +1575,20 @@ def _may_be_generator(arg: ast.expr) -> bool:
     return isinstance(arg, (ast.Name, ast.Attribute))
 
 
-def _may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef, no_alias: Container[str]) -> bool:
     """Could a parameter of `func` be a session FastAPI injects (fastapi.injected_sessions)? A call as
     its default (`Depends(get_db)`), or an annotation that may be `Annotated[...]` (a subscript of
     anything but a builtin or typing name) or an alias of one (a bare name that is not a builtin or
-    typing name: `SessionDep`). A dotted or string annotation, or a default that is no call, is none."""
+    typing name: `SessionDep`), unless its import says it is neither (`no_alias`: `UUID`). A dotted
+    or string annotation, or a default that is no call, is none."""
     for param, default in _parameters_with_defaults(func.args):
         if isinstance(default, ast.Call):
             return True
         annotation = param.annotation
-        if isinstance(annotation, ast.Subscript) and not _plain_annotation(annotation.value):
+        value = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+        if isinstance(value, ast.Name) and value.id in no_alias:
+            continue
+        if isinstance(annotation, ast.Subscript) and not _plain_annotation(value):
             return True
         if isinstance(annotation, ast.Name) and annotation.id not in _PLAIN_TYPE_NAMES:
             return True
