@@ -295,6 +295,39 @@ def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, f
     assert_superset(source, MODULE, config())
 
 
+# SES005's and SES006's `block`: a name that may hold the session or an object of it (FlowAnalysis follows loads,
+# aliases, loop targets and added objects) read after the block, not any name the block mentions
+_OPEN = "from core.database import get_db_session\n\n\n"
+
+
+@pytest.mark.parametrize("body, after, fires", [
+    ("        u = db.get(User, 1)\n", "    return u.name\n", True),
+    ("        users = db.scalars(select(User)).all()\n", "    return [u.name for u in users]\n", True),
+    ("        for u in db.query(User):\n            last = u\n", "    return last.name\n", True),  # a loop target's alias
+    ("        db.add(user)\n", "    return user.id\n", True),
+    ("        db.add_all([a, b])\n", "    return b.id\n", True),
+    ("        u = load_user(db, 1)\n", "    return u.name\n", True),  # a helper given the session may load
+    ("        u = list(db.scalars(q))\n", "    return u\n", True),
+    ("        pass\n", "    return db\n", True),  # the closed session itself (SES006)
+    ("        u = db.get(User, 1)\n        name = u.name\n", "    return name\n", False),  # a value, not an object
+    ("        repo = Repository.from_session(db)\n        ids = repo.expired_ids()\n", "    return ids\n", False),
+    ("        ids = [1, 2]\n        db.execute(q)\n", "    return ids\n", False),
+])
+def test_block_trigger_follows_what_the_session_hands_out(body, after, fires):
+    source = f"{_OPEN}def f(user, a, b, q):\n    with get_db_session() as db:\n{body}{after}"
+    assert ("SES005" in Screen(config(), ["SES005", "SES006"]).verdict(source.encode()).codes) is fires
+    assert_superset(source, MODULE, config())
+
+
+def test_block_trigger_reads_an_enclosing_loop():
+    # the next iteration reads what this one loaded: `u` is used before the block, in the same loop
+    source = (f"{_OPEN}def f(ids):\n    u = None\n    for i in ids:\n        if u is not None:\n            print(u.name)\n"
+              "        with get_db_session() as db:\n            u = db.get(User, i)\n")
+    assert "SES005" in Screen(config(), ["SES005", "SES006"]).verdict(source.encode()).codes
+    assert "SES005" not in Screen(config(), ["SES005", "SES006"]).verdict(
+        source.replace("u = db.get(User, i)", "n = db.get(User, i)").encode()).codes
+
+
 # A bare annotation imported from a module where it is no `Annotated[...]` alias states no AsyncSession for the
 # rules (sessions.annotation_flavor, fastapi._alias_flavor): polar's TypedDicts, starlette's `Scope`, `Session`
 ANNOTATED_MODULES = {

@@ -95,7 +95,8 @@ from . import windows
 #   raw_closed `raw` in a file that spells `close`: a session SES005/SES006 follow closes at the end of
 #             a `with <opening> as name:` block (`block` asks for those) or by `.close()`
 #   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
-#   block     a `with` opening whose names are used after the block, or a `.close()` with a session type;
+#   block     a `with` opening whose session, or a name that may hold an object of it (`_followed_names`), is
+#             used after the block, or a `.close()` with a session type;
 #             in a test module, a closed (or opened) parameter that is a pytest session / factory fixture
 #             (session_lint/analysis/pytest_fixtures.py: those spell no session word, the prefilter asks for it by path)
 #   deprecated an import / attribute naming a deprecated module or name
@@ -1527,7 +1528,7 @@ class _Finder:
                     loops.append(scope)
                 if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                     break
-            if _used_after(scope, block, loops):
+            if _used_after(scope, block, loops, _followed_names(block, opening_ids)):
                 return True
         return False
 
@@ -1547,14 +1548,65 @@ def _ancestors(tree: ast.Module, target: ast.stmt) -> list[ast.AST]:
     return [tree]
 
 
-def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast.AST]) -> bool:
+def _followed_names(block: ast.With | ast.AsyncWith, opening_ids: set[int]) -> set[str]:
+    """The names SES005/SES006 may follow out of this session block (flow/interpreter.py,
+    flow/loads.py): the `as` name of an opening (the session); a name assigned, or a loop target
+    bound, from what may load from it (`_may_load`) or from another such name (an alias); a name
+    handed to its `add` / `add_all`. Not a name assigned from anything else: polar's tasks keep
+    `ids = await repository.expire_open_checkouts()` for after the block, and read no object."""
+    sessions = {item.optional_vars.id for item in block.items  # (the rules read a bare name only)
+                if id(item.context_expr) in opening_ids and isinstance(item.optional_vars, ast.Name)}
+    if not sessions:
+        return set()
+    followed = set(sessions)
     nodes = list(ast.walk(block))
-    callees = {id(n.func) for n in nodes if isinstance(n, ast.Call)}  # `get_db_session` itself
-    inside = {n.id for n in nodes if isinstance(n, ast.Name) and id(n) not in callees}
+    changed = True
+    while changed:  # (an alias may come before its source's assignment in a loop)
+        size = len(followed)
+        for node in nodes:
+            kind = type(node)
+            if kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
+                if node.value is not None and _may_load(node.value, sessions, followed):
+                    targets = node.targets if kind is ast.Assign else [node.target]
+                    followed.update(n.id for t in targets for n in ast.walk(t) if type(n) is ast.Name)
+            elif kind is ast.For or kind is ast.AsyncFor:
+                if _may_load(node.iter, sessions, followed):
+                    followed.update(n.id for n in ast.walk(node.target) if type(n) is ast.Name)
+            elif (kind is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr in ("add", "add_all")
+                  and isinstance(node.func.value, ast.Name) and node.func.value.id in sessions and node.args):
+                followed.update(n.id for n in ast.walk(node.args[0]) if type(n) is ast.Name)
+        changed = len(followed) != size
+    return followed
+
+
+def _may_load(value: ast.expr, sessions: set[str], followed: set[str]) -> bool:
+    """May `value` hand out an object of the block's session (flow/loads.py's `load`, over-approximated)?
+    A followed name; a call chain on the session (`db.query(User).first()`); a call given the session
+    as an argument (a project helper that loads through it); `await` or `list(...)` around those."""
+    if isinstance(value, ast.Await):
+        value = value.value
+    if isinstance(value, ast.Name):
+        return value.id in followed
+    if not isinstance(value, ast.Call):
+        return False
+    if any(isinstance(arg, ast.Name) and arg.id in sessions for arg in (*value.args, *(k.value for k in value.keywords))):
+        return True
+    if isinstance(value.func, ast.Name) and value.func.id == "list" and len(value.args) == 1:
+        return _may_load(value.args[0], sessions, followed)
+    node: ast.expr = value
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        node = node.func.value
+        if isinstance(node, ast.Await):
+            node = node.value
+    return isinstance(node, ast.Name) and node.id in sessions
+
+
+def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast.AST], inside: set[str]) -> bool:
+    """Is one of `inside` (`_followed_names`) read after the block in `scope`, or anywhere in an enclosing loop?"""
     if not inside:
         return False
     end = (block.end_lineno, block.end_col_offset)
-    block_nodes = {id(n) for n in nodes}
+    block_nodes = {id(n) for n in ast.walk(block)}
     for region_index, region in enumerate([scope, *loops]):
         for n in ast.walk(region):
             if isinstance(n, ast.Name) and n.id in inside and id(n) not in block_nodes:
