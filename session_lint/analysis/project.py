@@ -242,7 +242,10 @@ def annotated_aliases(path: Path) -> dict[str, tuple[str | None, str | None]]:
 @lru_cache(maxsize=256)
 def _annotated_aliases(path: Path, mtime_ns: int) -> dict[str, tuple[str | None, str | None]]:
     try:
-        tree = newer_syntax.parse(path.read_bytes())
+        data = path.read_bytes()
+        if b"Annotated" not in data:  # an alias's value spells it (annotated_dependency): most modules are
+            return {}  # never parsed (the screen asks for the module of every imported annotation name)
+        tree = newer_syntax.parse(data)
     except (OSError, SyntaxError, ValueError):
         return {}
     found = {}
