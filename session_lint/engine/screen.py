@@ -28,7 +28,10 @@ Two stages:
 
 A rule without a trigger (a new SESnnn whose module states no `SCREEN_TRIGGERS`)
 disables the screen for its files: new rules are correct first, fast once their
-module names a trigger (a new kind of trigger is implemented in `_Finder` here).
+module names a trigger. A new kind of trigger is implemented next to its kind: a trigger on
+session openings, closes or imports in `_Finder` here (this module also holds the `transaction`,
+`route_write` and `slow_io` triggers), one on async code in screen_async.py, one on query constructs
+in screen_queries.py. The `ast` machinery they share is in screen_ast.py.
 
 Syntax errors: a file the prefilter skips is never parsed (parsing every file with
 `ast` would cost more than everything else session-lint does on a typical tree, and
@@ -51,22 +54,16 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Container, Iterable, Iterator, NamedTuple
+from typing import Container, Iterable, Iterator, NamedTuple
 
-from ..analysis.ast_imports import import_bindings, imported_names, last_name
+from ..analysis.ast_imports import import_bindings, last_name
 from ..config import Config
 from ..discovery import is_project_test_path
 from ..analysis.knowledge import (
-    ASYNC_CREATE_TASK,
-    ASYNC_GATHER,
-    ASYNC_SESSION_AWAITABLE_METHODS,
-    SESSION_ONLY_METHODS,
     ASYNC_SESSION_CLASSES,
     ASYNC_SLEEP,
     DEPENDS,
     DML_CONSTRUCTS,
-    EAGER_LOAD_OPTIONS,
-    NO_LAZY_LOAD_OPTIONS,
     REGISTRIES,
     REGISTRY_WORDS,
     ROUTE_METHODS,
@@ -75,21 +72,33 @@ from ..analysis.knowledge import (
     SLOW_CLIENTS,
     SLOW_FUNCTIONS,
     SLOW_MODULE_WORDS,
-    TEXT_CONSTRUCTS,
     WRITE_METHODS,
 )
 from ..analysis.names import absolute_module, module_name_for
-from ..analysis.project import annotated_aliases, find_module_source, search_roots
+from ..analysis.project import search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import WORD_CHARACTERS, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import unsupported_encoding
 from ..analysis import newer_syntax
 from . import windows
+from .screen_ast import (
+    SCALAR_ANNOTATIONS,
+    FromImports,
+    ImportTable,
+    NoSessionNames,
+    Nodes,
+    is_call_of,
+    leaf,
+    may_inject,
+    parameters_with_defaults,
+)
+from .screen_async import ASYNC_SCOPE_WORDS, ASYNC_TRIGGERS, async_constructs, spelled_async
+from .screen_queries import QUERY_SCOPE_WORDS, QUERY_TRIGGERS, query_constructs, relationship_names, spelled_queries
 
 # Triggers (what a file must contain for a rule to possibly fire). Each rule module names its own
 # (`SCREEN_TRIGGERS = ("raw",)` next to its detection, read by rules.screen_triggers()); this module
-# implements them:
+# implements these (the async triggers are in screen_async.py, the query triggers in screen_queries.py):
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
 #   raw_closed `raw` in a file that spells `close`: a session SES005/SES006 follow closes at the end of
@@ -134,11 +143,6 @@ _PLAIN_SESSION_TYPES = frozenset({"Session", "AsyncSession"})
 _BUILDER_SUFFIXES = ("sessionmaker", "session_maker", "session_factory")  # project builders' names
 # a name ending like one (no word boundary before it: `create_async_sessionmaker`, `_async_sessionmaker`)
 _BUILDER_WORD = re.compile(rb"(?i:session_?maker|session_factory)\b")
-_SCALAR_ANNOTATIONS = frozenset({"int", "str", "float", "bool", "bytes", "complex", "None"})
-
-
-def _leaf(dotted: str) -> str:
-    return dotted.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -152,14 +156,14 @@ class _Words:
 
     @classmethod
     def of(cls, config: Config) -> _Words:
-        raw = {_leaf(n) for n in config.session_factories + config.async_session_factories}
-        raw |= {_leaf(n) for n in config.dependencies + config.async_dependencies}
-        managed = {_leaf(n) for n in config.context_managers + config.async_context_managers}
+        raw = {leaf(n) for n in config.session_factories + config.async_session_factories}
+        raw |= {leaf(n) for n in config.dependencies + config.async_dependencies}
+        managed = {leaf(n) for n in config.context_managers + config.async_context_managers}
         for name, kind in _unlisted_helpers(config).items():  # SPEC §2: standard too
             (managed if kind.endswith("context-manager") else raw).add(name)
         raw |= _factory_methods(config)  # `db.session()`: a method of a project class may open one
-        types = {_leaf(config.session_type), _leaf(config.async_session_type), "Session", "AsyncSession"}
-        deprecated = {_leaf(old) for old, _ in config.deprecated}
+        types = {leaf(config.session_type), leaf(config.async_session_type), "Session", "AsyncSession"}
+        deprecated = {leaf(old) for old, _ in config.deprecated}
         return cls(frozenset(raw), frozenset(managed), frozenset(types), frozenset(deprecated))
 
 
@@ -203,7 +207,7 @@ class Screen:
         self.async_triggers = self.triggers & ASYNC_TRIGGERS  # SES010/SES011/SES015: async code, own prefilters
         self.query_triggers = self.triggers & QUERY_TRIGGERS  # SES012-SES014: spelled queries, not sessions
         self.slow_names = SLOW_FUNCTIONS | SLOW_CLIENTS | ASYNC_SLEEP | frozenset(config.slow_calls)
-        self.slow_pattern = (_word_pattern(SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls})
+        self.slow_pattern = (_word_pattern(SLOW_MODULE_WORDS | {leaf(n) for n in config.slow_calls})
                              if "slow_io" in self.triggers else None)
 
     def prefilter(self, data: bytes, path: str | None = None) -> bool:
@@ -215,8 +219,8 @@ class Screen:
                 or (self.ender_pattern is not None and self.ender_pattern.search(data) is not None)
                 or self._may_hold_across_io(data, spelled=False)  # (a spelled word returned True above)
                 or (self.route_writes and _may_write_in_a_route(data))
-                or bool(_spelled_async(self.async_triggers, data))
-                or bool(_spelled_queries(self.query_triggers, data))
+                or bool(spelled_async(self.async_triggers, data))
+                or bool(spelled_queries(self.query_triggers, data))
                 or (path is not None and self.fixture_candidate(data, path)))
 
     def _spells_a_word(self, data: bytes) -> bool:
@@ -257,8 +261,8 @@ class Screen:
         ends = self.ender_pattern is not None and self.ender_pattern.search(data) is not None
         slow = self._may_hold_across_io(data, spelled)
         routes = self.route_writes and _may_write_in_a_route(data)
-        asynchronous = _spelled_async(self.async_triggers, data)
-        queries = _spelled_queries(self.query_triggers, data)
+        asynchronous = spelled_async(self.async_triggers, data)
+        queries = spelled_queries(self.query_triggers, data)
         if (not spelled and not fixtures and not ends and not slow and not routes and not asynchronous
                 and not queries):
             return _NO_RULE  # not parsed at all: see "Syntax errors" in the module docstring
@@ -280,9 +284,9 @@ class Screen:
             codes = frozenset(code for code in self.codes if TRIGGERS[code] & spelled_triggers)
             return Verdict(codes) if codes else _EVERY_RULE  # (none: every rule, the engine still parses it)
         try:
-            nodes = _Nodes(tree)
-            imported = _FromImports(nodes, path)
-            no_alias = _NoSessionNames(imported, path, self.config, frozenset())
+            nodes = Nodes(tree)
+            imported = FromImports(nodes, path)
+            no_alias = NoSessionNames(imported, path, self.config, frozenset())
             finder = _Finder(self, tree, nodes, data, path, no_alias) if spelled else None
             fired = set(finder.fired()) if finder is not None else set()
             if fixtures and "block" not in fired and closes_fixture_session(tree, data, path, self.config):
@@ -295,12 +299,12 @@ class Screen:
             if routes and _route_writes_without_commit(nodes, dependencies):
                 fired.add("route_write")
             if asynchronous:
-                no_session = _NoSessionNames(imported, path, self.config,
-                                             frozenset({"AsyncSession", _leaf(self.config.async_session_type)}))
-                fired |= _async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
-                                           no_session, no_alias)
+                no_session = NoSessionNames(imported, path, self.config,
+                                            frozenset({"AsyncSession", leaf(self.config.async_session_type)}))
+                fired |= async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
+                                          no_session, no_alias)
             if queries:
-                fired |= _query_constructs(queries, nodes, lambda: _relationship_names(tree, path, self.config))
+                fired |= query_constructs(queries, nodes, lambda: relationship_names(tree, path, self.config))
         except RecursionError:
             return Verdict(None, parsed=parsed)
         return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=parsed)
@@ -338,66 +342,6 @@ _EVERY_RULE = Verdict(None)
 _NO_RULE = Verdict(frozenset())
 
 
-class _Nodes:
-    """The nodes of a module, each top-level statement walked at most once: the triggers look at
-    the same nodes many times (all calls, all imports, the calls of one function), and `ast.walk`
-    cost more than everything else the screen does (4.7M node visits on polar before this). A
-    statement no trigger asks about is never walked."""
-
-    def __init__(self, tree: ast.Module) -> None:
-        self.tree = tree
-        self.top_level = {id(stmt) for stmt in tree.body}
-        self.of_statement: dict[int, list[ast.AST]] = {}
-        self._all: list[ast.AST] | None = None
-
-    def within(self, node: ast.AST) -> list[ast.AST]:
-        """`node` and every node below it."""
-        found = self.of_statement.get(id(node))
-        if found is None:
-            found = _walk(node)
-            if id(node) in self.top_level:
-                self.of_statement[id(node)] = found
-        return found
-
-    @property
-    def all(self) -> list[ast.AST]:
-        if self._all is None:
-            self._all = [self.tree, *(node for stmt in self.tree.body for node in self.within(stmt))]
-        return self._all
-
-
-# Fields that never hold a node a trigger looks at: names and numbers, expression contexts and
-# operators (singletons under every `Name` and `BinOp`: a third of a module's nodes).
-_NOT_WALKED = frozenset({"id", "attr", "arg", "name", "asname", "module", "level", "is_async", "kind", "conversion",
-                         "type_comment", "simple", "tag", "lineno", "rest", "kwd_attrs", "n", "s",
-                         "ctx", "op", "ops"})
-# Lists hold nodes or None (`{**a}`'s key, a keyword-only argument without default) but in these:
-_WALKED_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: (), ast.MatchSingleton: (), ast.Global: (), ast.Nonlocal: ()}
-
-
-def _walk(node: ast.AST) -> list[ast.AST]:
-    """`node` and everything below it but contexts and operators (what `ast.walk` yields, in
-    another order and without those, several times faster)."""
-    found, todo = [], [node]
-    ast_type, fields_of = ast.AST, _WALKED_FIELDS
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        kind = type(current)
-        fields = fields_of.get(kind)
-        if fields is None:
-            fields = fields_of[kind] = tuple(f for f in kind._fields if f not in _NOT_WALKED)
-        for name in fields:
-            value = getattr(current, name, None)
-            if type(value) is list:
-                for item in value:
-                    if item is not None:
-                        todo.append(item)
-            elif isinstance(value, ast_type):
-                todo.append(value)
-    return found
-
-
 class ScopeWords(NamedTuple):
     """What session_lint/engine/scope_slice.py keeps statements for."""
 
@@ -416,13 +360,13 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
     if not all(code in TRIGGERS for code in codes):
         return None
     words = _Words.of(config)
-    new_leaves = {_leaf(new) for _, new in config.deprecated}
+    new_leaves = {leaf(new) for _, new in config.deprecated}
     first_parts = {name.partition(".")[0] for pair in config.deprecated for name in pair}
     # SES007 resolves the dependency of a parameter whose session it ends: keep what those calls mention
     enders = ENDERS | {"begin"} if any("transaction" in TRIGGERS[code] for code in codes) else frozenset()
     # SES009 resolves the slow calls of functions that may hold a session
     if any("slow_io" in TRIGGERS[code] for code in codes):
-        enders = enders | SLOW_MODULE_WORDS | {_leaf(n) for n in config.slow_calls}
+        enders = enders | SLOW_MODULE_WORDS | {leaf(n) for n in config.slow_calls}
     # SES008 resolves the routes' dependencies
     if any("route_write" in TRIGGERS[code] for code in codes):
         enders = enders | ROUTE_METHODS
@@ -433,7 +377,7 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
                       any("sync_in_async" in TRIGGERS[code] for code in codes))
 
 
-def _ends_owned_transaction(nodes: _Nodes, dependencies: _Dependencies | None = None) -> bool:
+def _ends_owned_transaction(nodes: Nodes, dependencies: _Dependencies | None = None) -> bool:
     """The `transaction` trigger: a `.commit()` / `.rollback()` on a name inside a block with a
     `.begin(...)` item, or on a parameter FastAPI may inject whose dependency may own its transaction
     (see the trigger's description). One walk: the enders (few) are matched to the blocks and
@@ -448,7 +392,7 @@ def _ends_owned_transaction(nodes: _Nodes, dependencies: _Dependencies | None = 
             if name is not None:
                 enders.append((node.lineno, name))
         elif kind is ast.With or kind is ast.AsyncWith:
-            if any(_is_call_of(item.context_expr, "begin") for item in node.items):
+            if any(is_call_of(item.context_expr, "begin") for item in node.items):
                 begins.append(node)
         elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
             functions.append(node)
@@ -466,7 +410,7 @@ def _ends_owned_transaction(nodes: _Nodes, dependencies: _Dependencies | None = 
     return False
 
 
-def _may_hold_a_session_across(tree: ast.Module, nodes: _Nodes, slow: frozenset[str], finder: _Finder | None) -> bool:
+def _may_hold_a_session_across(tree: ast.Module, nodes: Nodes, slow: frozenset[str], finder: _Finder | None) -> bool:
     """The `slow_io` trigger: a slow call (resolved through the file's imports) in a function, or a
     top-level statement, that also opens a session, or that writes through a parameter FastAPI may
     fill with a session (`db.add(...)`)."""
@@ -548,7 +492,7 @@ def _may_be_on_a_bare_name(data: bytes, dot: int) -> bool:
     return not (before.lstrip(b" \t") == b"@" and start == line_start)
 
 
-def _route_writes_without_commit(nodes: _Nodes, dependencies: _Dependencies | None = None) -> bool:
+def _route_writes_without_commit(nodes: Nodes, dependencies: _Dependencies | None = None) -> bool:
     """The `route_write` trigger (see its description): SES008 looks at writes through the route's own
     parameters in its body (a decorator such as `@router.delete(...)` is no write), but for those
     whose dependency is known to commit (`_Dependencies`)."""
@@ -556,7 +500,7 @@ def _route_writes_without_commit(nodes: _Nodes, dependencies: _Dependencies | No
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
                 isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_METHODS
                 for d in node.decorator_list):
-            parameters = {arg.arg for arg, default in _parameters_with_defaults(node.args)
+            parameters = {arg.arg for arg, default in parameters_with_defaults(node.args)
                           if dependencies is None or dependencies.may(default, owns=False)}
             calls = [n for statement in node.body for n in nodes.within(statement) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
@@ -586,514 +530,7 @@ def _may_write(call: ast.Call) -> bool:
     return False
 
 
-# -- SES010, SES011, SES015: triggers on async code (`unawaited`, `shared_tasks`, `sync_in_async`) ----------
-#   unawaited     an `async def` whose own code (not its decorators or nested defs) calls an AsyncSession
-#                 coroutine method on a name (`db.commit()`,
-#                 knowledge.ASYNC_SESSION_AWAITABLE_METHODS) that is not the operand of an `await`, a name
-#                 that may hold a session there (`_may_hold_sessions`) (SES010)
-#   shared_tasks  an `async def` with a call spelled `gather` / `create_task` / `ensure_future` /
-#                 `start_soon` given a name that may hold a session there (SES011)
-#   sync_in_async an `async def` that opens a session (what the `raw` / `managed` triggers call an
-#                 opening) or may have one injected (a parameter with a call as default, or an annotation
-#                 that may be `Annotated[...]` or an alias of it: `_may_inject`) (SES015)
-# The session may come through an alias that spells no session word, so each has its own prefilter.
-ASYNC_TRIGGERS = frozenset({"unawaited", "shared_tasks", "sync_in_async"})
-_ASYNC_DEF = WordSearch(rb"async\s+def\b")
-_TASK_WORDS = frozenset({"gather", "create_task", "ensure_future", "start_soon"})
-_ASYNC_PREFILTERS = {
-    "unawaited": (_ASYNC_DEF, re.compile(rb"\.(?:" + "|".join(sorted(ASYNC_SESSION_AWAITABLE_METHODS)).encode()
-                                         + rb")\s*\(")),
-    "shared_tasks": (_ASYNC_DEF, WordSearch(rb"(?:" + "|".join(sorted(_TASK_WORDS)).encode() + rb")\b")),
-    "sync_in_async": (_ASYNC_DEF,),
-}
-# the names these rules resolve (scope_slice.py keeps the statements spelling them)
-ASYNC_SCOPE_WORDS = {
-    "unawaited": ASYNC_SESSION_AWAITABLE_METHODS | {"Depends"},
-    "shared_tasks": frozenset({_leaf(n) for n in ASYNC_GATHER | ASYNC_CREATE_TASK} | _TASK_WORDS
-                              | {"asyncio", "anyio", "TaskGroup", "create_task_group", "Depends"}),
-    "sync_in_async": frozenset({"Depends"}),
-}
-
-
-def _spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
-    """The async triggers whose words the file spells (bytes regexes)."""
-    return frozenset(t for t in triggers if all(p.search(data) for p in _ASYNC_PREFILTERS[t]))
-
-
-def _async_constructs(triggers: frozenset[str], nodes: _Nodes, finder: _Finder | None,
-                      spells_openers: bool, session_types: frozenset[str],
-                      no_session: Container[str] = frozenset(), no_alias: Container[str] = frozenset(),
-                      ) -> frozenset[str]:
-    """The `triggers` whose construct the file contains (see their description). `spells_openers`:
-    the prefilter looked for every word a session-opening call spells, so without a `finder` (none
-    spelled) no call here opens a session. `no_session`: bare annotation names that state no
-    AsyncSession; `no_alias`: those that are no `Annotated` alias (`_NoSessionNames`)."""
-    fired: set[str] = set()
-    functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
-    signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
-                   no_session)
-    nested = _Nesting(nodes)
-    if "unawaited" in triggers:
-        for function in functions:
-            inside = nodes.within(function)
-            awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
-            receivers = _unawaited_receivers(inside, awaited)
-            if receivers:  # SES010 reads the calls of the body's own code (sessions.own_nodes), not of a
-                receivers = _unawaited_receivers(_own_code(function), awaited)  # decorator or nested def
-            if receivers and _may_hold_sessions(inside, receivers, awaited, function in nested, signs):
-                fired.add("unawaited")
-                break
-    if "shared_tasks" in triggers:
-        words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
-            (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
-            if _leaf(bound) in _TASK_WORDS}
-        starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and last_name(n.func) in words}
-        if starts and any(_task_may_get_a_session(function, starts, nodes, function in nested, signs)
-                          for function in functions):
-            fired.add("shared_tasks")
-    if "sync_in_async" in triggers:
-        openings = finder.opening_lines() if finder is not None else []
-        if any(_may_inject(f, no_alias) or any(f.lineno <= line <= f.end_lineno for line in openings) for f in functions):
-            fired.add("sync_in_async")
-    return frozenset(fired)
-
-
-# -- SES012-SES014: triggers on query constructs (`query_get`, `sql_string`, `lazy_loop`) ---------------
-#   query_get  a `.get(...)` call on a chain that starts with a `.query(...)` call (SES013)
-#   sql_string a call spelled `execute` / `exec_driver_sql`, or of SQLAlchemy's `text` (`_sql_calls`), whose first
-#              positional argument builds a string (an f-string with a value, `%`, `+` or `.format(...)`)
-#              or is a name the file assigns (`=`, `: T =`, `+=`) such a string (SES014)
-#   lazy_loop  a `for` statement (or comprehension) over a query chain (or a name the file assigns
-#              one) reading an attribute of its target named like a relationship of a model the
-#              file can see (models.registry_for), in a file that spells `query(`, `scalars(`,
-#              `select(` or `execute(` (SES012)
-# They spell no session word (the session may be an injected alias), so each has its own prefilter.
-QUERY_TRIGGERS = frozenset({"query_get", "sql_string", "lazy_loop"})
-
-
-def _spells_all(*patterns: WordSearch | re.Pattern[bytes]) -> Callable[[bytes], bool]:
-    return lambda data: all(pattern.search(data) is not None for pattern in patterns)
-
-
-_SQL_METHOD_WORD = WordSearch(rb"(?:execute|exec_driver_sql)\b")
-_TEXT_WORD = WordSearch(rb"text\b")
-_TEXT_MODULE_WORD = WordSearch(rb"(?:" + "|".join(sorted({n.partition(".")[0] for n in TEXT_CONSTRUCTS})).encode()
-                                + rb")\b")
-
-
-def _may_call_sql(data: bytes) -> bool:
-    """`sql_string`'s prefilter: `_sql_calls` takes a callee spelled `execute` / `exec_driver_sql`, or
-    one that resolves to a `text` of knowledge.TEXT_CONSTRUCTS. `_ImportTable.resolve` gives the
-    spelling and the imports' dotted names, so both words are spelled: `text` and its module
-    (`sqlalchemy`, `sqlmodel`), in the import or at the call. `text` alone is a common word, rarely
-    SQLAlchemy's (82 of letta's 710 files passed this prefilter for it alone)."""
-    return (_SQL_METHOD_WORD.search(data) is not None
-            or (_TEXT_WORD.search(data) is not None and _TEXT_MODULE_WORD.search(data) is not None))
-
-
-_QUERY_PREFILTERS: dict[str, Callable[[bytes], bool]] = {
-    "query_get": _spells_all(re.compile(rb"\.query\s*\("), re.compile(rb"\.get\s*\(")),
-    "sql_string": _may_call_sql,
-    "lazy_loop": _spells_all(WordSearch(rb"for\b"), WordSearch(rb"(?:query|scalars|select|execute)\s*\(")),
-}
-SQL_CALL_WORDS = frozenset({"text", "execute", "exec_driver_sql"})
-# the names these rules resolve (scope_slice.py keeps the statements spelling them)
-QUERY_SCOPE_WORDS = {
-    "query_get": frozenset({"query", "get"}),
-    "sql_string": SQL_CALL_WORDS,
-    "lazy_loop": frozenset({"query", "scalars", "select", "execute", "options", "selectinload"})
-    | EAGER_LOAD_OPTIONS | NO_LAZY_LOAD_OPTIONS,
-}
-
-
-def _spelled_queries(triggers: frozenset[str], data: bytes) -> frozenset[str]:
-    """The query triggers whose words the file spells (bytes regexes)."""
-    return frozenset(t for t in triggers if _QUERY_PREFILTERS[t](data))
-
-
-def _query_constructs(triggers: frozenset[str], index: _Nodes,
-                      relationships: Callable[[], frozenset[str]]) -> frozenset[str]:
-    """The `triggers` whose construct the file contains (see their description). `relationships`:
-    the relationship names of the models this file can see (asked only of a file with a query loop)."""
-    nodes = index.all
-    fired: set[str] = set()
-    if "query_get" in triggers and any(_get_on_query(n) for n in nodes):
-        fired.add("query_get")
-    if "lazy_loop" in triggers:
-        loaded = {t.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None
-                  and _loading_chain(n.value) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-                  if isinstance(t, ast.Name)}
-        reads = {attr for n in nodes for attr in _query_loop_reads(n, loaded)}
-        if reads and reads & relationships():
-            fired.add("lazy_loop")
-    if "sql_string" in triggers and any(_builds_string(n) for n in nodes):
-        is_sql_call = _sql_calls(nodes)
-        # SES014 reads the first positional argument: built there, or a name assigned a built string
-        built = {target.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
-                 and n.value is not None and _builds_string(n.value)
-                 for target in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(target, ast.Name)}
-        if any(isinstance(n, ast.Call) and n.args and is_sql_call(n.func)
-                   and (_builds_string(n.args[0]) or (isinstance(n.args[0], ast.Name) and n.args[0].id in built))
-                   for n in nodes):
-            fired.add("sql_string")
-    return frozenset(fired)
-
-
-_LOADING_METHODS = frozenset({"query", "scalars", "execute", "exec", "stream_scalars"})
-
-
-def _loading_chain(chain: ast.AST) -> bool:
-    """`db.query(...)...`, `(await s.execute(...)).scalars()`: a chain through a loading method."""
-    while True:
-        if isinstance(chain, ast.Await):
-            chain = chain.value
-        elif isinstance(chain, ast.Call) and isinstance(chain.func, ast.Attribute):
-            if chain.func.attr in _LOADING_METHODS:
-                return True
-            chain = chain.func.value
-        else:
-            return False
-
-
-def _sql_calls(nodes: list[ast.AST]) -> Callable[[ast.expr], bool]:
-    """May a call of this callee take SQL (SES014's sinks)? `.execute(...)` / `.exec_driver_sql(...)` on
-    anything; `text(...)` only when it may be SQLAlchemy's (`sqlalchemy.text`, knowledge.TEXT_CONSTRUCTS,
-    through any of this file's imports: not htpy's `text`)."""
-    table = _ImportTable()
-    for node in nodes:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            table.add(node)
-
-    def is_sql_call(func: ast.expr) -> bool:
-        return (last_name(func) in ("execute", "exec_driver_sql")
-                or not table.resolve(func).isdisjoint(TEXT_CONSTRUCTS))
-
-    return is_sql_call
-
-
-def _query_loop_reads(node: ast.AST, loaded: set[str]) -> set[str]:
-    """The attributes read on the target of a `for` / comprehension (its whole expression) with a name
-    target over a query call chain, or over a variable (or a chain on one) the file assigns such a
-    chain: what SES012 may find lazily loaded, whatever the model."""
-    if isinstance(node, (ast.For, ast.AsyncFor)):
-        loops, body = [(node.target, node.iter)], node.body
-    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-        loops, body = [(g.target, g.iter) for g in node.generators], [node]
-    else:
-        return set()
-    targets = set()
-    for target, iterable in loops:
-        base = iterable
-        while isinstance(base, (ast.Await, ast.Call, ast.Attribute)):
-            base = base.value if isinstance(base, (ast.Await, ast.Attribute)) else base.func
-        if isinstance(target, ast.Name) and (_loading_chain(iterable) or (isinstance(base, ast.Name)
-                                                                          and base.id in loaded)):
-            targets.add(target.id)
-    if not targets:
-        return set()
-    return {n.attr for part in body for n in ast.walk(part)
-            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in targets}
-
-
-def _relationship_names(tree: ast.Module, path: str, config: Config) -> frozenset[str]:
-    """Every relationship name of the models SES012 reads for this file (models.registry_for)."""
-    from ..analysis.models import registry_for_tree
-
-    registry = registry_for_tree(tree, path, config.root)
-    return frozenset(name for info in registry.models.values() for name in info.relationships)
-
-
-def _get_on_query(node: ast.AST) -> bool:
-    if not _is_call_of(node, "get"):
-        return False
-    inner = node.func.value
-    while isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
-        if inner.func.attr == "query":
-            return True
-        inner = inner.func.value
-    return False
-
-
-def _builds_string(node: ast.AST) -> bool:
-    """An f-string with a value, `a % b`, `a + b` or `x.format(...)`: what SES014 looks at."""
-    return ((isinstance(node, ast.JoinedStr) and any(isinstance(v, ast.FormattedValue) for v in node.values))
-            or (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)))
-            or _is_call_of(node, "format"))
-
-
-def _unawaited_receivers(nodes: Iterable[ast.AST], awaited: set[int]) -> set[str]:
-    """The names AsyncSession coroutine methods are called on among `nodes`, outside an `await`."""
-    return {n.func.value.id for n in nodes if isinstance(n, ast.Call) and id(n) not in awaited
-            and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
-            and isinstance(n.func.value, ast.Name)}
-
-
-def _own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
-    """The nodes of `function`'s body, without nested functions, lambdas and classes (their own
-    code) - what sessions.own_nodes walks: not its decorators, defaults or annotations."""
-    found: list[ast.AST] = []
-    todo: list[ast.AST] = list(function.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        found.append(node)
-        todo.extend(ast.iter_child_nodes(node))
-    return found
-
-
-class _Nesting:
-    """`function in nesting`: is this def inside another def (its free names may be that one's
-    sessions)? Asked only of the async defs whose calls a trigger looks at, so the defs' source spans
-    are compared (one def lies inside another's span, decorators included, exactly when it is inside
-    that def) instead of walking every def: methods were walked once more for this alone."""
-
-    def __init__(self, nodes: _Nodes) -> None:
-        self.nodes = nodes
-        self.spans: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
-
-    def __contains__(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        if self.spans is None:
-            self.spans = [_def_span(n) for n in self.nodes.all
-                          if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        start, end = span = _def_span(function)
-        return any(outer_start <= start and end <= outer_end and (outer_start, outer_end) != span
-                   for outer_start, outer_end in self.spans)
-
-
-def _def_span(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[int, int], tuple[int, int]]:
-    start = min([(node.lineno, node.col_offset), *((d.lineno, d.col_offset) for d in node.decorator_list)])
-    return start, (node.end_lineno or node.lineno, node.end_col_offset or 0)
-
-
-def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], nodes: _Nodes, nested: bool,
-                            signs: _Signs) -> bool:
-    """Does `function` start coroutines (a call in `starts`: `gather`, `create_task`, `start_soon`) with a
-    positional argument naming something that may hold a session? SES011 reports only a session the
-    function holds (sessions.sessions_of) that a started coroutine uses."""
-    inside = nodes.within(function)
-    names = {name.id for call in inside if id(call) in starts for arg in call.args
-             for name in ast.walk(arg) if isinstance(name, ast.Name)}
-    if not names:
-        return False
-    awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
-    return _may_hold_sessions(inside, names, awaited, nested, signs)
-
-
-class _Signs(NamedTuple):
-    """What may make a binding hold a session (`_may_hold_sessions`)."""
-
-    may_open: Callable[[ast.Call], bool]  # may this call open one (the finder's openings)
-    session_types: frozenset[str]  # the session types' last components (`Session`, `AsyncSession`, configured)
-    no_session: Container[str] = frozenset()  # bare annotation names that state no AsyncSession (`_NoSessionNames`)
-
-
-class _FromImports:
-    """`get(name)`: (M, A) when the file binds `name` only by one `from M import A [as name]`, else
-    None. A relative import is made absolute in the file's package, as the rules make it
-    (linter._findings: module_name_for), unless one climbs above the top-level package (then they
-    use another name for the module); a star import may bind anything: then no name is known."""
-
-    def __init__(self, nodes: _Nodes, path: str) -> None:
-        self.nodes, self.path = nodes, path
-        self._imports: dict[str, tuple[str, str]] | None = None
-
-    def get(self, name: str) -> tuple[str, str] | None:
-        if self._imports is None:
-            self._imports = self._read()
-        return self._imports.get(name)
-
-    def _read(self) -> dict[str, tuple[str, str]]:
-        found: dict[str, tuple[str, str]] = {}
-        other: set[str] = set()  # bound some other way, or more than once
-        imports = (n for n in self.nodes.all if type(n) is ast.Import or type(n) is ast.ImportFrom)
-        for imported in imported_names(imports, module_name_for(self.path).package):
-            if imported.is_star or (imported.level and imported.module is None):
-                return {}
-            if not imported.is_from or imported.bound in found or imported.module is None:
-                other.add(imported.bound)
-            else:
-                found[imported.bound] = (imported.module, imported.name)
-        for node in self.nodes.all:
-            kind = type(node)
-            if kind is ast.Name and type(node.ctx) is not ast.Load:
-                other.add(node.id)
-            elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-                other.add(node.name)
-            elif kind is ast.arg:
-                other.add(node.arg)
-            elif kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
-                other.add(node.name)
-            elif kind is ast.MatchMapping and node.rest:
-                other.add(node.rest)
-            elif kind in (ast.Global, ast.Nonlocal):
-                other.update(node.names)
-        return {name: imported for name, imported in found.items() if name not in other}
-
-
-class _NoSessionNames:
-    """`name in names`: does a bare annotation `name` state no session for the rules? The async
-    triggers' rules (SES010, SES011) follow async sessions only. A parameter's annotation makes it one
-    when it resolves to SQLAlchemy's / SQLModel's AsyncSession or the configured async session type
-    (sessions.annotation_flavor: by the last component, re-exports followed), or to an `Annotated[...]`
-    alias assigned in its module (fastapi._alias_flavor: that module's project source, read as
-    written). So a name the file binds once, by `from M import A [as name]` (M absolute, or made so in
-    the file's package; no star import in the file, no other binding of the name), states none when A
-    is neither of those last components nor `Annotated`, and M's project source assigns no alias
-    named A (or M has none: another library's `Scope`). On polar, parameters annotated with the
-    project's TypedDicts, starlette's `Scope` or the sync `Session` fired SES010 or SES011 in 22 files
-    that have no such finding; 17 of them reached LibCST for nothing else.
-    With no `async_types`, a name in it is no `Annotated` alias: FastAPI injects nothing through it
-    (fastapi.injected_sessions, which SES003 and SES015 ask); polar's task modules annotate
-    parameters with `UUID` or their own enums."""
-
-    def __init__(self, imported: _FromImports, path: str, config: Config, async_types: frozenset[str]) -> None:
-        self.imported, self.path, self.config, self.async_types = imported, path, config, async_types
-        self._answers: dict[str, bool] = {}
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        if name not in self._answers:
-            self._answers[name] = self._states_none(name)
-        return self._answers[name]
-
-    def _states_none(self, name: str) -> bool:
-        imported = self.imported.get(name)
-        if imported is None:
-            return False
-        module, original = imported
-        if original in self.async_types or original == "Annotated":
-            return False
-        source = find_module_source(module, search_roots(self.path, self.config.root))
-        return source is None or original not in annotated_aliases(source)
-
-
-def _always(call: ast.Call) -> bool:
-    return True
-
-
-def _never(call: ast.Call) -> bool:
-    return False
-
-
-def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int], nested: bool,
-                       signs: _Signs) -> bool:
-    """May one of `names` hold a session in this function (sessions.function_sessions, over-approximated)?
-    A name every binding of which may hold a session: a parameter with a default or an annotation that
-    may state a session, a `with` target of a call that may open one (or of a method of a local
-    object: a project class's context method), a name annotated so or assigned (`await` or not) a
-    call that may open one (sessions.opened_flavor: `job = queue.get()` holds none); a name the
-    function uses like a session (awaits a coroutine method of it and calls a session-only method);
-    or, in a nested function, a name it does not bind (a closure over the outer function's session).
-    With functions nested in this one, their bindings are mixed with its own, so a binding that
-    holds no session rules nothing out."""
-    bound: set[str] = set()
-    candidates: set[str] = set()
-    other: set[str] = set()  # bound at least once to something that holds no session
-    awaited_on, session_only = set(), set()
-    for node in inside:
-        if isinstance(node, ast.arguments):
-            for arg, default in _parameters_with_defaults(node):
-                bound.add(arg.arg)
-                may_inject = isinstance(default, ast.Call) or (arg.annotation is not None
-                                                               and _may_state_session(arg.annotation, signs))
-                (candidates if may_inject else other).add(arg.arg)
-        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
-            bound.add(node.optional_vars.id)
-            call = node.context_expr
-            opens = isinstance(call, ast.Call) and (signs.may_open(call) or (  # sessions.opened_flavor
-                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)))
-            (candidates if opens else other).add(node.optional_vars.id)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            bound.add(node.target.id)
-            value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            opens = (_may_state_session(node.annotation, signs)
-                     or (isinstance(value, ast.Call) and signs.may_open(value)))
-            (candidates if opens else other).add(node.target.id)
-        elif isinstance(node, (ast.Assign, ast.NamedExpr)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            opens = ((isinstance(node, ast.NamedExpr) or len(node.targets) == 1) and isinstance(value, ast.Call)
-                     and signs.may_open(value))
-            for target in targets:
-                for name in ast.walk(target):
-                    if isinstance(name, ast.Name):
-                        bound.add(name.id)
-                        (candidates if opens and name is target else other).add(name.id)
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension, ast.AugAssign)):
-            names_bound = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
-            bound |= names_bound
-            other |= names_bound
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
-            if node.func.attr in ASYNC_SESSION_AWAITABLE_METHODS and id(node) in awaited:
-                awaited_on.add(node.func.value.id)
-            if node.func.attr in SESSION_ONLY_METHODS:
-                session_only.add(node.func.value.id)
-    has_nested = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) for n in inside[1:])
-    if not has_nested:
-        candidates -= other  # sessions.function_sessions: a name also bound to anything else holds none
-    candidates |= awaited_on & session_only
-    if nested:
-        candidates |= names - bound
-    return bool(names & candidates)
-
-
-# builtins and typing names: an annotation made only of these names no session (`data: dict[str, Any]`)
-_PLAIN_TYPE_NAMES = _SCALAR_ANNOTATIONS | frozenset({
-    "dict", "Dict", "list", "List", "set", "Set", "frozenset", "FrozenSet", "tuple", "Tuple", "Any", "Optional",
-    "Union", "Sequence", "Mapping", "MutableMapping", "Iterable", "Iterator", "Callable", "type", "Type", "object",
-    "typing", "collections", "abc", "Literal", "Unpack", "ClassVar", "Final", "Required", "NotRequired",
-    "Awaitable", "Coroutine", "AsyncIterator", "AsyncIterable", "AsyncGenerator", "Generator", "Collection"})
-
-
-def _may_state_session(annotation: ast.expr, signs: _Signs) -> bool:
-    """May this parameter annotation make it a session (sessions.annotation_flavor, fastapi.injected_sessions)?
-    They read both sides of `X | Y`, a subscript by its first element (`Optional[AsyncSession]`;
-    `dict[str, UUID]` states none) unless it may be `Annotated` (anything but a builtin or typing name),
-    a dotted name by what it resolves to (`asyncio.StreamWriter` is no session type; only a bare
-    name may be an alias), a string never; a bare name that is not a builtin or typing one may be,
-    unless its import says it is none (`signs.no_session`: `_NoSessionNames`)."""
-    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        return _may_state_session(annotation.left, signs) or _may_state_session(annotation.right, signs)
-    if isinstance(annotation, ast.Subscript):
-        value = annotation.value  # (`Annotated[...]` under any name may inject one; a class read as no session cannot)
-        if not _plain_annotation(value) and not (isinstance(value, ast.Name) and value.id in signs.no_session):
-            return True
-        first = annotation.slice
-        if isinstance(first, ast.Tuple):
-            if not first.elts:
-                return False
-            first = first.elts[0]
-        return _may_state_session(first, signs)
-    if isinstance(annotation, ast.Constant):
-        return False
-    if isinstance(annotation, ast.Attribute):
-        return annotation.attr in signs.session_types
-    if isinstance(annotation, ast.Name) and annotation.id in signs.no_session:
-        return False
-    return not _plain_annotation(annotation)
-
-
-def _plain_annotation(annotation: ast.expr) -> bool:
-    """Is the annotation made of builtin / typing names only (no name that may be a session type or
-    alias, no string that may spell one)?"""
-    for node in ast.walk(annotation):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return False
-        if isinstance(node, (ast.Name, ast.Attribute)) and last_name(node) not in _PLAIN_TYPE_NAMES:
-            return False
-    return True
-
-
-def _parameters_with_defaults(args: ast.arguments) -> list[tuple[ast.arg, ast.expr | None]]:
-    positional = [*args.posonlyargs, *args.args]
-    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    found = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
-    return found + [(a, None) for a in (args.vararg, args.kwarg) if a is not None]
-
-
-def _slow_call_lines(nodes: _Nodes, slow: frozenset[str]) -> list[int]:
+def _slow_call_lines(nodes: Nodes, slow: frozenset[str]) -> list[int]:
     imports = import_bindings((n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "",
                               keep_unresolved=True)
     lines = []
@@ -1110,18 +547,14 @@ def _slow_call_lines(nodes: _Nodes, slow: frozenset[str]) -> list[int]:
     return lines
 
 
-def _writes_through_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: _Nodes) -> bool:
+def _writes_through_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef, nodes: Nodes) -> bool:
     args = function.args
     scalars = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)
-               if last_name(a.annotation) in _SCALAR_ANNOTATIONS}
+               if last_name(a.annotation) in SCALAR_ANNOTATIONS}
     params = _injectable_parameters(args) - scalars
     return bool(params) and any(
         isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in WRITE_METHODS | {"execute"}
         and isinstance(n.func.value, ast.Name) and n.func.value.id in params for n in nodes.within(function))
-
-
-def _is_call_of(node: ast.AST, method: str) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
 
 
 def _ender_on(node: ast.AST) -> str | None:
@@ -1161,7 +594,7 @@ class _Dependencies:
     `Depends(get_db_session)` commits and owns no `begin()` block: 10 of its files reached LibCST for
     SES007 or SES008 alone, to report nothing."""
 
-    def __init__(self, imported: _FromImports, path: str, config: Config) -> None:
+    def __init__(self, imported: FromImports, path: str, config: Config) -> None:
         self.imported, self.path, self.config = imported, path, config
 
     def may(self, default: ast.expr | None, owns: bool) -> bool:
@@ -1208,52 +641,19 @@ def _word_pattern(words: frozenset[str]) -> WordSearch | re.Pattern[bytes] | Non
     return re.compile(rb"\b(?:" + alternatives.encode() + rb")\b")
 
 
-class _ImportTable:
-    """What the imports seen bind each local name to, for resolving a name by its import (a superset
-    of what LibCST's qualified names answer: every binding of a name, wherever it is imported)."""
-
-    def __init__(self) -> None:
-        self.imports: dict[str, set[str]] = {}  # local name -> dotted names it may be bound to
-        self.star_modules: list[str] = []
-
-    def add(self, node: ast.Import | ast.ImportFrom) -> None:
-        # relative modules stay as written (`.models.Session`): `_sqlalchemy` accepts those by their leaf
-        for imported in imported_names([node]):
-            if imported.is_star:
-                self.star_modules.append(imported.written)
-            elif imported.is_from:
-                self.imports.setdefault(imported.bound, set()).add(f"{imported.written}.{imported.name}")
-            else:
-                self.imports.setdefault(imported.bound, set()).add(imported.target())
-
-    def resolve(self, node: ast.expr) -> set[str]:
-        """Dotted names `node` may refer to: every import binding of its base, plus its spelling."""
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
-            return set()
-        rest = "".join("." + p for p in reversed(parts))
-        found = {node.id + rest}
-        found |= {bound + rest for bound in self.imports.get(node.id, ())}
-        found |= {f"{module}.{node.id}{rest}" for module in self.star_modules}
-        return found
-
-
 class _Finder:
     """Collects what the triggers need, walking only the top-level statements that spell a word."""
 
-    def __init__(self, screen: Screen, tree: ast.Module, nodes: _Nodes, data: bytes, path: str,
+    def __init__(self, screen: Screen, tree: ast.Module, nodes: Nodes, data: bytes, path: str,
                  no_alias: Container[str] = frozenset()) -> None:
         self.screen = screen
-        self.no_alias = no_alias  # bare annotation names that are no `Annotated` alias (`_NoSessionNames`)
+        self.no_alias = no_alias  # bare annotation names that are no `Annotated` alias (`screen_ast.NoSessionNames`)
         self.nodes = nodes
         self.words = screen.words
         self.tree = tree
         self.data = data
         self.path = path
-        self.table = _ImportTable()
+        self.table = ImportTable()
         self.imports = self.table.imports  # local name -> dotted names it may be bound to
         self.local_openers: set[str] = set()  # same-file registries / wrappers (`Session = sessionmaker()`,
         # also attributes: `self.Session = sessionmaker()`)
@@ -1273,7 +673,7 @@ class _Finder:
         words = screen.wanted | self.words.raw | self.words.managed | SESSION_WORDS
         self.interesting = set(words)  # local names that may resolve to one of the words
         for local, bound in self.imports.items():
-            if any(_leaf(b) in words for b in bound):
+            if any(leaf(b) in words for b in bound):
                 self.interesting.add(local)
         # 2. the top-level statements that spell a word or a local alias of one (`SL` for SessionLocal)
         self.spelled = self._spelling(screen.wanted | self.interesting)
@@ -1284,7 +684,7 @@ class _Finder:
         if local_imports:
             for node in local_imports:
                 self._add_import(node)
-            aliases = {local for local, bound in self.imports.items() if any(_leaf(b) in words for b in bound)}
+            aliases = {local for local, bound in self.imports.items() if any(leaf(b) in words for b in bound)}
             if aliases - self.interesting:
                 self.interesting |= aliases
                 self.spelled = self._spelling(screen.wanted | self.interesting)
@@ -1357,12 +757,12 @@ class _Finder:
 
     def _configured(self, node: ast.expr, leaves: frozenset[str]) -> bool:
         """`resolves_to` for bare configured names (last component), a superset for dotted ones."""
-        return any(_leaf(name) in leaves for name in self.resolve(node))
+        return any(leaf(name) in leaves for name in self.resolve(node))
 
     def _sqlalchemy(self, node: ast.expr, classes: frozenset[str]) -> bool:
         """May `node` be one of these SQLAlchemy classes? (`requests.Session` is not.)"""
         for name in self.resolve(node):
-            if name in classes or (name.startswith(".") and _leaf(name) in SESSION_WORDS):
+            if name in classes or (name.startswith(".") and leaf(name) in SESSION_WORDS):
                 return True
         return False
 
@@ -1485,13 +885,13 @@ class _Finder:
     def _registry_word(self, func: ast.expr) -> bool:
         """May `func` be a sessionmaker, even one a project module re-exports (SES001 follows those)?"""
         # project builders too (polar's `create_async_sessionmaker(engine)`): SES001 reads their source
-        return any(_leaf(name) in REGISTRY_WORDS or _leaf(name).lower().endswith(_BUILDER_SUFFIXES)
+        return any(leaf(name) in REGISTRY_WORDS or leaf(name).lower().endswith(_BUILDER_SUFFIXES)
                    for name in self.resolve(func))
 
     def opening_in_injected_function(self, openings: list[ast.Call]) -> bool:
         lines = [c.lineno for c in openings]
         for func in self.functions:
-            if _may_inject(func, self.no_alias) and any(func.lineno <= line <= func.end_lineno for line in lines):
+            if may_inject(func, self.no_alias) and any(func.lineno <= line <= func.end_lineno for line in lines):
                 return True
         return False
 
@@ -1625,23 +1025,3 @@ def _may_be_generator(arg: ast.expr) -> bool:
     if isinstance(arg, ast.Call):
         return not (isinstance(arg.func, ast.Name) and arg.func.id in _BUILTIN_ITERATORS)
     return isinstance(arg, (ast.Name, ast.Attribute))
-
-
-def _may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef, no_alias: Container[str]) -> bool:
-    """Could a parameter of `func` be a session FastAPI injects (fastapi.injected_sessions)? A call as
-    its default (`Depends(get_db)`), or an annotation that may be `Annotated[...]` (a subscript of
-    anything but a builtin or typing name) or an alias of one (a bare name that is not a builtin or
-    typing name: `SessionDep`), unless its import says it is neither (`no_alias`: `UUID`). A dotted
-    or string annotation, or a default that is no call, is none."""
-    for param, default in _parameters_with_defaults(func.args):
-        if isinstance(default, ast.Call):
-            return True
-        annotation = param.annotation
-        value = annotation.value if isinstance(annotation, ast.Subscript) else annotation
-        if isinstance(value, ast.Name) and value.id in no_alias:
-            continue
-        if isinstance(annotation, ast.Subscript) and not _plain_annotation(value):
-            return True
-        if isinstance(annotation, ast.Name) and annotation.id not in _PLAIN_TYPE_NAMES:
-            return True
-    return False

@@ -5,8 +5,9 @@ module names, which is all the screen and the cache need; `all_rules()` imports 
 
 A rule module states, next to its detection, what a file must contain for it to fire:
 `SCREEN_TRIGGERS = ("raw",)` - names of the `ast` screen's triggers (session_lint/engine/screen.py
-documents them). `screen_triggers()` reads that line from the module's source, so the screen
-runs before (and often instead of) loading LibCST. A rule without the line is not screened:
+documents them, screen_async.py and screen_queries.py the async and query ones).
+`screen_triggers()` reads that line from the module's source, so the screen runs before (and
+often instead of) loading LibCST. A rule without the line is not screened:
 every file reaches LibCST for it (correct, only slower).
 """
 

@@ -13,7 +13,7 @@ from .base import Rule
 # The screen trigger, what a file must contain for this rule to fire:
 # an `async def` whose own code calls one of AsyncSession's coroutine methods on a plain name
 # (`db.commit()`) outside an `await`, a name that may hold a session there (not `job = queue.pop()`).
-# session_lint/engine/screen.py skips LibCST for files without it.
+# session_lint/engine/screen_async.py implements it; the screen skips LibCST for files without it.
 SCREEN_TRIGGERS = ("unawaited",)
 
 DOCS = """\

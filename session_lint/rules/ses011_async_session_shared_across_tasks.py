@@ -13,7 +13,7 @@ from ..analysis.walk import visit_read_only
 # The screen trigger, what a file must contain for this rule to fire:
 # an `async def` calling something spelled `gather` / `create_task` / `ensure_future` / `start_soon`
 # (or an import alias of one) with a positional argument naming something that may hold a session
-# there. session_lint/engine/screen.py skips LibCST for files without it.
+# there. session_lint/engine/screen_async.py implements it; the screen skips LibCST for files without it.
 SCREEN_TRIGGERS = ("shared_tasks",)
 
 DOCS = """\

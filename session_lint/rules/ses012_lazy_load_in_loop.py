@@ -23,8 +23,8 @@ from ..analysis.walk import visit_read_only
 
 # The screen trigger, what a file must contain for this rule to fire: a `for` loop (or comprehension)
 # over a query reading an attribute of its target named like a relationship of a model the file can
-# see, in a file that spells `query(` / `scalars(` / `select(` / `execute(`. session_lint/engine/screen.py
-# skips the rest.
+# see, in a file that spells `query(` / `scalars(` / `select(` / `execute(`. session_lint/engine/screen_queries.py
+# implements it; the screen skips the rest.
 SCREEN_TRIGGERS = ("lazy_loop",)
 
 DOCS = """\

@@ -12,7 +12,8 @@ from ..analysis.sessions import Flavor, session_variable
 from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire: a `.get(...)` call on a chain that
-# starts with a `.query(...)` call. session_lint/engine/screen.py skips LibCST for files without it.
+# starts with a `.query(...)` call. session_lint/engine/screen_queries.py implements it; the screen skips
+# LibCST for files without it.
 SCREEN_TRIGGERS = ("query_get",)
 
 DOCS = """\

@@ -18,7 +18,7 @@ from ..analysis.walk import visit_read_only
 
 # The screen trigger, what a file must contain for this rule to fire: a call spelled `execute` /
 # `exec_driver_sql`, or of SQLAlchemy's `text` as imported here, whose first positional argument is a string built by
-# formatting, or a name assigned one in the file. See session_lint/engine/screen.py.
+# formatting, or a name assigned one in the file. See session_lint/engine/screen_queries.py.
 SCREEN_TRIGGERS = ("sql_string",)
 
 DOCS = """\

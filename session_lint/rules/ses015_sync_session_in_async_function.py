@@ -11,8 +11,8 @@ from .base import Rule
 
 # The screen trigger, what a file must contain for this rule to fire:
 # an `async def` that opens a session or may have one injected (a parameter with a call as default,
-# or an annotation that may be `Annotated[...]` or an alias of it). session_lint/engine/screen.py
-# skips LibCST for files without it.
+# or an annotation that may be `Annotated[...]` or an alias of it). session_lint/engine/screen_async.py
+# implements it; the screen skips LibCST for files without it.
 SCREEN_TRIGGERS = ("sync_in_async",)
 
 DOCS = """\

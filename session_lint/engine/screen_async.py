@@ -1,0 +1,261 @@
+"""The screen's triggers on async code, for SES010, SES011 and SES015: their prefilters, the words
+scope_slice.py keeps for them, and the `ast` checks session_lint/engine/screen.py runs when a file
+spells those words (the screen's contract: see that module's docstring).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import TYPE_CHECKING, Callable, Container, Iterable, NamedTuple
+
+from ..analysis.ast_imports import import_bindings, last_name
+from ..analysis.knowledge import (
+    ASYNC_CREATE_TASK,
+    ASYNC_GATHER,
+    ASYNC_SESSION_AWAITABLE_METHODS,
+    SESSION_ONLY_METHODS,
+)
+from ..analysis.word_search import WordSearch
+from .screen_ast import Nodes, leaf, may_inject, parameters_with_defaults, plain_annotation
+
+if TYPE_CHECKING:
+    from .screen import _Finder
+
+
+# -- SES010, SES011, SES015: triggers on async code (`unawaited`, `shared_tasks`, `sync_in_async`) ----------
+#   unawaited     an `async def` whose own code (not its decorators or nested defs) calls an AsyncSession
+#                 coroutine method on a name (`db.commit()`,
+#                 knowledge.ASYNC_SESSION_AWAITABLE_METHODS) that is not the operand of an `await`, a name
+#                 that may hold a session there (`_may_hold_sessions`) (SES010)
+#   shared_tasks  an `async def` with a call spelled `gather` / `create_task` / `ensure_future` /
+#                 `start_soon` given a name that may hold a session there (SES011)
+#   sync_in_async an `async def` that opens a session (what the `raw` / `managed` triggers call an
+#                 opening) or may have one injected (a parameter with a call as default, or an annotation
+#                 that may be `Annotated[...]` or an alias of it: `screen_ast.may_inject`) (SES015)
+# The session may come through an alias that spells no session word, so each has its own prefilter.
+ASYNC_TRIGGERS = frozenset({"unawaited", "shared_tasks", "sync_in_async"})
+_ASYNC_DEF = WordSearch(rb"async\s+def\b")
+_TASK_WORDS = frozenset({"gather", "create_task", "ensure_future", "start_soon"})
+_ASYNC_PREFILTERS = {
+    "unawaited": (_ASYNC_DEF, re.compile(rb"\.(?:" + "|".join(sorted(ASYNC_SESSION_AWAITABLE_METHODS)).encode()
+                                         + rb")\s*\(")),
+    "shared_tasks": (_ASYNC_DEF, WordSearch(rb"(?:" + "|".join(sorted(_TASK_WORDS)).encode() + rb")\b")),
+    "sync_in_async": (_ASYNC_DEF,),
+}
+# the names these rules resolve (scope_slice.py keeps the statements spelling them)
+ASYNC_SCOPE_WORDS = {
+    "unawaited": ASYNC_SESSION_AWAITABLE_METHODS | {"Depends"},
+    "shared_tasks": frozenset({leaf(n) for n in ASYNC_GATHER | ASYNC_CREATE_TASK} | _TASK_WORDS
+                              | {"asyncio", "anyio", "TaskGroup", "create_task_group", "Depends"}),
+    "sync_in_async": frozenset({"Depends"}),
+}
+
+
+def spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
+    """The async triggers whose words the file spells (bytes regexes)."""
+    return frozenset(t for t in triggers if all(p.search(data) for p in _ASYNC_PREFILTERS[t]))
+
+
+def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | None,
+                     spells_openers: bool, session_types: frozenset[str],
+                     no_session: Container[str] = frozenset(), no_alias: Container[str] = frozenset(),
+                     ) -> frozenset[str]:
+    """The `triggers` whose construct the file contains (see their description). `spells_openers`:
+    the prefilter looked for every word a session-opening call spells, so without a `finder` (none
+    spelled) no call here opens a session. `no_session`: bare annotation names that state no
+    AsyncSession; `no_alias`: those that are no `Annotated` alias (`screen_ast.NoSessionNames`)."""
+    fired: set[str] = set()
+    functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
+    signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
+                   no_session)
+    nested = _Nesting(nodes)
+    if "unawaited" in triggers:
+        for function in functions:
+            inside = nodes.within(function)
+            awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
+            receivers = _unawaited_receivers(inside, awaited)
+            if receivers:  # SES010 reads the calls of the body's own code (sessions.own_nodes), not of a
+                receivers = _unawaited_receivers(_own_code(function), awaited)  # decorator or nested def
+            if receivers and _may_hold_sessions(inside, receivers, awaited, function in nested, signs):
+                fired.add("unawaited")
+                break
+    if "shared_tasks" in triggers:
+        words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
+            (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
+            if leaf(bound) in _TASK_WORDS}
+        starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and last_name(n.func) in words}
+        if starts and any(_task_may_get_a_session(function, starts, nodes, function in nested, signs)
+                          for function in functions):
+            fired.add("shared_tasks")
+    if "sync_in_async" in triggers:
+        openings = finder.opening_lines() if finder is not None else []
+        if any(may_inject(f, no_alias) or any(f.lineno <= line <= f.end_lineno for line in openings) for f in functions):
+            fired.add("sync_in_async")
+    return frozenset(fired)
+
+
+def _unawaited_receivers(nodes: Iterable[ast.AST], awaited: set[int]) -> set[str]:
+    """The names AsyncSession coroutine methods are called on among `nodes`, outside an `await`."""
+    return {n.func.value.id for n in nodes if isinstance(n, ast.Call) and id(n) not in awaited
+            and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
+            and isinstance(n.func.value, ast.Name)}
+
+
+def _own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    """The nodes of `function`'s body, without nested functions, lambdas and classes (their own
+    code) - what sessions.own_nodes walks: not its decorators, defaults or annotations."""
+    found: list[ast.AST] = []
+    todo: list[ast.AST] = list(function.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+class _Nesting:
+    """`function in nesting`: is this def inside another def (its free names may be that one's
+    sessions)? Asked only of the async defs whose calls a trigger looks at, so the defs' source spans
+    are compared (one def lies inside another's span, decorators included, exactly when it is inside
+    that def) instead of walking every def: methods were walked once more for this alone."""
+
+    def __init__(self, nodes: Nodes) -> None:
+        self.nodes = nodes
+        self.spans: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
+
+    def __contains__(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        if self.spans is None:
+            self.spans = [_def_span(n) for n in self.nodes.all
+                          if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        start, end = span = _def_span(function)
+        return any(outer_start <= start and end <= outer_end and (outer_start, outer_end) != span
+                   for outer_start, outer_end in self.spans)
+
+
+def _def_span(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[int, int], tuple[int, int]]:
+    start = min([(node.lineno, node.col_offset), *((d.lineno, d.col_offset) for d in node.decorator_list)])
+    return start, (node.end_lineno or node.lineno, node.end_col_offset or 0)
+
+
+def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], nodes: Nodes, nested: bool,
+                            signs: _Signs) -> bool:
+    """Does `function` start coroutines (a call in `starts`: `gather`, `create_task`, `start_soon`) with a
+    positional argument naming something that may hold a session? SES011 reports only a session the
+    function holds (sessions.sessions_of) that a started coroutine uses."""
+    inside = nodes.within(function)
+    names = {name.id for call in inside if id(call) in starts for arg in call.args
+             for name in ast.walk(arg) if isinstance(name, ast.Name)}
+    if not names:
+        return False
+    awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
+    return _may_hold_sessions(inside, names, awaited, nested, signs)
+
+
+class _Signs(NamedTuple):
+    """What may make a binding hold a session (`_may_hold_sessions`)."""
+
+    may_open: Callable[[ast.Call], bool]  # may this call open one (the finder's openings)
+    session_types: frozenset[str]  # the session types' last components (`Session`, `AsyncSession`, configured)
+    # bare annotation names that state no AsyncSession (`screen_ast.NoSessionNames`)
+    no_session: Container[str] = frozenset()
+
+
+def _always(call: ast.Call) -> bool:
+    return True
+
+
+def _never(call: ast.Call) -> bool:
+    return False
+
+
+def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int], nested: bool,
+                       signs: _Signs) -> bool:
+    """May one of `names` hold a session in this function (sessions.function_sessions, over-approximated)?
+    A name every binding of which may hold a session: a parameter with a default or an annotation that
+    may state a session, a `with` target of a call that may open one (or of a method of a local
+    object: a project class's context method), a name annotated so or assigned (`await` or not) a
+    call that may open one (sessions.opened_flavor: `job = queue.get()` holds none); a name the
+    function uses like a session (awaits a coroutine method of it and calls a session-only method);
+    or, in a nested function, a name it does not bind (a closure over the outer function's session).
+    With functions nested in this one, their bindings are mixed with its own, so a binding that
+    holds no session rules nothing out."""
+    bound: set[str] = set()
+    candidates: set[str] = set()
+    other: set[str] = set()  # bound at least once to something that holds no session
+    awaited_on, session_only = set(), set()
+    for node in inside:
+        if isinstance(node, ast.arguments):
+            for arg, default in parameters_with_defaults(node):
+                bound.add(arg.arg)
+                may_inject = isinstance(default, ast.Call) or (arg.annotation is not None
+                                                               and _may_state_session(arg.annotation, signs))
+                (candidates if may_inject else other).add(arg.arg)
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            bound.add(node.optional_vars.id)
+            call = node.context_expr
+            opens = isinstance(call, ast.Call) and (signs.may_open(call) or (  # sessions.opened_flavor
+                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)))
+            (candidates if opens else other).add(node.optional_vars.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            bound.add(node.target.id)
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            opens = (_may_state_session(node.annotation, signs)
+                     or (isinstance(value, ast.Call) and signs.may_open(value)))
+            (candidates if opens else other).add(node.target.id)
+        elif isinstance(node, (ast.Assign, ast.NamedExpr)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            opens = ((isinstance(node, ast.NamedExpr) or len(node.targets) == 1) and isinstance(value, ast.Call)
+                     and signs.may_open(value))
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        bound.add(name.id)
+                        (candidates if opens and name is target else other).add(name.id)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension, ast.AugAssign)):
+            names_bound = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            bound |= names_bound
+            other |= names_bound
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            if node.func.attr in ASYNC_SESSION_AWAITABLE_METHODS and id(node) in awaited:
+                awaited_on.add(node.func.value.id)
+            if node.func.attr in SESSION_ONLY_METHODS:
+                session_only.add(node.func.value.id)
+    has_nested = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) for n in inside[1:])
+    if not has_nested:
+        candidates -= other  # sessions.function_sessions: a name also bound to anything else holds none
+    candidates |= awaited_on & session_only
+    if nested:
+        candidates |= names - bound
+    return bool(names & candidates)
+
+
+def _may_state_session(annotation: ast.expr, signs: _Signs) -> bool:
+    """May this parameter annotation make it a session (sessions.annotation_flavor, fastapi.injected_sessions)?
+    They read both sides of `X | Y`, a subscript by its first element (`Optional[AsyncSession]`;
+    `dict[str, UUID]` states none) unless it may be `Annotated` (anything but a builtin or typing name),
+    a dotted name by what it resolves to (`asyncio.StreamWriter` is no session type; only a bare
+    name may be an alias), a string never; a bare name that is not a builtin or typing one may be,
+    unless its import says it is none (`signs.no_session`: `screen_ast.NoSessionNames`)."""
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return _may_state_session(annotation.left, signs) or _may_state_session(annotation.right, signs)
+    if isinstance(annotation, ast.Subscript):
+        value = annotation.value  # (`Annotated[...]` under any name may inject one; a class read as no session cannot)
+        if not plain_annotation(value) and not (isinstance(value, ast.Name) and value.id in signs.no_session):
+            return True
+        first = annotation.slice
+        if isinstance(first, ast.Tuple):
+            if not first.elts:
+                return False
+            first = first.elts[0]
+        return _may_state_session(first, signs)
+    if isinstance(annotation, ast.Constant):
+        return False
+    if isinstance(annotation, ast.Attribute):
+        return annotation.attr in signs.session_types
+    if isinstance(annotation, ast.Name) and annotation.id in signs.no_session:
+        return False
+    return not plain_annotation(annotation)
