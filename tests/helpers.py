@@ -38,6 +38,13 @@ def real_project_sources(sample: int) -> Iterator[tuple[Path, str, Config]]:
                 continue
 
 
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    """Write `files` ({relative path: text}) under `root`, making their folders."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
 def config(**overrides) -> Config:
     return replace(Config(root=PROJECT), **overrides)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from helpers import REAL, real_project_sources
+from helpers import REAL, real_project_sources, write_tree
 
 import session_lint.engine.linter as engine
 from session_lint.config import Config
@@ -115,11 +115,9 @@ def test_real_project_files_that_pass_the_screen(monkeypatch):
 def test_async_defs_are_kept_for_sync_in_async(tmp_path):
     # SES015 reads an injected session through an imported `Annotated[Session, Depends(get_db)]` alias,
     # whose name spells no word: with SES015 selected, every statement holding an `async def` is kept
-    (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "__init__.py").write_text("")
-    (tmp_path / "app" / "deps.py").write_text(
+    write_tree(tmp_path, {"app/__init__.py": "", "app/deps.py": (
         "from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session\n"
-        "from core.database import get_db\n\nDbSession = Annotated[Session, Depends(get_db)]\n")
+        "from core.database import get_db\n\nDbSession = Annotated[Session, Depends(get_db)]\n")})
     source = ("from app.deps import DbSession\n\n\nasync def f(p: DbSession):\n    return p\n\n\n"
               "class C:\n    def outer(self):\n        async def inner(p: DbSession):\n            return p\n"
               "        return inner\n\n\nif True:\n    pass\nelse:\n    async def g(p: DbSession):\n        return p\n\n\n"

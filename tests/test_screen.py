@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT, REAL, config, real_project_sources
+from helpers import PROJECT, REAL, config, real_project_sources, write_tree
 
 from session_lint.api import Config, lint_source
 from session_lint.rules import all_rules, opt_in_codes
@@ -402,9 +402,7 @@ _SESSION_ANNOTATED = ("from typing import Annotated as A\nfrom fastapi import De
 ])
 @pytest.mark.parametrize("code", ["SES003", "SES015"])
 def test_injection_triggers_read_what_an_imported_annotation_is(tmp_path, code, head, annotation, fires, reports):
-    for name, text in INJECTION_MODULES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_tree(tmp_path, INJECTION_MODULES)
     path = tmp_path / "app" / "service.py"
     if code == "SES003":  # a session opened where one may be injected
         source = (f"from core.database import get_db_session\n{head}\n\n\ndef f(p: {annotation}):\n"
