@@ -121,12 +121,13 @@ def test_async_defs_are_kept_for_sync_in_async(tmp_path):
     source = ("from app.deps import DbSession\n\n\nasync def f(p: DbSession):\n    return p\n\n\n"
               "class C:\n    def outer(self):\n        async def inner(p: DbSession):\n            return p\n"
               "        return inner\n\n\nif True:\n    pass\nelse:\n    async def g(p: DbSession):\n        return p\n\n\n"
-              "def plain(p: DbSession):\n    return p\n")
+              "def plain(p: DbSession):\n    return p\n\n\nmatch mode:\n    case 1:\n        async def h(p: DbSession):\n"
+              "            return p\n")
     words = scope_words(Config(), ["SES015"])
     module = cst.parse_module(source)
     assert [module.code_for_node(s).strip().splitlines()[0] for s in slice_for_scope(module, words).body] == [
-        "from app.deps import DbSession", "async def f(p: DbSession):", "class C:", "if True:"]
+        "from app.deps import DbSession", "async def f(p: DbSession):", "class C:", "if True:", "match mode:"]
     assert not scope_words(Config(), ["SES003"]).async_defs
     path = tmp_path / "app" / "service.py"
     found = lint_source(source, str(path), Config(root=tmp_path, select=("SES015",)))
-    assert [(d.line, d.column, d.code) for d in found] == [(4, 1, "SES015"), (10, 9, "SES015"), (18, 5, "SES015")]
+    assert [(d.line, d.column, d.code) for d in found] == [(4, 1, "SES015"), (10, 9, "SES015"), (18, 5, "SES015"), (28, 9, "SES015")]

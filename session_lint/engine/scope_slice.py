@@ -34,7 +34,7 @@ import re
 import libcst as cst
 
 from .screen import ScopeWords
-from ..analysis.walk import IS_NODE, LAYOUT, child_fields, children
+from ..analysis.walk import IS_NODE, LAYOUT, child_fields, children, find_all
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names fixes introduce (a parameter `db`, `Depends`, a session type): a statement binding one at
@@ -195,17 +195,8 @@ def _spells(node: cst.CSTNode | None, words: frozenset[str]) -> bool:
 
 
 def _holds_async_def(statement: cst.CSTNode) -> bool:
-    """Is `statement` an `async def`, or a def, class or compound statement with one among its
-    statements (SES015 visits every `async def`)?"""
-    if isinstance(statement, cst.FunctionDef) and statement.asynchronous is not None:
-        return True
-    body = getattr(statement, "body", None)
-    inner = getattr(body, "body", None)
-    if not isinstance(inner, (list, tuple)):
-        return False
-    return any(_holds_async_def(child) for child in inner) or any(
-        _holds_async_def(part) for part in (getattr(statement, "orelse", None), *getattr(statement, "handlers", ()),
-                                             getattr(statement, "finalbody", None)) if part is not None)
+    """Is there an `async def` in `statement`, at any depth (SES015 visits every one)?"""
+    return bool(find_all(statement, lambda node: type(node) is cst.FunctionDef and node.asynchronous is not None))
 
 
 def _star_import(statement: cst.CSTNode) -> bool:
