@@ -126,6 +126,37 @@ def test_module_level_statements_binding_nothing_a_window_spells_stay_in_their_o
                          "def f():\n    global g\n    g = 1\ndef use():\n    return g\n")
 
 
+SQL_HELPER = ("from sqlalchemy import text\n\n\n"
+              "def count(session, where):\n"
+              "    return session.execute(text(f\"SELECT count(*) FROM t WHERE {where}\")).scalar()\n\n\n"
+              "def unrelated():\n    return 1\n\n\n"
+              "def main(session):\n    return count(session, \"a = 1\")\n\n\n"
+              "def other(session, where):\n    return session.execute(text(f\"SELECT 1 WHERE {where}\"))\n")
+
+
+def test_a_window_holds_the_statements_calling_its_functions():
+    """SES014 reads every call of a function to know what its parameters receive (polar's
+    scripts/migrate_organization_statuses.py: a window without the callers reported line 91)."""
+    window = windows.windows(windows.chunks(SQL_HELPER), size=1)[1]
+    assert window.own_lines == [(2, 5)] and window.segments == [(1, 1), (2, 2), (6, 10)]
+    assert window.text == ("from sqlalchemy import text\n\n\n"
+                           "def count(session, where):\n"
+                           "    return session.execute(text(f\"SELECT count(*) FROM t WHERE {where}\")).scalar()\n\n\n"
+                           "def main(session):\n    return count(session, \"a = 1\")\n")
+    assert window.calls_elsewhere == frozenset()
+
+
+def test_callers_over_the_budget_are_named_and_their_function_takes_anything(monkeypatch):
+    whole = findings(SQL_HELPER, MODULE, Config())
+    assert [f[:3] for f in whole] == [("SES014", 17, 33)]  # `count` is only ever given a constant
+    with windowed(monkeypatch, 1):
+        assert findings(SQL_HELPER, MODULE, Config()) == whole
+        monkeypatch.setattr(windows, "CALLERS_SIZE", 0)
+        window = windows.windows(windows.chunks(SQL_HELPER))[1]
+        assert "def main" not in window.text and window.calls_elsewhere == {"count"}
+        assert [f[:3] for f in findings(SQL_HELPER, MODULE, Config())] == [("SES014", 5, 33), ("SES014", 17, 33)]
+
+
 def test_rule_examples_give_the_same_findings(monkeypatch):
     for rule in all_rules():
         for source in (*rule.VALID, *rule.INVALID):

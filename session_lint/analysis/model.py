@@ -37,6 +37,8 @@ class FileModel:
     package: str = ""
     source: str | None = None  # the text `module` was parsed from (None: ask `module.code`)
     fixes: bool = True  # False: the engine drops every fix (a window of a file, blanked strings)
+    # top-level functions of the file called in statements `module` leaves out (a window: engine/windows.py)
+    calls_elsewhere: frozenset[str] = frozenset()
     # per-file results the analysis computes once, whichever rule asks first (see `memo`)
     facts: dict = field(default_factory=dict)
     flow: Any = None  # flow.FileFlow: the flow analyses of this file (SES005/SES006), made on first use

@@ -184,7 +184,8 @@ def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] 
             module = cst.parse_module(window.text)
         except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
             return None
-        in_window = _findings(window.text, module, path, config, window.file_line, codes, window.text, fixes=False)
+        in_window = _findings(window.text, module, path, config, window.file_line, codes, window.text, fixes=False,
+                              calls_elsewhere=window.calls_elsewhere)
         if isinstance(in_window, Diagnostic):
             return LintRun(source, None, [in_window])
         diagnostics.extend(d for d in in_window if window.owns(d.line))
@@ -201,12 +202,13 @@ def _without_fixes(diagnostics: list[Diagnostic]) -> None:
 def _findings(source: str, module: cst.Module, path: str, config: Config,
               line_map: Callable[[int], int] | None = None,
               codes: frozenset[str] | None = None, text: str | None = None,
-              fixes: bool = True) -> list[Diagnostic] | Diagnostic:
+              fixes: bool = True, calls_elsewhere: frozenset[str] = frozenset()) -> list[Diagnostic] | Diagnostic:
     """Every selected rule's diagnostics for `module` (noqa not applied), or SES999 when it is too
     deep to analyse. `line_map`: `module` is a window of the file (its lines -> the file's).
     `codes`: only these rules (the screen's verdict), else every selected one. `text`: the text
     `module` was parsed from, when known (positions are found in it: metadata._Positions).
-    `fixes`: False when the fixes would be dropped (a window, blanked strings): none is built."""
+    `fixes`: False when the fixes would be dropped (a window, blanked strings): none is built.
+    `calls_elsewhere`: functions `module` defines with calls in statements it leaves out (a window)."""
     rule_classes = [r for r in all_rules() if config.is_selected(r.code, path) and (codes is None or r.code in codes)]
     if not rule_classes:
         return []
@@ -217,7 +219,8 @@ def _findings(source: str, module: cst.Module, path: str, config: Config,
         return _too_deep_to_analyse(path)
     for module_name in (module_name_for(path), fallback_module_name(path)):
         context = FileModel(path=path, config=config, module=module, module_name=module_name.name,
-                            package=module_name.package, source=source, fixes=fixes)
+                            package=module_name.package, source=source, fixes=fixes,
+                            calls_elsewhere=calls_elsewhere)
         rules = [cls(context) for cls in rule_classes]
         try:
             visit_with_rules(module, rules, scope_module, context, line_map, text)

@@ -11,7 +11,10 @@ can depend on:
   `with` and `if` blocks, defs and classes, `global` declarations: what names resolve to,
   module-global sessions, the helpers a function calls, the models it queries), then what
   those spell in turn, until nothing changes;
-- star and `__future__` imports.
+- star and `__future__` imports;
+- the statements calling a function the run defines (SES014 reads every call of a function to
+  know what its parameters receive), up to CALLERS_SIZE characters: the functions whose callers
+  do not fit are named in `Window.calls_elsewhere`, and the rule takes them as called with anything.
 
 A statement binding nothing the window spells (a module-level `db.add(...)` in a seeding
 script, `app.include_router(...)`) cannot change what the window's names resolve to; leaving
@@ -37,6 +40,7 @@ from ..sourcefile import Source, SourceError
 
 WINDOWED_ABOVE = 350_000  # characters: about 10,000 lines of dense code, 210 MB in one piece
 WINDOW_SIZE = 100_000  # characters of a window's own statements (its context comes on top)
+CALLERS_SIZE = 100_000  # characters of statements calling the window's functions its context may take in
 
 # Bytes of source above which no `ast` tree of the whole module is built: the tree takes ~133 bytes
 # per character (a 1.5 MB module: 200 MB), and a worker stays under 300 MB (issue 12).
@@ -60,6 +64,7 @@ class Chunk:
     text: str
     spelled: frozenset[str]  # every identifier in its text
     binds: frozenset[str] | None  # the module-level names it may bind; None: every window keeps it
+    function: str | None = None  # the name of the function it defines (`def`, `async def`), if it is one
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Window:
     text: str  # the window's own statements and their context, in the file's order
     own_lines: list[tuple[int, int]]  # (first, last) file lines of the window's own statements
     segments: list[tuple[int, int]]  # (first line in `text`, first line in the file) of each chunk
+    calls_elsewhere: frozenset[str] = frozenset()  # its functions with calls left out of `text`
 
     def file_line(self, line: int) -> int:
         """The file's line for line `line` of the window's text."""
@@ -86,10 +92,10 @@ def chunks(source: str) -> list[Chunk] | None:
     if not ends:
         return None
     found, first = [], 1
-    for index, (end, binds) in enumerate(ends):
+    for index, (end, (binds, function)) in enumerate(ends):
         last = len(texts) if index == len(ends) - 1 else end  # the last chunk takes the file's end
         text = "".join(texts[first - 1:last])
-        found.append(Chunk(first, last, text, frozenset(_IDENTIFIER.findall(text)), binds))
+        found.append(Chunk(first, last, text, frozenset(_IDENTIFIER.findall(text)), binds, function))
         first = last + 1
     return found
 
@@ -102,12 +108,13 @@ def _lines(source: str) -> list[str]:
     return texts
 
 
-def _statement_ends(texts: list[str]) -> list[tuple[int, frozenset[str] | None]]:
-    """(last line, what it binds) of each top-level statement."""
-    ends: dict[int, frozenset[str] | None] = {}
+def _statement_ends(texts: list[str]) -> list[tuple[int, tuple[frozenset[str] | None, str | None]]]:
+    """(last line, (what it binds, the function it defines)) of each top-level statement."""
+    ends: dict[int, tuple[frozenset[str] | None, str | None]] = {}
     for offset, tree in ast_pieces(texts):
         for statement in tree.body:
-            ends[offset + statement.end_lineno] = _binds(statement)
+            function = statement.name if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+            ends[offset + statement.end_lineno] = (_binds(statement), function)
     return sorted(ends.items())
 
 
@@ -212,6 +219,11 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 def windows(found: list[Chunk], size: int | None = None) -> list[Window]:
     """Runs of about `size` (WINDOW_SIZE) characters of `found`, each with its context."""
     size = size or WINDOW_SIZE
+    functions = {chunk.function for chunk in found if chunk.function is not None}
+    spelling: dict[str, list[int]] = {}  # function name -> the chunks spelling it (its callers among them)
+    for index, chunk in enumerate(found):
+        for name in chunk.spelled & functions:
+            spelling.setdefault(name, []).append(index)
     runs: list[list[int]] = [[]]
     length = 0
     for index, chunk in enumerate(found):
@@ -220,13 +232,27 @@ def windows(found: list[Chunk], size: int | None = None) -> list[Window]:
             length = 0
         runs[-1].append(index)
         length += len(chunk.text)
-    return [_window(found, run) for run in runs]
+    return [_window(found, run, spelling) for run in runs]
 
 
-def _window(found: list[Chunk], own: list[int]) -> Window:
+def _window(found: list[Chunk], own: list[int], spelling: dict[str, list[int]]) -> Window:
     kept = [chunk.binds is None for chunk in found]  # (star and `__future__` imports)
     for index in own:
         kept[index] = True
+    elsewhere: set[str] = set()
+    room = CALLERS_SIZE
+    for index in own:  # the statements calling the window's functions (and so spelling their names)
+        name = found[index].function
+        if name is None:
+            continue
+        callers = [i for i in spelling.get(name, ()) if not kept[i]]
+        size = sum(len(found[i].text) for i in callers)
+        if size > room:
+            elsewhere.add(name)
+            continue
+        room -= size
+        for i in callers:
+            kept[i] = True
     spelled = set().union(*(chunk.spelled for chunk, keep in zip(found, kept) if keep))
     changed = True
     while changed:  # the statements binding a name a kept statement spells, and so on
@@ -242,4 +268,4 @@ def _window(found: list[Chunk], own: list[int]) -> Window:
             segments.append((line, chunk.first_line))
             line += len(LINE_END.findall(chunk.text))
     own_lines = [(found[i].first_line, found[i].last_line) for i in own]
-    return Window("".join(parts), own_lines, segments)
+    return Window("".join(parts), own_lines, segments, frozenset(elsewhere))

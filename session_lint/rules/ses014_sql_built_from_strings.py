@@ -355,8 +355,8 @@ class SqlBuiltFromStrings(Rule):
 
     def _calls_of(self, function: cst.FunctionDef) -> list[cst.Call]:
         """Calls of a top-level function of this module, by name (None if it is also used otherwise)."""
-        if not isinstance(self.parent(function), cst.Module):
-            return []
+        if not isinstance(self.parent(function), cst.Module) or function.name.value in self.context.calls_elsewhere:
+            return []  # (calls in statements this window of the file left out: they may pass anything)
         index = self.context.memo("ses014_calls", lambda: _calls_by_name(self.context.module))
         calls = index.get(function.name.value, [])
         if any(self.get_metadata(ScopeProvider, c.func, None) is None for c in calls):
