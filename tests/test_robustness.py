@@ -147,6 +147,30 @@ def test_killed_fix_leaves_no_worker_writing(tmp_path):
     assert_quiet_after_exit(root, workers)
 
 
+def test_a_check_stopped_while_the_engine_parses_exits_as_the_signal_would(tmp_path):
+    """`--jobs 1` runs the engine on a deep-stack thread; a signal may stop the run while that
+    thread is inside LibCST's native parser. Half of such runs ended in SIGABRT (the interpreter's
+    shutdown ending the thread through Rust frames) before the CLI exited without that shutdown."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import dense_module
+    finally:
+        sys.path.pop(0)
+    dense_module.write(tmp_path, 12000)  # 360k characters: its LibCST parse and rules take seconds
+    signalled = []
+    for delay in (0.8, 1.1, 1.4, 1.7, 2.0, 2.4):
+        process = session_lint("--no-cache", "--jobs", "1", str(tmp_path))
+        time.sleep(delay)
+        if process.poll() is not None:  # finished already (a fast machine): nothing to stop
+            process.communicate()
+            continue
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        signalled.append((delay, process.returncode, stderr.strip()))
+    assert len(signalled) >= 3, signalled
+    assert all(code == 130 and stderr == "session-lint: interrupted by SIGINT" for _, code, stderr in signalled), signalled
+
+
 def test_a_signal_during_a_write_stops_the_run_after_the_write():
     from session_lint.engine.signals import Interrupted, StopOnSignals
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,6 +80,21 @@ class StopOnSignals:
             self._holding = False
         if self._pending is not None:
             raise Interrupted(self._pending)
+
+
+def exit_now(code: int) -> None:
+    """Exit with `code` at once, streams flushed, without the interpreter's shutdown. A stopped run
+    may leave the deep-stack thread (engine/deep.py) inside LibCST's native parser; at shutdown
+    CPython ends such a daemon thread with pthread_exit, and that forced unwinding through the
+    parser's Rust frames aborts the process: half of the SIGINTs sent to `--jobs 1` on a large
+    module ended in SIGABRT instead of exit code 130. Every write is complete by then (`hold`),
+    and the workers die with this process (`init_worker`)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # (a closed pipe, a closed stream: nothing more to say)
+            pass
+    os._exit(code)
 
 
 def init_worker(parent_pid: int) -> None:

@@ -27,7 +27,7 @@ from .output import (
 from ..engine.parallel import Options, default_jobs, run_jobs
 from ..rules import all_rules, rule_by_code
 from ..engine.runner import FileOutcome, Mode, process_text
-from ..engine.signals import Interrupted
+from ..engine.signals import Interrupted, exit_now
 from ..sourcefile import Source, SourceError
 
 OUTPUT_FORMATS = ("text", "concise", "json", "sarif", "github")
@@ -198,7 +198,7 @@ def main(paths, fix, unsafe_fixes, diff, select, ignore, extend_select, output_f
         _fail(exc.format_message())
     except Interrupted as stop:  # SIGINT / SIGTERM: say what was written, exit as the signal would
         click.echo(f"session-lint: {stop}", err=True)
-        sys.exit(stop.exit_code)
+        exit_now(stop.exit_code)
     if configs.defaults_used and config_file is None:
         click.echo(NO_CONFIG_NOTICE, err=True)
     if write_baseline_file:
