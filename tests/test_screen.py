@@ -287,6 +287,14 @@ def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
     ("@app.get('/x')\nasync def f(db: AsyncSession):\n    @retry\n    async def later():\n        db.commit()\n"
      "    return later\n", True),
     ("async def f(db: AsyncSession):\n    return 1\n\n\nasync def g():\n    db.commit()\n", False),
+    # a closure over what the def around may hold (sessions.sessions_of): polar's mocked side effects
+    ("async def f(db: AsyncSession):\n    found: dict[str, int] = {}\n\n    async def fake(s: AsyncSession, key):\n"
+     "        return found.get(key)\n    return fake\n", False),
+    ("def f():\n    db = AsyncSessionLocal()\n\n    async def later():\n        db.commit()\n    return later\n", True),
+    ("async def f(db: AsyncSession):\n    async def g():\n        async def h():\n            db.commit()\n"
+     "        return h\n    return g\n", True),  # two defs out
+    ("async def f(db: AsyncSession):\n    async def g(db):\n        db.commit()\n    return g\n", False),  # rebound
+    ("rows = {}\n\n\nasync def f():\n    async def g():\n        rows.get(1)\n    return g\n", False),  # a global
 ])
 def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, fires):
     # with SES001 the prefilter looks for the words a session opening spells (alone, any call may open one)

@@ -69,7 +69,7 @@ def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | N
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
     signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
                    no_session)
-    nested = _Nesting(nodes)
+    nesting = _Nesting(nodes)
     if "unawaited" in triggers:
         for function in functions:
             inside = nodes.within(function)
@@ -77,7 +77,8 @@ def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | N
             receivers = _unawaited_receivers(inside, awaited)
             if receivers:  # SES010 reads the calls of the body's own code (sessions.own_nodes), not of a
                 receivers = _unawaited_receivers(_own_code(function), awaited)  # decorator or nested def
-            if receivers and _may_hold_sessions(inside, receivers, awaited, function in nested, signs):
+            if receivers and _may_hold_sessions(inside, receivers, awaited, nesting.outer_candidates(function, signs),
+                                                signs):
                 fired.add("unawaited")
                 break
     if "shared_tasks" in triggers:
@@ -85,7 +86,7 @@ def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | N
             (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
             if leaf(bound) in _TASK_WORDS}
         starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and last_name(n.func) in words}
-        if starts and any(_task_may_get_a_session(function, starts, nodes, function in nested, signs)
+        if starts and any(_task_may_get_a_session(function, starts, nodes, nesting, signs)
                           for function in functions):
             fired.add("shared_tasks")
     if "sync_in_async" in triggers:
@@ -117,22 +118,34 @@ def _own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]
 
 
 class _Nesting:
-    """`function in nesting`: is this def inside another def (its free names may be that one's
-    sessions)? Asked only of the async defs whose calls a trigger looks at, so the defs' source spans
-    are compared (one def lies inside another's span, decorators included, exactly when it is inside
-    that def) instead of walking every def: methods were walked once more for this alone."""
+    """`outer_candidates(function)`: what the def around `function` may hold a session in (its free
+    names may be that def's sessions: sessions.sessions_of), None when no def is around it. Asked
+    only of the async defs whose calls a trigger looks at, so the defs' source spans are compared
+    (one def lies inside another's span, decorators included, exactly when it is inside that def)
+    instead of walking every def: methods were walked once more for this alone."""
 
     def __init__(self, nodes: Nodes) -> None:
         self.nodes = nodes
-        self.spans: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
+        self.defs: list[tuple[tuple[tuple[int, int], tuple[int, int]], ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
+        self.candidates: dict[int, set[str]] = {}
 
-    def __contains__(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        if self.spans is None:
-            self.spans = [_def_span(n) for n in self.nodes.all
-                          if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    def around(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The innermost def holding `function` (through classes too, as sessions_of looks)."""
+        if self.defs is None:
+            self.defs = [(_def_span(n), n) for n in self.nodes.all if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         start, end = span = _def_span(function)
-        return any(outer_start <= start and end <= outer_end and (outer_start, outer_end) != span
-                   for outer_start, outer_end in self.spans)
+        holding = [(outer, node) for outer, node in self.defs if outer[0] <= start and end <= outer[1] and outer != span]
+        return max(holding, key=lambda found: found[0][0])[1] if holding else None
+
+    def outer_candidates(self, function: ast.FunctionDef | ast.AsyncFunctionDef, signs: _Signs) -> set[str] | None:
+        outer = self.around(function)
+        if outer is None:
+            return None
+        if id(outer) not in self.candidates:
+            inside = self.nodes.within(outer)
+            awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
+            self.candidates[id(outer)] = _session_candidates(inside, awaited, self.outer_candidates(outer, signs), signs)
+        return self.candidates[id(outer)]
 
 
 def _def_span(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -140,7 +153,7 @@ def _def_span(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[int, 
     return start, (node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
-def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], nodes: Nodes, nested: bool,
+def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], nodes: Nodes, nesting: _Nesting,
                             signs: _Signs) -> bool:
     """Does `function` start coroutines (a call in `starts`: `gather`, `create_task`, `start_soon`) with a
     positional argument naming something that may hold a session? SES011 reports only a session the
@@ -151,7 +164,7 @@ def _task_may_get_a_session(function: ast.AsyncFunctionDef, starts: set[int], no
     if not names:
         return False
     awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
-    return _may_hold_sessions(inside, names, awaited, nested, signs)
+    return _may_hold_sessions(inside, names, awaited, nesting.outer_candidates(function, signs), signs)
 
 
 class _Signs(NamedTuple):
@@ -171,15 +184,22 @@ def _never(call: ast.Call) -> bool:
     return False
 
 
-def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int], nested: bool,
+def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int], outer: set[str] | None,
                        signs: _Signs) -> bool:
-    """May one of `names` hold a session in this function (sessions.function_sessions, over-approximated)?
+    """May one of `names` hold a session in this function (`_session_candidates`)?"""
+    return bool(names & _session_candidates(inside, awaited, outer, signs))
+
+
+def _session_candidates(inside: list[ast.AST], awaited: set[int], outer: set[str] | None, signs: _Signs) -> set[str]:
+    """The names that may hold a session in the function whose nodes are `inside`
+    (sessions.function_sessions, over-approximated). `outer`: those of the def around it, if any.
     A name every binding of which may hold a session: a parameter with a default or an annotation that
     may state a session, a `with` target of a call that may open one (or of a method of a local
     object: a project class's context method), a name annotated so or assigned (`await` or not) a
     call that may open one (sessions.opened_flavor: `job = queue.get()` holds none); a name the
     function uses like a session (awaits a coroutine method of it and calls a session-only method);
-    or, in a nested function, a name it does not bind (a closure over the outer function's session).
+    or, in a nested function, a name it does not bind that may hold one in the def around it (a
+    closure over that function's session: `landed.get(...)` in a mock's side effect reads a dict).
     With functions nested in this one, their bindings are mixed with its own, so a binding that
     holds no session rules nothing out."""
     bound: set[str] = set()
@@ -228,9 +248,9 @@ def _may_hold_sessions(inside: list[ast.AST], names: set[str], awaited: set[int]
     if not has_nested:
         candidates -= other  # sessions.function_sessions: a name also bound to anything else holds none
     candidates |= awaited_on & session_only
-    if nested:
-        candidates |= names - bound
-    return bool(names & candidates)
+    if outer is not None:
+        candidates |= outer - bound
+    return candidates
 
 
 def _may_state_session(annotation: ast.expr, signs: _Signs) -> bool:
