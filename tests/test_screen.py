@@ -128,6 +128,9 @@ def screen(**overrides) -> Screen:
     "class C:\n    def f(self, db: Session):\n        self.close(db)\n        db.query(User)\n",
     # SQL text and a built string, but not the one the SQL is made of (SES014)
     "from sqlalchemy import text\n\ndef f(db, name):\n    log(f'{name}')\n    return db.execute(text('SELECT 1'))\n",
+    # `next` on a method of an object the function holds: never a project generator (mealie's migrations)
+    "def f(temp_dir):\n    return next(temp_dir.iterdir())\n",
+    "from __future__ import annotations\n\n\nclass C:\n    def f(self):\n        return next(self.rows.all())\n",
 ])
 def test_screened_out(source):
     assert not screen().check(source.encode())
@@ -141,6 +144,9 @@ def test_screened_out(source):
     "from sqlalchemy.orm import sessionmaker\ndb = sessionmaker(bind=e)()\n",
     "from sqlalchemy.orm import sessionmaker\nS = sessionmaker(bind=e)\ndb = S()\n",
     "db = next(get_db())\n",
+    "import app.deps as deps\n\n\ndef f():\n    return next(deps.get_db())\n",  # a module's function
+    "gen = Provider()\n\n\ndef f():\n    return next(gen.sessions())\n",  # a module-level object's method
+    "from app.deps import *\n\n\ndef f():\n    return next(deps.get_db())\n",  # a star import may bind it
     "from sqlalchemy.orm import sessionmaker\nMaker = sessionmaker(bind=e)\n\ndef f():\n    return Maker()\n",
     "def new_session():\n    return SessionLocal()\n\ndef f():\n    db = new_session()\n",
     "from sqlalchemy.orm import Session as S\n\ndef f():\n    return S(engine)\n",

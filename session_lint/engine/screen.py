@@ -54,7 +54,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Container, Iterable, Iterator, NamedTuple
+from typing import Callable, Container, Iterable, Iterator, NamedTuple
 
 from ..analysis.ast_imports import import_bindings, last_name
 from ..config import Config
@@ -663,6 +663,7 @@ class _Finder:
         self.closes = False
         self.spelled: list[ast.stmt] = []  # top-level statements that spell a prefilter word
         self.deprecated_nodes: list[ast.AST] = []  # imports / attributes spelling a deprecated leaf
+        self._module_level: frozenset[str] | None | bool = False  # (False: not read yet)
         # 1. module-level imports (also under `if TYPE_CHECKING:` / `try:`): names resolve through them
         top_imports = [n for stmt in tree.body for n in
                        ((stmt,) if isinstance(stmt, (ast.Import, ast.ImportFrom)) else
@@ -774,10 +775,29 @@ class _Finder:
             return func.id in self.interesting or func.id in self.local_openers
         return isinstance(func, ast.Call)
 
+    def _may_be_generator(self, arg: ast.expr) -> bool:
+        return _may_be_generator(arg, self.module_level_names)
+
+    def module_level_names(self) -> frozenset[str] | None:
+        """The names the module binds at its top (windows.module_level_names; None: a star import
+        may bind any), read on first use."""
+        if self._module_level is False:
+            found: set[str] = set()
+            for stmt in self.tree.body:
+                if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                    continue  # (binds nothing a call could reach)
+                names = windows.module_level_names(stmt)
+                if names is None:
+                    self._module_level = None
+                    return None
+                found |= names
+            self._module_level = frozenset(found)
+        return self._module_level
+
     def is_raw(self, call: ast.Call) -> bool:
         func = call.func
         if isinstance(func, ast.Name) and func.id == "next":  # a project generator yielding a session
-            return bool(call.args) and _may_be_generator(call.args[0])
+            return bool(call.args) and self._may_be_generator(call.args[0])
         if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)() / a builder's
             return self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func) or self.is_raw(func)
         if isinstance(func, ast.Name) and func.id in self.local_openers:
@@ -1019,9 +1039,21 @@ def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast
 _BUILTIN_ITERATORS = frozenset({"iter", "reversed", "zip", "enumerate", "map", "filter", "range", "open"})
 
 
-def _may_be_generator(arg: ast.expr) -> bool:
+def _may_be_generator(arg: ast.expr, module_level: Callable[[], frozenset[str] | None]) -> bool:
     """May `next(arg)` drive a project generator (`next(get_db())`, `gen = get_db(); next(gen)`)?
-    Not a generator expression, a literal or a builtin iterator: `next(x for x in xs)`."""
+    Not a generator expression, a literal or a builtin iterator: `next(x for x in xs)`; not a method
+    of an object the function holds (`next(temp_dir.iterdir())`): sessions.project_session_generator
+    resolves the callee, and a local name's attribute resolves under `<locals>`, never to a function
+    of a project module. `module_level`: the names the module binds at its top (None: any name)."""
     if isinstance(arg, ast.Call):
-        return not (isinstance(arg.func, ast.Name) and arg.func.id in _BUILTIN_ITERATORS)
+        func = arg.func
+        if isinstance(func, ast.Name):
+            return func.id not in _BUILTIN_ITERATORS
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name):
+            names = module_level()
+            return names is None or root.id in names
+        return True
     return isinstance(arg, (ast.Name, ast.Attribute))

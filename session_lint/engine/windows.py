@@ -114,7 +114,7 @@ def _statement_ends(texts: list[str]) -> list[tuple[int, tuple[frozenset[str] | 
     for offset, tree in ast_pieces(texts):
         for statement in tree.body:
             function = statement.name if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
-            ends[offset + statement.end_lineno] = (_binds(statement), function)
+            ends[offset + statement.end_lineno] = (module_level_names(statement), function)
     return sorted(ends.items())
 
 
@@ -184,7 +184,7 @@ def _may_begin_statement(line: str) -> bool:
     return bool(line) and line[0] not in _NOT_A_START and not _CONTINUATION.match(line)
 
 
-def _binds(statement: ast.stmt) -> frozenset[str] | None:
+def module_level_names(statement: ast.stmt) -> frozenset[str] | None:
     """The module-level names `statement` may bind (more, never fewer: every name it stores outside
     function and class bodies, its def/class name, `global` declarations anywhere in it, import
     aliases); None for a star or `__future__` import, which every window keeps."""
