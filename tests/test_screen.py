@@ -301,6 +301,14 @@ def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
      "        return h\n    return g\n", True),  # two defs out
     ("async def f(db: AsyncSession):\n    async def g(db):\n        db.commit()\n    return g\n", False),  # rebound
     ("rows = {}\n\n\nasync def f():\n    async def g():\n        rows.get(1)\n    return g\n", False),  # a global
+    # the configured sync dependency injects a sync session, whatever the annotation (mealie's dependencies)
+    ("from fastapi import Depends\nfrom core.database import get_db\n\n\n"
+     "async def f(db: AsyncSession = Depends(get_db)):\n    db.commit()\n", False),
+    ("from fastapi import Depends\nfrom core.database import get_async_db\n\n\n"
+     "async def f(db=Depends(get_async_db)):\n    db.commit()\n", True),
+    ("from fastapi import Depends\nfrom app.deps import get_db\n\n\nasync def f(db=Depends(get_db)):\n"
+     "    db.commit()\n", True),  # another module's `get_db`
+    ("from core.database import get_db\n\n\nasync def f(db=Depends(get_db)):\n    db.commit()\n", True),  # which Depends?
 ])
 def test_unawaited_trigger_fires_only_on_names_that_may_hold_a_session(source, fires):
     # with SES001 the prefilter looks for the words a session opening spells (alone, any call may open one)

@@ -74,7 +74,7 @@ from ..analysis.knowledge import (
     SLOW_MODULE_WORDS,
     WRITE_METHODS,
 )
-from ..analysis.names import absolute_module, module_name_for
+from ..analysis.names import absolute_module, module_name_for, name_matches
 from ..analysis.project import search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import WORD_CHARACTERS, WordSearch
@@ -302,7 +302,7 @@ class Screen:
                 no_session = NoSessionNames(imported, path, self.config,
                                             frozenset({"AsyncSession", leaf(self.config.async_session_type)}))
                 fired |= async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
-                                          no_session, no_alias)
+                                          no_session, no_alias, dependencies.injects_sync)
             if queries:
                 fired |= query_constructs(queries, nodes, lambda: relationship_names(tree, path, self.config))
         except RecursionError:
@@ -605,6 +605,14 @@ class _Dependencies:
 
         roots = search_roots(self.path, self.config.root)
         return dependency_owns_transaction(dotted, roots) if owns else dependency_never_commits(dotted, roots)
+
+    def injects_sync(self, default: ast.expr | None) -> bool:
+        """Is `default` `Depends(dep)` with `dep` the configured sync dependency (sessions.is_dependency,
+        asked first by fastapi._depends_flavor: the parameter holds a sync session, whatever its
+        annotation says)? mealie's `session=Depends(generate_session)` in its async dependencies."""
+        dotted = self._dependency(default)
+        return dotted is not None and any(name_matches(dotted, wanted, self.config.session_module)
+                                          for wanted in self.config.dependencies)
 
     def _dependency(self, default: ast.expr | None) -> str | None:
         if not (isinstance(default, ast.Call) and isinstance(default.func, ast.Name) and default.args

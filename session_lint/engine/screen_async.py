@@ -60,15 +60,17 @@ def spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
 def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | None,
                      spells_openers: bool, session_types: frozenset[str],
                      no_session: Container[str] = frozenset(), no_alias: Container[str] = frozenset(),
-                     ) -> frozenset[str]:
+                     injects_sync: Callable[[ast.expr | None], bool] = lambda default: False) -> frozenset[str]:
     """The `triggers` whose construct the file contains (see their description). `spells_openers`:
     the prefilter looked for every word a session-opening call spells, so without a `finder` (none
     spelled) no call here opens a session. `no_session`: bare annotation names that state no
-    AsyncSession; `no_alias`: those that are no `Annotated` alias (`screen_ast.NoSessionNames`)."""
+    AsyncSession; `no_alias`: those that are no `Annotated` alias (`screen_ast.NoSessionNames`);
+    `injects_sync`: is a parameter's default the configured sync dependency (SES010 and SES011 look
+    at async sessions only)?"""
     fired: set[str] = set()
     functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
     signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
-                   no_session)
+                   no_session, injects_sync)
     nesting = _Nesting(nodes)
     if "unawaited" in triggers:
         for function in functions:
@@ -174,6 +176,7 @@ class _Signs(NamedTuple):
     session_types: frozenset[str]  # the session types' last components (`Session`, `AsyncSession`, configured)
     # bare annotation names that state no AsyncSession (`screen_ast.NoSessionNames`)
     no_session: Container[str] = frozenset()
+    injects_sync: Callable[[ast.expr | None], bool] = lambda default: False  # a sync session's `Depends(...)`
 
 
 def _always(call: ast.Call) -> bool:
@@ -210,8 +213,9 @@ def _session_candidates(inside: list[ast.AST], awaited: set[int], outer: set[str
         if isinstance(node, ast.arguments):
             for arg, default in parameters_with_defaults(node):
                 bound.add(arg.arg)
-                may_inject = isinstance(default, ast.Call) or (arg.annotation is not None
-                                                               and _may_state_session(arg.annotation, signs))
+                may_inject = not signs.injects_sync(default) and (
+                    isinstance(default, ast.Call)
+                    or (arg.annotation is not None and _may_state_session(arg.annotation, signs)))
                 (candidates if may_inject else other).add(arg.arg)
         elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
             bound.add(node.optional_vars.id)
