@@ -334,6 +334,17 @@ _OPEN = "from core.database import get_db_session\n\n\n"
     ("        u = db.get(User, 1)\n        name = u.name\n", "    return name\n", False),  # a value, not an object
     ("        repo = Repository.from_session(db)\n        ids = repo.expired_ids()\n", "    return ids\n", False),
     ("        ids = [1, 2]\n        db.execute(q)\n", "    return ids\n", False),
+    # read again only after a plain rebinding that every path from the block runs through (mealie's fixtures)
+    ("        u = db.get(User, 1)\n", "    with get_db_session() as db:\n        u = db.get(User, 2)\n"
+     "        return u.name, db\n", False),
+    ("        u = db.get(User, 1)\n", "    u = fresh()\n    if q:\n        return u.name\n", False),
+    ("        u = db.get(User, 1)\n", "    u, (v, *w) = fresh()\n    return u.name\n", False),
+    ("        u = db.get(User, 1)\n", "    if q:\n        u = fresh()\n    return u.name\n", True),  # one path only
+    ("        u = db.get(User, 1)\n", "    if q:\n        u = fresh()\n    else:\n        return u.name\n", True),
+    ("        u = db.get(User, 1)\n", "    u.name = 'x'\n    u = fresh()\n", True),  # read before it
+    ("        u = db.get(User, 1)\n", "    v = fresh()\n    u += v\n", True),  # `+=` reads first
+    ("        u = db.get(User, 1)\n", "    u = u.parent\n", True),  # the value read is the old one
+    ("        u = db.get(User, 1)\n", "    u = fresh()\n    def g():\n        return u.name\n    return g\n", False),
 ])
 def test_block_trigger_follows_what_the_session_hands_out(body, after, fires):
     source = f"{_OPEN}def f(user, a, b, q):\n    with get_db_session() as db:\n{body}{after}"
@@ -348,6 +359,11 @@ def test_block_trigger_reads_an_enclosing_loop():
     assert "SES005" in Screen(config(), ["SES005", "SES006"]).verdict(source.encode()).codes
     assert "SES005" not in Screen(config(), ["SES005", "SES006"]).verdict(
         source.replace("u = db.get(User, i)", "n = db.get(User, i)").encode()).codes
+    # a rebinding before the block shadows nothing after it: the block rebinds `u` in between
+    source = (f"{_OPEN}def f(ids):\n    for i in ids:\n        u = None\n        with get_db_session() as db:\n"
+              "            u = db.get(User, i)\n        print(u.name)\n")
+    assert "SES005" in Screen(config(), ["SES005", "SES006"]).verdict(source.encode()).codes
+    assert_superset(source, MODULE, config())
 
 
 # A bare annotation imported from a module where it is no `Annotated[...]` alias states no AsyncSession for the

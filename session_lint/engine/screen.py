@@ -1036,11 +1036,69 @@ def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast
     end = (block.end_lineno, block.end_col_offset)
     block_nodes = {id(n) for n in ast.walk(block)}
     for region_index, region in enumerate([scope, *loops]):
-        for n in ast.walk(region):
-            if isinstance(n, ast.Name) and n.id in inside and id(n) not in block_nodes:
-                if region_index > 0 or (n.lineno, n.col_offset) >= end:
-                    return True
+        for n in _live_reads(region, inside, end):
+            if id(n) not in block_nodes and (region_index > 0 or (n.lineno, n.col_offset) >= end):
+                return True
     return False
+
+
+def _live_reads(region: ast.AST, names: set[str], after: tuple[int, int]) -> Iterator[ast.Name]:
+    """The reads of `names` in `region` (`x`, `del x`, `x += 1`), but those a plain rebinding shadows: one
+    that starts after `after` (the block's end) in a statement list holding the read, before it
+    (`x = ...`, `with ... as x:` for its body and after it). Every path from the block to such a read
+    runs through the rebinding, so the read sees its value, as FlowAnalysis finds: mealie's fixtures
+    read `db` again only in a second `with session_context() as session:` that rebinds it."""
+    stack: list[tuple[ast.AST, frozenset[str]]] = [(region, frozenset())]
+    while stack:
+        node, shadowed = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            if node.id in names and node.id not in shadowed and type(node.ctx) is not ast.Store:
+                yield node
+            continue
+        if kind is ast.AugAssign and type(node.target) is ast.Name and node.target.id in names \
+                and node.target.id not in shadowed:
+            yield node.target  # (a Store that reads first)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                if value and isinstance(value[0], ast.stmt):
+                    live = shadowed | _with_targets(node, after) if field == "body" else shadowed
+                    for statement in value:
+                        stack.append((statement, live))
+                        live = live | _rebinds(statement, after)
+                else:
+                    stack.extend((item, shadowed) for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                stack.append((value, shadowed))
+
+
+def _rebinds(statement: ast.stmt, after: tuple[int, int]) -> frozenset[str]:
+    """The names `statement` binds whenever it completes, if it starts after `after`."""
+    if (statement.lineno, statement.col_offset) < after:
+        return frozenset()
+    kind = type(statement)
+    if kind is ast.Assign:
+        return frozenset(n.id for target in statement.targets for n in _unpacked(target))
+    if kind is ast.AnnAssign and statement.value is not None and type(statement.target) is ast.Name:
+        return frozenset({statement.target.id})
+    return _with_targets(statement, after)
+
+
+def _with_targets(node: ast.AST, after: tuple[int, int]) -> frozenset[str]:
+    """The `as` names of a `with` statement that starts after `after` (bound for its body and after it)."""
+    if type(node) not in (ast.With, ast.AsyncWith) or (node.lineno, node.col_offset) < after:
+        return frozenset()
+    return frozenset(n.id for item in node.items if item.optional_vars is not None for n in _unpacked(item.optional_vars))
+
+
+def _unpacked(target: ast.expr) -> Iterator[ast.Name]:
+    """The names a target binds itself (`a`, `a, (b, *c)`), not those it reads (`a.b`, `a[i]`)."""
+    if type(target) is ast.Name:
+        yield target
+    elif type(target) in (ast.Tuple, ast.List):
+        for element in target.elts:
+            yield from _unpacked(element.value if type(element) is ast.Starred else element)
 
 
 # `next(iter(rows))` and friends: never a generator function of the project
