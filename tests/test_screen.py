@@ -334,6 +334,10 @@ _OPEN = "from core.database import get_db_session\n\n\n"
     ("        u = db.get(User, 1)\n        name = u.name\n", "    return name\n", False),  # a value, not an object
     ("        repo = Repository.from_session(db)\n        ids = repo.expired_ids()\n", "    return ids\n", False),
     ("        ids = [1, 2]\n        db.execute(q)\n", "    return ids\n", False),
+    # FlowAnalysis binds an object to a bare name only: not `self`, not a tuple (mealie's event bus listeners)
+    ("        self._session = db\n", "    return self.other\n", False),
+    ("        a, b = db.get(User, 1), 2\n", "    return a.name\n", False),
+    ("        for a, b in db.execute(q):\n            pass\n", "    return a.name\n", False),
     # read again only after a plain rebinding that every path from the block runs through (mealie's fixtures)
     ("        u = db.get(User, 1)\n", "    with get_db_session() as db:\n        u = db.get(User, 2)\n"
      "        return u.name, db\n", False),

@@ -978,8 +978,8 @@ def _ancestors(tree: ast.Module, target: ast.stmt) -> list[ast.AST]:
 
 def _followed_names(block: ast.With | ast.AsyncWith, opening_ids: set[int]) -> set[str]:
     """The names SES005/SES006 may follow out of this session block (flow/interpreter.py,
-    flow/loads.py): the `as` name of an opening (the session); a name assigned, or a loop target
-    bound, from what may load from it (`_may_load`) or from another such name (an alias); a name
+    flow/loads.py): the `as` name of an opening (the session); a bare name assigned, or a bare loop
+    target bound, from what may load from it (`_may_load`) or from another such name (an alias); a name
     handed to its `add` / `add_all`. Not a name assigned from anything else: polar's tasks keep
     `ids = await repository.expire_open_checkouts()` for after the block, and read no object."""
     sessions = {item.optional_vars.id for item in block.items  # (the rules read a bare name only)
@@ -996,10 +996,11 @@ def _followed_names(block: ast.With | ast.AsyncWith, opening_ids: set[int]) -> s
             if kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
                 if node.value is not None and _may_load(node.value, sessions, followed):
                     targets = node.targets if kind is ast.Assign else [node.target]
-                    followed.update(n.id for t in targets for n in ast.walk(t) if type(n) is ast.Name)
+                    followed.update(t.id for t in targets if type(t) is ast.Name)  # (interpreter.assign: a
+                    # bare name only; `self._session = session` makes `self` nothing, nor does `a, b = ...`)
             elif kind is ast.For or kind is ast.AsyncFor:
-                if _may_load(node.iter, sessions, followed):
-                    followed.update(n.id for n in ast.walk(node.target) if type(n) is ast.Name)
+                if type(node.target) is ast.Name and _may_load(node.iter, sessions, followed):
+                    followed.add(node.target.id)  # (interpreter.stmt_For: a bare name only)
             elif (kind is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr in ("add", "add_all")
                   and isinstance(node.func.value, ast.Name) and node.func.value.id in sessions and node.args):
                 followed.update(n.id for n in ast.walk(node.args[0]) if type(n) is ast.Name)
