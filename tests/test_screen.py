@@ -249,8 +249,18 @@ def test_syntax_errors_reach_the_engine_only_in_files_spelling_a_session_name():
     ("from core.database import SessionLocal\ndb = SessionLocal()\n", {"SES001", "SES002"}),
     ("from core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n    u = db.get(User, 1)\n"
      "    db.close()\n    return u.name\n", {"SES001", "SES002", "SES005", "SES006"}),
-    ("from core.database import SessionLocal\ndb = SessionLocal()\n\n\ndef shutdown():\n    db . close()\n",
+    ("from core.database import SessionLocal\ndb = SessionLocal()\nu = db.get(User, 1)\ndb . close()\nprint(u.name)\n",
      {"SES001", "SES002", "SES005", "SES006"}),  # (closed in a statement that spells no session word)
+    # closed last (mealie's, dispatch's and letta's session modules), or in another function than its reads
+    ("from core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n    try:\n        yield db\n"
+     "    finally:\n        db.close()\n", {"SES001", "SES002"}),
+    ("from core.database import SessionLocal\ndb = SessionLocal()\n\n\ndef shutdown():\n    db . close()\n",
+     {"SES001", "SES002"}),
+    ("from core.database import SessionLocal\n\n\ndef f(ids):\n    for i in ids:\n        if i:\n            print(u.name)\n"
+     "        db = SessionLocal()\n        u = db.get(User, i)\n        db.close()\n",
+     {"SES001", "SES002", "SES005", "SES006"}),  # read in the loop's next turn
+    ("from core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n    db.close()\n"
+     "    db = SessionLocal()\n    return db.get(User, 1)\n", {"SES001", "SES002"}),  # a new session
     ("from core import database_manager\n", {"SES004"}),
     ("def f():\n    with get_db_session() as db:\n        u = db.get(User, 1)\n    return u.name\n", {"SES005", "SES006"}),
     ("def f(x: int, db=Depends(get_db)):\n    with get_db_session() as other:\n        pass\n", {"SES003"}),
@@ -259,6 +269,7 @@ def test_syntax_errors_reach_the_engine_only_in_files_spelling_a_session_name():
 ])
 def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
     assert screen().verdict(source.encode()) == Verdict(frozenset(codes), parsed=True)
+    assert_superset(source, MODULE, config())
 
 
 # SES010's `unawaited`: a coroutine method called on a name that may hold a session

@@ -101,8 +101,10 @@ from .screen_queries import QUERY_SCOPE_WORDS, QUERY_TRIGGERS, query_constructs,
 # implements these (the async triggers are in screen_async.py, the query triggers in screen_queries.py):
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
-#   raw_closed `raw` in a file that spells `close`: a session SES005/SES006 follow closes at the end of
-#             a `with <opening> as name:` block (`block` asks for those) or by `.close()`
+#   raw_closed `raw`, and a `name.close()` after which that name, or a name that may hold an object of it
+#             (`_follow`), is read in the same function (or anywhere in a loop around the call): a session
+#             SES005/SES006 follow closes at the end of a `with <opening> as name:` block (`block` asks for
+#             those) or by `.close()` on its name
 #   managed   a raw or context-manager opening inside a function that may receive a `Depends` session
 #   block     a `with` opening whose session, or a name that may hold an object of it (`_followed_names`), is
 #             used after the block, or a `.close()` with a session type;
@@ -846,7 +848,7 @@ class _Finder:
         openings = [c for c in self.calls if self.may_open(c)]
         if triggers & {"raw", "raw_closed"} and any(self.is_raw(c) for c in openings):
             fired |= {"raw"} & triggers
-            if "raw_closed" in triggers and _CLOSE_WORD.search(self.data) is not None:
+            if "raw_closed" in triggers and _CLOSE_WORD.search(self.data) is not None and self.closed_names_used_after():
                 fired.add("raw_closed")
         if "managed" in triggers and openings and self.opening_in_injected_function(openings):
             fired.add("managed")
@@ -941,6 +943,24 @@ class _Finder:
                 return True
         return False
 
+    def closed_names_used_after(self) -> bool:
+        """A `name.close()` after which the name, or a name that may hold an object loaded from or added
+        to it, is read in the same function, or anywhere in a loop around the call (FlowAnalysis closes
+        the session a bare name holds at that call, interpreter.call; the objects it follows are detached
+        then: uses.py). Statements that spell no session word count too: a module's code may close its
+        session in one statement and read it in the next. The session modules of mealie, dispatch and
+        letta close their sessions last, in a `finally:`."""
+        for statement in self._spelling(frozenset({"close"})):
+            for call in self.nodes.within(statement):
+                if not (type(call) is ast.Call and isinstance(call.func, ast.Attribute) and call.func.attr == "close"
+                        and isinstance(call.func.value, ast.Name)):
+                    continue
+                scope, loops = _scope_and_loops(self.tree, call)
+                followed = _follow(list(ast.walk(scope)), {call.func.value.id})
+                if _used_after(scope, (call.end_lineno, call.end_col_offset), set(), loops, followed):
+                    return True
+        return False
+
     def block_names_used_after(self, openings: list[ast.Call]) -> bool:
         """A `with <opening> [as x]:` block a name of which (the session, an object loaded or added in
         it) is loaded after the block, or anywhere in an enclosing loop: SES005/SES006."""
@@ -949,19 +969,26 @@ class _Finder:
         if not blocks:
             return False
         for block in blocks:
-            loops: list[ast.AST] = []
-            scope: ast.AST = self.tree
-            for scope in reversed(_ancestors(self.tree, block)):
-                if isinstance(scope, (ast.For, ast.AsyncFor, ast.While)):
-                    loops.append(scope)
-                if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                    break
-            if _used_after(scope, block, loops, _followed_names(block, opening_ids)):
+            scope, loops = _scope_and_loops(self.tree, block)
+            if _used_after(scope, (block.end_lineno, block.end_col_offset), {id(n) for n in ast.walk(block)}, loops,
+                           _followed_names(block, opening_ids)):
                 return True
         return False
 
 
-def _ancestors(tree: ast.Module, target: ast.stmt) -> list[ast.AST]:
+def _scope_and_loops(tree: ast.Module, node: ast.AST) -> tuple[ast.AST, list[ast.AST]]:
+    """The function (or module) `node` is in, and the loops around it inside that function, innermost first."""
+    loops: list[ast.AST] = []
+    scope: ast.AST = tree
+    for scope in reversed(_ancestors(tree, node)):
+        if isinstance(scope, (ast.For, ast.AsyncFor, ast.While)):
+            loops.append(scope)
+        if isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            break
+    return scope, loops
+
+
+def _ancestors(tree: ast.Module, target: ast.stmt | ast.expr) -> list[ast.AST]:
     """The nodes enclosing `target`, outermost first: a search that only enters nodes whose line
     range holds the target (a parent map of the whole module cost more than the rest of the screen)."""
     stack: list[tuple[ast.AST, list[ast.AST]]] = [(tree, [])]
@@ -984,10 +1011,12 @@ def _followed_names(block: ast.With | ast.AsyncWith, opening_ids: set[int]) -> s
     `ids = await repository.expire_open_checkouts()` for after the block, and read no object."""
     sessions = {item.optional_vars.id for item in block.items  # (the rules read a bare name only)
                 if id(item.context_expr) in opening_ids and isinstance(item.optional_vars, ast.Name)}
-    if not sessions:
-        return set()
+    return _follow(list(ast.walk(block)), sessions) if sessions else set()
+
+
+def _follow(nodes: list[ast.AST], sessions: set[str]) -> set[str]:
+    """`sessions`, and the names among `nodes` that may hold an object of one (`_followed_names`)."""
     followed = set(sessions)
-    nodes = list(ast.walk(block))
     changed = True
     while changed:  # (an alias may come before its source's assignment in a loop)
         size = len(followed)
@@ -1030,15 +1059,14 @@ def _may_load(value: ast.expr, sessions: set[str], followed: set[str]) -> bool:
     return isinstance(node, ast.Name) and node.id in sessions
 
 
-def _used_after(scope: ast.AST, block: ast.With | ast.AsyncWith, loops: list[ast.AST], inside: set[str]) -> bool:
-    """Is one of `inside` (`_followed_names`) read after the block in `scope`, or anywhere in an enclosing loop?"""
+def _used_after(scope: ast.AST, end: tuple[int, int], skipped: set[int], loops: list[ast.AST], inside: set[str]) -> bool:
+    """Is one of `inside` (`_follow`) read in `scope` after position `end` (a block's, a close call's),
+    or anywhere in an enclosing loop, outside the nodes in `skipped` (the block's own)?"""
     if not inside:
         return False
-    end = (block.end_lineno, block.end_col_offset)
-    block_nodes = {id(n) for n in ast.walk(block)}
     for region_index, region in enumerate([scope, *loops]):
         for n in _live_reads(region, inside, end):
-            if id(n) not in block_nodes and (region_index > 0 or (n.lineno, n.col_offset) >= end):
+            if id(n) not in skipped and (region_index > 0 or (n.lineno, n.col_offset) >= end):
                 return True
     return False
 
