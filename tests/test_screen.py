@@ -242,6 +242,17 @@ def test_syntax_errors_reach_the_engine_only_in_files_spelling_a_session_name():
     assert not screen().check(b"x = (\n")  # never parsed (the prefilter skips it before any parse)
 
 
+def test_the_session_module_makes_sessions_without_a_raw_trigger():
+    # SES001 and SES002 skip the session module: a factory called there is how the house makes sessions
+    source = ("from sqlalchemy.orm import sessionmaker\n\nSessionLocal = sessionmaker()\n\n\n"
+              "def get_db():\n    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n")
+    session_module = PROJECT / "core" / "database.py"
+    assert screen().verdict(source.encode(), str(session_module)).codes == frozenset()
+    assert screen().verdict(source.encode(), str(MODULE)).codes == {"SES001", "SES002"}
+    for path in (session_module, MODULE):
+        assert_superset(source, path, config())
+
+
 # -- the verdict: only the rules whose trigger fired run ---------------------------------
 
 @pytest.mark.parametrize("source, codes", [

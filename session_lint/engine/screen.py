@@ -74,7 +74,7 @@ from ..analysis.knowledge import (
     SLOW_MODULE_WORDS,
     WRITE_METHODS,
 )
-from ..analysis.names import absolute_module, module_name_for, name_matches
+from ..analysis.names import absolute_module, fallback_module_name, module_name_for, name_matches
 from ..analysis.project import search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import WORD_CHARACTERS, WordSearch
@@ -291,6 +291,8 @@ class Screen:
             no_alias = NoSessionNames(imported, path, self.config, frozenset())
             finder = _Finder(self, tree, nodes, data, path, no_alias) if spelled else None
             fired = set(finder.fired()) if finder is not None else set()
+            if "raw" in fired and _in_session_module(path, self.config.session_module):
+                fired.discard("raw")  # SES001 and SES002 skip the session module (it makes the sessions)
             if fixtures and "block" not in fired and closes_fixture_session(tree, data, path, self.config):
                 fired.add("block")
             dependencies = _Dependencies(imported, path, self.config)
@@ -310,6 +312,13 @@ class Screen:
         except RecursionError:
             return Verdict(None, parsed=parsed)
         return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=parsed)
+
+
+def _in_session_module(path: str, session_module: str) -> bool:
+    """Is `path` the session module for the rules (FileModel.in_module), under either module name the
+    engine may give it (linter._findings: the package chain's, or every directory's on a retry)?"""
+    return all(name == session_module or name.endswith("." + session_module)
+               for name in (module_name_for(path).name, fallback_module_name(path).name))
 
 
 def _parse_downgraded(data: bytes, path: str) -> tuple[ast.Module | None, bytes, bool]:
