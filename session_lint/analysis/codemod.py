@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import libcst as cst
 
-from .libcst_compat import matchers as m
+from . import patterns as m
 from ..diagnostics import ImportSpec
 from .knowledge import ROLLS_BACK, TOUCHES_SESSION, handler_swallows_failure
 from .names import dotted_name

@@ -127,20 +127,6 @@ class _SyntacticPosition:
         return False  # (exceptions propagate, as from LibCST's)
 
 
-class _Matchers:
-    """`libcst.matchers`, imported on first use. The import costs about half a second per process
-    (a generated module of thousands of dataclasses), and a lint that builds no fix needs none."""
-
-    def __getattr__(self, name: str):
-        import libcst.matchers
-
-        value = getattr(libcst.matchers, name)
-        setattr(self, name, value)
-        return value
-
-
-matchers = _Matchers()
-
 _patch_lock = threading.Lock()
 _patched = False
 _unpatched = threading.local()  # `.active` while `libcst_own_scope_visits()` runs (tests compare with it)

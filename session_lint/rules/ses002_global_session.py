@@ -7,7 +7,7 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from ..analysis.libcst_compat import matchers as m
+from ..analysis import patterns as m
 from ..analysis.codemod import (
     has_comment,
     helper_call,

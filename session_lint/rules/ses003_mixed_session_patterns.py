@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import ScopeProvider
 
-from ..analysis.libcst_compat import matchers as m
+from ..analysis import patterns as m
 from ..analysis.codemod import has_comment, rename, uses
 from ..diagnostics import Applicability, Fix
 from ..analysis.fastapi import Injected, injected_sessions

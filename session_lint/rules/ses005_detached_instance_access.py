@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ..analysis.libcst_compat import matchers as m
+from ..analysis import patterns as m
 from ..diagnostics import Applicability, Fix
 from ..analysis.flow import Analysis, DetachedRead, analyse, file_flow
 from ..analysis.move_safety import bound_reads, why_not_move

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import Assignment, ImportAssignment, ScopeProvider
 
-from ..analysis.libcst_compat import matchers as m
+from ..analysis import patterns as m
 from ..analysis.codemod import has_comment
 from ..diagnostics import Applicability, Fix
 from ..analysis.fastapi import injected_dependency, injected_sessions
