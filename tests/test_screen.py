@@ -584,6 +584,22 @@ def test_transaction_and_route_write_triggers_read_the_route_dependency(tmp_path
         assert [d.code for d in lint_source(source, str(path), cfg)] == ([code] if reports else [])
 
 
+@pytest.mark.parametrize("dependency, fires", [("committing", False), ("plain", True)])
+def test_a_relative_import_above_the_package_leaves_the_other_imports_known(tmp_path, dependency, fires):
+    # polar's backoffice modules sit in folders without `__init__.py`: `from ..dependencies import get_admin`
+    # climbs above the package the file's module name gives, which made every import of the file unknown
+    write_tree(tmp_path, {**DEPENDENCY_MODULES, "app/helpers.py": "def check():\n    return True\n"})
+    path = tmp_path / "app" / "admin" / "routes.py"  # (no app/admin/__init__.py)
+    source = (f"from fastapi import Depends\nfrom sqlalchemy.orm import Session\nfrom app.deps import {dependency}\n"
+              f"from ..helpers import check\n\n\n@router.post('/items')\n"
+              f"def create(item: Item, db: Session = Depends({dependency})):\n    check()\n    db.add(item)\n")
+    write_tree(tmp_path, {"app/admin/routes.py": source})
+    cfg = config(root=tmp_path)
+    assert ("SES008" in Screen(cfg, ["SES008"]).verdict(source.encode(), str(path)).codes) is fires
+    assert_superset(source, path, cfg)
+    assert [d.code for d in lint_source(source, str(path), cfg)] == (["SES008"] if fires else [])
+
+
 # SES014's `sql_string`: `text(...)` only when it may be SQLAlchemy's (not htpy's HTML `text`)
 @pytest.mark.parametrize("source, fires", [
     ("from htpy import text\n\n\ndef f(n):\n    return text(f'{n} items')\n", False),

@@ -87,8 +87,10 @@ def is_call_of(node: ast.AST, method: str) -> bool:
 class FromImports:
     """`get(name)`: (M, A) when the file binds `name` only by one `from M import A [as name]`, else
     None. A relative import is made absolute in the file's package, as the rules make it
-    (linter._findings: module_name_for), unless one climbs above the top-level package (then they
-    use another name for the module); a star import may bind anything: then no name is known."""
+    (linter._findings: module_name_for); one that climbs above the top-level package binds a name
+    not known here (the rules then name the file by its directories: polar's backoffice modules
+    sit in folders without `__init__.py`), and the absolute imports mean the same under either
+    name; a star import may bind anything: then no name is known."""
 
     def __init__(self, nodes: Nodes, path: str) -> None:
         self.nodes, self.path = nodes, path
@@ -104,10 +106,10 @@ class FromImports:
         other: set[str] = set()  # bound some other way, or more than once
         imports = (n for n in self.nodes.all if type(n) is ast.Import or type(n) is ast.ImportFrom)
         for imported in imported_names(imports, module_name_for(self.path).package):
-            if imported.is_star or (imported.level and imported.module is None):
+            if imported.is_star:
                 return {}
-            if not imported.is_from or imported.bound in found or imported.module is None:
-                other.add(imported.bound)
+            if not imported.is_from or imported.module is None or imported.bound in found:
+                other.add(imported.bound)  # (module None: a relative import above the top-level package)
             else:
                 found[imported.bound] = (imported.module, imported.name)
         for node in self.nodes.all:
