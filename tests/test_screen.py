@@ -378,6 +378,35 @@ def test_block_trigger_follows_what_the_session_hands_out(body, after, fires):
     assert_superset(source, MODULE, config())
 
 
+HELPERS = {
+    "app/__init__.py": "",
+    "app/models.py": "class User(Base):\n    __tablename__ = 'users'\n",
+    "app/helpers.py": ("from app.models import User\n\n\ndef count(db) -> int:\n    return db.query(User).count()\n\n\n"
+                       "def load(db, uid):\n    return db.get(User, uid)\n"),
+}
+
+
+@pytest.mark.parametrize("call, fires, reports", [
+    ("count(db)", False, False),  # returns no object (models.project_loader)
+    ("load(db, 1)", True, True),
+    ("_own_count(db)", False, False),  # a function of this file
+    ("_own_load(db)", True, True),
+    ("helpers.count(db)", True, False),  # (an attribute: not looked up)
+])
+def test_block_trigger_asks_what_a_helper_given_the_session_returns(tmp_path, call, fires, reports):
+    # polar's tasks keep counts returned by helpers (`created = await _backfill_owner_members(session, org)`)
+    source = ("from core.database import get_db_session\nfrom app import helpers\nfrom app.helpers import count, load\n"
+              "from app.models import User\n\n\ndef _own_count(db):\n    return db.query(User).count()\n\n\n"
+              "def _own_load(db):\n    return db.get(User, 1)\n\n\n"
+              f"def f():\n    with get_db_session() as db:\n        got = {call}\n    return got.id\n")
+    write_tree(tmp_path, {**HELPERS, "core/__init__.py": "", "core/database.py": (PROJECT / "core" / "database.py").read_text(),
+                          "app/tasks.py": source})
+    path, cfg = tmp_path / "app" / "tasks.py", config(root=tmp_path)
+    assert ("SES005" in Screen(cfg, ["SES005", "SES006"]).verdict(source.encode(), str(path)).codes) is fires
+    assert_superset(source, path, cfg)
+    assert [(d.code, d.line) for d in lint_source(source, str(path), cfg)] == ([("SES005", 18)] if reports else [])
+
+
 def test_block_trigger_reads_an_enclosing_loop():
     # the next iteration reads what this one loaded: `u` is used before the block, in the same loop
     source = (f"{_OPEN}def f(ids):\n    u = None\n    for i in ids:\n        if u is not None:\n            print(u.name)\n"

@@ -289,7 +289,7 @@ class Screen:
             nodes = Nodes(tree)
             imported = FromImports(nodes, path)
             no_alias = NoSessionNames(imported, path, self.config, frozenset())
-            finder = _Finder(self, tree, nodes, data, path, no_alias) if spelled else None
+            finder = _Finder(self, tree, nodes, data, path, no_alias, imported) if spelled else None
             fired = set(finder.fired()) if finder is not None else set()
             if "raw" in fired and _in_session_module(path, self.config.session_module):
                 fired.discard("raw")  # SES001 and SES002 skip the session module (it makes the sessions)
@@ -664,8 +664,9 @@ class _Finder:
     """Collects what the triggers need, walking only the top-level statements that spell a word."""
 
     def __init__(self, screen: Screen, tree: ast.Module, nodes: Nodes, data: bytes, path: str,
-                 no_alias: Container[str] = frozenset()) -> None:
+                 no_alias: Container[str] = frozenset(), imported: FromImports | None = None) -> None:
         self.screen = screen
+        self.imported = imported  # what the file's from-imports and own defs bind (None: nothing known)
         self.no_alias = no_alias  # bare annotation names that are no `Annotated` alias (`screen_ast.NoSessionNames`)
         self.nodes = nodes
         self.words = screen.words
@@ -965,10 +966,29 @@ class _Finder:
                         and isinstance(call.func.value, ast.Name)):
                     continue
                 scope, loops = _scope_and_loops(self.tree, call)
-                followed = _follow(list(ast.walk(scope)), {call.func.value.id})
+                followed = _follow(list(ast.walk(scope)), {call.func.value.id}, self.helper_may_load)
                 if _used_after(scope, (call.end_lineno, call.end_col_offset), set(), loops, followed):
                     return True
         return False
+
+    def helper_may_load(self, call: ast.Call) -> bool:
+        """May `helper(..., session, ...)` return objects it loaded from the session (flow/loads.py
+        `helper_load`: models.project_loader reads the function the callee resolves to)? Known not to
+        when the callee is a bare name bound only by `from M import A` or by one top-level def here and
+        that function returns no ORM object: polar's tasks keep `count = await _backfill(session, org)`."""
+        func = call.func
+        if type(func) is not ast.Name or self.imported is None:
+            return True
+        found = self.imported.get(func.id)
+        if found is not None:
+            target = ".".join(found)
+        elif self.imported.own_function(func.id):
+            target = f"{module_name_for(self.path).name}.{func.id}"
+        else:
+            return True
+        from ..analysis.models import project_loader
+
+        return project_loader(target, self.path, self.screen.config.root) is not None
 
     def block_names_used_after(self, openings: list[ast.Call]) -> bool:
         """A `with <opening> [as x]:` block a name of which (the session, an object loaded or added in
@@ -980,7 +1000,7 @@ class _Finder:
         for block in blocks:
             scope, loops = _scope_and_loops(self.tree, block)
             if _used_after(scope, (block.end_lineno, block.end_col_offset), {id(n) for n in ast.walk(block)}, loops,
-                           _followed_names(block, opening_ids)):
+                           _followed_names(block, opening_ids, self.helper_may_load)):
                 return True
         return False
 
@@ -1012,7 +1032,8 @@ def _ancestors(tree: ast.Module, target: ast.stmt | ast.expr) -> list[ast.AST]:
     return [tree]
 
 
-def _followed_names(block: ast.With | ast.AsyncWith, opening_ids: set[int]) -> set[str]:
+def _followed_names(block: ast.With | ast.AsyncWith, opening_ids: set[int],
+                    helper_may_load: Callable[[ast.Call], bool] = lambda call: True) -> set[str]:
     """The names SES005/SES006 may follow out of this session block (flow/interpreter.py,
     flow/loads.py): the `as` name of an opening (the session); a bare name assigned, or a bare loop
     target bound, from what may load from it (`_may_load`) or from another such name (an alias); a name
@@ -1020,11 +1041,13 @@ def _followed_names(block: ast.With | ast.AsyncWith, opening_ids: set[int]) -> s
     `ids = await repository.expire_open_checkouts()` for after the block, and read no object."""
     sessions = {item.optional_vars.id for item in block.items  # (the rules read a bare name only)
                 if id(item.context_expr) in opening_ids and isinstance(item.optional_vars, ast.Name)}
-    return _follow(list(ast.walk(block)), sessions) if sessions else set()
+    return _follow(list(ast.walk(block)), sessions, helper_may_load) if sessions else set()
 
 
-def _follow(nodes: list[ast.AST], sessions: set[str]) -> set[str]:
-    """`sessions`, and the names among `nodes` that may hold an object of one (`_followed_names`)."""
+def _follow(nodes: list[ast.AST], sessions: set[str],
+            helper_may_load: Callable[[ast.Call], bool] = lambda call: True) -> set[str]:
+    """`sessions`, and the names among `nodes` that may hold an object of one (`_followed_names`;
+    `helper_may_load`: may a call given a session return what it loaded, `_Finder.helper_may_load`)."""
     followed = set(sessions)
     changed = True
     while changed:  # (an alias may come before its source's assignment in a loop)
@@ -1032,12 +1055,12 @@ def _follow(nodes: list[ast.AST], sessions: set[str]) -> set[str]:
         for node in nodes:
             kind = type(node)
             if kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
-                if node.value is not None and _may_load(node.value, sessions, followed):
+                if node.value is not None and _may_load(node.value, sessions, followed, helper_may_load):
                     targets = node.targets if kind is ast.Assign else [node.target]
                     followed.update(t.id for t in targets if type(t) is ast.Name)  # (interpreter.assign: a
                     # bare name only; `self._session = session` makes `self` nothing, nor does `a, b = ...`)
             elif kind is ast.For or kind is ast.AsyncFor:
-                if type(node.target) is ast.Name and _may_load(node.iter, sessions, followed):
+                if type(node.target) is ast.Name and _may_load(node.iter, sessions, followed, helper_may_load):
                     followed.add(node.target.id)  # (interpreter.stmt_For: a bare name only)
             elif (kind is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr in ("add", "add_all")
                   and isinstance(node.func.value, ast.Name) and node.func.value.id in sessions and node.args):
@@ -1046,20 +1069,23 @@ def _follow(nodes: list[ast.AST], sessions: set[str]) -> set[str]:
     return followed
 
 
-def _may_load(value: ast.expr, sessions: set[str], followed: set[str]) -> bool:
+def _may_load(value: ast.expr, sessions: set[str], followed: set[str],
+              helper_may_load: Callable[[ast.Call], bool] = lambda call: True) -> bool:
     """May `value` hand out an object of the block's session (flow/loads.py's `load`, over-approximated)?
     A followed name; a call chain on the session (`db.query(User).first()`); a call given the session
-    as an argument (a project helper that loads through it); `await` or `list(...)` around those."""
+    as an argument that may be a project helper loading through it (`helper_may_load`); `await` or
+    `list(...)` around those."""
     if isinstance(value, ast.Await):
         value = value.value
     if isinstance(value, ast.Name):
         return value.id in followed
     if not isinstance(value, ast.Call):
         return False
-    if any(isinstance(arg, ast.Name) and arg.id in sessions for arg in (*value.args, *(k.value for k in value.keywords))):
+    if any(isinstance(arg, ast.Name) and arg.id in sessions for arg in (*value.args, *(k.value for k in value.keywords))) \
+            and helper_may_load(value):
         return True
     if isinstance(value.func, ast.Name) and value.func.id == "list" and len(value.args) == 1:
-        return _may_load(value.args[0], sessions, followed)
+        return _may_load(value.args[0], sessions, followed, helper_may_load)
     node: ast.expr = value
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         node = node.func.value

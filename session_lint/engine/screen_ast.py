@@ -95,29 +95,42 @@ class FromImports:
     def __init__(self, nodes: Nodes, path: str) -> None:
         self.nodes, self.path = nodes, path
         self._imports: dict[str, tuple[str, str]] | None = None
+        self._functions: frozenset[str] = frozenset()
 
     def get(self, name: str) -> tuple[str, str] | None:
         if self._imports is None:
-            self._imports = self._read()
+            self._imports, self._functions = self._read()
         return self._imports.get(name)
 
-    def _read(self) -> dict[str, tuple[str, str]]:
+    def own_function(self, name: str) -> bool:
+        """Does the file bind `name` only by one top-level `def` (no star import either)?"""
+        if self._imports is None:
+            self._imports, self._functions = self._read()
+        return name in self._functions
+
+    def _read(self) -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
         found: dict[str, tuple[str, str]] = {}
         other: set[str] = set()  # bound some other way, or more than once
         imports = (n for n in self.nodes.all if type(n) is ast.Import or type(n) is ast.ImportFrom)
         for imported in imported_names(imports, module_name_for(self.path).package):
             if imported.is_star:
-                return {}
+                return {}, frozenset()
             if not imported.is_from or imported.module is None or imported.bound in found:
                 other.add(imported.bound)  # (module None: a relative import above the top-level package)
             else:
                 found[imported.bound] = (imported.module, imported.name)
+        top_level = {id(statement) for statement in self.nodes.tree.body}
+        defined: set[str] = set()  # by one top-level def, so far
         for node in self.nodes.all:
             kind = type(node)
             if kind is ast.Name and type(node.ctx) is not ast.Load:
                 other.add(node.id)
             elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-                other.add(node.name)
+                if kind is not ast.ClassDef and id(node) in top_level and node.name not in defined | other \
+                        and node.name not in found:
+                    defined.add(node.name)
+                else:
+                    other.add(node.name)
             elif kind is ast.arg:
                 other.add(node.arg)
             elif kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
@@ -126,7 +139,8 @@ class FromImports:
                 other.add(node.rest)
             elif kind in (ast.Global, ast.Nonlocal):
                 other.update(node.names)
-        return {name: imported for name, imported in found.items() if name not in other}
+        return ({name: imported for name, imported in found.items() if name not in other | defined},
+                frozenset(defined - other))
 
 
 class NoSessionNames:
