@@ -253,6 +253,25 @@ def test_the_session_module_makes_sessions_without_a_raw_trigger():
         assert_superset(source, path, config())
 
 
+def test_a_def_inside_a_walked_statement_is_a_slice_of_its_walk():
+    # (screen_ast.Nodes: the nodes of a method, asked after its class was walked, are not walked again)
+    from session_lint.engine.screen_ast import Nodes, _walk
+
+    compared = 0
+    for file in [*(ROOT / "fixtures").rglob("*.py"), *(ROOT / "session_lint" / "engine").glob("*.py")]:
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        nodes = Nodes(tree)
+        everything = nodes.all
+        assert len(everything) == 1 + sum(len(_walk(statement)) for statement in tree.body)
+        inner = [n for n in everything if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                 and id(n) not in nodes.top_level]
+        for scope in inner:
+            assert id(scope) in nodes.scopes
+            assert [id(n) for n in nodes.within(scope)] == [id(n) for n in _walk(scope)]
+            compared += 1
+    assert compared > 100, "too few nested defs and classes: the comparison says little"
+
+
 # -- the verdict: only the rules whose trigger fired run ---------------------------------
 
 @pytest.mark.parametrize("source, codes", [
