@@ -10,8 +10,9 @@ rewrite when the text as written does not parse: every `ast` reader of project s
 The engine always gets the file as written.
 
 What a rewrite may drop is type parameters (type variables and their bounds: no trigger is made
-of those); everything else keeps its tokens, and every line stays on its line, so the statements
-the screen finds are where they were. A file with other newer syntax (3.12 f-strings) is not
+of those); everything else keeps its tokens, and every line stays on its line (type parameters
+over several lines leave their line breaks inside parentheses), so the statements the screen
+finds are where they were. A file with other newer syntax (3.12 f-strings) is not
 rewritten: its `ast` parse still fails, and the screen falls back to the words the file spells.
 """
 
@@ -50,21 +51,53 @@ def downgrade(data: bytes) -> bytes:
 
 
 def _without_type_parameters(data: bytes) -> bytes:
-    """`def f[T: Bound](x: T)` -> `def f(x: T)`, `class C[T](Base):` -> `class C(Base):` (one line)."""
+    """`def f[T: Bound](x: T)` -> `def f(x: T)`, `class C[T](Base):` -> `class C(Base):`. Parameters
+    over several lines keep their line breaks inside the call's parentheses: `class C[\n  T,\n](Base):`
+    -> `class C(\n\nBase):`, `class C[\n  T,\n]:` -> `class C(\n\n):` (polar's services and
+    repositories list their type parameters one per line)."""
     out, copied = bytearray(), 0
     for match in _GENERIC_DEF.finditer(data):
-        end, depth = match.end(), 1
-        while end < len(data) and depth:
-            char = data[end]
-            if char == 0x5B:  # [
-                depth += 1
-            elif char == 0x5D:  # ]
-                depth -= 1
-            elif char == 0x0A:  # a newline: parameters over several lines are left alone
-                break
-            end += 1
-        if depth or match.start() < copied:
+        if match.start() < copied:
             continue
+        end = _closing_bracket(data, match.end())
+        if end is None:
+            continue
+        breaks = data.count(b"\n", match.end(), end)
         out += data[copied:match.end() - 1]
-        copied = end
+        if not breaks:
+            copied = end + 1
+        elif data[end + 1:end + 2] == b"(":
+            out += b"(" + b"\n" * breaks
+            copied = end + 2
+        else:
+            out += b"(" + b"\n" * breaks + b")"
+            copied = end + 1
     return bytes(out + data[copied:]) if copied else data
+
+
+def _closing_bracket(data: bytes, start: int) -> int | None:
+    """The index of the `]` closing the `[` before `start`, past comments and strings (a bound's
+    forward reference, `# type: ignore[type-arg]`); None when there is none."""
+    depth, index = 1, start
+    while index < len(data):
+        char = data[index]
+        if char == 0x5B:  # [
+            depth += 1
+        elif char == 0x5D:  # ]
+            depth -= 1
+            if not depth:
+                return index
+        elif char == 0x23:  # a comment, to the end of its line
+            index = data.find(b"\n", index)
+            if index < 0:
+                return None
+            continue
+        elif char in (0x22, 0x27):  # a string, on its line
+            close = index + 1
+            while close < len(data) and data[close] not in (char, 0x0A):
+                close += 2 if data[close] == 0x5C else 1
+            if close >= len(data) or data[close] != char:
+                return None
+            index = close
+        index += 1
+    return None
