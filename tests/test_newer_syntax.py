@@ -29,6 +29,12 @@ MODULE = PROJECT / "app" / "module.py"
     ("class Service[\n    M: Model,  # type: ignore[type-arg]\n    S: 'Schema[M]',\n](\n    Reader[M],\n):\n    pass\n",
      "class Service(\n\n\n\n    Reader[M],\n):\n    pass\n"),
     ("class Mixin[\n    M,\n    ID,\n]:\n    x = 1\n", "class Mixin(\n\n\n):\n    x = 1\n"),
+    # PEP 701 f-strings (polar's backoffice/orders/endpoints.py): triple-quoted, every line on its line
+    ('text(\n    f"-{\n        currency(x)\n    }"\n)\n', 'text(\n    f"""-{\n        currency(x)\n    }"""\n)\n'),
+    ('y = f"{d["key"]}!"\n', 'y = f"""{d["key"]}!"""\n'),
+    ("# it's a comment\nz = rf'{a[\"b\"] + f'{c}'}'\n", "# it's a comment\nz = rf\'\'\'{a[\"b\"] + f'{c}'}\'\'\'\n"),
+    ('w = f"{v:{width}}" + f"{n!r:>{w}}" + f"{{not a field}}"\nq = f"{x["a"]:>{w}}"\n',
+     'w = f"{v:{width}}" + f"{n!r:>{w}}" + f"{{not a field}}"\nq = f"""{x["a"]:>{w}}"""\n'),
 ])
 def test_rewrites(source, expected):
     assert downgrade(source.encode()).decode() == expected
@@ -41,6 +47,9 @@ def test_rewrites(source, expected):
     "try:\n    f()\nexcept (A, B):\n    pass\n",
     "items = [type(x) for x in xs]\n",
     "def f[\n    T,\n",  # no closing bracket
+    's = \'f"{x["y"]}"\'\n',  # in another string
+    'f"{a  # a comment in a field\n}"\n',  # 3.12 too, not rewritten
+    'f"{a}\n',  # no end
 ])
 def test_other_text_is_left_alone(source):
     assert downgrade(source.encode()).decode() == source

@@ -12,8 +12,10 @@ The engine always gets the file as written.
 What a rewrite may drop is type parameters (type variables and their bounds: no trigger is made
 of those); everything else keeps its tokens, and every line stays on its line (type parameters
 over several lines leave their line breaks inside parentheses), so the statements the screen
-finds are where they were. A file with other newer syntax (3.12 f-strings) is not
-rewritten: its `ast` parse still fails, and the screen falls back to the words the file spells.
+finds are where they were. A PEP 701 f-string (3.12: a line break or the string's own quote
+inside a replacement field) becomes triple-quoted. A file with other newer syntax (a comment or a
+backslash inside a field) is not rewritten: its `ast` parse still fails, and the screen falls back
+to the words the file spells.
 """
 
 from __future__ import annotations
@@ -44,10 +46,123 @@ def parse(source: bytes | str, filename: str = "<unknown>") -> ast.Module:
 
 
 def downgrade(data: bytes) -> bytes:
-    """`data` with PEP 695 / PEP 758 syntax rewritten for an older `ast` (the same text otherwise)."""
+    """`data` with PEP 695 / PEP 758 syntax and PEP 701 f-strings rewritten for an older `ast` (the
+    same text otherwise)."""
     data = _TYPE_ALIAS.sub(rb"\1\2 =", data)
     data = _BARE_EXCEPT_TUPLE.sub(rb"\1except\2 (\3):", data)
-    return _without_type_parameters(data)
+    return _triple_quoted_fstrings(_without_type_parameters(data))
+
+
+_QUOTES = (0x22, 0x27)  # " '
+_STRING_OR_COMMENT = re.compile(rb"[#'\"]")
+_PREFIX_LETTERS = frozenset(b"rRbBuUfF")
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+class _Unreadable(Exception):
+    """A string this scanner does not follow: the text is left as it is."""
+
+
+def _triple_quoted_fstrings(data: bytes) -> bytes:
+    """Single-quoted f-strings only Python 3.12 reads (PEP 701: a line break, or their own quote,
+    inside a replacement field: polar's `f"-{\n formatters.currency(...)\n}"`) made triple-quoted,
+    which an older `ast` reads the same way; lines stay on their lines. Comments and other strings
+    are skipped; a comment or a backslash inside a field (3.12 too) is left as it is."""
+    if b"f" not in data and b"F" not in data:
+        return data
+    out, copied, index = bytearray(), 0, 0
+    try:
+        while (found := _STRING_OR_COMMENT.search(data, index)) is not None:
+            index = found.start()
+            char = data[index]
+            if char == 0x23:  # a comment, to the end of its line
+                end = data.find(b"\n", index)
+                index = len(data) if end < 0 else end
+            else:
+                start = index
+                while start > 0 and data[start - 1] in _PREFIX_LETTERS:
+                    start -= 1
+                prefix = data[start:index].lower() if start == 0 or data[start - 1] not in _WORD else b""
+                end, newer = _string_end(data, index, prefix)
+                if newer and data.find(data[index:index + 1] * 3, index + 1, end - 1) < 0:
+                    quote = data[index:index + 1]
+                    out += data[copied:index] + quote * 3 + data[index + 1:end - 1] + quote * 3
+                    copied = end
+                index = end
+    except _Unreadable:
+        return data
+    return bytes(out + data[copied:]) if copied else data
+
+
+def _string_end(data: bytes, start: int, prefix: bytes) -> tuple[int, bool]:
+    """(the index after the string literal opening at `start`, is it a single-quoted f-string that
+    only PEP 701 allows). Raises _Unreadable for a string without its end or a 3.12-only field this
+    rewrite cannot give an older Python."""
+    quote = data[start]
+    triple = data[start:start + 3] == bytes([quote]) * 3
+    index = start + (3 if triple else 1)
+    fstring, newer = b"f" in prefix, False
+    while index < len(data):
+        char = data[index]
+        if char == 0x5C:  # a backslash escapes the next character (in a raw string, it still keeps a quote)
+            index += 2
+            continue
+        if char == quote and (not triple or data[index:index + 3] == bytes([quote]) * 3):
+            return index + (3 if triple else 1), newer and not triple
+        if char == 0x0A and not triple:
+            raise _Unreadable
+        if fstring and char == 0x7B:  # {
+            if data[index + 1:index + 2] == b"{":
+                index += 2
+                continue
+            index, field_newer = _field_end(data, index + 1, quote)
+            newer = newer or field_newer
+            continue
+        index += 1
+    raise _Unreadable
+
+
+def _field_end(data: bytes, index: int, quote: int) -> tuple[int, bool]:
+    """(the index after the `}` closing the replacement field that starts at `index`, does it hold a
+    line break or the enclosing string's quote)."""
+    depth, newer = 0, False
+    while index < len(data):
+        char = data[index]
+        if char in _QUOTES:
+            start = index
+            while start > 0 and data[start - 1] in _PREFIX_LETTERS:
+                start -= 1
+            prefix = data[start:index].lower() if data[start - 1] not in _WORD else b""
+            newer = newer or char == quote
+            index, _ = _string_end(data, index, prefix)
+            continue
+        if char in (0x23, 0x5C):  # a comment or a backslash in a field: 3.12 only, not rewritten
+            raise _Unreadable
+        if char == 0x0A:
+            newer = True
+        elif char in b"([{":
+            depth += 1
+        elif char in b")]":
+            depth -= 1
+        elif char == 0x7D:  # }
+            if not depth:
+                return index + 1, newer
+            depth -= 1
+        elif char == 0x3A and not depth:  # `:` the format spec, to the field's `}` (it may hold fields)
+            index += 1
+            while index < len(data) and data[index] != 0x7D:
+                if data[index] == 0x7B:
+                    index, spec_newer = _field_end(data, index + 1, quote)
+                    newer = newer or spec_newer
+                    continue
+                if data[index] in (0x0A, quote):
+                    raise _Unreadable
+                index += 1
+            if index >= len(data):
+                raise _Unreadable
+            return index + 1, newer
+        index += 1
+    raise _Unreadable
 
 
 def _without_type_parameters(data: bytes) -> bytes:
