@@ -29,6 +29,7 @@ MODULE = PROJECT / "app" / "module.py"
     ("class Service[\n    M: Model,  # type: ignore[type-arg]\n    S: 'Schema[M]',\n](\n    Reader[M],\n):\n    pass\n",
      "class Service(\n\n\n\n    Reader[M],\n):\n    pass\n"),
     ("class Mixin[\n    M,\n    ID,\n]:\n    x = 1\n", "class Mixin(\n\n\n):\n    x = 1\n"),
+    ('class Tag[\n    T: Annotated[str, "]"],  # a bracket in a string\n]:\n    x = 1\n', "class Tag(\n\n):\n    x = 1\n"),
     # PEP 701 f-strings (polar's backoffice/orders/endpoints.py): triple-quoted, every line on its line
     ('text(\n    f"-{\n        currency(x)\n    }"\n)\n', 'text(\n    f"""-{\n        currency(x)\n    }"""\n)\n'),
     ('y = f"{d["key"]}!"\n', 'y = f"""{d["key"]}!"""\n'),

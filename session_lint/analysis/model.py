@@ -22,7 +22,7 @@ from libcst.metadata import CodeRange, ParentNodeProvider, PositionProvider, Qua
 from libcst.metadata.name_provider import ModuleNameAndPackage
 
 from ..config import Config
-from .names import fully_qualified, name_matches
+from .names import fully_qualified, is_module, name_matches
 from .project import origin_of, same_source, search_roots
 
 
@@ -58,8 +58,8 @@ class FileModel:
         return facts[key]
 
     def in_module(self, dotted: str) -> bool:
-        """Is this file the module `dotted` (or inside the package `dotted`)?"""
-        return self.module_name == dotted or self.module_name.endswith("." + dotted)
+        """Is this file the module `dotted` (`names.is_module`)?"""
+        return is_module(self.module_name, dotted)
 
     # -- nodes ----------------------------------------------------------------------
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:

@@ -47,6 +47,12 @@ def fallback_module_name(path: str | Path) -> ModuleName:
     return ModuleName(".".join(parts), ".".join(parts[:-1]))
 
 
+def is_module(module_name: str, dotted: str) -> bool:
+    """Is the module named `module_name` the configured module `dotted`, whatever root it was named
+    from (`backend.core.database` is `core.database`)? What the rules ask to skip the session module."""
+    return module_name == dotted or module_name.endswith("." + dotted)
+
+
 def fully_qualified(qnames: Collection[QualifiedName], module: ModuleName) -> set[str]:
     """Absolute dotted names for the module-relative names of QualifiedNameProvider.
 

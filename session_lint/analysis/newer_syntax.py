@@ -79,11 +79,7 @@ def _triple_quoted_fstrings(data: bytes) -> bytes:
                 end = data.find(b"\n", index)
                 index = len(data) if end < 0 else end
             else:
-                start = index
-                while start > 0 and data[start - 1] in _PREFIX_LETTERS:
-                    start -= 1
-                prefix = data[start:index].lower() if start == 0 or data[start - 1] not in _WORD else b""
-                end, newer = _string_end(data, index, prefix)
+                end, newer = _literal_end(data, index)
                 if newer and data.find(data[index:index + 1] * 3, index + 1, end - 1) < 0:
                     quote = data[index:index + 1]
                     out += data[copied:index] + quote * 3 + data[index + 1:end - 1] + quote * 3
@@ -92,6 +88,16 @@ def _triple_quoted_fstrings(data: bytes) -> bytes:
     except _Unreadable:
         return data
     return bytes(out + data[copied:]) if copied else data
+
+
+def _literal_end(data: bytes, index: int) -> tuple[int, bool]:
+    """`_string_end` of the string literal whose opening quote is at `index`, its prefix (`rf`,
+    `b`) read before the quote."""
+    start = index
+    while start > 0 and data[start - 1] in _PREFIX_LETTERS:
+        start -= 1
+    prefix = data[start:index].lower() if start == 0 or data[start - 1] not in _WORD else b""
+    return _string_end(data, index, prefix)
 
 
 def _string_end(data: bytes, start: int, prefix: bytes) -> tuple[int, bool]:
@@ -129,12 +135,8 @@ def _field_end(data: bytes, index: int, quote: int) -> tuple[int, bool]:
     while index < len(data):
         char = data[index]
         if char in _QUOTES:
-            start = index
-            while start > 0 and data[start - 1] in _PREFIX_LETTERS:
-                start -= 1
-            prefix = data[start:index].lower() if data[start - 1] not in _WORD else b""
             newer = newer or char == quote
-            index, _ = _string_end(data, index, prefix)
+            index, _ = _literal_end(data, index)
             continue
         if char in (0x23, 0x5C):  # a comment or a backslash in a field: 3.12 only, not rewritten
             raise _Unreadable
@@ -207,12 +209,11 @@ def _closing_bracket(data: bytes, start: int) -> int | None:
             if index < 0:
                 return None
             continue
-        elif char in (0x22, 0x27):  # a string, on its line
-            close = index + 1
-            while close < len(data) and data[close] not in (char, 0x0A):
-                close += 2 if data[close] == 0x5C else 1
-            if close >= len(data) or data[close] != char:
+        elif char in _QUOTES:
+            try:
+                index, _ = _literal_end(data, index)
+            except _Unreadable:
                 return None
-            index = close
+            continue
         index += 1
     return None

@@ -74,7 +74,7 @@ from ..analysis.knowledge import (
     SLOW_MODULE_WORDS,
     WRITE_METHODS,
 )
-from ..analysis.names import absolute_module, fallback_module_name, module_name_for, name_matches
+from ..analysis.names import absolute_module, fallback_module_name, is_module, module_name_for, name_matches
 from ..analysis.project import search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import WORD_CHARACTERS, WordSearch
@@ -317,8 +317,7 @@ class Screen:
 def _in_session_module(path: str, session_module: str) -> bool:
     """Is `path` the session module for the rules (FileModel.in_module), under either module name the
     engine may give it (linter._findings: the package chain's, or every directory's on a retry)?"""
-    return all(name == session_module or name.endswith("." + session_module)
-               for name in (module_name_for(path).name, fallback_module_name(path).name))
+    return all(is_module(name, session_module) for name in (module_name_for(path).name, fallback_module_name(path).name))
 
 
 def _parse_downgraded(data: bytes, path: str) -> tuple[ast.Module | None, bytes, bool]:
