@@ -147,10 +147,12 @@ def test_killed_fix_leaves_no_worker_writing(tmp_path):
     assert_quiet_after_exit(root, workers)
 
 
-def test_a_check_stopped_while_the_engine_parses_exits_as_the_signal_would(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_check_stopped_while_the_engine_parses_exits_as_the_signal_would(tmp_path, jobs):
     """`--jobs 1` runs the engine on a deep-stack thread; a signal may stop the run while that
     thread is inside LibCST's native parser. Half of such runs ended in SIGABRT (the interpreter's
-    shutdown ending the thread through Rust frames) before the CLI exited without that shutdown."""
+    shutdown ending the thread through Rust frames) before the CLI exited without that shutdown.
+    `--jobs 2` lints the module's windows on two workers, which must not outlive the run."""
     sys.path.insert(0, str(REPO / "bench"))
     try:
         import dense_module
@@ -159,14 +161,16 @@ def test_a_check_stopped_while_the_engine_parses_exits_as_the_signal_would(tmp_p
     dense_module.write(tmp_path, 12000)  # 360k characters: its LibCST parse and rules take seconds
     signalled = []
     for delay in (0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.8, 2.1, 2.4):  # (a fast machine finishes before the last ones)
-        process = session_lint("--no-cache", "--jobs", "1", str(tmp_path))
+        process = session_lint("--no-cache", "--jobs", jobs, str(tmp_path))
         time.sleep(delay)
+        workers = children(process.pid) if Path("/proc/self/stat").exists() else []
         if process.poll() is not None:  # finished already (a fast machine): nothing to stop
             process.communicate()
             continue
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
         signalled.append((delay, process.returncode, stderr.strip()))
+        assert_quiet_after_exit(tmp_path, workers)
     assert len(signalled) >= 3, signalled
     assert all(code == 130 and stderr == "session-lint: interrupted by SIGINT" for _, code, stderr in signalled), signalled
 

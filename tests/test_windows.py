@@ -25,10 +25,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 import dense_module  # noqa: E402  (the benchmark's generator of session-dense service modules)
 
 
-def findings(source: str, path: str, config: Config, fixes: bool = False) -> list[tuple]:
-    """(A window builds no fix, and SES005's message says what to do when it has none.)"""
-    return [(d.code, d.line, d.column, d.end_line, d.end_column, d.message)
-            for d in lint_source(source, path, config, fixes=fixes)]
+def findings(source: str, path: str, config: Config, fixes: bool = False, screened: bool = False) -> list[tuple]:
+    """(A window builds no fix, and SES005's message says what to do when it has none.) `screened`:
+    linted as the CLI lints it, after the screen (which leaves a module linted in windows to each
+    window's own verdict)."""
+    if screened:
+        verdict = screen_for(config, path).verdict(source.encode(), path)
+        found = linter.run_rules(source, path, config, verdict, fixes=False).diagnostics if verdict.may_report else []
+    else:
+        found = lint_source(source, path, config, fixes=fixes)
+    return [(d.code, d.line, d.column, d.end_line, d.end_column, d.message) for d in found]
 
 
 @contextmanager
@@ -46,6 +52,7 @@ def same_windowed_and_whole(source: str, path: str, config: Config, monkeypatch,
     for size in sizes:
         with windowed(monkeypatch, size):
             assert findings(source, path, config) == whole, (path, size)
+            assert findings(source, path, config, screened=True) == whole, (path, size, "screened windows")
 
 
 @pytest.mark.parametrize("source", [
@@ -91,11 +98,11 @@ def test_a_huge_module_that_does_not_parse_is_reported_from_its_pieces(monkeypat
     assert max(parsed) < 2 * 2_000 + 1_000  # (the piece holding the error: one doubling)
 
 
-def test_the_screen_leaves_a_module_too_large_for_its_tree_to_the_windowed_lint(monkeypatch):
+def test_the_screen_leaves_a_module_linted_in_windows_to_the_windowed_lint(monkeypatch):
     source = b"from core.database import SessionLocal\n\ndef f():\n    return 1\n"
     screen = screen_for(Config(), MODULE)
     assert not screen.check(source, MODULE)
-    monkeypatch.setattr(windows, "WHOLE_AST_LIMIT", len(source) - 1)
+    monkeypatch.setattr(windows, "WINDOWED_ABOVE", len(source) - 1)
     monkeypatch.setattr(screen_module.ast, "parse", None)  # never parsed
     assert screen.check(source, MODULE)
 
@@ -262,3 +269,88 @@ def test_a_window_builds_no_fix_and_its_message_says_what_to_do(monkeypatch):
         [("SES005", 8, 12, None, []), ("SES005", 14, 12, None, [])]
     assert all(d.message.endswith("; read what you need inside the block") for d in found)
     assert built == []
+
+
+# -- a module linted in windows: each window screened, the windows spread over the workers -----------
+
+def filler(functions: int) -> str:
+    """Functions no rule can report in (nothing a trigger looks for)."""
+    return "".join(f"\n\ndef helper_{i}(x):\n    return x + {i}\n" for i in range(functions))
+
+
+def test_a_window_no_rule_can_report_in_never_reaches_libcst(monkeypatch):
+    source = large_module(2) + filler(400)
+    whole = findings(source, MODULE, Config())
+    assert [f[:3] for f in whole] == [("SES005", 8, 12), ("SES005", 14, 12)]
+    parsed: list[str] = []
+    real_parse = cst.parse_module
+    monkeypatch.setattr(linter.cst, "parse_module", lambda text: parsed.append(text) or real_parse(text))
+    with windowed(monkeypatch, 400):
+        cut = windows.windows(windows.chunks(source))
+        assert findings(source, MODULE, Config(), screened=True) == whole
+    assert len(cut) > 20
+    assert [text.count("get_db_session()") for text in parsed] == [2]  # the one window with the two blocks
+
+
+def cli(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from session_lint.frontends.cli import main
+
+    result = CliRunner().invoke(main, ["--no-cache", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def windowed_project(tmp_path, monkeypatch) -> Path:
+    """A project whose `app/big.py` is linted in windows (the limits scaled down: forked workers keep them)."""
+    monkeypatch.setattr(windows, "WINDOWED_ABOVE", 20_000)
+    monkeypatch.setattr(windows, "WINDOW_SIZE", 6_000)
+    (tmp_path / "pyproject.toml").write_text('[tool.session-lint]\nsession-module = "core.database"\n')
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "big.py").write_text(large_module(300, noqa_every_other=True) + filler(200))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_windows_of_a_module_run_on_the_workers_with_the_same_findings(windowed_project, monkeypatch):
+    import os
+
+    serial = cli("--jobs", "1", "app")
+    assert serial[0] == 1 and serial[1].endswith("Found 150 errors.\n")
+    linted_in: list[int] = []
+    real_lint_window = linter.lint_window
+    pids = windowed_project / "pids"
+
+    def recording(*args):
+        with pids.open("a") as out:  # (a forked worker's list would stay in the worker)
+            out.write(f"{os.getpid()}\n")
+        return real_lint_window(*args)
+
+    monkeypatch.setattr(linter, "lint_window", recording)
+    assert cli("--jobs", "2", "app") == serial
+    linted_in = [int(pid) for pid in pids.read_text().split()]
+    cut = windows.windows(windows.chunks((windowed_project / "app" / "big.py").read_text()))
+    assert len(linted_in) == len(cut) > 4 and os.getpid() not in linted_in
+
+
+def test_a_worker_dying_on_a_window_makes_the_module_an_error(windowed_project, monkeypatch):
+    import os
+
+    parent = os.getpid()
+    real_lint_window = linter.lint_window
+    monkeypatch.setattr(linter, "lint_window", lambda *args: os._exit(9) if os.getpid() != parent
+                        else real_lint_window(*args))
+    code, output = cli("--jobs", "2", "app/big.py")
+    assert code == 2
+    assert "app/big.py: the process linting this file died (a crash in native code or out of memory)" in output
+
+
+def test_a_rule_failing_on_a_window_is_reported_as_for_any_file(windowed_project, monkeypatch):
+    def failing(*args):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(linter, "lint_window", failing)
+    code, output = cli("--jobs", "2", "app/big.py")
+    assert code == 2
+    assert "app/big.py: internal error (ValueError: boom at test_windows.py:" in output

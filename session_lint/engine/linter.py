@@ -139,7 +139,7 @@ def run_rules(source: str, path: str, config: Config, screened: Verdict | None =
     `fixes`: False when the caller never applies or shows fixes (rules then build none)."""
     codes = screened.codes if screened is not None else None
     if len(source) > windows.WINDOWED_ABOVE:
-        windowed = _run_windowed(source, path, config, codes)
+        windowed = _run_windowed(source, path, config, codes, screen=screened is not None)
         if windowed is not None:
             return windowed
     parsed, blanked = parse(source, path, depth_checked=screened is not None and screened.parsed)
@@ -163,9 +163,22 @@ def _run_rules(source: str, module: cst.Module, path: str, config: Config, codes
     return LintRun(source, module, sorted(apply_noqa(found, source), key=lambda d: d.sort_key))
 
 
-def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] | None) -> LintRun | None:
+def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] | None,
+                  screen: bool) -> LintRun | None:
     """The findings of a very large module, a window of it at a time (session_lint/engine/windows.py),
-    without fixes; None when it cannot be cut up (the whole-module path then says why)."""
+    without fixes; None when it cannot be cut up (the whole-module path then says why). One window's
+    tree at a time; parallel.py runs the windows on a process pool instead when cores are idle.
+    `screen`: the caller screens its files (each window is then screened: `lint_window`)."""
+    cut = cut_into_windows(source, path, config)
+    if not isinstance(cut, list):
+        return cut
+    return merged_windows(source, (lint_window(window, path, config, codes, screen) for window in cut))
+
+
+def cut_into_windows(source: str, path: str, config: Config) -> list[windows.Window] | LintRun | None:
+    """The windows of a module larger than `windows.WINDOWED_ABOVE`; the run reporting the syntax
+    error when a module too large to parse whole is not Python; None when the whole-module path
+    must say what is wrong (or the module has no statement)."""
     try:
         found = windows.chunks(source)
     except windows.Unparsable as exc:
@@ -176,21 +189,46 @@ def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] 
                    else f"SyntaxError: {exc.message}")
         error = syntax_error(path, message, exc.line, exc.column)
         return LintRun(source, None, [error] if config.is_selected(error.code, path) else [])
-    if found is None:
+    return None if found is None else windows.windows(found)
+
+
+@deep
+def lint_window(window: windows.Window, path: str, config: Config, codes: frozenset[str] | None,
+                screen: bool) -> list[Diagnostic] | Diagnostic | None:
+    """The findings on the lines `window` owns, without fixes (noqa not applied); SES999 when it is
+    too deep to analyse; None when LibCST cannot parse it (the whole-module path then says why).
+    With `screen`, only the rules the screen's verdict on the window's text names run (the screen
+    leaves modules linted in windows to this: screen.py), none when it names none."""
+    if screen:
+        from .runner import screen_for  # (the runner calls this module: no import at its top)
+
+        verdict = screen_for(config, path).verdict(window.text.encode("utf-8", "surrogateescape"), path, window=True)
+        if not verdict.may_report:
+            return []
+        codes = verdict.within(codes)
+    try:
+        module = cst.parse_module(window.text)
+    except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
         return None
+    found = _findings(window.text, module, path, config, window.file_line, codes, window.text, fixes=False,
+                      calls_elsewhere=window.calls_elsewhere)
+    if isinstance(found, Diagnostic):
+        return found
+    owned = [d for d in found if window.owns(d.line)]
+    _without_fixes(owned)
+    return owned
+
+
+def merged_windows(source: str, results: Iterable[list[Diagnostic] | Diagnostic | None]) -> LintRun | None:
+    """The module's run from its windows' `lint_window` results, in order (read up to the first
+    window that settles the file: a window LibCST cannot parse, or one too deep to analyse)."""
     diagnostics: list[Diagnostic] = []
-    for window in windows.windows(found):
-        try:
-            module = cst.parse_module(window.text)
-        except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
+    for found in results:
+        if found is None:
             return None
-        in_window = _findings(window.text, module, path, config, window.file_line, codes, window.text, fixes=False,
-                              calls_elsewhere=window.calls_elsewhere)
-        if isinstance(in_window, Diagnostic):
-            return LintRun(source, None, [in_window])
-        diagnostics.extend(d for d in in_window if window.owns(d.line))
-        del module, in_window  # (one window's tree at a time)
-    _without_fixes(diagnostics)
+        if isinstance(found, Diagnostic):
+            return LintRun(source, None, [found])
+        diagnostics.extend(found)
     return LintRun(source, None, sorted(apply_noqa(diagnostics, source), key=lambda d: d.sort_key))
 
 

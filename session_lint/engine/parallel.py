@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,14 +36,17 @@ from ..config import Config
 from ..diagnostics import syntax_error
 from .runner import FileOutcome, Mode, process_data, screen_for, write_fixed
 from .signals import Interrupted, StopOnSignals, exit_if_orphaned, init_worker
+from ..sourcefile import Source, SourceError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     from .screen import Verdict
+    from .windows import Window
 
 # multiprocessing and concurrent.futures are imported when a pool starts (a warm run starts none).
 
+_DIED = "{path}: the process linting this file died (a crash in native code or out of memory)"
 SMALL_TREE_BYTES = 4 << 20  # below this, count candidates in-process to decide whether a pool pays
 CHUNK_FILES = 64  # at most this many files per task
 # --fix/--diff cost ~10x a lint per file: small tasks cost little more, and fixed files come back
@@ -76,12 +82,19 @@ def _cache_for(config: Config, options: Options) -> Cache | None:
     return _caches[key]
 
 
-def lint_one(path: Path, config: Config, options: Options) -> FileOutcome:
+def lint_one(path: Path, config: Config, options: Options, workers: int = 1) -> FileOutcome:
     """Everything for one file: read, cache, screen, lint (never raises). A fixed file is
     not written: it comes back in `new_data`, for the parent to write (`_Writer`). Every CHECK
-    result is stored, a screened-out file's too (the next run needs no screen for it)."""
+    result is stored, a screened-out file's too (the next run needs no screen for it). `workers`:
+    the processes a module linted in windows may use (this process lints nothing else meanwhile)."""
     found = _up_to_the_engine(path, config, options)
-    return found if isinstance(found, FileOutcome) else found.lint(options)
+    if isinstance(found, FileOutcome):
+        return found
+    if workers > 1 and options.mode is Mode.CHECK:
+        outcome = found.lint_windows_on_pool(workers)
+        if outcome is not None:
+            return outcome
+    return found.lint(options)
 
 
 @dataclass
@@ -98,9 +111,56 @@ class _ForTheEngine:
     def lint(self, options: Options) -> FileOutcome:
         outcome = process_data(self.path, self.data, self.config, options.mode, options.unsafe_fixes,
                                options.with_edits, write=False, screened=self.screened)
+        return self._stored(outcome)
+
+    def lint_windows_on_pool(self, workers: int) -> FileOutcome | None:
+        """CHECK: a module linted in windows (session_lint/engine/windows.py), its windows spread over
+        a process pool; None when the file is not such a module, or anything other than findings
+        comes of it (the in-process path then says what, as for any file)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from . import windows
+        from .linter import cut_into_windows, merged_windows
+
+        if len(self.data) <= windows.WINDOWED_ABOVE:  # (never fewer bytes than characters)
+            return None
+        display = str(self.path)
+        try:
+            text = Source.from_bytes(self.data).text
+        except SourceError:
+            return None
+        if len(text) <= windows.WINDOWED_ABOVE:
+            return None
+        cut = cut_into_windows(text, display, self.config)
+        if not isinstance(cut, list) or len(cut) < 2:
+            return None
+        codes = self.screened.codes
+        try:
+            with _started_pool(min(workers, len(cut))) as pool:
+                run = merged_windows(text, pool.map(_lint_window, cut, repeat(display), repeat(self.config),
+                                                    repeat(codes)))
+        except BrokenProcessPool:
+            return FileOutcome(display, error=_DIED.format(path=display))
+        except Interrupted:
+            raise
+        except Exception:  # a bug in a rule: the in-process path reports it with its place
+            return None
+        if run is None:
+            return None
+        return self._stored(FileOutcome(display, run.diagnostics))  # (a window's findings carry no fix)
+
+    def _stored(self, outcome: FileOutcome) -> FileOutcome:
         if self.cache is not None and self.key is not None and outcome.error is None:
             self.cache.put(*self.key, self.data, outcome.diagnostics, True)
         return outcome
+
+
+def _lint_window(window: Window, path: str, config: Config, codes: frozenset[str] | None):
+    """A pool task: `linter.lint_window`, the window screened (imported in the worker, which has it
+    from the fork)."""
+    from .linter import lint_window
+
+    return lint_window(window, path, config, codes, True)
 
 
 def _up_to_the_engine(path: Path, config: Config, options: Options) -> FileOutcome | _ForTheEngine:
@@ -256,7 +316,7 @@ def run_jobs(jobs: list[tuple[Path, Config]], options: Options, workers: int | N
 def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer: _Writer) -> list[FileOutcome]:
     sizes = [_size(path) for path, _ in jobs]
     if workers <= 1 or len(jobs) <= 1 or _few_candidates(jobs, sizes):
-        return [writer.take(i, lint_one(path, config, options)) for i, (path, config) in enumerate(jobs)]
+        return [writer.take(i, lint_one(path, config, options, workers)) for i, (path, config) in enumerate(jobs)]
     outcomes: list[FileOutcome | None] = [None] * len(jobs)
     start = 0
     if sum(sizes) <= SMALL_TREE_BYTES:
@@ -267,7 +327,7 @@ def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer
             return outcomes  # type: ignore[return-value]  (every job has its outcome now)
         if _few_candidates(jobs[start + 1:], sizes[start + 1:]):
             for i in range(start, len(jobs)):
-                outcomes[i] = writer.take(i, lint_one(*jobs[i], options))
+                outcomes[i] = writer.take(i, lint_one(*jobs[i], options, workers))
             return outcomes  # type: ignore[return-value]
     work = [[(start + i, path, config) for i, path, config in chunk] for chunk in chunks(
         jobs[start:], sizes[start:], workers, CHUNK_FILES if options.mode is Mode.CHECK else FIX_CHUNK_FILES)]
@@ -277,24 +337,17 @@ def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer
     # that kills its process is reported, and every other file keeps its findings.
     for index, path, config in (job for chunk in lost for job in chunk):
         if _run_pool([[(index, path, config)]], 1, options, outcomes, writer):
-            outcomes[index] = FileOutcome(str(path), error=f"{path}: the process linting this file died "
-                                                           "(a crash in native code or out of memory)")
+            outcomes[index] = FileOutcome(str(path), error=_DIED.format(path=path))
     return [o if o is not None else FileOutcome(str(jobs[i][0])) for i, o in enumerate(outcomes)]
 
 
 def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options: Options,
               outcomes: list[FileOutcome | None], writer: _Writer) -> list[list[tuple[int, Path, Config]]]:
     """Run the chunks on a process pool, filling `outcomes`; returns the chunks a dead worker lost."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    if context is not None:
-        _preload_for_workers()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=init_worker, initargs=(os.getpid(),))
     lost = []
-    try:
+    with _started_pool(workers) as pool:
         pending = {pool.submit(_lint_chunk, chunk, options, os.getpid()): chunk for chunk in work}
         while pending:  # write each chunk's fixed files as soon as it is done
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -302,11 +355,28 @@ def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options:
                 chunk = pending.pop(future)
                 if not _collect(future, outcomes, writer):
                     lost.append(chunk)
-        pool.shutdown()
-    except BaseException:  # a signal (Interrupted) or a bug: no worker may outlive the run
+    return lost
+
+
+@contextmanager
+def _started_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers die with this process, forked (where the platform can) once LibCST
+    and the rules are loaded. Leaving the block normally waits for the workers; any exception (a
+    signal's `Interrupted`, a bug) kills them first: no worker outlives the run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    if context is not None:
+        _preload_for_workers()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=init_worker, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
         _stop_workers(pool)
         raise
-    return lost
+    pool.shutdown(cancel_futures=True)  # (tasks whose results are no longer wanted do not start)
 
 
 def _preload_for_workers() -> None:

@@ -254,8 +254,10 @@ class Screen:
         """False only when no selected rule can report anything for this file."""
         return self.verdict(data, path).may_report
 
-    def verdict(self, data: bytes, path: str = "<unknown>") -> Verdict:
-        """Which selected rules may report something for this file (see `Verdict`)."""
+    def verdict(self, data: bytes, path: str = "<unknown>", window: bool = False) -> Verdict:
+        """Which selected rules may report something for this file (see `Verdict`). `window`: `data`
+        is the text of a window of a module the engine lints in windows (windows.py): it is the text
+        the engine parses, so it is screened whatever its length."""
         if not self.enabled or unsupported_encoding(data):
             return _EVERY_RULE  # an unsupported encoding spells no ASCII word: the engine reports it (SES999)
         spelled = self._spells_a_word(data)
@@ -268,8 +270,10 @@ class Screen:
         if (not spelled and not fixtures and not ends and not slow and not routes and not asynchronous
                 and not queries):
             return _NO_RULE  # not parsed at all: see "Syntax errors" in the module docstring
-        if len(data) > windows.WHOLE_AST_LIMIT:
-            return _EVERY_RULE  # its `ast` tree alone would take over 200 MB: the windowed lint decides (windows.py)
+        if len(data) > (windows.WHOLE_AST_LIMIT if window else windows.WINDOWED_ABOVE):
+            # the engine lints it a window at a time, and screens each window's text (linter.lint_window):
+            # a finer verdict, and no `ast` tree of the whole module (over 200 MB past WHOLE_AST_LIMIT)
+            return _EVERY_RULE
         parsed = True  # CPython parsed the file as written
         try:
             tree = ast.parse(data, filename=path)
@@ -346,6 +350,12 @@ class Verdict(NamedTuple):
     @property
     def may_report(self) -> bool:
         return self.codes is None or bool(self.codes)
+
+    def within(self, codes: frozenset[str] | None) -> frozenset[str] | None:
+        """The rules both this verdict and `codes` (None: every selected rule) leave to run."""
+        if self.codes is None or codes is None:
+            return codes if self.codes is None else self.codes
+        return self.codes & codes
 
 
 _EVERY_RULE = Verdict(None)
