@@ -98,13 +98,22 @@ def test_a_huge_module_that_does_not_parse_is_reported_from_its_pieces(monkeypat
     assert max(parsed) < 2 * 2_000 + 1_000  # (the piece holding the error: one doubling)
 
 
-def test_the_screen_leaves_a_module_linted_in_windows_to_the_windowed_lint(monkeypatch):
-    source = b"from core.database import SessionLocal\n\ndef f():\n    return 1\n"
+def test_the_screen_reads_a_module_linted_in_windows_a_window_at_a_time(monkeypatch):
+    monkeypatch.setattr(windows, "WINDOWED_ABOVE", 20_000)
+    monkeypatch.setattr(windows, "WINDOW_SIZE", 2_000)
+    monkeypatch.setattr(windows, "PIECE_SIZE", 5_000)
+    parsed: list[int] = []
+    real_parse = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda source, *args, **kwargs: parsed.append(len(source))
+                        or real_parse(source, *args, **kwargs))
+    source = large_module(2) + filler(1000)
     screen = screen_for(Config(), MODULE)
-    assert not screen.check(source, MODULE)
-    monkeypatch.setattr(windows, "WINDOWED_ABOVE", len(source) - 1)
-    monkeypatch.setattr(screen_module.ast, "parse", None)  # never parsed
-    assert screen.check(source, MODULE)
+    verdict = screen.verdict(source.encode(), MODULE)
+    assert verdict.codes == {"SES005", "SES006"}
+    assert [(window.text.count("get_db_session()"), codes) for window, codes in verdict.windows] == \
+        [(2, {"SES005", "SES006"})]  # the one window with the two blocks; the filler's: no rule
+    assert len(source) > 20_000 and max(parsed) < 10_000  # no tree of the whole module
+    assert not screen.verdict(source.replace("user.email", "uid").encode(), MODULE).may_report
 
 
 def test_a_window_holds_the_statements_binding_what_it_names():
@@ -330,8 +339,11 @@ def test_the_windows_of_a_module_run_on_the_workers_with_the_same_findings(windo
     monkeypatch.setattr(linter, "lint_window", recording)
     assert cli("--jobs", "2", "app") == serial
     linted_in = [int(pid) for pid in pids.read_text().split()]
-    cut = windows.windows(windows.chunks((windowed_project / "app" / "big.py").read_text()))
-    assert len(linted_in) == len(cut) > 4 and os.getpid() not in linted_in
+    data = (windowed_project / "app" / "big.py").read_bytes()
+    verdict = screen_for(Config.discover(windowed_project), "app/big.py").verdict(data, "app/big.py")
+    cut = windows.windows(windows.chunks(data.decode()))
+    assert len(linted_in) == len(verdict.windows) > 4 and len(cut) > len(verdict.windows)  # (the filler's: none)
+    assert os.getpid() not in linted_in
 
 
 def test_a_worker_dying_on_a_window_makes_the_module_an_error(windowed_project, monkeypatch):

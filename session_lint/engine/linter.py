@@ -139,7 +139,7 @@ def run_rules(source: str, path: str, config: Config, screened: Verdict | None =
     `fixes`: False when the caller never applies or shows fixes (rules then build none)."""
     codes = screened.codes if screened is not None else None
     if len(source) > windows.WINDOWED_ABOVE:
-        windowed = _run_windowed(source, path, config, codes, screen=screened is not None)
+        windowed = _run_windowed(source, path, config, screened)
         if windowed is not None:
             return windowed
     parsed, blanked = parse(source, path, depth_checked=screened is not None and screened.parsed)
@@ -163,16 +163,18 @@ def _run_rules(source: str, module: cst.Module, path: str, config: Config, codes
     return LintRun(source, module, sorted(apply_noqa(found, source), key=lambda d: d.sort_key))
 
 
-def _run_windowed(source: str, path: str, config: Config, codes: frozenset[str] | None,
-                  screen: bool) -> LintRun | None:
+def _run_windowed(source: str, path: str, config: Config, screened: Verdict | None) -> LintRun | None:
     """The findings of a very large module, a window of it at a time (session_lint/engine/windows.py),
     without fixes; None when it cannot be cut up (the whole-module path then says why). One window's
-    tree at a time; parallel.py runs the windows on a process pool instead when cores are idle.
-    `screen`: the caller screens its files (each window is then screened: `lint_window`)."""
+    tree at a time (parallel.py spreads them over its workers when they are idle). `screened`: the
+    screen's verdict, which names the windows a rule may report in, and those rules."""
+    if screened is not None and screened.windows is not None:
+        return merged_windows(source, (lint_window(window, path, config, codes) for window, codes in screened.windows))
     cut = cut_into_windows(source, path, config)
     if not isinstance(cut, list):
         return cut
-    return merged_windows(source, (lint_window(window, path, config, codes, screen) for window in cut))
+    codes = screened.codes if screened is not None else None
+    return merged_windows(source, (lint_window(window, path, config, codes) for window in cut))
 
 
 def cut_into_windows(source: str, path: str, config: Config) -> list[windows.Window] | LintRun | None:
@@ -193,19 +195,11 @@ def cut_into_windows(source: str, path: str, config: Config) -> list[windows.Win
 
 
 @deep
-def lint_window(window: windows.Window, path: str, config: Config, codes: frozenset[str] | None,
-                screen: bool) -> list[Diagnostic] | Diagnostic | None:
+def lint_window(window: windows.Window, path: str, config: Config,
+                codes: frozenset[str] | None) -> list[Diagnostic] | Diagnostic | None:
     """The findings on the lines `window` owns, without fixes (noqa not applied); SES999 when it is
     too deep to analyse; None when LibCST cannot parse it (the whole-module path then says why).
-    With `screen`, only the rules the screen's verdict on the window's text names run (the screen
-    leaves modules linted in windows to this: screen.py), none when it names none."""
-    if screen:
-        from .runner import screen_for  # (the runner calls this module: no import at its top)
-
-        verdict = screen_for(config, path).verdict(window.text.encode("utf-8", "surrogateescape"), path, window=True)
-        if not verdict.may_report:
-            return []
-        codes = verdict.within(codes)
+    `codes`: only these rules (the screen's verdict on the window), else every selected one."""
     try:
         module = cst.parse_module(window.text)
     except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):

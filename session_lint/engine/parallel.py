@@ -114,31 +114,25 @@ class _ForTheEngine:
         return self._stored(outcome)
 
     def lint_windows_on_pool(self, workers: int) -> FileOutcome | None:
-        """CHECK: a module linted in windows (session_lint/engine/windows.py), its windows spread over
-        a process pool; None when the file is not such a module, or anything other than findings
-        comes of it (the in-process path then says what, as for any file)."""
+        """CHECK: a module linted in windows (session_lint/engine/windows.py), the windows the screen
+        left to LibCST spread over a process pool; None when the file is not such a module, or
+        anything but findings comes of it (the in-process path then says what, as for any file)."""
         from concurrent.futures.process import BrokenProcessPool
 
-        from . import windows
-        from .linter import cut_into_windows, merged_windows
+        from .linter import merged_windows
 
-        if len(self.data) <= windows.WINDOWED_ABOVE:  # (never fewer bytes than characters)
+        screened = self.screened.windows
+        if screened is None or len(screened) < 2:
             return None
-        display = str(self.path)
         try:
-            text = Source.from_bytes(self.data).text
+            text = Source.from_bytes(self.data).text  # (noqa comments are read in it)
         except SourceError:
             return None
-        if len(text) <= windows.WINDOWED_ABOVE:
-            return None
-        cut = cut_into_windows(text, display, self.config)
-        if not isinstance(cut, list) or len(cut) < 2:
-            return None
-        codes = self.screened.codes
+        display = str(self.path)
+        cut, codes = zip(*screened)
         try:
             with _started_pool(min(workers, len(cut))) as pool:
-                run = merged_windows(text, pool.map(_lint_window, cut, repeat(display), repeat(self.config),
-                                                    repeat(codes)))
+                run = merged_windows(text, pool.map(_lint_window, cut, repeat(display), repeat(self.config), codes))
         except BrokenProcessPool:
             return FileOutcome(display, error=_DIED.format(path=display))
         except Interrupted:
@@ -156,11 +150,10 @@ class _ForTheEngine:
 
 
 def _lint_window(window: Window, path: str, config: Config, codes: frozenset[str] | None):
-    """A pool task: `linter.lint_window`, the window screened (imported in the worker, which has it
-    from the fork)."""
+    """A pool task: `linter.lint_window` (imported in the worker, which has it from the fork)."""
     from .linter import lint_window
 
-    return lint_window(window, path, config, codes, True)
+    return lint_window(window, path, config, codes)
 
 
 def _up_to_the_engine(path: Path, config: Config, options: Options) -> FileOutcome | _ForTheEngine:

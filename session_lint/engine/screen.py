@@ -79,7 +79,7 @@ from ..analysis.project import search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import WORD_CHARACTERS, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
-from ..sourcefile import unsupported_encoding
+from ..sourcefile import Source, SourceError, unsupported_encoding
 from ..analysis import newer_syntax
 from . import windows
 from .screen_ast import (
@@ -256,8 +256,7 @@ class Screen:
 
     def verdict(self, data: bytes, path: str = "<unknown>", window: bool = False) -> Verdict:
         """Which selected rules may report something for this file (see `Verdict`). `window`: `data`
-        is the text of a window of a module the engine lints in windows (windows.py): it is the text
-        the engine parses, so it is screened whatever its length."""
+        is the text of one window of a module linted in windows, screened whatever its length."""
         if not self.enabled or unsupported_encoding(data):
             return _EVERY_RULE  # an unsupported encoding spells no ASCII word: the engine reports it (SES999)
         spelled = self._spells_a_word(data)
@@ -270,10 +269,10 @@ class Screen:
         if (not spelled and not fixtures and not ends and not slow and not routes and not asynchronous
                 and not queries):
             return _NO_RULE  # not parsed at all: see "Syntax errors" in the module docstring
-        if len(data) > (windows.WHOLE_AST_LIMIT if window else windows.WINDOWED_ABOVE):
-            # the engine lints it a window at a time, and screens each window's text (linter.lint_window):
-            # a finer verdict, and no `ast` tree of the whole module (over 200 MB past WHOLE_AST_LIMIT)
-            return _EVERY_RULE
+        if not window and len(data) > windows.WINDOWED_ABOVE:
+            return self._windowed_verdict(data, path)
+        if len(data) > windows.WHOLE_AST_LIMIT:
+            return _EVERY_RULE  # its `ast` tree alone would take over 200 MB (a window with a huge context)
         parsed = True  # CPython parsed the file as written
         try:
             tree = ast.parse(data, filename=path)
@@ -318,6 +317,31 @@ class Screen:
         return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=parsed)
 
 
+    def _windowed_verdict(self, data: bytes, path: str) -> Verdict:
+        """A module the engine lints a window at a time (windows.py) is screened a window at a time:
+        each window's text is what the engine parses, so the window's own verdict says which rules
+        may report in it, and a window where none may never reaches LibCST. No `ast` tree of the
+        whole module is built (over 200 MB past WHOLE_AST_LIMIT); when it cannot be cut up, every
+        rule (the engine says why)."""
+        try:
+            found = windows.chunks(Source.from_bytes(data).text)
+        except (SourceError, windows.Unparsable):
+            return _EVERY_RULE
+        if found is None:
+            return _EVERY_RULE
+        screened = []
+        for each in windows.windows(found):
+            # (the text was decoded from `data`: encoding it back cannot fail, whatever the file's cookie)
+            codes = self.verdict(each.text.encode("utf-8", "surrogatepass"), path, window=True).codes
+            if codes is None or codes:
+                screened.append((each, codes))
+        if not screened:
+            return _NO_RULE
+        every = any(codes is None for _, codes in screened)
+        return Verdict(None if every else frozenset().union(*(codes for _, codes in screened)),
+                       windows=tuple(screened))
+
+
 def _in_session_module(path: str, session_module: str) -> bool:
     """Is `path` the session module for the rules (FileModel.in_module), under either module name the
     engine may give it (linter._findings: the package chain's, or every directory's on a retry)?"""
@@ -342,20 +366,16 @@ class Verdict(NamedTuple):
     whose trigger did not fire cannot report anything here, so the engine need not run it); None
     for every selected rule (no screening, or a file that did not parse and spells none of their
     words). `parsed`: CPython parsed the whole file, so it is not too deeply nested for CPython
-    (the engine need not ask again)."""
+    (the engine need not ask again). `windows`: a module linted in windows, the windows some rule
+    may report in, each with the rules that may (`codes` is their union); None for any other file."""
 
     codes: frozenset[str] | None
     parsed: bool = False
+    windows: tuple[tuple[windows.Window, frozenset[str] | None], ...] | None = None
 
     @property
     def may_report(self) -> bool:
         return self.codes is None or bool(self.codes)
-
-    def within(self, codes: frozenset[str] | None) -> frozenset[str] | None:
-        """The rules both this verdict and `codes` (None: every selected rule) leave to run."""
-        if self.codes is None or codes is None:
-            return codes if self.codes is None else self.codes
-        return self.codes & codes
 
 
 _EVERY_RULE = Verdict(None)

@@ -114,7 +114,9 @@ def _statement_ends(texts: list[str]) -> list[tuple[int, tuple[frozenset[str] | 
     for offset, tree in ast_pieces(texts):
         for statement in tree.body:
             function = statement.name if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
-            ends[offset + statement.end_lineno] = (module_level_names(statement), function)
+            first, last = offset + statement.lineno - 1, offset + statement.end_lineno
+            spells_global = any("global" in text for text in texts[first:last])
+            ends[last] = (module_level_names(statement, spells_global), function)
     return sorted(ends.items())
 
 
@@ -184,10 +186,11 @@ def _may_begin_statement(line: str) -> bool:
     return bool(line) and line[0] not in _NOT_A_START and not _CONTINUATION.match(line)
 
 
-def module_level_names(statement: ast.stmt) -> frozenset[str] | None:
+def module_level_names(statement: ast.stmt, spells_global: bool = True) -> frozenset[str] | None:
     """The module-level names `statement` may bind (more, never fewer: every name it stores outside
     function and class bodies, its def/class name, `global` declarations anywhere in it, import
-    aliases); None for a star or `__future__` import, which every window keeps."""
+    aliases); None for a star or `__future__` import, which every window keeps. `spells_global`:
+    False when its text has no `global` (function and class bodies are then not walked)."""
     names: set[str] = set()
     stack: list[ast.AST] = [statement]
     while stack:
@@ -195,7 +198,8 @@ def module_level_names(statement: ast.stmt) -> frozenset[str] | None:
         kind = type(node)
         if kind in _SCOPES:
             names.add(node.name)
-            names.update(n for inner in ast.walk(node) if type(inner) is ast.Global for n in inner.names)
+            if spells_global:
+                names.update(n for inner in ast.walk(node) if type(inner) is ast.Global for n in inner.names)
             stack.extend(node.decorator_list)  # (a walrus in a decorator binds at module level)
             continue
         if kind is ast.ImportFrom and (node.module == "__future__" or any(a.name == "*" for a in node.names)):
