@@ -14,7 +14,7 @@ from helpers import REAL, real_project_sources
 
 import session_lint.engine.linter as linter
 from session_lint.config import Config
-from session_lint.engine import screen as screen_module, windows
+from session_lint.engine import windows
 from session_lint.engine.linter import fix_source, lint_source
 from session_lint.engine.runner import screen_for
 from session_lint.rules import all_rules
