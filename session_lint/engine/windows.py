@@ -26,6 +26,11 @@ than scope analysis needs, never less. Positions are the file's own: each window
 lines back (metadata.py `_Positions`). Findings come without fixes: a fix rewrites one
 window's text, and its imports and the uses it renames may lie in others.
 tests/test_windows.py compares windowed and whole-module findings on real-shaped code.
+
+A window's text is what the engine parses, so the screen reads such a module a window at a time
+(screen.py `Screen._windowed_verdict`): only the windows where a rule may report reach LibCST, each
+with only those rules, and no `ast` tree of the whole module is built. When such a module is the
+only file to lint, parallel.py spreads its windows over the workers.
 """
 
 from __future__ import annotations
