@@ -106,14 +106,21 @@ def test_the_screen_reads_a_module_linted_in_windows_a_window_at_a_time(monkeypa
     real_parse = ast.parse
     monkeypatch.setattr(ast, "parse", lambda source, *args, **kwargs: parsed.append(len(source))
                         or real_parse(source, *args, **kwargs))
-    source = large_module(2) + filler(1000)
+    functions = large_module(2)
+    at = functions.index("\n\ndef load_0")
+    source = functions[:at] + filler(1000) + functions[at:]  # the blocks in the last window
     screen = screen_for(Config(), MODULE)
     verdict = screen.verdict(source.encode(), MODULE)
-    assert verdict.codes == {"SES005", "SES006"}
-    assert [(window.text.count("get_db_session()"), codes) for window, codes in verdict.windows] == \
-        [(2, {"SES005", "SES006"})]  # the one window with the two blocks; the filler's: no rule
+    assert verdict.codes is None  # (the windows say which rules)
+    assert [(each.window.text.count("get_db_session()"), each.codes, each.to_screen) for each in verdict.windows] == \
+        [(1, {"SES005", "SES006"}, False), (1, None, True)]  # the two blocks' windows; the filler's: no rule
     assert len(source) > 20_000 and max(parsed) < 10_000  # no tree of the whole module
     assert not screen.verdict(source.replace("user.email", "uid").encode(), MODULE).may_report
+    # the blocks first: the screen stops at their window, the windows after it are screened when linted
+    verdict = screen.verdict((functions + filler(1000)).encode(), MODULE)
+    assert [(each.codes, each.to_screen) for each in verdict.windows[:2]] == [({"SES005", "SES006"}, False),
+                                                                             (None, True)]
+    assert len(verdict.windows) == len(windows.windows(windows.chunks(functions + filler(1000)))) > 10
 
 
 def test_a_window_holds_the_statements_binding_what_it_names():
@@ -341,9 +348,7 @@ def test_the_windows_of_a_module_run_on_the_workers_with_the_same_findings(windo
     linted_in = [int(pid) for pid in pids.read_text().split()]
     data = (windowed_project / "app" / "big.py").read_bytes()
     verdict = screen_for(Config.discover(windowed_project), "app/big.py").verdict(data, "app/big.py")
-    cut = windows.windows(windows.chunks(data.decode()))
-    assert len(linted_in) == len(verdict.windows) > 4 and len(cut) > len(verdict.windows)  # (the filler's: none)
-    assert os.getpid() not in linted_in
+    assert len(linted_in) == len(verdict.windows) > 4 and os.getpid() not in linted_in
 
 
 def test_a_worker_dying_on_a_window_makes_the_module_an_error(windowed_project, monkeypatch):

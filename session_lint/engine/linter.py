@@ -169,12 +169,12 @@ def _run_windowed(source: str, path: str, config: Config, screened: Verdict | No
     tree at a time (parallel.py spreads them over its workers when they are idle). `screened`: the
     screen's verdict, which names the windows a rule may report in, and those rules."""
     if screened is not None and screened.windows is not None:
-        return merged_windows(source, (lint_window(window, path, config, codes) for window, codes in screened.windows))
+        return merged_windows(source, (lint_window(*each, path, config) for each in screened.windows))
     cut = cut_into_windows(source, path, config)
     if not isinstance(cut, list):
         return cut
     codes = screened.codes if screened is not None else None
-    return merged_windows(source, (lint_window(window, path, config, codes) for window in cut))
+    return merged_windows(source, (lint_window(window, codes, False, path, config) for window in cut))
 
 
 def cut_into_windows(source: str, path: str, config: Config) -> list[windows.Window] | LintRun | None:
@@ -195,11 +195,18 @@ def cut_into_windows(source: str, path: str, config: Config) -> list[windows.Win
 
 
 @deep
-def lint_window(window: windows.Window, path: str, config: Config,
-                codes: frozenset[str] | None) -> list[Diagnostic] | Diagnostic | None:
+def lint_window(window: windows.Window, codes: frozenset[str] | None, to_screen: bool, path: str,
+                config: Config) -> list[Diagnostic] | Diagnostic | None:
     """The findings on the lines `window` owns, without fixes (noqa not applied); SES999 when it is
     too deep to analyse; None when LibCST cannot parse it (the whole-module path then says why).
-    `codes`: only these rules (the screen's verdict on the window), else every selected one."""
+    `codes`: only these rules (the screen's verdict on the window), else every selected one;
+    `to_screen`: the screen has not read the window yet (screen.ScreenedWindow)."""
+    if to_screen:
+        from .runner import screen_for  # (the runner calls this module: no import at its top)
+
+        codes = screen_for(config, path).window_codes(window, path)
+        if codes is not None and not codes:
+            return []
     try:
         module = cst.parse_module(window.text)
     except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):

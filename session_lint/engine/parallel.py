@@ -41,8 +41,7 @@ from ..sourcefile import Source, SourceError
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from .screen import Verdict
-    from .windows import Window
+    from .screen import ScreenedWindow, Verdict
 
 # multiprocessing and concurrent.futures are imported when a pool starts (a warm run starts none).
 
@@ -129,10 +128,9 @@ class _ForTheEngine:
         except SourceError:
             return None
         display = str(self.path)
-        cut, codes = zip(*screened)
         try:
-            with _started_pool(min(workers, len(cut))) as pool:
-                run = merged_windows(text, pool.map(_lint_window, cut, repeat(display), repeat(self.config), codes))
+            with _started_pool(min(workers, len(screened))) as pool:
+                run = merged_windows(text, pool.map(_lint_window, screened, repeat(display), repeat(self.config)))
         except BrokenProcessPool:
             return FileOutcome(display, error=_DIED.format(path=display))
         except Interrupted:
@@ -149,11 +147,11 @@ class _ForTheEngine:
         return outcome
 
 
-def _lint_window(window: Window, path: str, config: Config, codes: frozenset[str] | None):
+def _lint_window(screened: ScreenedWindow, path: str, config: Config):
     """A pool task: `linter.lint_window` (imported in the worker, which has it from the fork)."""
     from .linter import lint_window
 
-    return lint_window(window, path, config, codes)
+    return lint_window(*screened, path, config)
 
 
 def _up_to_the_engine(path: Path, config: Config, options: Options) -> FileOutcome | _ForTheEngine:

@@ -322,24 +322,27 @@ class Screen:
         each window's text is what the engine parses, so the window's own verdict says which rules
         may report in it, and a window where none may never reaches LibCST. No `ast` tree of the
         whole module is built (over 200 MB past WHOLE_AST_LIMIT); when it cannot be cut up, every
-        rule (the engine says why)."""
+        rule (the engine says why). The windows are screened here up to the first where a rule may
+        report: the module then goes to the engine, and the windows after it are screened by
+        whoever lints them (`ScreenedWindow.to_screen`), on the workers when they are idle."""
         try:
             found = windows.chunks(Source.from_bytes(data).text)
         except (SourceError, windows.Unparsable):
             return _EVERY_RULE
         if found is None:
             return _EVERY_RULE
-        screened = []
-        for each in windows.windows(found):
-            # (the text was decoded from `data`: encoding it back cannot fail, whatever the file's cookie)
-            codes = self.verdict(each.text.encode("utf-8", "surrogatepass"), path, window=True).codes
+        cut = windows.windows(found)
+        for index, window in enumerate(cut):
+            codes = self.window_codes(window, path)
             if codes is None or codes:
-                screened.append((each, codes))
-        if not screened:
-            return _NO_RULE
-        every = any(codes is None for _, codes in screened)
-        return Verdict(None if every else frozenset().union(*(codes for _, codes in screened)),
-                       windows=tuple(screened))
+                later = (ScreenedWindow(each, None, to_screen=True) for each in cut[index + 1:])
+                return Verdict(None, windows=(ScreenedWindow(window, codes), *later))
+        return _NO_RULE
+
+    def window_codes(self, window: windows.Window, path: str) -> frozenset[str] | None:
+        """The rules that may report in one window of the module at `path` (None: every rule)."""
+        # (its text was decoded from the file's bytes: encoding it back cannot fail)
+        return self.verdict(window.text.encode("utf-8", "surrogatepass"), path, window=True).codes
 
 
 def _in_session_module(path: str, session_module: str) -> bool:
@@ -361,17 +364,25 @@ def _parse_downgraded(data: bytes, path: str) -> tuple[ast.Module | None, bytes,
         return None, data, False
 
 
+class ScreenedWindow(NamedTuple):
+    """A window of a module linted in windows, for the engine to lint."""
+
+    window: windows.Window
+    codes: frozenset[str] | None  # the rules that may report in it (None: every selected rule)
+    to_screen: bool = False  # not screened yet: whoever lints it screens it first (`Screen.window_codes`)
+
+
 class Verdict(NamedTuple):
     """The screen's answer for one file. `codes`: the selected rules whose trigger fired (a rule
     whose trigger did not fire cannot report anything here, so the engine need not run it); None
     for every selected rule (no screening, or a file that did not parse and spells none of their
     words). `parsed`: CPython parsed the whole file, so it is not too deeply nested for CPython
-    (the engine need not ask again). `windows`: a module linted in windows, the windows some rule
-    may report in, each with the rules that may (`codes` is their union); None for any other file."""
+    (the engine need not ask again). `windows`: a module linted in windows, the windows the engine
+    lints (`Screen._windowed_verdict`); None for any other file."""
 
     codes: frozenset[str] | None
     parsed: bool = False
-    windows: tuple[tuple[windows.Window, frozenset[str] | None], ...] | None = None
+    windows: tuple[ScreenedWindow, ...] | None = None
 
     @property
     def may_report(self) -> bool:
