@@ -27,8 +27,9 @@ lines back (metadata.py `_Positions`). Findings come without fixes: a fix rewrit
 window's text, and its imports and the uses it renames may lie in others.
 tests/test_windows.py compares windowed and whole-module findings on real-shaped code.
 
-A window's text is what the engine parses, so the screen reads such a module a window at a time
-(screen.py `Screen._windowed_verdict`): only the windows where a rule may report reach LibCST, each
+A window's text is what the engine parses, so such a module is screened a window at a time
+(screen.py `Screen._windowed_verdict`, up to the first window a rule may report in; the later ones
+are screened by whoever lints them): only the windows where a rule may report reach LibCST, each
 with only those rules, and no `ast` tree of the whole module is built. When such a module is the
 only file to lint, parallel.py spreads its windows over the workers.
 """
