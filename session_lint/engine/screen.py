@@ -316,7 +316,6 @@ class Screen:
             return Verdict(None, parsed=parsed)
         return Verdict(frozenset(code for code in self.codes if TRIGGERS[code] & fired), parsed=parsed)
 
-
     def _windowed_verdict(self, data: bytes, path: str) -> Verdict:
         """A module the engine lints a window at a time (windows.py) is screened a window at a time:
         each window's text is what the engine parses, so the window's own verdict says which rules
