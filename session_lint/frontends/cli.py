@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -126,7 +127,11 @@ class _OneLineErrors(click.Command):
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.ClickException as exc:
             _fail(exc.format_message().replace("\n", " "))
-        except click.Abort:
+        except click.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C outside the run (the output):
+                stop = Interrupted(signal.SIGINT)  # exit as a stopped run does, as the signal would
+                click.echo(f"session-lint: {stop}", err=True)
+                exit_now(stop.exit_code)
             _fail("aborted")
 
 
