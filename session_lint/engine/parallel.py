@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from .cache import Cache, Lookups
 from ..config import Config
-from ..diagnostics import syntax_error
+from ..diagnostics import Diagnostic, syntax_error
 from .runner import FileOutcome, Mode, process_data, screen_for, write_fixed
 from .signals import Interrupted, StopOnSignals, exit_if_orphaned, init_worker
 from ..sourcefile import Source, SourceError
@@ -118,28 +118,37 @@ class _ForTheEngine:
         anything but findings comes of it (the in-process path then says what, as for any file)."""
         from concurrent.futures.process import BrokenProcessPool
 
-        from .linter import merged_windows
-
-        screened = self.screened.windows
-        if screened is None or len(screened) < 2:
+        if not self.spreads_windows:
             return None
         try:
-            text = Source.from_bytes(self.data).text  # (noqa comments are read in it)
-        except SourceError:
-            return None
-        display = str(self.path)
-        try:
-            with _started_pool(min(workers, len(screened))) as pool:
-                run = merged_windows(text, pool.map(_lint_window, screened, repeat(display), repeat(self.config)))
+            with _started_pool(min(workers, len(self.screened.windows))) as pool:
+                return self.windows_outcome(pool.map(_lint_window, self.screened.windows, repeat(str(self.path)),
+                                                     repeat(self.config)))
         except BrokenProcessPool:
-            return FileOutcome(display, error=_DIED.format(path=display))
+            return FileOutcome(str(self.path), error=_DIED.format(path=self.path))
         except Interrupted:
             raise
         except Exception:  # a bug in a rule: the in-process path reports it with its place
             return None
+
+    @property
+    def spreads_windows(self) -> bool:
+        """Is it a module linted in windows, with more than one window to lint (`lint_window` tasks)?"""
+        return self.screened.windows is not None and len(self.screened.windows) > 1
+
+    def windows_outcome(self, results: Iterable[list[Diagnostic] | Diagnostic | None]) -> FileOutcome | None:
+        """The outcome from its windows' `lint_window` results, in order; None when they do not
+        settle the file (the in-process path says why)."""
+        from .linter import merged_windows
+
+        try:
+            text = Source.from_bytes(self.data).text  # (noqa comments are read in it)
+        except SourceError:
+            return None
+        run = merged_windows(text, results)
         if run is None:
             return None
-        return self._stored(FileOutcome(display, run.diagnostics))  # (a window's findings carry no fix)
+        return self._stored(FileOutcome(str(self.path), run.diagnostics))  # (a window's findings carry no fix)
 
     def _stored(self, outcome: FileOutcome) -> FileOutcome:
         if self.cache is not None and self.key is not None and outcome.error is None:
@@ -320,9 +329,15 @@ def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer
             for i in range(start, len(jobs)):
                 outcomes[i] = writer.take(i, lint_one(*jobs[i], options, workers))
             return outcomes  # type: ignore[return-value]
-    work = [[(start + i, path, config) for i, path, config in chunk] for chunk in chunks(
-        jobs[start:], sizes[start:], workers, CHUNK_FILES if options.mode is Mode.CHECK else FIX_CHUNK_FILES)]
-    lost = _run_pool(work, min(workers, len(work)), options, outcomes, writer)
+    rest = list(range(start, len(jobs)))
+    spread: list[tuple[int, _ForTheEngine]] = []
+    if options.mode is Mode.CHECK:
+        rest, spread = _spread_windows(jobs, sizes, rest, options, outcomes, writer)
+    work = [[(rest[i], path, config) for i, path, config in chunk] for chunk in chunks(
+        [jobs[i] for i in rest], [sizes[i] for i in rest], workers,
+        CHUNK_FILES if options.mode is Mode.CHECK else FIX_CHUNK_FILES)]
+    tasks = len(work) + sum(len(found.screened.windows) for _, found in spread)
+    lost = _run_pool(work, min(workers, tasks), options, outcomes, writer, spread)
     # A dead worker (a crash in native code, out of memory) breaks the pool and loses every chunk
     # not done yet: each of their files runs again in a process of its own, so that only the file
     # that kills its process is reported, and every other file keeps its findings.
@@ -332,21 +347,83 @@ def _run(jobs: list[tuple[Path, Config]], options: Options, workers: int, writer
     return [o if o is not None else FileOutcome(str(jobs[i][0])) for i, o in enumerate(outcomes)]
 
 
+def _spread_windows(jobs: list[tuple[Path, Config]], sizes: list[int], indices: list[int], options: Options,
+                    outcomes: list[FileOutcome | None], writer: _Writer) -> tuple[list[int], list[tuple[int, _ForTheEngine]]]:
+    """CHECK: the modules linted in windows among `indices`, screened here, so that their windows run
+    as pool tasks of their own (a 50,000-line module would otherwise keep one worker busy long after
+    the rest is done); returns the other indices, and those modules. A module the screen settles is
+    settled here."""
+    from .windows import WINDOWED_ABOVE
+
+    rest, spread = [], []
+    for index in indices:
+        if sizes[index] <= WINDOWED_ABOVE:  # (never fewer bytes than characters)
+            rest.append(index)
+            continue
+        found = _up_to_the_engine(*jobs[index], options)
+        if isinstance(found, FileOutcome):
+            outcomes[index] = writer.take(index, found)
+        elif found.spreads_windows:
+            spread.append((index, found))
+        else:
+            rest.append(index)  # (the pool screens it again: a rare module)
+    return rest, spread
+
+
+@dataclass
+class _WindowTasks:
+    """The pool tasks linting one module's windows."""
+
+    index: int
+    found: _ForTheEngine
+    futures: list[Future]
+    left: int = 0
+
+
 def _run_pool(work: list[list[tuple[int, Path, Config]]], workers: int, options: Options,
-              outcomes: list[FileOutcome | None], writer: _Writer) -> list[list[tuple[int, Path, Config]]]:
-    """Run the chunks on a process pool, filling `outcomes`; returns the chunks a dead worker lost."""
+              outcomes: list[FileOutcome | None], writer: _Writer,
+              spread: Iterable[tuple[int, _ForTheEngine]] = ()) -> list[list[tuple[int, Path, Config]]]:
+    """Run the chunks, and the windows of the `spread` modules, on a process pool, filling `outcomes`;
+    returns the chunks a dead worker lost (a spread module it lost comes back as a chunk of its own)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     lost = []
     with _started_pool(workers) as pool:
-        pending = {pool.submit(_lint_chunk, chunk, options, os.getpid()): chunk for chunk in work}
+        pending: dict[Future, list[tuple[int, Path, Config]] | _WindowTasks] = {}
+        for index, found in spread:  # first: a window is a long task, and a module's windows are many
+            group = _WindowTasks(index, found, [pool.submit(_lint_window, each, str(found.path), found.config)
+                                                for each in found.screened.windows])
+            group.left = len(group.futures)
+            pending.update((future, group) for future in group.futures)
+        pending.update((pool.submit(_lint_chunk, chunk, options, os.getpid()), chunk) for chunk in work)
         while pending:  # write each chunk's fixed files as soon as it is done
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                chunk = pending.pop(future)
-                if not _collect(future, outcomes, writer):
-                    lost.append(chunk)
+                task = pending.pop(future)
+                if isinstance(task, _WindowTasks):
+                    task.left -= 1
+                    if task.left == 0 and not _collect_windows(task, options, outcomes, writer):
+                        lost.append([(task.index, task.found.path, task.found.config)])
+                elif not _collect(future, outcomes, writer):
+                    lost.append(task)
     return lost
+
+
+def _collect_windows(group: _WindowTasks, options: Options, outcomes: list[FileOutcome | None],
+                     writer: _Writer) -> bool:
+    """Take a spread module's outcome once all its windows are done; False when a dead worker lost one."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        outcome = group.found.windows_outcome([future.result() for future in group.futures])
+    except BrokenProcessPool:
+        return False
+    except Exception:  # a bug in a rule: the in-process path below reports it with its place
+        outcome = None
+    if outcome is None:
+        outcome = group.found.lint(options)  # (in this process: says why, as for any file)
+    outcomes[group.index] = writer.take(group.index, outcome)
+    return True
 
 
 @contextmanager
