@@ -30,8 +30,8 @@ tests/test_windows.py compares windowed and whole-module findings on real-shaped
 A window's text is what the engine parses, so such a module is screened a window at a time
 (screen.py `Screen._windowed_verdict`, up to the first window a rule may report in; the later ones
 are screened by whoever lints them): only the windows where a rule may report reach LibCST, each
-with only those rules, and no `ast` tree of the whole module is built. When such a module is the
-only file to lint, parallel.py spreads its windows over the workers.
+with only those rules, and no `ast` tree of the whole module is built. With workers, parallel.py
+makes each window a pool task of its own.
 """
 
 from __future__ import annotations
