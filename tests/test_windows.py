@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 from contextlib import contextmanager
 import sys
@@ -330,57 +331,39 @@ def windowed_project(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def test_the_windows_of_a_module_run_on_the_workers_with_the_same_findings(windowed_project, monkeypatch):
-    import os
-
+def assert_windows_are_pool_tasks_with_the_serial_output(project: Path, monkeypatch, found: int) -> None:
     serial = cli("--jobs", "1", "app")
-    assert serial[0] == 1 and serial[1].endswith("Found 150 errors.\n")
+    assert serial[0] == 1 and f"Found {found} errors.\n" in serial[1]
+    calls = project / "calls"
     real_lint_window = linter.lint_window
-    pids = windowed_project / "pids"
 
     def recording(*args):
-        with pids.open("a") as out:  # (a forked worker's list would stay in the worker)
+        with calls.open("a") as out:  # (a forked worker's list would stay in the worker)
             out.write(f"{os.getpid()} {threading.current_thread() is threading.main_thread()}\n")
         return real_lint_window(*args)
 
     monkeypatch.setattr(linter, "lint_window", recording)
     assert cli("--jobs", "2", "app") == serial
-    linted_in = [line.split() for line in pids.read_text().splitlines()]
-    data = (windowed_project / "app" / "big.py").read_bytes()
-    verdict = screen_for(Config.discover(windowed_project), "app/big.py").verdict(data, "app/big.py")
+    linted_in = [line.split() for line in calls.read_text().splitlines()]
+    data = (project / "app" / "big.py").read_bytes()
+    verdict = screen_for(Config.discover(project), "app/big.py").verdict(data, "app/big.py")
     assert len(linted_in) == len(verdict.windows) > 4
     # each window a task of its own: called by the pool on a worker's main thread (the engine linting
     # a whole module calls it from its deep-stack thread), never in this process
     assert all(pid != str(os.getpid()) and task == "True" for pid, task in linted_in)
 
 
-def test_the_windows_of_a_module_among_other_files_are_pool_tasks_too(windowed_project, monkeypatch):
-    import os
+def test_the_windows_of_a_module_run_on_the_workers_with_the_same_findings(windowed_project, monkeypatch):
+    assert_windows_are_pool_tasks_with_the_serial_output(windowed_project, monkeypatch, 150)
 
+
+def test_the_windows_of_a_module_among_other_files_are_pool_tasks_too(windowed_project, monkeypatch):
     for i in range(6):
         (windowed_project / "app" / f"small_{i}.py").write_text(large_module(i + 1))
-    serial = cli("--jobs", "1", "app")
-    assert serial[0] == 1 and f"Found {150 + 21} errors.\n" in serial[1]
-    pids = windowed_project / "pids"
-    real_lint_window = linter.lint_window
-
-    def recording(*args):
-        with pids.open("a") as out:  # (a forked worker's list would stay in the worker)
-            out.write(f"{os.getpid()} {threading.current_thread() is threading.main_thread()}\n")
-        return real_lint_window(*args)
-
-    monkeypatch.setattr(linter, "lint_window", recording)
-    assert cli("--jobs", "2", "app") == serial
-    linted_in = [line.split() for line in pids.read_text().splitlines()]
-    data = (windowed_project / "app" / "big.py").read_bytes()
-    verdict = screen_for(Config.discover(windowed_project), "app/big.py").verdict(data, "app/big.py")
-    assert len(linted_in) == len(verdict.windows) > 4
-    assert all(pid != str(os.getpid()) and task == "True" for pid, task in linted_in)  # (tasks, as above)
+    assert_windows_are_pool_tasks_with_the_serial_output(windowed_project, monkeypatch, 150 + 21)
 
 
 def test_a_worker_dying_on_a_window_makes_the_module_an_error(windowed_project, monkeypatch):
-    import os
-
     parent = os.getpid()
     real_lint_window = linter.lint_window
     monkeypatch.setattr(linter, "lint_window", lambda *args: os._exit(9) if os.getpid() != parent
@@ -401,8 +384,6 @@ def test_a_rule_failing_on_a_window_is_reported_as_for_any_file(windowed_project
 
 
 def test_a_worker_dying_on_a_window_among_other_files_costs_only_that_module(windowed_project, monkeypatch):
-    import os
-
     (windowed_project / "app" / "small.py").write_text(large_module(2))
     (windowed_project / "app" / "other.py").write_text(large_module(1))
     parent = os.getpid()
