@@ -363,14 +363,21 @@ def test_the_windows_of_a_module_among_other_files_are_pool_tasks_too(windowed_p
     assert_windows_are_pool_tasks_with_the_serial_output(windowed_project, monkeypatch, 150 + 21)
 
 
-def test_a_worker_dying_on_a_window_makes_the_module_an_error(windowed_project, monkeypatch):
+DIED = "app/big.py: the process linting this file died (a crash in native code or out of memory)"
+
+
+def die_in_workers_on_windows(monkeypatch) -> None:
+    """`lint_window` kills any process but this one (a crash in native code)."""
     parent = os.getpid()
     real_lint_window = linter.lint_window
     monkeypatch.setattr(linter, "lint_window", lambda *args: os._exit(9) if os.getpid() != parent
                         else real_lint_window(*args))
+
+
+def test_a_worker_dying_on_a_window_makes_the_module_an_error(windowed_project, monkeypatch):
+    die_in_workers_on_windows(monkeypatch)
     code, output = cli("--jobs", "2", "app/big.py")
-    assert code == 2
-    assert "app/big.py: the process linting this file died (a crash in native code or out of memory)" in output
+    assert code == 2 and DIED in output
 
 
 def test_a_rule_failing_on_a_window_is_reported_as_for_any_file(windowed_project, monkeypatch):
@@ -386,12 +393,8 @@ def test_a_rule_failing_on_a_window_is_reported_as_for_any_file(windowed_project
 def test_a_worker_dying_on_a_window_among_other_files_costs_only_that_module(windowed_project, monkeypatch):
     (windowed_project / "app" / "small.py").write_text(large_module(2))
     (windowed_project / "app" / "other.py").write_text(large_module(1))
-    parent = os.getpid()
-    real_lint_window = linter.lint_window
-    monkeypatch.setattr(linter, "lint_window", lambda *args: os._exit(9) if os.getpid() != parent
-                        else real_lint_window(*args))
+    die_in_workers_on_windows(monkeypatch)
     code, output = cli("--jobs", "2", "app")
-    assert code == 2
-    assert "app/big.py: the process linting this file died (a crash in native code or out of memory)" in output
+    assert code == 2 and DIED in output
     assert [line.split(": ")[0] for line in output.splitlines() if ": SES005" in line] == \
         ["app/other.py:8:12", "app/small.py:8:12", "app/small.py:14:12"]
