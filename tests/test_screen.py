@@ -272,6 +272,21 @@ def test_a_def_inside_a_walked_statement_is_a_slice_of_its_walk():
     assert compared > 100, "too few nested defs and classes: the comparison says little"
 
 
+def test_the_nodes_of_some_types_are_those_of_every_node_in_its_order():
+    # (screen_ast.Nodes.of: the triggers ask it instead of scanning every node; the import
+    # tables built from it depend on the order of the imports)
+    from session_lint.engine.screen_ast import Nodes
+
+    asked = [(ast.Call,), (ast.Import, ast.ImportFrom), (ast.FunctionDef, ast.AsyncFunctionDef), (ast.Name, ast.arg),
+             (ast.MatchAs,)]
+    for file in [*(ROOT / "fixtures").rglob("*.py"), *(ROOT / "session_lint" / "engine").glob("*.py")]:
+        nodes = Nodes(ast.parse(file.read_text(encoding="utf-8")))
+        for kinds in asked:
+            expected = [id(n) for n in nodes.all if isinstance(n, kinds)]
+            assert [id(n) for n in nodes.of(*kinds)] == expected
+            assert nodes.of(*kinds) is nodes.of(*kinds)  # (one list per file and kinds)
+
+
 # -- the verdict: only the rules whose trigger fired run ---------------------------------
 
 @pytest.mark.parametrize("source, codes", [

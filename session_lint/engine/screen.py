@@ -430,29 +430,18 @@ def scope_words(config: Config, codes: Iterable[str]) -> ScopeWords | None:
 def _ends_owned_transaction(nodes: Nodes, dependencies: _Dependencies | None = None) -> bool:
     """The `transaction` trigger: a `.commit()` / `.rollback()` on a name inside a block with a
     `.begin(...)` item, or on a parameter FastAPI may inject whose dependency may own its transaction
-    (see the trigger's description). One walk: the enders (few) are matched to the blocks and
-    functions around them by line."""
-    enders: list[tuple[int, str]] = []
-    begins: list[ast.With | ast.AsyncWith] = []
-    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
-    for node in nodes.all:
-        kind = type(node)
-        if kind is ast.Call:
-            name = _ender_on(node)
-            if name is not None:
-                enders.append((node.lineno, name))
-        elif kind is ast.With or kind is ast.AsyncWith:
-            if any(is_call_of(item.context_expr, "begin") for item in node.items):
-                begins.append(node)
-        elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
-            functions.append(node)
+    (see the trigger's description). The enders (few) are matched to the blocks and functions
+    around them by line."""
+    enders = [(node.lineno, name) for node in nodes.of(ast.Call) if (name := _ender_on(node)) is not None]
     if not enders:
         return False
-    for block in begins:
+    for block in nodes.of(ast.With, ast.AsyncWith):
+        if not any(is_call_of(item.context_expr, "begin") for item in block.items):
+            continue
         first, last = block.body[0].lineno, block.end_lineno
         if any(first <= line <= last for line, _ in enders):
             return True
-    for function in functions:
+    for function in nodes.of(ast.FunctionDef, ast.AsyncFunctionDef):
         first, last = function.body[0].lineno, function.end_lineno
         inside = {name for line, name in enders if first <= line <= last}
         if inside and inside & _injectable_parameters(function.args, dependencies, owns=True):
@@ -468,7 +457,7 @@ def _may_hold_a_session_across(tree: ast.Module, nodes: Nodes, slow: frozenset[s
     if not slow_lines:
         return False
     openings = finder.opening_lines() if finder is not None else []
-    units = [n for n in nodes.all if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] + tree.body
+    units = nodes.of(ast.FunctionDef, ast.AsyncFunctionDef) + tree.body
     for unit in units:
         inside = [line for line in slow_lines if unit.lineno <= line <= unit.end_lineno]
         if not inside:
@@ -546,9 +535,8 @@ def _route_writes_without_commit(nodes: Nodes, dependencies: _Dependencies | Non
     """The `route_write` trigger (see its description): SES008 looks at writes through the route's own
     parameters in its body (a decorator such as `@router.delete(...)` is no write), but for those
     whose dependency is known to commit (`_Dependencies`)."""
-    for node in nodes.all:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_METHODS
+    for node in nodes.of(ast.FunctionDef, ast.AsyncFunctionDef):
+        if any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_METHODS
                 for d in node.decorator_list):
             parameters = {arg.arg for arg, default in parameters_with_defaults(node.args)
                           if dependencies is None or dependencies.may(default, owns=False)}
@@ -581,19 +569,17 @@ def _may_write(call: ast.Call) -> bool:
 
 
 def _slow_call_lines(nodes: Nodes, slow: frozenset[str]) -> list[int]:
-    imports = import_bindings((n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "",
-                              keep_unresolved=True)
+    imports = import_bindings(nodes.of(ast.Import, ast.ImportFrom), "", keep_unresolved=True)
     lines = []
-    for node in nodes.all:
-        if isinstance(node, ast.Call):
-            parts, func = [], node.func
-            while isinstance(func, ast.Attribute):
-                parts.append(func.attr)
-                func = func.value
-            if isinstance(func, ast.Name):
-                base = imports.get(func.id, func.id)
-                if ".".join([base, *reversed(parts)]) in slow:
-                    lines.append(node.lineno)  # a slow function, or a client whose methods the rule checks
+    for node in nodes.of(ast.Call):
+        parts, func = [], node.func
+        while isinstance(func, ast.Attribute):
+            parts.append(func.attr)
+            func = func.value
+        if isinstance(func, ast.Name):
+            base = imports.get(func.id, func.id)
+            if ".".join([base, *reversed(parts)]) in slow:
+                lines.append(node.lineno)  # a slow function, or a client whose methods the rule checks
     return lines
 
 

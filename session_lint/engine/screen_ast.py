@@ -25,7 +25,8 @@ class Nodes:
     the same nodes many times (all calls, all imports, the calls of one function), and `ast.walk`
     cost more than everything else the screen does (4.7M node visits on polar before this). A
     statement no trigger asks about is never walked. A def or class inside a walked statement is
-    a slice of its walk (a method walked again was a third of polar's node visits)."""
+    a slice of its walk (a method walked again was a third of polar's node visits). The triggers
+    that look at every node of one kind ask `of` (an index by type, made once)."""
 
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
@@ -33,6 +34,8 @@ class Nodes:
         self.of_statement: dict[int, list[ast.AST]] = {}
         self.scopes: dict[int, tuple[list[ast.AST], int, int]] = {}  # def/class -> (walk, start, end)
         self._all: list[ast.AST] | None = None
+        self._positions: dict[type, list[int]] | None = None  # type -> its nodes' indexes in `all`
+        self._of: dict[tuple[type, ...], list[ast.AST]] = {}
 
     def within(self, node: ast.AST) -> list[ast.AST]:
         """`node` and every node below it."""
@@ -53,6 +56,27 @@ class Nodes:
         if self._all is None:
             self._all = [self.tree, *(node for stmt in self.tree.body for node in self.within(stmt))]
         return self._all
+
+    def of(self, *kinds: type[ast.AST]) -> list[ast.AST]:
+        """The nodes of `all` whose type is one of `kinds`, in its order (the type itself: a parsed
+        tree holds no instance of a subclass). Eight triggers scanning every node cost more than
+        one pass that files them by type."""
+        found = self._of.get(kinds)
+        if found is None:
+            positions = self._positions
+            if positions is None:
+                positions = self._positions = {}
+                for position, node in enumerate(self.all):
+                    kind = type(node)
+                    if kind in positions:
+                        positions[kind].append(position)
+                    else:
+                        positions[kind] = [position]
+            everything = self.all
+            at = (positions.get(kinds[0], ()) if len(kinds) == 1
+                  else sorted(position for kind in kinds for position in positions.get(kind, ())))
+            found = self._of[kinds] = [everything[position] for position in at]
+        return found
 
 
 # Fields that never hold a node a trigger looks at: names and numbers, expression contexts and
@@ -105,6 +129,11 @@ def is_call_of(node: ast.AST, method: str) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
 
 
+# The nodes binding a name otherwise than by an import (`FromImports._read`)
+_BINDING_KINDS = (ast.Name, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.arg, ast.ExceptHandler,
+                  ast.MatchAs, ast.MatchStar, ast.MatchMapping, ast.Global, ast.Nonlocal)
+
+
 class FromImports:
     """`get(name)`: (M, A) when the file binds `name` only by one `from M import A [as name]`, else
     None. A relative import is made absolute in the file's package, as the rules make it
@@ -132,7 +161,7 @@ class FromImports:
     def _read(self) -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
         found: dict[str, tuple[str, str]] = {}
         other: set[str] = set()  # bound some other way, or more than once
-        imports = (n for n in self.nodes.all if type(n) is ast.Import or type(n) is ast.ImportFrom)
+        imports = self.nodes.of(ast.Import, ast.ImportFrom)
         for imported in imported_names(imports, module_name_for(self.path).package):
             if imported.is_star:
                 return {}, frozenset()
@@ -142,7 +171,7 @@ class FromImports:
                 found[imported.bound] = (imported.module, imported.name)
         top_level = {id(statement) for statement in self.nodes.tree.body}
         defined: set[str] = set()  # by one top-level def, so far
-        for node in self.nodes.all:
+        for node in self.nodes.of(*_BINDING_KINDS):
             kind = type(node)
             if kind is ast.Name and type(node.ctx) is not ast.Load:
                 other.add(node.id)

@@ -68,14 +68,15 @@ def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | N
     `injects_sync`: is a parameter's default the configured sync dependency (SES010 and SES011 look
     at async sessions only)?"""
     fired: set[str] = set()
-    functions = [n for n in nodes.all if isinstance(n, ast.AsyncFunctionDef)]
+    functions = nodes.of(ast.AsyncFunctionDef)
     signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
                    no_session, injects_sync)
     nesting = _Nesting(nodes)
-    if "unawaited" in triggers:
+    # (an `await` of a call is in every def the call is in: one set serves every function)
+    awaited = {id(n.value) for n in nodes.of(ast.Await)}
+    if "unawaited" in triggers and _unawaited_receivers(nodes.of(ast.Call), awaited):
         for function in functions:
             inside = nodes.within(function)
-            awaited = {id(n.value) for n in inside if isinstance(n, ast.Await)}
             receivers = _unawaited_receivers(inside, awaited)
             if receivers:  # SES010 reads the calls of the body's own code (sessions.own_nodes), not of a
                 receivers = _unawaited_receivers(_own_code(function), awaited)  # decorator or nested def
@@ -85,9 +86,8 @@ def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | N
                 break
     if "shared_tasks" in triggers:
         words = _TASK_WORDS | {local for local, bound in import_bindings(  # `from asyncio import gather as g`
-            (n for n in nodes.all if isinstance(n, (ast.Import, ast.ImportFrom))), "", keep_unresolved=True).items()
-            if leaf(bound) in _TASK_WORDS}
-        starts = {id(n) for n in nodes.all if isinstance(n, ast.Call) and last_name(n.func) in words}
+            nodes.of(ast.Import, ast.ImportFrom), "", keep_unresolved=True).items() if leaf(bound) in _TASK_WORDS}
+        starts = {id(n) for n in nodes.of(ast.Call) if last_name(n.func) in words}
         if starts and any(_task_may_get_a_session(function, starts, nodes, nesting, signs)
                           for function in functions):
             fired.add("shared_tasks")
@@ -134,7 +134,7 @@ class _Nesting:
     def around(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         """The innermost def holding `function` (through classes too, as sessions_of looks)."""
         if self.defs is None:
-            self.defs = [(_def_span(n), n) for n in self.nodes.all if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            self.defs = [(_def_span(n), n) for n in self.nodes.of(ast.FunctionDef, ast.AsyncFunctionDef)]
         start, end = span = _def_span(function)
         holding = [(outer, node) for outer, node in self.defs if outer[0] <= start and end <= outer[1] and outer != span]
         return max(holding, key=lambda found: found[0][0])[1] if holding else None

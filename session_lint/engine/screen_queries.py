@@ -73,26 +73,26 @@ def query_constructs(triggers: frozenset[str], index: Nodes,
                      relationships: Callable[[], frozenset[str]]) -> frozenset[str]:
     """The `triggers` whose construct the file contains (see their description). `relationships`:
     the relationship names of the models this file can see (asked only of a file with a query loop)."""
-    nodes = index.all
     fired: set[str] = set()
-    if "query_get" in triggers and any(_get_on_query(n) for n in nodes):
+    calls = index.of(ast.Call)
+    if "query_get" in triggers and any(_get_on_query(n) for n in calls):
         fired.add("query_get")
     if "lazy_loop" in triggers:
-        loaded = {t.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None
+        loaded = {t.id for n in index.of(ast.Assign, ast.AnnAssign) if n.value is not None
                   and _loading_chain(n.value) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
                   if isinstance(t, ast.Name)}
-        reads = {attr for n in nodes for attr in _query_loop_reads(n, loaded)}
+        reads = {attr for n in index.of(*_LOOPS) for attr in _query_loop_reads(n, loaded)}
         if reads and reads & relationships():
             fired.add("lazy_loop")
-    if "sql_string" in triggers and any(_builds_string(n) for n in nodes):
-        is_sql_call = _sql_calls(nodes)
+    if "sql_string" in triggers and any(_builds_string(n) for n in index.of(ast.JoinedStr, ast.BinOp, ast.Call)):
+        is_sql_call = _sql_calls(index.of(ast.Import, ast.ImportFrom))
         # SES014 reads the first positional argument: built there, or a name assigned a built string
-        built = {target.id for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
-                 and n.value is not None and _builds_string(n.value)
+        built = {target.id for n in index.of(ast.Assign, ast.AnnAssign, ast.AugAssign)
+                 if n.value is not None and _builds_string(n.value)
                  for target in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(target, ast.Name)}
-        if any(isinstance(n, ast.Call) and n.args and is_sql_call(n.func)
+        if any(n.args and is_sql_call(n.func)
                    and (_builds_string(n.args[0]) or (isinstance(n.args[0], ast.Name) and n.args[0].id in built))
-                   for n in nodes):
+                   for n in calls):
             fired.add("sql_string")
     return frozenset(fired)
 
@@ -113,20 +113,22 @@ def _loading_chain(chain: ast.AST) -> bool:
             return False
 
 
-def _sql_calls(nodes: list[ast.AST]) -> Callable[[ast.expr], bool]:
+def _sql_calls(imports: list[ast.Import | ast.ImportFrom]) -> Callable[[ast.expr], bool]:
     """May a call of this callee take SQL (SES014's sinks)? `.execute(...)` / `.exec_driver_sql(...)` on
     anything; `text(...)` only when it may be SQLAlchemy's (`sqlalchemy.text`, knowledge.TEXT_CONSTRUCTS,
-    through any of this file's imports: not htpy's `text`)."""
+    through any of `imports`, the file's: not htpy's `text`)."""
     table = ImportTable()
-    for node in nodes:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            table.add(node)
+    for node in imports:
+        table.add(node)
 
     def is_sql_call(func: ast.expr) -> bool:
         return (last_name(func) in ("execute", "exec_driver_sql")
                 or not table.resolve(func).isdisjoint(TEXT_CONSTRUCTS))
 
     return is_sql_call
+
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
 def _query_loop_reads(node: ast.AST, loaded: set[str]) -> set[str]:
