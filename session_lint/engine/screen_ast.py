@@ -125,6 +125,34 @@ def _walk(node: ast.AST, scopes: dict[int, tuple[list[ast.AST], int, int]] | Non
     return found
 
 
+
+_NOT_OWN_CODE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    """The nodes of `function`'s body but those of nested defs, lambdas and classes (their own
+    code) - what sessions.own_nodes walks: not its decorators, defaults or annotations - and, as
+    `_walk`, but contexts and operators."""
+    found, todo = [], list(function.body)
+    ast_type, fields_of = ast.AST, _WALKED_FIELDS
+    while todo:
+        current = todo.pop()
+        kind = type(current)
+        if kind in _NOT_OWN_CODE:
+            continue
+        found.append(current)
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = fields_of[kind] = tuple(f for f in kind._fields if f not in _NOT_WALKED)
+        for name in fields:
+            value = getattr(current, name, None)
+            if type(value) is list:
+                todo.extend(item for item in value if item is not None)
+            elif isinstance(value, ast_type):
+                todo.append(value)
+    return found
+
+
 def is_call_of(node: ast.AST, method: str) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
 

@@ -17,7 +17,7 @@ from ..analysis.knowledge import (
     SESSION_ONLY_METHODS,
 )
 from ..analysis.word_search import WordSearch
-from .screen_ast import Nodes, leaf, may_inject, parameters_with_defaults, plain_annotation
+from .screen_ast import Nodes, leaf, may_inject, own_code, parameters_with_defaults, plain_annotation
 
 if TYPE_CHECKING:
     from .screen import _Finder
@@ -79,7 +79,7 @@ def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | N
             inside = nodes.within(function)
             receivers = _unawaited_receivers(inside, awaited)
             if receivers:  # SES010 reads the calls of the body's own code (sessions.own_nodes), not of a
-                receivers = _unawaited_receivers(_own_code(function), awaited)  # decorator or nested def
+                receivers = _unawaited_receivers(own_code(function), awaited)  # decorator or nested def
             if receivers and _may_hold_sessions(inside, receivers, awaited, nesting.outer_candidates(function, signs),
                                                 signs):
                 fired.add("unawaited")
@@ -103,20 +103,6 @@ def _unawaited_receivers(nodes: Iterable[ast.AST], awaited: set[int]) -> set[str
     return {n.func.value.id for n in nodes if isinstance(n, ast.Call) and id(n) not in awaited
             and isinstance(n.func, ast.Attribute) and n.func.attr in ASYNC_SESSION_AWAITABLE_METHODS
             and isinstance(n.func.value, ast.Name)}
-
-
-def _own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
-    """The nodes of `function`'s body, without nested functions, lambdas and classes (their own
-    code) - what sessions.own_nodes walks: not its decorators, defaults or annotations."""
-    found: list[ast.AST] = []
-    todo: list[ast.AST] = list(function.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        found.append(node)
-        todo.extend(ast.iter_child_nodes(node))
-    return found
 
 
 class _Nesting:
