@@ -16,7 +16,7 @@ from helpers import REAL, real_project_sources
 
 import session_lint.engine.linter as linter
 from session_lint.config import Config
-from session_lint.engine import windows
+from session_lint.engine import screen as screen_module, windows
 from session_lint.engine.linter import fix_source, lint_source
 from session_lint.engine.runner import screen_for
 from session_lint.rules import all_rules
@@ -104,6 +104,7 @@ def test_the_screen_reads_a_module_linted_in_windows_a_window_at_a_time(monkeypa
     monkeypatch.setattr(windows, "WINDOWED_ABOVE", 20_000)
     monkeypatch.setattr(windows, "WINDOW_SIZE", 2_000)
     monkeypatch.setattr(windows, "PIECE_SIZE", 5_000)
+    monkeypatch.setattr(screen_module, "SCREENED_WHOLE_UP_TO", 10_000)  # (the module is larger)
     parsed: list[int] = []
     real_parse = ast.parse
     monkeypatch.setattr(ast, "parse", lambda source, *args, **kwargs: parsed.append(len(source))
@@ -123,6 +124,27 @@ def test_the_screen_reads_a_module_linted_in_windows_a_window_at_a_time(monkeypa
     assert [(each.codes, each.to_screen) for each in verdict.windows[:2]] == [({"SES005", "SES006"}, False),
                                                                              (None, True)]
     assert len(verdict.windows) == len(windows.windows(windows.chunks(functions + filler(1000)))) > 10
+
+
+def test_a_module_linted_in_windows_up_to_a_size_is_screened_whole_first(monkeypatch):
+    monkeypatch.setattr(windows, "WINDOWED_ABOVE", 20_000)
+    monkeypatch.setattr(windows, "WINDOW_SIZE", 2_000)
+    cuts: list[int] = []
+    real_chunks = windows.chunks
+    monkeypatch.setattr(windows, "chunks", lambda text: cuts.append(len(text)) or real_chunks(text))
+    source = large_module(2) + filler(1000)
+    idle = source.replace("user.email", "uid")
+    screen = screen_for(Config(), MODULE)
+    assert 20_000 < len(source) <= screen_module.SCREENED_WHOLE_UP_TO
+    # idle: settled by the whole module's screen, never cut up
+    assert screen.verdict(idle.encode(), MODULE) == screen_module._NO_RULE and cuts == []
+    # a rule may report: the windows say where
+    verdict = screen.verdict(source.encode(), MODULE)
+    assert cuts == [len(source)] and verdict.codes is None
+    assert [each.codes for each in verdict.windows if not each.to_screen] == [{"SES005", "SES006"}]
+    # above the size, an idle module is screened a window at a time (no whole tree of it)
+    monkeypatch.setattr(screen_module, "SCREENED_WHOLE_UP_TO", 10_000)
+    assert screen.verdict(idle.encode(), MODULE) == screen_module._NO_RULE and cuts == [len(source), len(idle)]
 
 
 def test_a_window_holds_the_statements_binding_what_it_names():

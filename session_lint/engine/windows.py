@@ -30,8 +30,9 @@ tests/test_windows.py compares windowed and whole-module findings on real-shaped
 A window's text is what the engine parses, so such a module is screened a window at a time
 (screen.py `Screen._windowed_verdict`, up to the first window a rule may report in; the later ones
 are screened by whoever lints them): only the windows where a rule may report reach LibCST, each
-with only those rules, and no `ast` tree of the whole module is built. With workers, parallel.py
-makes each window a pool task of its own.
+with only those rules, and no `ast` tree of the whole module is built but for a module up to
+screen.SCREENED_WHOLE_UP_TO bytes, screened whole first (an idle one is settled so). With workers,
+parallel.py makes each window a pool task of its own.
 """
 
 from __future__ import annotations
