@@ -214,6 +214,30 @@ def test_prefilter_keeps_files_with_the_call_a_rule_looks_at(code, source):
     assert_superset(source, MODULE, config())
 
 
+# A call's dot and name may have blanks, line breaks and comments between them: the prefilters read
+# them as the rules' CST does (word_search.AttributeSearch)
+SYNC = "from sqlalchemy.orm import Session\n\n\n"
+ASYNC = "from sqlalchemy.ext.asyncio import AsyncSession\n\n\n"
+ROUTER = "from fastapi import APIRouter, Depends\nfrom core.database import get_db\n\nrouter = APIRouter()\n\n\n"
+
+
+@pytest.mark.parametrize("code, source", [
+    ("SES007", SYNC + "def f(db: Session):\n    with db.begin():\n        db . commit()\n"),
+    ("SES007", SYNC + "def f(db: Session):\n    with db.begin():\n        (db.  # why\n         commit())\n"),
+    ("SES007", SYNC + "def f(db: Session):\n    with db.begin():\n        db.\\\n            commit()\n"),
+    ("SES010", ASYNC + "async def f(db: AsyncSession):\n    db . commit()\n"),
+    ("SES010", ASYNC + "async def f(db: AsyncSession):\n    (db.\n     commit  # why\n     ())\n"),
+    ("SES013", SYNC + "def f(db: Session):\n    return db . query(User).get(1)\n"),
+    ("SES013", SYNC + "def f(db: Session):\n    return (db.query(User).\n            get(1))\n"),
+    ("SES008", ROUTER + "@router .post('/items')\ndef create(item: Item, db=Depends(get_db)):\n    db.add(item)\n"),
+])
+def test_a_call_spelled_apart_from_its_dot_reaches_its_rule(code, source):
+    assert code in {d.code for d in lint_source(source, str(MODULE), config())}
+    assert Screen(config(), [code]).prefilter(source.encode())
+    assert code in screen().verdict(source.encode(), str(MODULE)).codes
+    assert_superset(source, MODULE, config())
+
+
 def test_configured_names_drive_the_prefilter():
     custom = screen(context_manager="app.db.session_scope", session_factories=("make_session",))
     assert custom.prefilter(b"with session_scope() as s: pass")

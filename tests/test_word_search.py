@@ -57,3 +57,30 @@ def test_the_fixture_spelling_matches_its_regex_in_linear_time(text):
 
     expected = original.search(text) is not None if len(text) < 1000 else False
     assert spells_fixture_use(text) is expected
+
+
+@pytest.mark.parametrize("text, dots", [
+    (b"db.commit()", [2]),
+    (b"db . commit ()", [3]),
+    (b"(db.\n    commit())", [3]),
+    (b"db.\\\n    commit()", [2]),
+    (b"(db.  # why.\n    # and why\n\n    commit())", [3, 11]),  # (the comment's dot too: more, never fewer)
+    (b"(db.commit  # why\n    ())", [3]),  # (a comment after the name counts as a call)
+    (b"db.commit", []),
+    (b"db.commits()", []),
+    (b"db.commit_all()", []),
+    (b"x = 1  # db.commit()\n", [11]),  # (bytes: a comment's text too, as every prefilter word)
+    (b"(db.  # why\n    close())", []),
+])
+def test_attribute_search_finds_the_dots_a_name_follows_whatever_lies_between(text, dots):
+    from session_lint.analysis.word_search import AttributeSearch
+
+    assert sorted(AttributeSearch({"commit", "rollback"}).dots(text)) == dots
+
+
+def test_attribute_search_reads_each_comment_once():
+    # a line of dots and comments: read again from every `.#`, it took minutes
+    from session_lint.analysis.word_search import AttributeSearch
+
+    assert AttributeSearch({"commit"}).search(b"x = 1  # " + b".#" * 200_000 + b"\nother()\n") is None
+    assert AttributeSearch({"commit"}).search(b"(x.  # " + b"#" * 200_000 + b"\n commit())\n") == 2

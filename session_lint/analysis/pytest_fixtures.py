@@ -34,7 +34,7 @@ from ..discovery import is_project_test_path
 from .knowledge import MAKERS, SCOPED_REGISTRIES, SESSION_CONSTRUCTORS
 from .names import module_name_for, name_matches
 from .project import origin_of, search_roots, stamped
-from .word_search import WordSearch
+from .word_search import AttributeSearch, WordSearch
 from . import newer_syntax
 
 if TYPE_CHECKING:
@@ -592,15 +592,15 @@ def visible_session_fixtures(directory: Path, config: Config) -> frozenset[str]:
     return _VISIBLE[key]
 
 
-_CLOSE_CALL = re.compile(rb"\.[\s\\]*close[\s\\]*\(")
+_CLOSE_CALL = AttributeSearch({"close"})
 _NAME_BEFORE = re.compile(rb"([A-Za-z_]\w*)[\s\\]*$")
 
 
 def _closed_names(data: bytes) -> set[str]:
     """The `x` of every `x.close(` in the source (bytes: a superset of the calls the ast holds)."""
     found = set()
-    for match in _CLOSE_CALL.finditer(data):
-        before = _NAME_BEFORE.search(data, max(0, match.start() - 80), match.start())
+    for dot in _CLOSE_CALL.dots(data):
+        before = _NAME_BEFORE.search(data, max(0, dot - 80), dot)
         if before is not None:
             found.add(before.group(1).decode())
     return found

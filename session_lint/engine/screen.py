@@ -77,7 +77,7 @@ from ..analysis.knowledge import (
 from ..analysis.names import absolute_module, fallback_module_name, is_module, module_name_for, name_matches
 from ..analysis.project import search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
-from ..analysis.word_search import WORD_CHARACTERS, WordSearch
+from ..analysis.word_search import BLANKS, WORD_CHARACTERS, AttributeSearch, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import Source, SourceError, unsupported_encoding
 from ..analysis import newer_syntax
@@ -124,20 +124,16 @@ TRIGGERS: dict[str, frozenset[str]] = dict(sorted(rule_screen_triggers().items()
 KNOWN_TRIGGERS = frozenset({"raw", "raw_closed", "managed", "block", "deprecated", "transaction", "slow_io",
                             "route_write", "unawaited", "shared_tasks", "sync_in_async", "query_get", "sql_string",
                             "lazy_loop"})
-_ROUTE_DECORATOR = re.compile(rb"@[\w.]+\.(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")\s*\(")
-# route_write's second word: a write method after a dot, with spaces, line continuations or comments
-# between (`_write_dots`)
-_WRITE_NAMES = rb"(?:" + "|".join(sorted(WRITE_METHODS | {"execute"})).encode() + rb")\b"
-_WRITE_ATTRIBUTE = re.compile(rb"\.[ \t\f\r\n\\]*" + _WRITE_NAMES)
-_WRITE_NAME = re.compile(_WRITE_NAMES)
-_DOT_THEN_COMMENT = re.compile(rb"\.[ \t\f\r\n\\]*#")
-_BLANKS = re.compile(rb"[ \t\f\r\n\\]*")
-_LINE_END = re.compile(rb"[\r\n]")
+# a route decorator (`@router.get(`), with blanks or line continuations between its tokens
+_ROUTE_DECORATOR = re.compile(rb"@(?:[\w. \t\f]|\\\r?\n)+\." + BLANKS
+                              + rb"(?:" + "|".join(sorted(ROUTE_METHODS)).encode() + rb")" + BLANKS + rb"\(")
+# route_write's second word: a write method after a dot (`_may_write_in_a_route`)
+_WRITE_ATTRIBUTE = AttributeSearch(WRITE_METHODS | {"execute"}, call=False)
 _NAME_BYTES = "".join(sorted(WORD_CHARACTERS)).encode()  # (for bytes.rstrip)
 # an injected session at work: `Depends`, or a write / `execute` call
-_HOLDER = (WordSearch(rb"Depends\b"), re.compile(rb"\.(?:add|add_all|delete|merge|flush|execute)\s*\("))
+_HOLDER = (WordSearch(rb"Depends\b"), AttributeSearch({"add", "add_all", "delete", "merge", "flush", "execute"}))
 ENDERS = frozenset({"commit", "rollback"})  # what ends a transaction (SES007's calls)
-_ENDER_CALL = re.compile(rb"\.(?:commit|rollback)\s*\(")
+_ENDER_CALL = AttributeSearch(ENDERS)
 _CLOSE_WORD = WordSearch(rb"close\b")  # every `.close` attribute spells it, whatever the spacing
 # annotations that are a session type without a `Depends`: FastAPI does not inject those
 _PLAIN_SESSION_TYPES = frozenset({"Session", "AsyncSession"})
@@ -490,39 +486,7 @@ def _may_write_in_a_route(data: bytes) -> bool:
     not a decorator: a session write's result (None, a Result) is no operand of one."""
     if _ROUTE_DECORATOR.search(data) is None:
         return False
-    return any(_may_be_on_a_bare_name(data, dot) for dot in _write_dots(data))
-
-
-def _write_dots(data: bytes) -> Iterator[int]:
-    """The dots a write method name follows, with only spaces, line continuations and comments
-    between. Linear: one line's comment is read once, however many dots come before it (a regex
-    that skipped comments read the rest of the line again from every `.#` on it)."""
-    yield from (match.start() for match in _WRITE_ATTRIBUTE.finditer(data))
-    follows: dict[int, bool] = {}  # a line end -> does a write method name come next, past blanks and comments?
-    line_end = -1
-    for match in _DOT_THEN_COMMENT.finditer(data):
-        if match.end() > line_end:  # a comment on a line not read yet: its end
-            found = _LINE_END.search(data, match.end())
-            line_end = found.start() if found is not None else len(data)
-        if _write_name_after(data, line_end, follows):
-            yield match.start()
-
-
-def _write_name_after(data: bytes, position: int, follows: dict[int, bool]) -> bool:
-    """Does a write method name come after `position`, past blanks and whole comment lines? Remembered
-    for every line end on the way, so each comment line is read once."""
-    passed = []
-    while position not in follows:
-        passed.append(position)
-        start = _BLANKS.match(data, position).end()
-        if data[start:start + 1] != b"#":
-            follows[position] = _WRITE_NAME.match(data, start) is not None
-            break
-        found = _LINE_END.search(data, start)
-        position = found.start() if found is not None else len(data)
-    for line_end in passed:
-        follows[line_end] = follows[position]
-    return follows[position]
+    return any(_may_be_on_a_bare_name(data, dot) for dot in _WRITE_ATTRIBUTE.dots(data))
 
 
 def _may_be_on_a_bare_name(data: bytes, dot: int) -> bool:

@@ -6,7 +6,6 @@ spells those words (the screen's contract: see that module's docstring).
 from __future__ import annotations
 
 import ast
-import re
 from typing import TYPE_CHECKING, Callable, Container, Iterable, NamedTuple
 
 from ..analysis.ast_imports import import_bindings, last_name
@@ -16,7 +15,7 @@ from ..analysis.knowledge import (
     ASYNC_SESSION_AWAITABLE_METHODS,
     SESSION_ONLY_METHODS,
 )
-from ..analysis.word_search import WordSearch
+from ..analysis.word_search import AttributeSearch, WordSearch
 from .screen_ast import Nodes, leaf, may_inject, own_code, parameters_with_defaults, plain_annotation
 
 if TYPE_CHECKING:
@@ -38,8 +37,7 @@ ASYNC_TRIGGERS = frozenset({"unawaited", "shared_tasks", "sync_in_async"})
 _ASYNC_DEF = WordSearch(rb"async\s+def\b")
 _TASK_WORDS = frozenset({"gather", "create_task", "ensure_future", "start_soon"})
 _ASYNC_PREFILTERS = {
-    "unawaited": (_ASYNC_DEF, re.compile(rb"\.(?:" + "|".join(sorted(ASYNC_SESSION_AWAITABLE_METHODS)).encode()
-                                         + rb")\s*\(")),
+    "unawaited": (_ASYNC_DEF, AttributeSearch(ASYNC_SESSION_AWAITABLE_METHODS)),
     "shared_tasks": (_ASYNC_DEF, WordSearch(rb"(?:" + "|".join(sorted(_TASK_WORDS)).encode() + rb")\b")),
     "sync_in_async": (_ASYNC_DEF,),
 }
@@ -54,7 +52,7 @@ ASYNC_SCOPE_WORDS = {
 
 def spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
     """The async triggers whose words the file spells (bytes regexes)."""
-    return frozenset(t for t in triggers if all(p.search(data) for p in _ASYNC_PREFILTERS[t]))
+    return frozenset(t for t in triggers if all(p.search(data) is not None for p in _ASYNC_PREFILTERS[t]))
 
 
 def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | None,

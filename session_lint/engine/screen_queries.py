@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..analysis.ast_imports import last_name
 from ..analysis.knowledge import EAGER_LOAD_OPTIONS, NO_LAZY_LOAD_OPTIONS, TEXT_CONSTRUCTS
-from ..analysis.word_search import WordSearch
+from ..analysis.word_search import BLANKS, AttributeSearch, WordSearch
 from ..config import Config
 from .screen_ast import ImportTable, Nodes, is_call_of
 
@@ -29,7 +29,7 @@ from .screen_ast import ImportTable, Nodes, is_call_of
 QUERY_TRIGGERS = frozenset({"query_get", "sql_string", "lazy_loop"})
 
 
-def _spells_all(*patterns: WordSearch | re.Pattern[bytes]) -> Callable[[bytes], bool]:
+def _spells_all(*patterns: WordSearch | AttributeSearch | re.Pattern[bytes]) -> Callable[[bytes], bool]:
     return lambda data: all(pattern.search(data) is not None for pattern in patterns)
 
 
@@ -50,9 +50,9 @@ def _may_call_sql(data: bytes) -> bool:
 
 
 _QUERY_PREFILTERS: dict[str, Callable[[bytes], bool]] = {
-    "query_get": _spells_all(re.compile(rb"\.query\s*\("), re.compile(rb"\.get\s*\(")),
+    "query_get": _spells_all(AttributeSearch({"query"}), AttributeSearch({"get"})),
     "sql_string": _may_call_sql,
-    "lazy_loop": _spells_all(WordSearch(rb"for\b"), WordSearch(rb"(?:query|scalars|select|execute)\s*\(")),
+    "lazy_loop": _spells_all(WordSearch(rb"for\b"), WordSearch(rb"(?:query|scalars|select|execute)" + BLANKS + rb"[(#]")),
 }
 SQL_CALL_WORDS = frozenset({"text", "execute", "exec_driver_sql"})
 # the names these rules resolve (scope_slice.py keeps the statements spelling them)
