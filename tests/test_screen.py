@@ -86,6 +86,29 @@ def test_snippets_screen_is_superset_with_the_opt_in_rules(source):
     assert_superset(source, MODULE, config(extend_select=tuple(sorted(opt_in_codes()))))
 
 
+def _spaced_dots(source: str) -> str:
+    """`source` with every attribute dot spelled ` . ` (`db . commit()`): the same code to the rules."""
+    import io
+    import tokenize
+
+    lines = source.splitlines(keepends=True)
+    dots = [token.start for token in tokenize.generate_tokens(io.StringIO(source).readline)
+            if token.type == tokenize.OP and token.string == "."]
+    for row, column in reversed(dots):
+        line = lines[row - 1]
+        lines[row - 1] = line[:column] + " . " + line[column + 1:]
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("source", [s for s in _snippets() if "." in s])
+def test_snippets_with_spaced_dots_screen_is_superset(source):
+    # the prefilters read calls as `.name(`: whatever lies between the dot and the name, as the rules
+    spaced = _spaced_dots(source)
+    assert {d.code for d in lint_source(spaced, str(MODULE), config())} == \
+        {d.code for d in lint_source(source, str(MODULE), config())}
+    assert_superset(spaced, MODULE, config(extend_select=tuple(sorted(opt_in_codes()))))
+
+
 def test_fixture_and_project_files_screen_is_superset():
     files = [*(ROOT / "fixtures").rglob("*.py"), *PROJECT.rglob("*.py")]
     assert len(files) > 10
