@@ -59,6 +59,17 @@ def test_the_fixture_spelling_matches_its_regex_in_linear_time(text):
     assert spells_fixture_use(text) is expected
 
 
+@pytest.mark.parametrize("text, spelled", [
+    (b"with factory . begin () as s:", True),  # (the regex above missed these two)
+    (b"with factory.\\\n        begin() as s:", True),
+    (b"with x" + b" " * 100_000 + b"." + b" " * 100_000, False),  # (linear: one run each side of the dot)
+])
+def test_the_fixture_spelling_reads_blanks_around_begin(text, spelled):
+    from session_lint.analysis.pytest_fixtures import spells_fixture_use
+
+    assert spells_fixture_use(text) is spelled
+
+
 @pytest.mark.parametrize("text, dots", [
     (b"db.commit()", [2]),
     (b"db . commit ()", [3]),

@@ -608,7 +608,8 @@ def _closed_names(data: bytes) -> set[str]:
 
 # a `.close()` call or a `with name(` / `with name.begin(` opening: what a fixture session's use needs
 # (one way to match the blanks before the name: two quantifiers over one run were quadratic in its length)
-_WITH_CALL_SPELLING = WordSearch(rb"with(?=[\s\\(])[\s\\]*(?:\(\s*)?[A-Za-z_]\w*(?:\.begin)?\s*\(")
+# (`with factory . begin ()`: one blank run on each side of the dot and of `begin`)
+_WITH_CALL_SPELLING = WordSearch(rb"with(?=[\s\\(])[\s\\]*(?:\(\s*)?[A-Za-z_]\w*[\s\\]*(?:\.[\s\\]*begin[\s\\]*)?\(")
 
 
 def spells_fixture_use(data: bytes) -> bool:
