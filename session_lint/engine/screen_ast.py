@@ -95,10 +95,12 @@ class _End(int):
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _walk(node: ast.AST, scopes: dict[int, tuple[list[ast.AST], int, int]] | None = None) -> list[ast.AST]:
+def _walk(node: ast.AST, scopes: dict[int, tuple[list[ast.AST], int, int]] | None = None,
+          skipped: tuple[type, ...] = ()) -> list[ast.AST]:
     """`node` and everything below it but contexts and operators (what `ast.walk` yields, in
     another order and without those, several times faster). Each subtree is a run of the list
-    (depth first); with `scopes`, the run of each def and class below `node` is recorded there."""
+    (depth first); with `scopes`, the run of each def and class below `node` is recorded there.
+    Nodes of the `skipped` types are left out with everything below them."""
     found, todo = [], [node]
     ast_type, fields_of = ast.AST, _WALKED_FIELDS
     while todo:
@@ -107,6 +109,8 @@ def _walk(node: ast.AST, scopes: dict[int, tuple[list[ast.AST], int, int]] | Non
         if kind is _End:
             start = int(current)
             scopes[id(found[start])] = (found, start, len(found))
+            continue
+        if skipped and kind in skipped:
             continue
         found.append(current)
         if scopes is not None and kind in _SCOPES:
@@ -133,24 +137,7 @@ def own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
     """The nodes of `function`'s body but those of nested defs, lambdas and classes (their own
     code) - what sessions.own_nodes walks: not its decorators, defaults or annotations - and, as
     `_walk`, but contexts and operators."""
-    found, todo = [], list(function.body)
-    ast_type, fields_of = ast.AST, _WALKED_FIELDS
-    while todo:
-        current = todo.pop()
-        kind = type(current)
-        if kind in _NOT_OWN_CODE:
-            continue
-        found.append(current)
-        fields = fields_of.get(kind)
-        if fields is None:
-            fields = fields_of[kind] = tuple(f for f in kind._fields if f not in _NOT_WALKED)
-        for name in fields:
-            value = getattr(current, name, None)
-            if type(value) is list:
-                todo.extend(item for item in value if item is not None)
-            elif isinstance(value, ast_type):
-                todo.append(value)
-    return found
+    return [node for statement in function.body for node in _walk(statement, skipped=_NOT_OWN_CODE)]
 
 
 def is_call_of(node: ast.AST, method: str) -> bool:
