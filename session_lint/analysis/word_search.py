@@ -61,6 +61,14 @@ class AttributeSearch:
     def dots(self, data: bytes) -> Iterator[int]:
         """The positions of the dots such a name follows (those with a comment between come last)."""
         yield from (match.start() for match in self._direct.finditer(data))
+        yield from self._dots_before_comments(data)
+
+    def search(self, data: bytes) -> int | None:
+        """The first such dot found (None: none), as `re` and `WordSearch` answer."""
+        found = self._direct.search(data)  # (the prefilters ask this of every file: no generator first)
+        return found.start() if found is not None else next(self._dots_before_comments(data), None)
+
+    def _dots_before_comments(self, data: bytes) -> Iterator[int]:
         follows: dict[int, bool] = {}  # a line end -> does such a name come next, past blanks and comments?
         line_end = -1
         for match in self._dot_then_comment.finditer(data):
@@ -69,10 +77,6 @@ class AttributeSearch:
                 line_end = found.start() if found is not None else len(data)
             if self._name_after(data, line_end, follows):
                 yield match.start()
-
-    def search(self, data: bytes) -> int | None:
-        """The first such dot found (None: none), as `re` and `WordSearch` answer."""
-        return next(self.dots(data), None)
 
     def _name_after(self, data: bytes, position: int, follows: dict[int, bool]) -> bool:
         """Does such a name come after `position`, past blanks and whole comment lines? Remembered for
