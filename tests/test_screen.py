@@ -382,6 +382,12 @@ def test_verdict_names_the_rules_whose_trigger_fired(source, codes):
     ("from sqlalchemy.ext import asyncio\n\n\nasync def f(db: asyncio.AsyncSession):\n    db.commit()\n", True),
     ("async def f():\n    async with Watch() as w:\n        w.close()\n", False),  # opens no session
     ("async def f(db: Database):\n    async with db.session_context() as s:\n        s.commit()\n", True),
+    # a method of an imported module's opens none (sessions._receiver_class: no project class for it)
+    ("import respx\n\n\nasync def f():\n    with respx.mock() as m:\n        m.get('u')\n", False),
+    ("import respx\n\n\nasync def f(respx):\n    with respx.mock() as m:\n        m.get('u')\n", True),
+    ("import respx\nrespx = make()\n\n\nasync def f():\n    with respx.mock() as m:\n        m.get('u')\n", True),
+    ("from core import database as db\n\n\nasync def f():\n    async with db.get_async_session() as s:\n"
+     "        s.commit()\n", True),
     ("from core.database import get_async_session\n\n\nasync def f():\n    async with get_async_session() as s:\n"
      "        s.commit()\n", True),
     ("async def f(s):\n    await s.execute(q)\n    s.add(x)\n    s.commit()\n", True),  # used like one

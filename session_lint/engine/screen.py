@@ -305,7 +305,7 @@ class Screen:
                 no_session = NoSessionNames(imported, path, self.config,
                                             frozenset({"AsyncSession", leaf(self.config.async_session_type)}))
                 fired |= async_constructs(asynchronous, nodes, finder, self.spells_openers, self.words.session_types,
-                                          no_session, no_alias, dependencies.injects_sync)
+                                          no_session, no_alias, dependencies.injects_sync, imported.imported_only())
             if queries:
                 fired |= query_constructs(queries, nodes, lambda: relationship_names(tree, path, self.config))
         except RecursionError:

@@ -161,51 +161,72 @@ class FromImports:
         self.nodes, self.path = nodes, path
         self._imports: dict[str, tuple[str, str]] | None = None
         self._functions: frozenset[str] = frozenset()
+        self._imported_only: frozenset[str] = frozenset()
 
     def get(self, name: str) -> tuple[str, str] | None:
         if self._imports is None:
-            self._imports, self._functions = self._read()
+            self._read()
         return self._imports.get(name)
 
     def own_function(self, name: str) -> bool:
         """Does the file bind `name` only by one top-level `def` (no star import either)?"""
         if self._imports is None:
-            self._imports, self._functions = self._read()
+            self._read()
         return name in self._functions
 
-    def _read(self) -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
+    def imported_only(self) -> frozenset[str]:
+        """The names the file binds by imports only (`import respx`; none with a star import): the
+        rules resolve no project object's class for such a name (sessions._receiver_class)."""
+        if self._imports is None:
+            self._read()
+        return self._imported_only
+
+    def _read(self) -> None:
         found: dict[str, tuple[str, str]] = {}
         other: set[str] = set()  # bound some other way, or more than once
-        imports = self.nodes.of(ast.Import, ast.ImportFrom)
-        for imported in imported_names(imports, module_name_for(self.path).package):
-            if imported.is_star:
-                return {}, frozenset()
-            if not imported.is_from or imported.module is None or imported.bound in found:
-                other.add(imported.bound)  # (module None: a relative import above the top-level package)
+        imported: set[str] = set()  # bound by an import
+        for name in imported_names(self.nodes.of(ast.Import, ast.ImportFrom), module_name_for(self.path).package):
+            if name.is_star:
+                self._imports = {}
+                return
+            imported.add(name.bound)
+            if not name.is_from or name.module is None or name.bound in found:
+                other.add(name.bound)  # (module None: a relative import above the top-level package)
             else:
-                found[imported.bound] = (imported.module, imported.name)
+                found[name.bound] = (name.module, name.name)
         top_level = {id(statement) for statement in self.nodes.tree.body}
         defined: set[str] = set()  # by one top-level def, so far
+        elsewhere: set[str] = set()  # bound otherwise than by an import
         for node in self.nodes.of(*_BINDING_KINDS):
             kind = type(node)
-            if kind is ast.Name and type(node.ctx) is not ast.Load:
-                other.add(node.id)
-            elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+                elsewhere.add(node.name)
                 if kind is not ast.ClassDef and id(node) in top_level and node.name not in defined | other \
                         and node.name not in found:
                     defined.add(node.name)
                 else:
                     other.add(node.name)
-            elif kind is ast.arg:
-                other.add(node.arg)
-            elif kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar) and node.name:
-                other.add(node.name)
-            elif kind is ast.MatchMapping and node.rest:
-                other.add(node.rest)
-            elif kind in (ast.Global, ast.Nonlocal):
-                other.update(node.names)
-        return ({name: imported for name, imported in found.items() if name not in other | defined},
-                frozenset(defined - other))
+            else:
+                names = _bound_names(node)
+                other.update(names)
+                elsewhere.update(names)
+        self._imports = {name: imported for name, imported in found.items() if name not in other | defined}
+        self._functions = frozenset(defined - other)
+        self._imported_only = frozenset(imported - elsewhere)
+
+
+def _bound_names(node: ast.AST) -> tuple[str, ...] | list[str]:
+    """The names a node of _BINDING_KINDS other than a def or class binds."""
+    kind = type(node)
+    if kind is ast.Name:
+        return (node.id,) if type(node.ctx) is not ast.Load else ()
+    if kind is ast.arg:
+        return (node.arg,)
+    if kind in (ast.ExceptHandler, ast.MatchAs, ast.MatchStar):
+        return (node.name,) if node.name else ()
+    if kind is ast.MatchMapping:
+        return (node.rest,) if node.rest else ()
+    return node.names  # (Global, Nonlocal)
 
 
 class NoSessionNames:

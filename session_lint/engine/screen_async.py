@@ -58,17 +58,19 @@ def spelled_async(triggers: frozenset[str], data: bytes) -> frozenset[str]:
 def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | None,
                      spells_openers: bool, session_types: frozenset[str],
                      no_session: Container[str] = frozenset(), no_alias: Container[str] = frozenset(),
-                     injects_sync: Callable[[ast.expr | None], bool] = lambda default: False) -> frozenset[str]:
+                     injects_sync: Callable[[ast.expr | None], bool] = lambda default: False,
+                     imported_only: Container[str] = frozenset()) -> frozenset[str]:
     """The `triggers` whose construct the file contains (see their description). `spells_openers`:
     the prefilter looked for every word a session-opening call spells, so without a `finder` (none
     spelled) no call here opens a session. `no_session`: bare annotation names that state no
     AsyncSession; `no_alias`: those that are no `Annotated` alias (`screen_ast.NoSessionNames`);
     `injects_sync`: is a parameter's default the configured sync dependency (SES010 and SES011 look
-    at async sessions only)?"""
+    at async sessions only)? `imported_only`: the names the file binds by imports only
+    (`FromImports.imported_only`)."""
     fired: set[str] = set()
     functions = nodes.of(ast.AsyncFunctionDef)
     signs = _Signs(finder.may_open if finder is not None else (_never if spells_openers else _always), session_types,
-                   no_session, injects_sync)
+                   no_session, injects_sync, imported_only)
     nesting = _Nesting(nodes)
     # (an `await` of a call is in every def the call is in: one set serves every function)
     awaited = {id(n.value) for n in nodes.of(ast.Await)}
@@ -161,6 +163,7 @@ class _Signs(NamedTuple):
     # bare annotation names that state no AsyncSession (`screen_ast.NoSessionNames`)
     no_session: Container[str] = frozenset()
     injects_sync: Callable[[ast.expr | None], bool] = lambda default: False  # a sync session's `Depends(...)`
+    imported_only: Container[str] = frozenset()  # bound by imports only: no project object of a known class
 
 
 def _always(call: ast.Call) -> bool:
@@ -204,8 +207,11 @@ def _session_candidates(inside: list[ast.AST], awaited: set[int], outer: set[str
         elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
             bound.add(node.optional_vars.id)
             call = node.context_expr
-            opens = isinstance(call, ast.Call) and (signs.may_open(call) or (  # sessions.opened_flavor
-                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)))
+            # sessions.opened_flavor: a method of a project object may open one (`db.session_context()`),
+            # not one of an imported module's (`with respx.mock() as m:`: no class of the project's)
+            opens = isinstance(call, ast.Call) and (signs.may_open(call) or (
+                isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+                and call.func.value.id not in signs.imported_only))
             (candidates if opens else other).add(node.optional_vars.id)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             bound.add(node.target.id)
