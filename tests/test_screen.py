@@ -261,6 +261,25 @@ def test_a_call_spelled_apart_from_its_dot_reaches_its_rule(code, source):
     assert_superset(source, MODULE, config())
 
 
+# SES008 follows the sessions FastAPI injects (fastapi.injected_sessions): a `Depends(...)` default, an
+# `Annotated[...]` annotation or a bare alias name; a dotted annotation it resolves no alias through
+@pytest.mark.parametrize("parameter, fires", [
+    ("db=Depends(get_db)", True),
+    ("db: SessionDep", True),
+    ("db: Annotated[Session, Depends(get_db)]", True),
+    ("db: SessionDep = None", True),
+    ("db: dependencies.Docket", False),  # prefect's `docket: dependencies.Docket`
+    ("db", False),
+    ("db: 'SessionDep'", False),
+    ("db: int", False),
+])
+def test_route_write_trigger_asks_for_a_parameter_fastapi_may_inject(parameter, fires):
+    source = ROUTER + f"@router.post('/items')\ndef create({parameter}):\n    db.add(Item())\n"
+    assert ("SES008" in screen().verdict(source.encode(), str(MODULE)).codes) is fires
+    assert_superset(source, MODULE, config())
+    assert_superset(source.replace("SessionDep", "Annotated[Session, Depends(get_db)]"), MODULE, config())
+
+
 def test_configured_names_drive_the_prefilter():
     custom = screen(context_manager="app.db.session_scope", session_factories=("make_session",))
     assert custom.prefilter(b"with session_scope() as s: pass")

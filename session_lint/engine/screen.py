@@ -91,6 +91,7 @@ from .screen_ast import (
     is_call_of,
     leaf,
     may_inject,
+    parameter_may_inject,
     parameters_with_defaults,
 )
 from .screen_async import ASYNC_SCOPE_WORDS, ASYNC_TRIGGERS, async_constructs, spelled_async
@@ -114,8 +115,9 @@ from .screen_queries import QUERY_SCOPE_WORDS, QUERY_TRIGGERS, query_constructs,
 #   slow_io  a call of a slow function or client (knowledge.SLOW_*, `slow-calls`) in a file that spells a
 #             session word, `Depends` or a session write (`.add(`): SES009's session may be injected
 #   route_write a route-shaped decorator (`@x.post(...)`: fastapi.is_route trusts that shape) on a function
-#             that writes through a parameter it never commits (`db.add(...)`, `db.execute(insert(...))`, no
-#             `db.commit()`)
+#             that writes through a parameter FastAPI may inject a session into (a call as default,
+#             `Annotated[...]`, an alias name) and never commits it (`db.add(...)`, `db.execute(insert(...))`,
+#             no `db.commit()`)
 #   transaction a `.commit()` / `.rollback()` on a name inside a `with ... .begin(...)` block, or on a
 #             parameter that FastAPI may inject (a call as default, `Annotated[...]`, an alias name);
 #             its prefilter is the call's spelling (`.commit(`), not a session word: a route's
@@ -299,7 +301,7 @@ class Screen:
                 fired.add("transaction")
             if slow and _may_hold_a_session_across(tree, nodes, self.slow_names, finder):
                 fired.add("slow_io")
-            if routes and _route_writes_without_commit(nodes, dependencies):
+            if routes and _route_writes_without_commit(nodes, dependencies, no_alias):
                 fired.add("route_write")
             if asynchronous:
                 no_session = NoSessionNames(imported, path, self.config,
@@ -509,15 +511,18 @@ def _may_be_on_a_bare_name(data: bytes, dot: int) -> bool:
     return not (before.lstrip(b" \t") == b"@" and start == line_start)
 
 
-def _route_writes_without_commit(nodes: Nodes, dependencies: _Dependencies | None = None) -> bool:
+def _route_writes_without_commit(nodes: Nodes, dependencies: _Dependencies | None = None,
+                                 no_alias: Container[str] = frozenset()) -> bool:
     """The `route_write` trigger (see its description): SES008 looks at writes through the route's own
-    parameters in its body (a decorator such as `@router.delete(...)` is no write), but for those
-    whose dependency is known to commit (`_Dependencies`)."""
+    parameters FastAPI may inject a session into (`parameter_may_inject`: not `docket:
+    dependencies.Docket`) in its body (a decorator such as `@router.delete(...)` is no write), but
+    for those whose dependency is known to commit (`_Dependencies`)."""
     for node in nodes.of(ast.FunctionDef, ast.AsyncFunctionDef):
         if any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_METHODS
                 for d in node.decorator_list):
             parameters = {arg.arg for arg, default in parameters_with_defaults(node.args)
-                          if dependencies is None or dependencies.may(default, owns=False)}
+                          if parameter_may_inject(arg, default, no_alias)
+                          and (dependencies is None or dependencies.may(default, owns=False))}
             calls = [n for statement in node.body for n in nodes.within(statement) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
                      and n.func.value.id in parameters]

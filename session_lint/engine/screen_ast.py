@@ -329,20 +329,22 @@ def parameters_with_defaults(args: ast.arguments) -> list[tuple[ast.arg, ast.exp
 
 
 def may_inject(func: ast.FunctionDef | ast.AsyncFunctionDef, no_alias: Container[str]) -> bool:
-    """Could a parameter of `func` be a session FastAPI injects (fastapi.injected_sessions)? A call as
-    its default (`Depends(get_db)`), or an annotation that may be `Annotated[...]` (a subscript of
+    """Could a parameter of `func` be a session FastAPI injects (`parameter_may_inject`)?"""
+    return any(parameter_may_inject(param, default, no_alias) for param, default in parameters_with_defaults(func.args))
+
+
+def parameter_may_inject(param: ast.arg, default: ast.expr | None, no_alias: Container[str]) -> bool:
+    """Could this parameter be a session FastAPI injects (fastapi.injected_sessions)? A call as its
+    default (`Depends(get_db)`), or an annotation that may be `Annotated[...]` (a subscript of
     anything but a builtin or typing name) or an alias of one (a bare name that is not a builtin or
     typing name: `SessionDep`), unless its import says it is neither (`no_alias`: `UUID`). A dotted
     or string annotation, or a default that is no call, is none."""
-    for param, default in parameters_with_defaults(func.args):
-        if isinstance(default, ast.Call):
-            return True
-        annotation = param.annotation
-        value = annotation.value if isinstance(annotation, ast.Subscript) else annotation
-        if isinstance(value, ast.Name) and value.id in no_alias:
-            continue
-        if isinstance(annotation, ast.Subscript) and not plain_annotation(value):
-            return True
-        if isinstance(annotation, ast.Name) and annotation.id not in _PLAIN_TYPE_NAMES:
-            return True
-    return False
+    if isinstance(default, ast.Call):
+        return True
+    annotation = param.annotation
+    value = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+    if isinstance(value, ast.Name) and value.id in no_alias:
+        return False
+    if isinstance(annotation, ast.Subscript) and not plain_annotation(value):
+        return True
+    return isinstance(annotation, ast.Name) and annotation.id not in _PLAIN_TYPE_NAMES
