@@ -719,6 +719,38 @@ def test_transaction_and_route_write_triggers_read_the_route_dependency(tmp_path
         assert [d.code for d in lint_source(source, str(path), cfg)] == ([code] if reports else [])
 
 
+ALIASES = ("from typing import Annotated\n\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session\n\n"
+           "from app.deps import committing, owned, plain\n\n"
+           "OwnedSession = Annotated[Session, Depends(owned)]\nPlainSession = Annotated[Session, Depends(plain)]\n"
+           "CommittingSession = Annotated[Session, Depends(committing)]\nNoDependency = Annotated[Session, 'docs']\n")
+
+
+# ... and of an alias of `Annotated[T, Depends(dep)]` imported from a project module (fastapi.injected_dependency)
+@pytest.mark.parametrize("code, head, annotation, body, fires, reports", [
+    ("SES007", "from app.aliases import OwnedSession", "OwnedSession", "    db.commit()\n", True, True),
+    ("SES007", "from app.aliases import PlainSession", "PlainSession", "    db.commit()\n", False, False),
+    ("SES007", "from app.aliases import NoDependency", "NoDependency", "    db.commit()\n", False, False),
+    ("SES007", "from core.database import SessionLocal", "SessionLocal", "    db.commit()\n", False, False),  # dispatch's
+    ("SES007", "from app.unknown import OwnedSession", "OwnedSession", "    db.commit()\n", True, False),
+    ("SES007", "from app.aliases import PlainSession as OwnedSession", "OwnedSession", "    db.commit()\n", False, False),
+    ("SES008", "from app.aliases import PlainSession", "PlainSession", "    db.add(item)\n", True, True),
+    ("SES008", "from app.aliases import CommittingSession", "CommittingSession", "    db.add(item)\n", False, False),
+    ("SES008", "from app.aliases import NoDependency", "NoDependency", "    db.add(item)\n", False, False),
+])
+def test_transaction_and_route_write_triggers_read_an_imported_alias(tmp_path, code, head, annotation, body, fires,
+                                                                    reports):
+    for name, text in {**DEPENDENCY_MODULES, "app/aliases.py": ALIASES}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    path = tmp_path / "app" / "routes.py"
+    source = f"{head}\n\n\n@router.post('/items')\ndef create(item: Item, db: {annotation}):\n{body}"
+    path.write_text(source)
+    cfg = config(root=tmp_path)
+    assert (code in Screen(cfg, [code]).verdict(source.encode(), str(path)).codes) is fires
+    assert_superset(source, path, cfg)
+    assert [d.code for d in lint_source(source, str(path), cfg)] == ([code] if reports else [])
+
+
 @pytest.mark.parametrize("dependency, fires", [("committing", False), ("plain", True)])
 def test_a_relative_import_above_the_package_leaves_the_other_imports_known(tmp_path, dependency, fires):
     # polar's backoffice modules sit in folders without `__init__.py`: `from ..dependencies import get_admin`

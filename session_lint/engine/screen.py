@@ -75,7 +75,7 @@ from ..analysis.knowledge import (
     WRITE_METHODS,
 )
 from ..analysis.names import absolute_module, fallback_module_name, is_module, module_name_for, name_matches
-from ..analysis.project import search_roots
+from ..analysis.project import annotated_aliases, find_module_source, search_roots
 from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import BLANKS, WORD_CHARACTERS, AttributeSearch, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
@@ -522,7 +522,7 @@ def _route_writes_without_commit(nodes: Nodes, dependencies: _Dependencies | Non
                 for d in node.decorator_list):
             parameters = {arg.arg for arg, default in parameters_with_defaults(node.args)
                           if parameter_may_inject(arg, default, no_alias)
-                          and (dependencies is None or dependencies.may(default, owns=False))}
+                          and (dependencies is None or dependencies.may(default, owns=False, annotation=arg.annotation))}
             calls = [n for statement in node.body for n in nodes.within(statement) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
                      and n.func.value.id in parameters]
@@ -599,7 +599,7 @@ def _injectable_parameters(args: ast.arguments, dependencies: _Dependencies | No
         if isinstance(default, ast.Call) or isinstance(annotation, ast.Subscript) or (
                 isinstance(annotation, (ast.Name, ast.Attribute, ast.Constant))
                 and last_name(annotation) not in _PLAIN_SESSION_TYPES):
-            if dependencies is None or owns is None or dependencies.may(default, owns):
+            if dependencies is None or owns is None or dependencies.may(default, owns, arg.annotation):
                 found.add(arg.arg)
     return found
 
@@ -616,10 +616,17 @@ class _Dependencies:
     def __init__(self, imported: FromImports, path: str, config: Config) -> None:
         self.imported, self.path, self.config = imported, path, config
 
-    def may(self, default: ast.expr | None, owns: bool) -> bool:
+    def may(self, default: ast.expr | None, owns: bool, annotation: ast.expr | None = None) -> bool:
+        """May the parameter's dependency (its default's, or its annotation's when that is an alias
+        `from M import A` of M's `A = Annotated[T, Depends(dep)]`) own its transaction (`owns`) or
+        never commit (not `owns`)?"""
         dotted = self._dependency(default)
+        if dotted is None and not isinstance(default, ast.Call) and isinstance(annotation, ast.Name):
+            dotted = self._alias_dependency(annotation.id)
         if dotted is None:
             return True
+        if dotted is _NO_DEPENDENCY:
+            return False  # (fastapi.injected_dependency finds none: the rules look no further)
         from ..analysis.transactions import dependency_never_commits, dependency_owns_transaction
 
         roots = search_roots(self.path, self.config.root)
@@ -633,6 +640,20 @@ class _Dependencies:
         return dotted is not None and any(name_matches(dotted, wanted, self.config.session_module)
                                           for wanted in self.config.dependencies)
 
+    def _alias_dependency(self, name: str) -> str | None:
+        """`M.dep` for a name the file binds only by `from M import A`, where M's project source
+        assigns `A = Annotated[T, Depends(dep)]` (fastapi.injected_dependency, read the same way);
+        _NO_DEPENDENCY when M's source has no such alias with a dependency; None when not known."""
+        imported = self.imported.get(name)
+        if imported is None:
+            return None
+        module, original = imported
+        source = find_module_source(module, search_roots(self.path, self.config.root))
+        if source is None:
+            return None
+        alias = annotated_aliases(source).get(original)
+        return f"{module}.{alias[1]}" if alias is not None and alias[1] else _NO_DEPENDENCY
+
     def _dependency(self, default: ast.expr | None) -> str | None:
         if not (isinstance(default, ast.Call) and isinstance(default.func, ast.Name) and default.args
                 and isinstance(default.args[0], ast.Name)):
@@ -643,6 +664,7 @@ class _Dependencies:
         return None if found is None else ".".join(found)
 
 
+_NO_DEPENDENCY = "<none>"  # (`_Dependencies._alias_dependency`: the alias is known to name no dependency)
 _FASTAPI_DEPENDS = frozenset(tuple(dotted.rsplit(".", 1)) for dotted in DEPENDS)  # (what fastapi._is_depends takes)
 
 
