@@ -557,9 +557,7 @@ ANNOTATED_MODULES = {
     ("", "UnknownLocal", True),
 ])
 def test_unawaited_trigger_reads_what_an_imported_annotation_is(tmp_path, head, annotation, fires):
-    for name, text in ANNOTATED_MODULES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_tree(tmp_path, ANNOTATED_MODULES)
     path = tmp_path / "app" / "service.py"
     source = f"from typing import Optional\n{head}\n\n\nasync def f(p: {annotation}):\n    return p.get('id').strip()\n"
     path.write_text(source)
@@ -705,9 +703,7 @@ DEPENDENCY_MODULES = {
 ])
 def test_transaction_and_route_write_triggers_read_the_route_dependency(tmp_path, code, head, dependency, body, fires,
                                                                        reports):
-    for name, text in DEPENDENCY_MODULES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_tree(tmp_path, DEPENDENCY_MODULES)
     path = tmp_path / "app" / "routes.py"
     source = (f"from sqlalchemy.orm import Session\n{head}\n\n\n@router.post('/items')\n"
               f"def create(item: Item, db: Session = Depends({dependency})):\n{body}")
@@ -739,9 +735,7 @@ ALIASES = ("from typing import Annotated\n\nfrom fastapi import Depends\nfrom sq
 ])
 def test_transaction_and_route_write_triggers_read_an_imported_alias(tmp_path, code, head, annotation, body, fires,
                                                                     reports):
-    for name, text in {**DEPENDENCY_MODULES, "app/aliases.py": ALIASES}.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_tree(tmp_path, {**DEPENDENCY_MODULES, "app/aliases.py": ALIASES})
     path = tmp_path / "app" / "routes.py"
     source = f"{head}\n\n\n@router.post('/items')\ndef create(item: Item, db: {annotation}):\n{body}"
     path.write_text(source)
