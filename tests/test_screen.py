@@ -280,6 +280,35 @@ def test_route_write_trigger_asks_for_a_parameter_fastapi_may_inject(parameter, 
     assert_superset(source.replace("SessionDep", "Annotated[Session, Depends(get_db)]"), MODULE, config())
 
 
+# SES001's `next(name)`: the rule drives the one call the function binds `name` to (sessions._generator_call)
+_DRIVEN = "from app.scratch_db import provide_session\n\n\n"
+
+
+@pytest.mark.parametrize("parameters, body, fires, reports", [
+    ("", "    gen = provide_session()\n    db = next(gen)\n", True, True),
+    ("", "    gen = other = provide_session()\n    db = next(gen)\n", True, True),
+    ("", "    gen: Iterator = provide_session()\n    db = next(gen)\n", True, True),
+    ("", "    db = next(gen)\n", True, False),  # a free name: the scopes around may bind it
+    ("gen", "    db = next(gen)\n", False, False),  # a parameter: nothing to drive
+    ("gen", "    gen = provide_session()\n    db = next(gen)\n", False, False),  # bound twice
+    ("", "    gen = iter(rows)\n    db = next(gen)\n", False, False),  # prefect's `next(results)`
+    ("", "    gen = flow.fn()\n    db = next(gen)\n", False, False),  # prefect's flow engine: a local object's
+    ("", "    gen = provide_session()\n    gen = provide_session()\n    db = next(gen)\n", False, False),
+    ("", "    gen = provide_session()\n    gen += 1\n    db = next(gen)\n", False, False),
+    ("", "    for gen in gens:\n        db = next(gen)\n", False, False),
+    ("", "    with provide_session() as gen:\n        db = next(gen)\n", False, False),
+    ("", "    global gen\n    db = next(gen)\n", True, False),
+    ("", "    db = [next(gen) for gen in gens]\n", True, False),  # (a comprehension's scope: not followed)
+    ("", "    gen = provide_session()\n    pick = lambda: next(gen)\n", True, None),  # (nor a lambda's)
+])
+def test_raw_trigger_follows_a_driven_name_as_the_rule_does(parameters, body, fires, reports):
+    source = f"{_DRIVEN}def f({parameters}):\n{body}"
+    assert ("SES001" in Screen(config(), ["SES001"]).verdict(source.encode(), str(MODULE)).codes) is fires
+    assert_superset(source, MODULE, config())
+    if reports is not None:
+        assert ("SES001" in {d.code for d in lint_source(source, str(MODULE), config())}) is reports
+
+
 def test_configured_names_drive_the_prefilter():
     custom = screen(context_manager="app.db.session_scope", session_factories=("make_session",))
     assert custom.prefilter(b"with session_scope() as s: pass")

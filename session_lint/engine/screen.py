@@ -91,6 +91,7 @@ from .screen_ast import (
     is_call_of,
     leaf,
     may_inject,
+    own_code,
     parameter_may_inject,
     parameters_with_defaults,
 )
@@ -825,7 +826,15 @@ class _Finder:
             return func.id in self.interesting or func.id in self.local_openers
         return isinstance(func, ast.Call)
 
-    def _may_be_generator(self, arg: ast.expr) -> bool:
+    def _may_be_generator(self, arg: ast.expr, call: ast.Call) -> bool:
+        """May `call`, `next(arg)`, drive a project generator? A name is followed as the rule follows
+        it (sessions._generator_call): to the one call its scope binds it to, if that is its only
+        binding there; any other binding gives the rule nothing to drive."""
+        if isinstance(arg, ast.Name):
+            bound = _only_binding(self.tree, call, arg.id)
+            if bound is _UNKNOWN:
+                return True
+            return isinstance(bound, ast.Call) and _may_be_generator(bound, self.module_level_names)
         return _may_be_generator(arg, self.module_level_names)
 
     def module_level_names(self) -> frozenset[str] | None:
@@ -847,7 +856,7 @@ class _Finder:
     def is_raw(self, call: ast.Call) -> bool:
         func = call.func
         if isinstance(func, ast.Name) and func.id == "next":  # a project generator yielding a session
-            return bool(call.args) and self._may_be_generator(call.args[0])
+            return bool(call.args) and self._may_be_generator(call.args[0], call)
         if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)() / a builder's
             return self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func) or self.is_raw(func)
         if isinstance(func, ast.Name) and func.id in self.local_openers:
@@ -1197,6 +1206,61 @@ def _unpacked(target: ast.expr) -> Iterator[ast.Name]:
 
 # `next(iter(rows))` and friends: never a generator function of the project
 _BUILTIN_ITERATORS = frozenset({"iter", "reversed", "zip", "enumerate", "map", "filter", "range", "open"})
+
+
+_UNKNOWN = object()  # (`_only_binding`: the scope's bindings of the name are not all known here)
+
+
+def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | None | object:
+    """What `name` is bound to where `call` reads it, when the function around `call` binds it exactly
+    once, as LibCST's scope records bindings: the value of `name = value` / `name: T = value`; None
+    for a binding of another kind (a parameter, a loop, `with` or `except` target, an import, an
+    augmented assignment, a second binding); _UNKNOWN when not in a function's own code, bound
+    nowhere in it (a free name), or bound where this does not count (a comprehension target, a walrus,
+    a match pattern, a nested def or class, a `global` / `nonlocal` name, an annotation alone)."""
+    ancestors = _ancestors(tree, call)
+    scope = next((node for node in reversed(ancestors)
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module,
+                                       ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))), tree)
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return _UNKNOWN
+    for node in ast.walk(scope):
+        kind = type(node)
+        if ((kind in (ast.Global, ast.Nonlocal) and name in node.names)
+                or (node is not scope and kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+                    and node.name == name)
+                or (kind is ast.NamedExpr and isinstance(node.target, ast.Name) and node.target.id == name)
+                or (kind is ast.comprehension and any(isinstance(n, ast.Name) and n.id == name
+                                                      for n in ast.walk(node.target)))
+                or (kind in (ast.MatchAs, ast.MatchStar) and node.name == name)
+                or (kind is ast.MatchMapping and node.rest == name)):
+            return _UNKNOWN
+    args = scope.args
+    bindings: list[ast.expr | None] = [None for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                                        args.vararg, args.kwarg) if arg is not None and arg.arg == name]
+    assigned: set[int] = set()  # the target names of the assignments counted with their value
+    for node in own_code(scope):  # (a statement comes before its targets)
+        kind = type(node)
+        if kind is ast.AnnAssign and isinstance(node.target, ast.Name) and node.target.id == name:
+            if node.value is None:
+                return _UNKNOWN
+            bindings.append(node.value)
+            assigned.add(id(node.target))
+        elif kind is ast.Assign:
+            for target in node.targets:  # (`gen = other = make()`: each target is bound to the value)
+                if isinstance(target, ast.Name) and target.id == name:
+                    bindings.append(node.value)
+                    assigned.add(id(target))
+        elif kind is ast.Name and type(node.ctx) is ast.Store and node.id == name and id(node) not in assigned:
+            bindings.append(None)  # a loop or `with` target, an augmented assignment, in a tuple
+        elif kind is ast.ExceptHandler and node.name == name:
+            bindings.append(None)
+        elif kind in (ast.Import, ast.ImportFrom) and any(
+                (alias.asname or alias.name.partition(".")[0]) == name for alias in node.names):
+            bindings.append(None)
+    if not bindings:
+        return _UNKNOWN  # a free name: the rule looks in the scopes around
+    return bindings[0] if len(bindings) == 1 else None
 
 
 def _may_be_generator(arg: ast.expr, module_level: Callable[[], frozenset[str] | None]) -> bool:
