@@ -300,6 +300,9 @@ _DRIVEN = "from app.scratch_db import provide_session\n\n\n"
     ("", "    global gen\n    db = next(gen)\n", True, False),
     ("", "    db = [next(gen) for gen in gens]\n", True, False),  # (a comprehension's scope: not followed)
     ("", "    gen = provide_session()\n    pick = lambda: next(gen)\n", True, None),  # (nor a lambda's)
+    # in a nested def's decorator or default: the scope around it (the def's parameter is not the name)
+    ("", "    gen = provide_session()\n\n    @route(next(gen))\n    def inner(gen=1):\n        pass\n", True, True),
+    ("", "    gen = provide_session()\n\n    def inner(db=next(gen), gen=1):\n        pass\n", True, True),
 ])
 def test_raw_trigger_follows_a_driven_name_as_the_rule_does(parameters, body, fires, reports):
     source = f"{_DRIVEN}def f({parameters}):\n{body}"

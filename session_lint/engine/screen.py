@@ -1219,9 +1219,16 @@ def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | Non
     nowhere in it (a free name), or bound where this does not count (a comprehension target, a walrus,
     a match pattern, a nested def or class, a `global` / `nonlocal` name, an annotation alone)."""
     ancestors = _ancestors(tree, call)
-    scope = next((node for node in reversed(ancestors)
-                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module,
-                                       ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))), tree)
+    scope: ast.AST = tree
+    for index in range(len(ancestors) - 1, -1, -1):
+        node = ancestors[index]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inside = ancestors[index + 1] if index + 1 < len(ancestors) else call
+            if any(inside is statement for statement in node.body):
+                scope = node
+                break  # (in a decorator, default or annotation, the call is in the scope around the def)
+        elif isinstance(node, (ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return _UNKNOWN
     if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return _UNKNOWN
     for node in ast.walk(scope):
