@@ -73,7 +73,7 @@ def async_constructs(triggers: frozenset[str], nodes: Nodes, finder: _Finder | N
                    no_session, injects_sync, imported_only)
     nesting = _Nesting(nodes)
     # (an `await` of a call is in every def the call is in: one set serves every function)
-    awaited = {id(n.value) for n in nodes.of(ast.Await)}
+    awaited = {id(n.value) for n in nodes.of(ast.Await)} if "unawaited" in triggers else set()
     if "unawaited" in triggers and _unawaited_receivers(nodes.of(ast.Call), awaited):
         for function in functions:
             inside = nodes.within(function)
