@@ -312,6 +312,37 @@ def test_raw_trigger_follows_a_driven_name_as_the_rule_does(parameters, body, fi
         assert ("SES001" in {d.code for d in lint_source(source, str(MODULE), config())}) is reports
 
 
+# SES001 leaves a session alone that the generator making it hands out (sessions.yields_session), and
+# SES002 follows no bare name a function binds: the raw trigger asks the same (atom's test fixtures)
+_PROVIDED = "from core.database import SessionLocal, get_db\n\n\n"
+
+
+@pytest.mark.parametrize("body, fires, reports", [
+    ("def f():\n    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n", False, False),
+    ("def f():\n    with SessionLocal() as db:\n        yield db\n", False, False),
+    ("def f():\n    db: Session = SessionLocal()\n    yield db\n", False, False),
+    ("def f(flag):\n    db = SessionLocal() if flag else None\n    yield db\n", False, False),
+    ("def f():\n    db = SessionLocal()\n    yield db, Item\n", False, False),
+    ("def f():\n    with SessionLocal() as db:\n        yield\n", True, True),  # (hands nothing out)
+    ("def f():\n    db = SessionLocal()\n    yield other\n", True, True),
+    ("def f():\n    db = SessionLocal()\n\n    def inner():\n        yield db\n    return inner\n", True, True),
+    ("def f():\n    db = SessionLocal()\n    yield from [db]\n", True, True),
+    ("def f():\n    db = other = SessionLocal()\n    yield db\n", True, False),  # (two targets: not followed)
+    ("class Repo:\n    def f(self):\n        db = self.db = SessionLocal()\n        yield db\n", True, True),
+    ("def f():\n    yield SessionLocal()\n", True, True),
+    # a bare call of the dependency is no session for SES001 or SES002; `next(get_db())` is
+    ("def f():\n    gen = get_db()\n    return gen\n", False, False),
+    ("def f():\n    with get_db() as db:\n        db.query(Item)\n", False, False),
+    ("def f():\n    db = next(get_db())\n    return db\n", True, True),
+])
+def test_raw_trigger_leaves_out_what_the_rules_never_take_for_a_manual_session(body, fires, reports):
+    source = _PROVIDED + body
+    codes = Screen(config(), ["SES001", "SES002"]).verdict(source.encode(), str(MODULE)).codes
+    assert bool(codes) is fires
+    assert_superset(source, MODULE, config())
+    assert bool({d.code for d in lint_source(source, str(MODULE), config())} & {"SES001", "SES002"}) is reports
+
+
 def test_configured_names_drive_the_prefilter():
     custom = screen(context_manager="app.db.session_scope", session_factories=("make_session",))
     assert custom.prefilter(b"with session_scope() as s: pass")
@@ -343,7 +374,8 @@ def test_syntax_errors_reach_the_engine_only_in_files_spelling_a_session_name():
 def test_the_session_module_makes_sessions_without_a_raw_trigger():
     # SES001 and SES002 skip the session module: a factory called there is how the house makes sessions
     source = ("from sqlalchemy.orm import sessionmaker\n\nSessionLocal = sessionmaker()\n\n\n"
-              "def get_db():\n    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n")
+              "def get_db():\n    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n\n\n"
+              "def count_items():\n    db = SessionLocal()\n    return db.query(Item).count()\n")
     session_module = PROJECT / "core" / "database.py"
     assert screen().verdict(source.encode(), str(session_module)).codes == frozenset()
     assert screen().verdict(source.encode(), str(MODULE)).codes == {"SES001", "SES002"}
@@ -396,7 +428,7 @@ def test_the_nodes_of_some_types_are_those_of_every_node_in_its_order():
      {"SES001", "SES002", "SES005", "SES006"}),  # (closed in a statement that spells no session word)
     # closed last (mealie's, dispatch's and letta's session modules), or in another function than its reads
     ("from core.database import SessionLocal\n\n\ndef f():\n    db = SessionLocal()\n    try:\n        yield db\n"
-     "    finally:\n        db.close()\n", {"SES001", "SES002"}),
+     "    finally:\n        db.close()\n", set()),  # (and a provider: SES001 leaves it alone)
     ("from core.database import SessionLocal\ndb = SessionLocal()\n\n\ndef shutdown():\n    db . close()\n",
      {"SES001", "SES002"}),
     ("from core.database import SessionLocal\n\n\ndef f(ids):\n    for i in ids:\n        if i:\n            print(u.name)\n"

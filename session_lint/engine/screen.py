@@ -102,7 +102,8 @@ from .screen_queries import QUERY_SCOPE_WORDS, QUERY_TRIGGERS, query_constructs,
 # (`SCREEN_TRIGGERS = ("raw",)` next to its detection, read by rules.screen_triggers()); this module
 # implements these (the async triggers are in screen_async.py, the query triggers in screen_queries.py):
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
-#             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper)
+#             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper; not a bare
+#             `get_db()`), unless the function making it hands it out (`yield db`: `_handed_out`)
 #   raw_closed `raw`, and a `name.close()` after which that name, or a name that may hold an object of it
 #             (`_follow`), is read in the same function (or anywhere in a loop around the call): a session
 #             SES005/SES006 follow closes at the end of a `with <opening> as name:` block (`block` asks for
@@ -151,21 +152,22 @@ class _Words:
     """The identifiers each trigger looks for (last components only, see the module docstring)."""
 
     raw: frozenset[str]  # configured: calling one opens a raw session (with `get_db`: `next(get_db())`)
+    factories: frozenset[str]  # those of `raw` a bare call opens a session with (not the dependencies)
     managed: frozenset[str]  # configured context managers
     session_types: frozenset[str]  # annotations that make a parameter a session
     deprecated: frozenset[str]
 
     @classmethod
     def of(cls, config: Config) -> _Words:
-        raw = {leaf(n) for n in config.session_factories + config.async_session_factories}
-        raw |= {leaf(n) for n in config.dependencies + config.async_dependencies}
+        factories = {leaf(n) for n in config.session_factories + config.async_session_factories}
+        factories |= _factory_methods(config)  # `db.session()`: a method of a project class may open one
+        raw = factories | {leaf(n) for n in config.dependencies + config.async_dependencies}
         managed = {leaf(n) for n in config.context_managers + config.async_context_managers}
         for name, kind in _unlisted_helpers(config).items():  # SPEC §2: standard too
             (managed if kind.endswith("context-manager") else raw).add(name)
-        raw |= _factory_methods(config)  # `db.session()`: a method of a project class may open one
         types = {leaf(config.session_type), leaf(config.async_session_type), "Session", "AsyncSession"}
         deprecated = {leaf(old) for old, _ in config.deprecated}
-        return cls(frozenset(raw), frozenset(managed), frozenset(types), frozenset(deprecated))
+        return cls(frozenset(raw), frozenset(factories), frozenset(managed), frozenset(types), frozenset(deprecated))
 
 
 def _unlisted_helpers(config: Config) -> dict[str, str]:
@@ -853,17 +855,23 @@ class _Finder:
             self._module_level = frozenset(found)
         return self._module_level
 
-    def is_raw(self, call: ast.Call) -> bool:
+    def is_raw(self, call: ast.Call, dependency_calls: bool = True) -> bool:
+        """May `call` open a session by hand? `dependency_calls`: a bare call of a configured
+        dependency counts (`get_db()`, which SES003, SES005 and SES006 may follow); SES001's and
+        SES002's `manual_session_call` take a dependency's session only through `next(get_db())`
+        (atom's house context manager `get_db_session`, a generator by its reading, sent 264 files
+        with `with get_db_session() as db:` and no finding to LibCST)."""
         func = call.func
         if isinstance(func, ast.Name) and func.id == "next":  # a project generator yielding a session
             return bool(call.args) and self._may_be_generator(call.args[0], call)
         if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)() / a builder's
-            return self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func) or self.is_raw(func)
+            return (self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func)
+                    or self.is_raw(func, dependency_calls))
         if isinstance(func, ast.Name) and func.id in self.local_openers:
             return True
         if isinstance(func, ast.Attribute) and func.attr in self.local_openers:  # `self.Session()`
             return True
-        return (self._configured(func, self.words.raw)
+        return (self._configured(func, self.words.raw if dependency_calls else self.words.factories)
                 or self._sqlalchemy(func, SESSION_CLASSES | ASYNC_SESSION_CLASSES))
 
     def is_opening(self, call: ast.Call) -> bool:
@@ -896,7 +904,9 @@ class _Finder:
             return frozenset(fired)
         openings = [c for c in self.calls if self.may_open(c)]
         if triggers & {"raw", "raw_closed"} and any(self.is_raw(c) for c in openings):
-            fired |= {"raw"} & triggers
+            if "raw" in triggers and any(self.is_raw(c, dependency_calls=False) and not _handed_out(self.tree, c)
+                                         for c in openings):
+                fired.add("raw")
             if "raw_closed" in triggers and _CLOSE_WORD.search(self.data) is not None and self.closed_names_used_after():
                 fired.add("raw_closed")
         if "managed" in triggers and openings and self.opening_in_injected_function(openings):
@@ -1209,6 +1219,45 @@ _BUILTIN_ITERATORS = frozenset({"iter", "reversed", "zip", "enumerate", "map", "
 
 
 _UNKNOWN = object()  # (`_only_binding`: the scope's bindings of the name are not all known here)
+
+
+def _handed_out(tree: ast.Module, call: ast.Call) -> bool:
+    """Does the function `call` is made in hand its session out (sessions.yields_session): `with
+    call as db` or `db = call` (also through `x or call`, `call if c else x`), and a `yield db` or
+    `yield db, Model` of that function's own? SES001 leaves such a provider alone (a fixture or
+    dependency: atom's tests make 300 of them), and SES002 follows no bare name a function binds.
+    Only a single target counts: `db = self.db = Session()` is SES002's instance binding."""
+    ancestors = _ancestors(tree, call)
+    parent = ancestors[-1]
+    name = None
+    if isinstance(parent, ast.withitem):
+        if parent.context_expr is call and isinstance(parent.optional_vars, ast.Name):
+            name = parent.optional_vars.id
+    else:
+        node, index = call, len(ancestors) - 1
+        while index > 0 and isinstance(ancestors[index], (ast.BoolOp, ast.IfExp)):
+            node, index = ancestors[index], index - 1
+        statement = ancestors[index]
+        if isinstance(statement, ast.Assign) and statement.value is node and len(statement.targets) == 1:
+            target = statement.targets[0]
+        elif isinstance(statement, ast.AnnAssign) and statement.value is node:
+            target = statement.target
+        else:
+            target = None
+        name = target.id if isinstance(target, ast.Name) else None
+    if name is None:
+        return False
+    function = next((n for n in reversed(ancestors) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))),
+                    None)  # (sessions.enclosing_function: through lambdas, not through a class)
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return any(isinstance(node, ast.Yield) and _yields_name(node.value, name) for node in own_code(function))
+
+
+def _yields_name(value: ast.expr | None, name: str) -> bool:
+    """sessions._hands_out: `yield name`, or `name` an element of the tuple it yields."""
+    elements = value.elts if isinstance(value, ast.Tuple) else [value]
+    return any(isinstance(element, ast.Name) and element.id == name for element in elements)
 
 
 def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | None | object:
