@@ -334,6 +334,10 @@ _PROVIDED = "from core.database import SessionLocal, get_db\n\n\n"
     ("def f():\n    gen = get_db()\n    return gen\n", False, False),
     ("def f():\n    with get_db() as db:\n        db.query(Item)\n", False, False),
     ("def f():\n    db = next(get_db())\n    return db\n", True, True),
+    # of the same-file functions that open a session, a call of a wrapper (`return SessionLocal()`) only
+    ("def provide():\n    db = SessionLocal()\n    yield db\n\n\ndef f():\n    db = provide()\n", False, False),
+    ("def provide():\n    with get_db() as db:\n        return db\n\n\ndef f():\n    db = provide()\n", False, False),
+    ("def new_session():\n    return SessionLocal()\n\n\ndef f():\n    db = new_session()\n", True, True),
 ])
 def test_raw_trigger_leaves_out_what_the_rules_never_take_for_a_manual_session(body, fires, reports):
     source = _PROVIDED + body

@@ -710,6 +710,7 @@ class _Finder:
         self.imports = self.table.imports  # local name -> dotted names it may be bound to
         self.local_openers: set[str] = set()  # same-file registries / wrappers (`Session = sessionmaker()`,
         # also attributes: `self.Session = sessionmaker()`)
+        self.manual_openers: set[str] = set()  # those of them SES001 follows (`is_raw`'s `manual_only`)
         self.calls: list[ast.Call] = []
         self.functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         self.withs: list[ast.With | ast.AsyncWith] = []
@@ -855,23 +856,25 @@ class _Finder:
             self._module_level = frozenset(found)
         return self._module_level
 
-    def is_raw(self, call: ast.Call, dependency_calls: bool = True) -> bool:
-        """May `call` open a session by hand? `dependency_calls`: a bare call of a configured
-        dependency counts (`get_db()`, which SES003, SES005 and SES006 may follow); SES001's and
-        SES002's `manual_session_call` take a dependency's session only through `next(get_db())`
-        (atom's house context manager `get_db_session`, a generator by its reading, sent 264 files
-        with `with get_db_session() as db:` and no finding to LibCST)."""
+    def is_raw(self, call: ast.Call, manual_only: bool = False) -> bool:
+        """May `call` open a session by hand? `manual_only`: as SES001's and SES002's
+        `manual_session_call` may take it: not a bare call of a configured dependency (`get_db()`:
+        its session only through `next(get_db())`; atom's house context manager `get_db_session`, a
+        generator by its reading, sent 264 files with `with get_db_session() as db:` and no finding
+        to LibCST), and of the same-file functions only the wrappers (`_manual_wrappers`), not any
+        function that opens a session (SES003, SES005 and SES006 may follow those)."""
         func = call.func
         if isinstance(func, ast.Name) and func.id == "next":  # a project generator yielding a session
             return bool(call.args) and self._may_be_generator(call.args[0], call)
         if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)() / a builder's
             return (self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func)
-                    or self.is_raw(func, dependency_calls))
-        if isinstance(func, ast.Name) and func.id in self.local_openers:
+                    or self.is_raw(func, manual_only))
+        local = self.manual_openers if manual_only else self.local_openers
+        if isinstance(func, ast.Name) and func.id in local:
             return True
-        if isinstance(func, ast.Attribute) and func.attr in self.local_openers:  # `self.Session()`
+        if isinstance(func, ast.Attribute) and func.attr in local:  # `self.Session()`
             return True
-        return (self._configured(func, self.words.raw if dependency_calls else self.words.factories)
+        return (self._configured(func, self.words.factories if manual_only else self.words.raw)
                 or self._sqlalchemy(func, SESSION_CLASSES | ASYNC_SESSION_CLASSES))
 
     def is_opening(self, call: ast.Call) -> bool:
@@ -904,7 +907,7 @@ class _Finder:
             return frozenset(fired)
         openings = [c for c in self.calls if self.may_open(c)]
         if triggers & {"raw", "raw_closed"} and any(self.is_raw(c) for c in openings):
-            if "raw" in triggers and any(self.is_raw(c, dependency_calls=False) and not _handed_out(self.tree, c)
+            if "raw" in triggers and any(self.is_raw(c, manual_only=True) and not _handed_out(self.tree, c)
                                          for c in openings):
                 fired.add("raw")
             if "raw_closed" in triggers and _CLOSE_WORD.search(self.data) is not None and self.closed_names_used_after():
@@ -952,6 +955,7 @@ class _Finder:
         """`Session = sessionmaker(...)` and `def new_session(): return SessionLocal()` in this file:
         calling them opens a raw session too (SES001's wrappers and local registries)."""
         builders = set()  # same-file functions that may return a sessionmaker (`make_factory(url)`)
+        registries: set[str] = set()  # names (and attributes) bound to a session factory
         for node in self.spelled:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 calls = [n for n in self.nodes.within(node) if isinstance(n, ast.Call)]
@@ -967,9 +971,27 @@ class _Finder:
                     if (self._registry_word(func) or self.is_raw(sub.value)
                             or (isinstance(func, ast.Name) and func.id in builders)):
                         targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
-                        self.local_openers |= {t.id for t in targets if isinstance(t, ast.Name)}
+                        registries |= {t.id for t in targets if isinstance(t, ast.Name)}
                         # `self.SessionLocal = sessionmaker(...)` in a method: `self.SessionLocal()`
-                        self.local_openers |= {t.attr for t in targets if isinstance(t, ast.Attribute)}
+                        registries |= {t.attr for t in targets if isinstance(t, ast.Attribute)}
+                        self.local_openers |= registries
+        self.manual_openers = set(registries)  # (what `_manual_wrappers` may return a call of)
+        self.manual_openers |= self._manual_wrappers()
+
+    def _manual_wrappers(self) -> set[str]:
+        """The same-file functions SES001 takes a call of for a manual session (sessions.session_wrappers):
+        a top-level, undecorated `def` whose body is one `return <manual session call>` (docstrings
+        aside). Another function that opens a session (atom's `_check_governance(...)` around `with
+        get_db_session() as db:`) opens its own, where the rule looks at it."""
+        found = set()
+        for node in self.spelled:
+            if isinstance(node, ast.FunctionDef) and not node.decorator_list:
+                body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                                    and isinstance(s.value.value, str))]
+                if (len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.Call)
+                        and self.is_raw(body[0].value, manual_only=True)):
+                    found.add(node.name)
+        return found
 
     def _registry_word(self, func: ast.expr) -> bool:
         """May `func` be a sessionmaker, even one a project module re-exports (SES001 follows those)?"""
