@@ -347,6 +347,30 @@ def test_raw_trigger_leaves_out_what_the_rules_never_take_for_a_manual_session(b
     assert bool({d.code for d in lint_source(source, str(MODULE), config())} & {"SES001", "SES002"}) is reports
 
 
+# SES005/SES006 follow a `.close()` of a name FlowAnalysis holds a session in: one assigned a raw
+# session, or a `with` opening's (closed inside its block); not any name a raw session's file closes
+_CLOSED = "from core.database import SessionLocal, get_db_session\n\n\n"
+
+
+@pytest.mark.parametrize("body, fires, reports", [
+    ("def f():\n    with get_db_session() as db:\n        db.close()\n        return db.query(User).all()\n", True, True),
+    ("def f():\n    with SessionLocal.begin() as db:\n        db.close()\n        return db.query(User).all()\n",
+     True, True),
+    ("def f():\n    if (db := SessionLocal()):\n        db.close()\n        return db.get(User, 1)\n", True, True),
+    ("def f():\n    db = SessionLocal()\n    db.close()\n    return db.get(User, 1)\n", True, True),
+    ("def f():\n    db = SessionLocal()\n    handle = open(path)\n    handle.close()\n    return handle.name, db\n",
+     False, False),
+    ("def f():\n    with get_db_session() as db:\n        handle = open(path)\n        handle.close()\n"
+     "        return handle.name\n", False, False),
+])
+def test_raw_closed_trigger_asks_for_a_closed_session(body, fires, reports):
+    source = _CLOSED + body
+    codes = Screen(config(), ["SES005", "SES006"]).verdict(source.encode(), str(MODULE)).codes
+    assert bool(codes) is fires
+    assert_superset(source, MODULE, config())
+    assert bool({d.code for d in lint_source(source, str(MODULE), config())} & {"SES005", "SES006"}) is reports
+
+
 def test_configured_names_drive_the_prefilter():
     custom = screen(context_manager="app.db.session_scope", session_factories=("make_session",))
     assert custom.prefilter(b"with session_scope() as s: pass")

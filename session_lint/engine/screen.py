@@ -104,7 +104,8 @@ from .screen_queries import QUERY_SCOPE_WORDS, QUERY_TRIGGERS, query_constructs,
 #   raw       a call that may create a raw session (factory, Session class, `sessionmaker(...)()`,
 #             `next(get_db())`, a call of a same-file `sessionmaker` registry or wrapper; not a bare
 #             `get_db()`), unless the function making it hands it out (`yield db`: `_handed_out`)
-#   raw_closed `raw`, and a `name.close()` after which that name, or a name that may hold an object of it
+#   raw_closed a `name.close()` of a name assigned a raw session or bound by a `with <opening> as name:`
+#             (`closable_sessions`), after which that name, or a name that may hold an object of it
 #             (`_follow`), is read in the same function (or anywhere in a loop around the call): a session
 #             SES005/SES006 follow closes at the end of a `with <opening> as name:` block (`block` asks for
 #             those) or by `.close()` on its name
@@ -906,12 +907,12 @@ class _Finder:
         if not triggers & {"raw", "raw_closed", "managed", "block"}:
             return frozenset(fired)
         openings = [c for c in self.calls if self.may_open(c)]
-        if triggers & {"raw", "raw_closed"} and any(self.is_raw(c) for c in openings):
-            if "raw" in triggers and any(self.is_raw(c, manual_only=True) and not _handed_out(self.tree, c)
-                                         for c in openings):
-                fired.add("raw")
-            if "raw_closed" in triggers and _CLOSE_WORD.search(self.data) is not None and self.closed_names_used_after():
-                fired.add("raw_closed")
+        if "raw" in triggers and any(self.is_raw(c, manual_only=True) and not _handed_out(self.tree, c)
+                                     for c in openings):
+            fired.add("raw")
+        if ("raw_closed" in triggers and openings and _CLOSE_WORD.search(self.data) is not None
+                and self.closed_names_used_after(self.closable_sessions(openings))):
+            fired.add("raw_closed")
         if "managed" in triggers and openings and self.opening_in_injected_function(openings):
             fired.add("managed")
         if "block" in triggers and ((self.closes and self.closes_typed_session()) or
@@ -1024,17 +1025,39 @@ class _Finder:
                 return True
         return False
 
-    def closed_names_used_after(self) -> bool:
-        """A `name.close()` after which the name, or a name that may hold an object loaded from or added
-        to it, is read in the same function, or anywhere in a loop around the call (FlowAnalysis closes
-        the session a bare name holds at that call, interpreter.call; the objects it follows are detached
-        then: uses.py). Statements that spell no session word count too: a module's code may close its
-        session in one statement and read it in the next. The session modules of mealie, dispatch and
-        letta close their sessions last, in a `finally:`."""
+    def closable_sessions(self, openings: list[ast.Call]) -> set[str]:
+        """The names FlowAnalysis may hold an open session in (interpreter.assign, stmt_With): a bare
+        name assigned a raw session (`db = SessionLocal()`, also awaited, in a walrus or one of several
+        targets), and the `as` name of a `with` opening (`with get_db_session() as db:`, whose session a
+        `db.close()` in the block closes too). Parameters are `closes_typed_session`'s and the fixtures'."""
+        every = {id(call) for call in openings}
+        raw = {id(call) for call in openings if self.is_raw(call)}
+        names: set[str] = set()
+        for statement in self.spelled:
+            for node in self.nodes.within(statement):
+                kind = type(node)
+                if kind is ast.Assign or kind is ast.AnnAssign or kind is ast.NamedExpr:
+                    if id(_awaited(node.value)) in raw:
+                        targets = node.targets if kind is ast.Assign else [node.target]
+                        names.update(t.id for t in targets if type(t) is ast.Name)
+                elif kind is ast.With or kind is ast.AsyncWith:
+                    names.update(item.optional_vars.id for item in node.items
+                                 if id(_awaited(item.context_expr)) in every and type(item.optional_vars) is ast.Name)
+        return names
+
+    def closed_names_used_after(self, sessions: set[str]) -> bool:
+        """A `name.close()` of one of `sessions` after which the name, or a name that may hold an object
+        loaded from or added to it, is read in the same function, or anywhere in a loop around the call
+        (FlowAnalysis closes the session a bare name holds at that call, interpreter.call; the objects it
+        follows are detached then: uses.py). Statements that spell no session word count too: a
+        module's code may close its session in one statement and read it in the next. The session
+        modules of mealie, dispatch and letta close their sessions last, in a `finally:`."""
+        if not sessions:
+            return False
         for statement in self._spelling(frozenset({"close"})):
             for call in self.nodes.within(statement):
                 if not (type(call) is ast.Call and isinstance(call.func, ast.Attribute) and call.func.attr == "close"
-                        and isinstance(call.func.value, ast.Name)):
+                        and isinstance(call.func.value, ast.Name) and call.func.value.id in sessions):
                     continue
                 scope, loops = _scope_and_loops(self.tree, call)
                 followed = _follow(list(ast.walk(scope)), {call.func.value.id}, self.helper_may_load)
@@ -1241,6 +1264,11 @@ _BUILTIN_ITERATORS = frozenset({"iter", "reversed", "zip", "enumerate", "map", "
 
 
 _UNKNOWN = object()  # (`_only_binding`: the scope's bindings of the name are not all known here)
+
+
+def _awaited(node: ast.expr | None) -> ast.expr | None:
+    """`x` for `await x` (interpreter.strip_await), else `node`."""
+    return node.value if type(node) is ast.Await else node
 
 
 def _handed_out(tree: ast.Module, call: ast.Call) -> bool:
