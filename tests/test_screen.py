@@ -354,6 +354,7 @@ def assert_trigger(source: str, codes: set[str], fires: bool, reports: bool) -> 
 # SES005/SES006 follow a `.close()` of a name FlowAnalysis holds a session in: one assigned a raw
 # session, or a `with` opening's (closed inside its block); not any name a raw session's file closes
 _CLOSED = "from core.database import SessionLocal, get_db_session\n\n\n"
+_ALIASED = "from typing import Annotated\n\nfrom fastapi import Depends\nfrom sqlalchemy.orm import Session as S\n\n\n"
 
 
 @pytest.mark.parametrize("body, fires, reports", [
@@ -366,6 +367,14 @@ _CLOSED = "from core.database import SessionLocal, get_db_session\n\n\n"
      False, False),
     ("def f():\n    with get_db_session() as db:\n        handle = open(path)\n        handle.close()\n"
      "        return handle.name\n", False, False),
+    # a parameter typed as a session under another name (sessions.is_session_annotation resolves it)
+    (_ALIASED + "def f(db: S):\n    db.close()\n    return db.query(User).all()\n", True, True),
+    (_ALIASED + "def f(db: Annotated[S, Depends(get_db)]):\n    db.close()\n    return db.query(User).all()\n",
+     True, True),
+    (_ALIASED + "def g():\n    return SessionLocal()\n\n\ndef f(db: S):\n    db.close()\n    return db.get(User, 1)\n",
+     True, True),
+    ("from typing import Any as S\n\n\ndef f(db: S):\n    db.close()\n    return db.query(User).all()\n",
+     False, False),
 ])
 def test_raw_closed_trigger_asks_for_a_closed_session(body, fires, reports):
     assert_trigger(_CLOSED + body, {"SES005", "SES006"}, fires, reports)

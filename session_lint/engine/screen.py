@@ -1019,11 +1019,21 @@ class _Finder:
             args = func.args
             sessions = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]
                         if a is not None and a.annotation is not None
-                        and types.search(ast.unparse(a.annotation).encode())}
+                        and (types.search(ast.unparse(a.annotation).encode()) or self._session_type(a.annotation))}
             if sessions and any(c.func.value.id in sessions and func.lineno <= c.lineno <= func.end_lineno
                                 for c in closes):
                 return True
         return False
+
+    def _session_type(self, annotation: ast.expr) -> bool:
+        """May this annotation name a session type under another name (`from sqlalchemy.orm import
+        Session as S`; `Annotated[S, ...]`)? sessions.is_session_annotation resolves it the same way."""
+        if isinstance(annotation, ast.Subscript):
+            inner = annotation.slice
+            annotation = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
+        return isinstance(annotation, (ast.Name, ast.Attribute)) and (
+            self._sqlalchemy(annotation, SESSION_CLASSES | ASYNC_SESSION_CLASSES)
+            or self._configured(annotation, self.words.session_types))
 
     def closable_sessions(self, openings: list[ast.Call]) -> set[str]:
         """The names FlowAnalysis may hold an open session in (interpreter.assign, stmt_With): a bare
