@@ -323,6 +323,30 @@ def test_fixture_files_pass_the_screen(tmp_path):
     assert outcome.diagnostics == []
 
 
+# atom's test modules: the fixture `db` closes the session it made (a local, not a parameter), and
+# the tests taking `db` never close it; the screen asks for a function closing its own fixture session
+_CLOSING_FIXTURE = ("import pytest\nfrom core.database import SessionLocal\n\n\n@pytest.fixture\ndef db():\n"
+                    "    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n\n\n")
+
+
+@pytest.mark.parametrize("test, expected", [
+    ("def test_a(db):\n    user = db.get(User, 1)\n    assert user.name\n", []),
+    ("class TestA:\n    def test_a(self, db):\n        db.flush()\n", []),
+    ("def test_a(db):\n    db.close()\n    db.flush()\n", [(16, 5, CODE)]),
+    ("def test_a(db):\n    def inner():\n        db.close()\n    inner()\n    db.flush()\n", []),
+])
+def test_the_screen_asks_for_a_function_closing_its_own_fixture_session(tmp_path, test, expected):
+    from session_lint.engine.runner import screen_for
+
+    source = _CLOSING_FIXTURE + test
+    rel = "tests/test_a.py"
+    assert fixture_findings(tmp_path, rel, source) == expected
+    path = tmp_path / rel
+    verdict = screen_for(Config(root=tmp_path), str(path)).verdict(source.encode(), str(path))
+    # (the nested close: the screen's walk takes it in, the flow analysis of `test_a` does not)
+    assert bool(verdict.codes & {"SES005", "SES006"}) is ("inner" in test or bool(expected))
+
+
 def test_ses005_reads_after_a_fixture_session_closed(tmp_path):
     """SES005 shares the flow analysis: an object loaded from a fixture session, expired by the
     commit, is read after `close()`; not when the fixture's sessionmaker does not expire on commit."""

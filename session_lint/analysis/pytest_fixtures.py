@@ -625,7 +625,8 @@ def closes_fixture_session(tree: ast.Module, data: bytes, path: str, config: Con
 
 
 def _closing_resolver(tree: ast.Module, data: bytes, path: str, config: Config) -> Resolver | None:
-    """The module's resolver when one of its functions may close a fixture session, else None."""
+    """The module's resolver when one of its functions may close a fixture session it takes, else
+    None (then no function of the module can: the rules take no parameter for a fixture session)."""
     closed = _closed_names(data)
     name = module_name_for(path)
     own = read_module(tree, name.name, name.package, None)
@@ -637,10 +638,15 @@ def _closing_resolver(tree: ast.Module, data: bytes, path: str, config: Config) 
         if resolver is None:
             resolver = Resolver(own, Path(path), config)
         found = resolver.parameters(owner, function_name)
-        if any(found[p].kind == SESSION for p in closed & found.keys()):
-            return resolver
+        sessions = {p for p in closed & found.keys() if found[p].kind == SESSION}
         factories = {p for p, provided in found.items() if provided.kind == FACTORY}
-        if factories and _closed_parameters(function)[1] & factories:
+        if not sessions and not factories:
+            continue
+        # the function's own code must close one (FlowAnalysis closes a session at its `.close()`
+        # in the function it analyses): atom's modules close the session fixture `db` they define,
+        # and their tests that take `db` never close it
+        closed_here, opened_here = _closed_parameters(function)
+        if closed_here & sessions or opened_here & factories:
             return resolver
     return None
 
