@@ -719,6 +719,7 @@ class _Finder:
         self.spelled: list[ast.stmt] = []  # top-level statements that spell a prefilter word
         self.deprecated_nodes: list[ast.AST] = []  # imports / attributes spelling a deprecated leaf
         self._module_level: frozenset[str] | None | bool = False  # (False: not read yet)
+        self._bound_otherwise: frozenset[str] | None | bool = False  # (`may_reach_a_function`; False: not read yet)
         # 1. module-level imports (also under `if TYPE_CHECKING:` / `try:`): names resolve through them
         top_imports = [n for stmt in tree.body for n in
                        ((stmt,) if isinstance(stmt, (ast.Import, ast.ImportFrom)) else
@@ -838,8 +839,27 @@ class _Finder:
             bound = _only_binding(self.tree, call, arg.id)
             if bound is _UNKNOWN:
                 return True
-            return isinstance(bound, ast.Call) and _may_be_generator(bound, self.module_level_names)
-        return _may_be_generator(arg, self.module_level_names)
+            return isinstance(bound, ast.Call) and _may_be_generator(bound, self.may_reach_a_function)
+        return _may_be_generator(arg, self.may_reach_a_function)
+
+    def may_reach_a_function(self, name: str) -> bool:
+        """May `name.attr` resolve to a function of a project module (sessions.project_session_generator)?
+        Not when the module does not bind `name` at its top (a local's attribute resolves under
+        `<locals>`), nor when it binds it there only by assignments (onyx's connector modules:
+        `connector = AxeroConnector()` ... `next(connector.poll_source(...))`): an object's attribute
+        resolves under this module's name, where no project module is, unless this is a package's
+        `__init__.py` (`package.name` may be a submodule). A name bound by an import, a def, a class
+        or a `global` statement may."""
+        names = self.module_level_names()
+        if names is None:
+            return True
+        if name not in names:
+            return False
+        if self.path.endswith("__init__.py"):
+            return True
+        if self._bound_otherwise is False:
+            self._bound_otherwise = _bound_otherwise_than_by_assignment(self.tree)
+        return self._bound_otherwise is None or name in self._bound_otherwise
 
     def module_level_names(self) -> frozenset[str] | None:
         """The names the module binds at its top (windows.module_level_names; None: a star import
@@ -1276,6 +1296,27 @@ _BUILTIN_ITERATORS = frozenset({"iter", "reversed", "zip", "enumerate", "map", "
 _UNKNOWN = object()  # (`_only_binding`: the scope's bindings of the name are not all known here)
 
 
+def _bound_otherwise_than_by_assignment(tree: ast.Module) -> frozenset[str] | None:
+    """The names the module binds at its top by an import, a def or a class, and those a `global`
+    statement names anywhere; None when a star import may bind any name."""
+    names: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        kind = type(node)
+        if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            names.add(node.name)  # (its body is its own scope)
+        elif kind is ast.Import or kind is ast.ImportFrom:
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.partition(".")[0])
+        elif kind is not ast.Lambda:
+            todo.extend(ast.iter_child_nodes(node))
+    names.update(n for node in ast.walk(tree) if type(node) is ast.Global for n in node.names)
+    return frozenset(names)
+
+
 def _awaited(node: ast.expr | None) -> ast.expr | None:
     """`x` for `await x` (interpreter.strip_await), else `node`."""
     return node.value if type(node) is ast.Await else node
@@ -1321,12 +1362,16 @@ def _yields_name(value: ast.expr | None, name: str) -> bool:
 
 
 def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | None | object:
-    """What `name` is bound to where `call` reads it, when the function around `call` binds it exactly
-    once, as LibCST's scope records bindings: the value of `name = value` / `name: T = value`; None
-    for a binding of another kind (a parameter, a loop, `with` or `except` target, an import, an
-    augmented assignment, a second binding); _UNKNOWN when not in a function's own code, bound
-    nowhere in it (a free name), or bound where this does not count (a comprehension target, a walrus,
-    a match pattern, a nested def or class, a `global` / `nonlocal` name, an annotation alone)."""
+    """What `name` is bound to where `call` reads it, when the function (or, outside any function, the
+    module) around `call` binds it exactly once, as LibCST's scope records bindings and
+    sessions._generator_call counts them (imports left out): the value of `name = value` /
+    `name: T = value`; None for a binding of another kind (a parameter, a loop, `with` or `except`
+    target, an augmented assignment, a second binding) or for imports alone; _UNKNOWN when bound
+    nowhere in a function's own code (a free name), or bound where this does not count (a
+    comprehension target, a walrus, a match pattern, a nested def or class, a `global` / `nonlocal`
+    name, an annotation alone), or read in a lambda or a class body. A comprehension that binds no
+    such name is looked through: LibCST's comprehension scope hands the name to the scope around it
+    (onyx's tests: `[doc for doc in next(doc_batch_generator)]`)."""
     ancestors = _ancestors(tree, call)
     scope: ast.AST = tree
     for index in range(len(ancestors) - 1, -1, -1):
@@ -1336,10 +1381,11 @@ def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | Non
             if any(inside is statement for statement in node.body):
                 scope = node
                 break  # (in a decorator, default or annotation, the call is in the scope around the def)
-        elif isinstance(node, (ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        elif isinstance(node, (ast.Lambda, ast.ClassDef)):
             return _UNKNOWN
-    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return _UNKNOWN
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            if any(isinstance(n, ast.Name) and n.id == name for g in node.generators for n in ast.walk(g.target)):
+                return _UNKNOWN
     for node in ast.walk(scope):
         kind = type(node)
         if ((kind in (ast.Global, ast.Nonlocal) and name in node.names)
@@ -1351,10 +1397,13 @@ def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | Non
                 or (kind in (ast.MatchAs, ast.MatchStar) and node.name == name)
                 or (kind is ast.MatchMapping and node.rest == name)):
             return _UNKNOWN
-    args = scope.args
-    bindings: list[ast.expr | None] = [None for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs,
-                                                        args.vararg, args.kwarg) if arg is not None and arg.arg == name]
+    bindings: list[ast.expr | None] = []
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        args = scope.args
+        bindings = [None for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+                    if arg is not None and arg.arg == name]
     assigned: set[int] = set()  # the target names of the assignments counted with their value
+    imported = False
     for node in own_code(scope):  # (a statement comes before its targets)
         kind = type(node)
         if kind is ast.AnnAssign and isinstance(node.target, ast.Name) and node.target.id == name:
@@ -1373,18 +1422,18 @@ def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | Non
             bindings.append(None)
         elif kind in (ast.Import, ast.ImportFrom) and any(
                 (alias.asname or alias.name.partition(".")[0]) == name for alias in node.names):
-            bindings.append(None)
+            imported = True  # (an ImportAssignment: the rule follows the other bindings)
     if not bindings:
-        return _UNKNOWN  # a free name: the rule looks in the scopes around
+        return None if imported else _UNKNOWN  # a free name: the rule looks in the scopes around
     return bindings[0] if len(bindings) == 1 else None
 
 
-def _may_be_generator(arg: ast.expr, module_level: Callable[[], frozenset[str] | None]) -> bool:
+def _may_be_generator(arg: ast.expr, may_reach_a_function: Callable[[str], bool]) -> bool:
     """May `next(arg)` drive a project generator (`next(get_db())`, `gen = get_db(); next(gen)`)?
     Not a generator expression, a literal or a builtin iterator: `next(x for x in xs)`; not a method
     of an object the function holds (`next(temp_dir.iterdir())`): sessions.project_session_generator
-    resolves the callee, and a local name's attribute resolves under `<locals>`, never to a function
-    of a project module. `module_level`: the names the module binds at its top (None: any name)."""
+    resolves the callee, and an object's attribute never resolves to a function of a project module
+    (`may_reach_a_function`: may `name.attr` do so? `_Finder.may_reach_a_function`)."""
     if isinstance(arg, ast.Call):
         func = arg.func
         if isinstance(func, ast.Name):
@@ -1393,7 +1442,6 @@ def _may_be_generator(arg: ast.expr, module_level: Callable[[], frozenset[str] |
         while isinstance(root, ast.Attribute):
             root = root.value
         if isinstance(root, ast.Name):
-            names = module_level()
-            return names is None or root.id in names
+            return may_reach_a_function(root.id)
         return True
     return isinstance(arg, (ast.Name, ast.Attribute))

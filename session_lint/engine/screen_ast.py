@@ -133,8 +133,8 @@ def _walk(node: ast.AST, scopes: dict[int, tuple[list[ast.AST], int, int]] | Non
 _NOT_OWN_CODE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def own_code(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
-    """The nodes of `function`'s body but those of nested defs, lambdas and classes (their own
+def own_code(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Module) -> list[ast.AST]:
+    """The nodes of `function`'s (or a module's) body but those of nested defs, lambdas and classes (their own
     code) - what sessions.own_nodes walks: not its decorators, defaults or annotations - and, as
     `_walk`, but contexts and operators."""
     return [node for statement in function.body for node in _walk(statement, skipped=_NOT_OWN_CODE)]
