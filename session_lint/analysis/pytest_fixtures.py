@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from .ast_imports import import_bindings, imported_names
 from ..discovery import is_project_test_path
@@ -616,17 +616,24 @@ def spells_fixture_use(data: bytes) -> bool:
     return _CLOSE_CALL.search(data) is not None or _WITH_CALL_SPELLING.search(data) is not None
 
 
-def closes_fixture_session(tree: ast.Module, data: bytes, path: str, config: Config) -> bool:
-    """May SES005/SES006 find a closed fixture session in this test module? A test or fixture closes a
-    parameter that is a session fixture (`db_session.close()`), or has a factory fixture parameter
-    (`s = factory()` ... `s.close()`, `with factory() as s:`). The rules' resolution, run on the
-    screen's `ast` (a superset of what the flow analysis reports)."""
-    return _closing_resolver(tree, data, path, config) is not None
+def closing_fixture_functions(tree: ast.Module, data: bytes, path: str,
+                              config: Config) -> list[tuple[Function, set[str], set[str]]]:
+    """The functions of this test module that may close a fixture session they take, each with the
+    session fixture parameters it closes (`db_session.close()`) and the factory fixture parameters it
+    opens a session from (`s = factory()` ... `s.close()`, `with factory() as s:`): the rules'
+    resolution, run on the screen's `ast` (a superset of what the flow analysis reports)."""
+    return [(function, sessions, factories) for _, function, sessions, factories in _closing_functions(tree, data, path, config)]
 
 
 def _closing_resolver(tree: ast.Module, data: bytes, path: str, config: Config) -> Resolver | None:
     """The module's resolver when one of its functions may close a fixture session it takes, else
     None (then no function of the module can: the rules take no parameter for a fixture session)."""
+    first = next(_closing_functions(tree, data, path, config), None)
+    return first[0] if first is not None else None
+
+
+def _closing_functions(tree: ast.Module, data: bytes, path: str,
+                       config: Config) -> Iterator[tuple[Resolver, Function, set[str], set[str]]]:
     closed = _closed_names(data)
     name = module_name_for(path)
     own = read_module(tree, name.name, name.package, None)
@@ -647,8 +654,7 @@ def _closing_resolver(tree: ast.Module, data: bytes, path: str, config: Config) 
         # and their tests that take `db` never close it
         closed_here, opened_here = _closed_parameters(function)
         if closed_here & sessions or opened_here & factories:
-            return resolver
-    return None
+            yield resolver, function, closed_here & sessions, opened_here & factories
 
 
 _NO = Provided("")

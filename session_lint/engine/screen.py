@@ -76,7 +76,7 @@ from ..analysis.knowledge import (
 )
 from ..analysis.names import absolute_module, fallback_module_name, is_module, module_name_for, name_matches
 from ..analysis.project import annotated_aliases, find_module_source, search_roots
-from ..analysis.pytest_fixtures import closes_fixture_session, spells_fixture_use, visible_session_fixtures
+from ..analysis.pytest_fixtures import closing_fixture_functions, spells_fixture_use, visible_session_fixtures
 from ..analysis.word_search import BLANKS, WORD_CHARACTERS, AttributeSearch, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import Source, SourceError, unsupported_encoding
@@ -298,7 +298,9 @@ class Screen:
             fired = set(finder.fired()) if finder is not None else set()
             if "raw" in fired and _in_session_module(path, self.config.session_module):
                 fired.discard("raw")  # SES001 and SES002 skip the session module (it makes the sessions)
-            if fixtures and "block" not in fired and closes_fixture_session(tree, data, path, self.config):
+            if fixtures and "block" not in fired and _fixture_session_used_after_close(
+                    tree, closing_fixture_functions(tree, data, path, self.config),
+                    finder.helper_may_load if finder is not None else _may_load_anything):
                 fired.add("block")
             dependencies = _Dependencies(imported, path, self.config)
             if ends and _ends_owned_transaction(nodes, dependencies):
@@ -1127,6 +1129,54 @@ class _Finder:
                            _followed_names(block, opening_ids, self.helper_may_load)):
                 return True
         return False
+
+
+def _may_load_anything(call: ast.Call) -> bool:
+    return True
+
+
+def _fixture_session_used_after_close(tree: ast.Module, closing: list[tuple[ast.AST, set[str], set[str]]],
+                                      helper_may_load: Callable[[ast.Call], bool]) -> bool:
+    """In one of the functions that close a fixture session they take (`closing_fixture_functions`),
+    is the session, or a name that may hold an object loaded from it, read after it is closed (as
+    `_Finder.closed_names_used_after` asks of a raw session): after `db_session.close()` of a session
+    fixture, after `s.close()` of a session made from a factory fixture (`s = factory()`), after a
+    `with factory() as s:` / `with factory.begin() as s:` block? atom's tests close the session they
+    made from `db_session_factory` last, and read nothing after it."""
+    for function, sessions, factories in closing:
+        nodes = list(ast.walk(function))
+        closed = set(sessions)
+        for node in nodes:  # (pytest_fixtures._closed_parameters: `s = factory()`, awaited or not)
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                value = node.value.value if isinstance(node.value, ast.Await) else node.value
+                if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in factories:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    closed.update(t.id for t in targets if isinstance(t, ast.Name))
+        for node in nodes:
+            if (type(node) is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr == "close"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in closed):
+                scope, loops = _scope_and_loops(tree, node)
+                followed = _follow(list(ast.walk(scope)), {node.func.value.id}, helper_may_load)
+                if _used_after(scope, (node.end_lineno, node.end_col_offset), set(), loops, followed):
+                    return True
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                openings = {id(item.context_expr) for item in node.items if _opens_from(item.context_expr, factories)}
+                if openings:
+                    scope, loops = _scope_and_loops(tree, node)
+                    if _used_after(scope, (node.end_lineno, node.end_col_offset), {id(n) for n in ast.walk(node)},
+                                   loops, _followed_names(node, openings, helper_may_load)):
+                        return True
+    return False
+
+
+def _opens_from(expr: ast.expr, factories: set[str]) -> bool:
+    """`factory()` / `factory.begin()` of one of `factories` (flow/interpreter.py factory_call)."""
+    if not isinstance(expr, ast.Call):
+        return False
+    func = expr.func
+    if isinstance(func, ast.Attribute) and func.attr == "begin":
+        func = func.value
+    return isinstance(func, ast.Name) and func.id in factories
 
 
 def _scope_and_loops(tree: ast.Module, node: ast.AST) -> tuple[ast.AST, list[ast.AST]]:
