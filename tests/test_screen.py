@@ -348,6 +348,19 @@ _PROVIDED = "from core.database import SessionLocal, get_db\n\n\n"
     ("connector = Provider()\nbatches = connector.load()\nprint(next(batches))\n", False, False),
     ("gen = Provider()\n\n\ndef f():\n    return next(gen.sessions())\n", False, False),
     ("import app.deps as deps\nobj = deps\n\n\ndef f():\n    return next(obj.get_db())\n", False, False),
+    # the rule follows a call or a name out of `next(...)`, whichever argument comes first, under any name
+    ("class Reader:\n    def read(self):\n        return next(self._gen)\n", False, False),
+    ("def f(d):\n    return next(d['gen'])\n", False, False),
+    ("def f():\n    gens = get_db()\n    return next(*gens)\n", True, True),
+    ("import builtins\n\n\ndef f():\n    return builtins.next(get_db())\n", True, True),
+    # a function's generator yields a session when its module's facts say so (sessions._module_facts)
+    ("from app.scratch_db import provide_session\n\n\ndef f():\n    gen = provide_session()\n    return next(gen)\n",
+     True, True),
+    ("from app.scratch_db import rows\n\n\ndef f():\n    gen = rows()\n    return next(gen)\n", False, False),
+    ("def own():\n    db = SessionLocal()\n    yield db\n\n\ndef f():\n    gen = own()\n    return next(gen)\n",
+     True, True),
+    ("def own():\n    yield 1\n\n\ndef f():\n    gen = own()\n    return next(gen)\n", False, False),
+    ("from other_lib import stream\n\n\ndef f():\n    return next(stream())\n", False, False),
 ])
 def test_raw_trigger_leaves_out_what_the_rules_never_take_for_a_manual_session(body, fires, reports):
     assert_trigger(_PROVIDED + body, {"SES001", "SES002"}, fires, reports)

@@ -352,26 +352,12 @@ def _module_facts(file: FileModel, module: str) -> tuple[dict[str, str], frozens
 
 
 def _read_module_facts(file: FileModel, module: str) -> tuple[dict[str, str], frozenset[str]]:
-    from .conventions import module_session_facts
-    from .project import find_module_source
+    own = None
+    if module == file.module_name or file.config.session_module == file.module_name:
+        own = (file.module_name, file.package, file.module.code.encode("utf-8", "surrogateescape"))
+    from .conventions import module_facts_of
 
-    context, roots = file, file.project_roots()
-    sources = []
-    for name in dict.fromkeys((module, file.config.session_module)):
-        if name == context.module_name:
-            sources.append((name, context.package, context.module.code.encode("utf-8", "surrogateescape")))
-            continue
-        path = find_module_source(name, roots)
-        if path is None:
-            if name == module:
-                return {}, frozenset()
-            continue
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        sources.append((name, name if path.name == "__init__.py" else name.rpartition(".")[0], data))
-    return module_session_facts(tuple(sources))
+    return module_facts_of(module, file.project_roots(), file.config.session_module, own)
 
 
 def session_wrappers(file: FileModel) -> dict[str, Flavor]:

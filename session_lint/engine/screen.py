@@ -841,8 +841,35 @@ class _Finder:
             bound = _only_binding(self.tree, call, arg.id)
             if bound is _UNKNOWN:
                 return True
-            return isinstance(bound, ast.Call) and _may_be_generator(bound, self.may_reach_a_function)
-        return _may_be_generator(arg, self.may_reach_a_function)
+            return isinstance(bound, ast.Call) and _may_be_generator(bound, self.may_reach_a_function,
+                                                                     self.may_generate)
+        return _may_be_generator(arg, self.may_reach_a_function, self.may_generate)
+
+    def may_generate(self, func: ast.Name) -> bool:
+        """May calling `func` make a generator of the project that yields a session
+        (sessions.project_session_generator)? A configured dependency, or the session module's own,
+        may; a function bound only by `from M import A` or by one top-level def here may when the
+        module's facts count it among the generators yielding a session (sessions.module_facts_of,
+        read as the rule reads them): onyx's tests drive their own stream generators with
+        `gen = handle_stream_message_objects(...)` ... `next(gen)`. Any other binding may."""
+        if self._configured(func, self.words.raw) or self.imported is None:
+            return True
+        found = self.imported.get(func.id)
+        if found is not None:
+            module, dotted = found[0], ".".join(found)
+        elif self.imported.own_function(func.id):
+            module = module_name_for(self.path).name
+            dotted = f"{module}.{func.id}"
+        else:
+            return True
+        from ..analysis.conventions import module_facts_of
+
+        config = self.screen.config
+        roots = search_roots(self.path, config.root)
+        if module == module_name_for(self.path).name or config.session_module == module_name_for(self.path).name:
+            name = module_name_for(self.path)
+            return dotted in module_facts_of(module, roots, config.session_module, (name.name, name.package, self.data))[1]
+        return dotted in _generators(module, roots, config.session_module)
 
     def may_reach_a_function(self, name: str) -> bool:
         """May `name.attr` resolve to a function of a project module (sessions.project_session_generator)?
@@ -887,8 +914,9 @@ class _Finder:
         to LibCST), and of the same-file functions only the wrappers (`_manual_wrappers`), not any
         function that opens a session (SES003, SES005 and SES006 may follow those)."""
         func = call.func
-        if isinstance(func, ast.Name) and func.id == "next":  # a project generator yielding a session
-            return bool(call.args) and self._may_be_generator(call.args[0], call)
+        if (isinstance(func, ast.Name) and func.id == "next") or "builtins.next" in self.resolve(func):
+            first = _first_argument(call)  # a project generator yielding a session
+            return first is not None and self._may_be_generator(first, call)
         if isinstance(func, ast.Call):  # sessionmaker(...)() / scoped_session(...)() / a builder's
             return (self._sqlalchemy(func.func, REGISTRIES) or self._registry_word(func.func)
                     or self.is_raw(func, manual_only))
@@ -1478,20 +1506,49 @@ def _only_binding(tree: ast.Module, call: ast.Call, name: str) -> ast.expr | Non
     return bindings[0] if len(bindings) == 1 else None
 
 
-def _may_be_generator(arg: ast.expr, may_reach_a_function: Callable[[str], bool]) -> bool:
+def _generators(module: str, roots: tuple[Path, ...], session_module: str) -> frozenset[str]:
+    """The generators yielding a session that the project module `module` defines (cached until it or
+    the session module changes)."""
+    stamp = []
+    for name in (module, session_module):
+        path = find_module_source(name, roots) if name else None
+        try:
+            stamp.append(path.stat().st_mtime_ns if path is not None else None)
+        except OSError:
+            stamp.append(None)
+    return _generators_at(module, roots, session_module, tuple(stamp))
+
+
+@lru_cache(maxsize=256)
+def _generators_at(module: str, roots: tuple[Path, ...], session_module: str, stamp: tuple) -> frozenset[str]:
+    from ..analysis.conventions import module_facts_of
+
+    return module_facts_of(module, roots, session_module)[1]
+
+
+def _first_argument(call: ast.Call) -> ast.expr | None:
+    """The value of `call`'s first argument as LibCST lists them, keywords and `*` / `**` included:
+    what sessions.raw_session_call follows out of `next(...)`."""
+    values = [a.value if isinstance(a, ast.Starred) else a for a in call.args] + [k.value for k in call.keywords]
+    return min(values, key=lambda v: (v.lineno, v.col_offset)) if values else None
+
+
+def _may_be_generator(arg: ast.expr, may_reach_a_function: Callable[[str], bool],
+                      may_generate: Callable[[ast.Name], bool] = lambda func: True) -> bool:
     """May `next(arg)` drive a project generator (`next(get_db())`, `gen = get_db(); next(gen)`)?
     Not a generator expression, a literal or a builtin iterator: `next(x for x in xs)`; not a method
     of an object the function holds (`next(temp_dir.iterdir())`): sessions.project_session_generator
     resolves the callee, and an object's attribute never resolves to a function of a project module
-    (`may_reach_a_function`: may `name.attr` do so? `_Finder.may_reach_a_function`)."""
+    (`may_reach_a_function`: may `name.attr` do so? `_Finder.may_reach_a_function`); `may_generate`:
+    may a call of this bare name make one (`_Finder.may_generate`)?"""
     if isinstance(arg, ast.Call):
         func = arg.func
         if isinstance(func, ast.Name):
-            return func.id not in _BUILTIN_ITERATORS
+            return func.id not in _BUILTIN_ITERATORS and may_generate(func)
         root = func
         while isinstance(root, ast.Attribute):
             root = root.value
         if isinstance(root, ast.Name):
             return may_reach_a_function(root.id)
         return True
-    return isinstance(arg, (ast.Name, ast.Attribute))
+    return isinstance(arg, ast.Name)  # (sessions._generator_call follows a call or a name, nothing else)

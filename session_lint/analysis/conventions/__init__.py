@@ -20,7 +20,7 @@ repositories) and resolves names through each module's imports, so
 """
 
 from .results import Discovery, Item, Origin
-from .scan import discover_conventions, module_session_facts
+from .scan import discover_conventions, module_facts_of, module_session_facts
 from .source import flavor_of_type
 
-__all__ = ["Discovery", "Item", "Origin", "discover_conventions", "flavor_of_type", "module_session_facts"]
+__all__ = ["Discovery", "Item", "Origin", "discover_conventions", "flavor_of_type", "module_facts_of", "module_session_facts"]

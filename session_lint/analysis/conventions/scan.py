@@ -82,5 +82,32 @@ def module_session_facts(sources: tuple[tuple[str, str, bytes], ...]) -> tuple[d
     return dict(scanner.factory_functions), frozenset(i.qualified for i in scanner.result.dependencies)
 
 
+def module_facts_of(module: str, roots: tuple, session_module: str,
+                    own: tuple[str, str, bytes] | None = None) -> tuple[dict[str, str], frozenset[str]]:
+    """`module_session_facts` of the project module `module`, read with the session module
+    (whose factories it may use): its functions returning a sessionmaker and its generators yielding a
+    session; nothing for a module outside the project. `own`: the linted file's (name, package, text),
+    read from there instead of its path. The rules ask it (sessions._module_facts), and the screen
+    (`_Finder.may_generate`)."""
+    from ..project import find_module_source
+
+    sources = []
+    for name in dict.fromkeys((module, session_module)):
+        if own is not None and name == own[0]:
+            sources.append(own)
+            continue
+        path = find_module_source(name, roots)
+        if path is None:
+            if name == module:
+                return {}, frozenset()
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        sources.append((name, name if path.name == "__init__.py" else name.rpartition(".")[0], data))
+    return module_session_facts(tuple(sources))
+
+
 def discover_conventions(root: str | Path) -> Discovery:
     return _Scanner(Path(root)).run()
