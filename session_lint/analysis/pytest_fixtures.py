@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from .ast_imports import import_bindings, imported_names
 from ..discovery import is_project_test_path
@@ -619,10 +619,12 @@ def spells_fixture_use(data: bytes) -> bool:
 def closing_fixture_functions(tree: ast.Module, data: bytes, path: str,
                               config: Config) -> list[tuple[Function, set[str], set[str]]]:
     """The functions of this test module that may close a fixture session they take, each with the
-    session fixture parameters it closes (`db_session.close()`) and the factory fixture parameters it
-    opens a session from (`s = factory()` ... `s.close()`, `with factory() as s:`): the rules'
-    resolution, run on the screen's `ast` (a superset of what the flow analysis reports)."""
-    return [(function, sessions, factories) for _, function, sessions, factories in _closing_functions(tree, data, path, config)]
+    names it may close one in (a session fixture parameter, `db_session.close()`; a name made from a
+    factory fixture, `s = factory()` ... `s.close()`) and the factory fixture parameters it may open
+    one from (`with factory() as s:`, `factory_opened`): the rules' resolution, run on the screen's
+    `ast` (a superset of what the flow analysis reports)."""
+    return [(function, (closes.closed & sessions) | {n for n, p in closes.made.items() if p in factories}, factories)
+            for _, function, closes, sessions, factories in _closing_functions(tree, data, path, config)]
 
 
 def _closing_resolver(tree: ast.Module, data: bytes, path: str, config: Config) -> Resolver | None:
@@ -633,7 +635,7 @@ def _closing_resolver(tree: ast.Module, data: bytes, path: str, config: Config) 
 
 
 def _closing_functions(tree: ast.Module, data: bytes, path: str,
-                       config: Config) -> Iterator[tuple[Resolver, Function, set[str], set[str]]]:
+                       config: Config) -> Iterator[tuple[Resolver, Function, _Closes, set[str], set[str]]]:
     closed = _closed_names(data)
     name = module_name_for(path)
     own = read_module(tree, name.name, name.package, None)
@@ -652,21 +654,28 @@ def _closing_functions(tree: ast.Module, data: bytes, path: str,
         # the function's own code must close one (FlowAnalysis closes a session at its `.close()`
         # in the function it analyses): atom's modules close the session fixture `db` they define,
         # and their tests that take `db` never close it
-        closed_here, opened_here = _closed_parameters(function)
-        if closed_here & sessions or opened_here & factories:
-            yield resolver, function, closed_here & sessions, opened_here & factories
+        closes = _closed_parameters(function)
+        if closes.closed & sessions or closes.opened & factories:
+            yield resolver, function, closes, sessions, factories
 
 
 _NO = Provided("")
 
 
-def _closed_parameters(function: Function) -> tuple[set[str], set[str]]:
-    """(parameters closed by `p.close()`, parameters called into a name later closed or opened
-    with `with p() as s:` / `with p.begin() as s:`), anywhere in the function."""
+class _Closes(NamedTuple):
+    """What a function does with its parameters' sessions (`_closed_parameters`)."""
+
+    closed: set[str]  # parameters closed by `p.close()`
+    opened: set[str]  # parameters called into a name later closed, or opened by `with p() as s:`
+    made: dict[str, str]  # a name assigned `p()` (awaited or not) -> that parameter
+
+
+def _closed_parameters(function: Function) -> _Closes:
+    """What `function` closes and opens of its parameters, anywhere in its code."""
     args = function.args
     params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
     nodes = list(ast.walk(function))
-    made: dict[str, str] = {}  # name -> the parameter it was made from
+    made: dict[str, str] = {}
     for node in nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
@@ -685,12 +694,19 @@ def _closed_parameters(function: Function) -> tuple[set[str], set[str]]:
                 opened.add(made[name])
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
-                opener = item.context_expr.func if isinstance(item.context_expr, ast.Call) else None
-                if isinstance(opener, ast.Attribute) and opener.attr == "begin":
-                    opener = opener.value
-                if isinstance(opener, ast.Name) and opener.id in params and item.optional_vars is not None:
-                    opened.add(opener.id)
-    return closed, opened
+                opener = factory_opened(item.context_expr, params)
+                if opener is not None and item.optional_vars is not None:
+                    opened.add(opener)
+    return _Closes(closed, opened, made)
+
+
+def factory_opened(expr: ast.expr, factories: set[str]) -> str | None:
+    """The one of `factories` that `expr` opens a session from: `factory()` / `factory.begin()`
+    (flow/interpreter.py factory_call)."""
+    func = expr.func if isinstance(expr, ast.Call) else None
+    if isinstance(func, ast.Attribute) and func.attr == "begin":
+        func = func.value
+    return func.id if isinstance(func, ast.Name) and func.id in factories else None
 
 
 # -- entry point for the rules --------------------------------------------------------------------

@@ -352,11 +352,11 @@ def _module_facts(file: FileModel, module: str) -> tuple[dict[str, str], frozens
 
 
 def _read_module_facts(file: FileModel, module: str) -> tuple[dict[str, str], frozenset[str]]:
-    own = None
-    if module == file.module_name or file.config.session_module == file.module_name:
-        own = (file.module_name, file.package, file.module.code.encode("utf-8", "surrogateescape"))
     from .conventions import module_facts_of
 
+    own = None
+    if file.module_name in (module, file.config.session_module):
+        own = (file.module_name, file.package, file.module.code.encode("utf-8", "surrogateescape"))
     return module_facts_of(module, file.project_roots(), file.config.session_module, own)
 
 

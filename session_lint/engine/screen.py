@@ -76,7 +76,12 @@ from ..analysis.knowledge import (
 )
 from ..analysis.names import absolute_module, fallback_module_name, is_module, module_name_for, name_matches
 from ..analysis.project import annotated_aliases, find_module_source, search_roots
-from ..analysis.pytest_fixtures import closing_fixture_functions, spells_fixture_use, visible_session_fixtures
+from ..analysis.pytest_fixtures import (
+    closing_fixture_functions,
+    factory_opened,
+    spells_fixture_use,
+    visible_session_fixtures,
+)
 from ..analysis.word_search import BLANKS, WORD_CHARACTERS, AttributeSearch, WordSearch
 from ..rules import screen_triggers as rule_screen_triggers
 from ..sourcefile import Source, SourceError, unsupported_encoding
@@ -849,26 +854,26 @@ class _Finder:
         """May calling `func` make a generator of the project that yields a session
         (sessions.project_session_generator)? A configured dependency, or the session module's own,
         may; a function bound only by `from M import A` or by one top-level def here may when the
-        module's facts count it among the generators yielding a session (sessions.module_facts_of,
-        read as the rule reads them): onyx's tests drive their own stream generators with
+        module's facts count it among the generators yielding a session (conventions.module_facts_of,
+        read as the rule reads them: sessions._module_facts): onyx's tests drive their own stream generators with
         `gen = handle_stream_message_objects(...)` ... `next(gen)`. Any other binding may."""
         if self._configured(func, self.words.raw) or self.imported is None:
             return True
+        here = module_name_for(self.path)
         found = self.imported.get(func.id)
         if found is not None:
             module, dotted = found[0], ".".join(found)
         elif self.imported.own_function(func.id):
-            module = module_name_for(self.path).name
-            dotted = f"{module}.{func.id}"
+            module, dotted = here.name, f"{here.name}.{func.id}"
         else:
             return True
-        from ..analysis.conventions import module_facts_of
-
         config = self.screen.config
         roots = search_roots(self.path, config.root)
-        if module == module_name_for(self.path).name or config.session_module == module_name_for(self.path).name:
-            name = module_name_for(self.path)
-            return dotted in module_facts_of(module, roots, config.session_module, (name.name, name.package, self.data))[1]
+        if here.name in (module, config.session_module):  # this file's facts: from its text, not cached
+            from ..analysis.conventions import module_facts_of
+
+            own = (here.name, here.package, self.data)
+            return dotted in module_facts_of(module, roots, config.session_module, own)[1]
         return dotted in _generators(module, roots, config.session_module)
 
     def may_reach_a_function(self, name: str) -> bool:
@@ -1119,9 +1124,7 @@ class _Finder:
                 if not (type(call) is ast.Call and isinstance(call.func, ast.Attribute) and call.func.attr == "close"
                         and isinstance(call.func.value, ast.Name) and call.func.value.id in sessions):
                     continue
-                scope, loops = _scope_and_loops(self.tree, call)
-                followed = _follow(list(ast.walk(scope)), {call.func.value.id}, self.helper_may_load)
-                if _used_after(scope, (call.end_lineno, call.end_col_offset), set(), loops, followed):
+                if _read_after_close(self.tree, call, self.helper_may_load):
                     return True
         return False
 
@@ -1165,30 +1168,18 @@ def _may_load_anything(call: ast.Call) -> bool:
 
 def _fixture_session_used_after_close(tree: ast.Module, closing: list[tuple[ast.AST, set[str], set[str]]],
                                       helper_may_load: Callable[[ast.Call], bool]) -> bool:
-    """In one of the functions that close a fixture session they take (`closing_fixture_functions`),
-    is the session, or a name that may hold an object loaded from it, read after it is closed (as
-    `_Finder.closed_names_used_after` asks of a raw session): after `db_session.close()` of a session
-    fixture, after `s.close()` of a session made from a factory fixture (`s = factory()`), after a
-    `with factory() as s:` / `with factory.begin() as s:` block? atom's tests close the session they
-    made from `db_session_factory` last, and read nothing after it."""
-    for function, sessions, factories in closing:
-        nodes = list(ast.walk(function))
-        closed = set(sessions)
-        for node in nodes:  # (pytest_fixtures._closed_parameters: `s = factory()`, awaited or not)
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-                value = node.value.value if isinstance(node.value, ast.Await) else node.value
-                if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in factories:
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    closed.update(t.id for t in targets if isinstance(t, ast.Name))
-        for node in nodes:
-            if (type(node) is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr == "close"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id in closed):
-                scope, loops = _scope_and_loops(tree, node)
-                followed = _follow(list(ast.walk(scope)), {node.func.value.id}, helper_may_load)
-                if _used_after(scope, (node.end_lineno, node.end_col_offset), set(), loops, followed):
+    """In one of the functions that may close a fixture session (`closing_fixture_functions`: the
+    names it may close one in, the factories it may open one from), is the session, or a name that
+    may hold an object loaded from it, read after its `.close()` (`_read_after_close`, as of a raw
+    session) or after a `with factory() as s:` / `with factory.begin() as s:` block? atom's tests
+    close the session they made from `db_session_factory` last, and read nothing after it."""
+    for function, closed, factories in closing:
+        for node in ast.walk(function):
+            if is_call_of(node, "close") and isinstance(node.func.value, ast.Name) and node.func.value.id in closed:
+                if _read_after_close(tree, node, helper_may_load):
                     return True
             elif isinstance(node, (ast.With, ast.AsyncWith)):
-                openings = {id(item.context_expr) for item in node.items if _opens_from(item.context_expr, factories)}
+                openings = {id(i.context_expr) for i in node.items if factory_opened(i.context_expr, factories)}
                 if openings:
                     scope, loops = _scope_and_loops(tree, node)
                     if _used_after(scope, (node.end_lineno, node.end_col_offset), {id(n) for n in ast.walk(node)},
@@ -1197,14 +1188,12 @@ def _fixture_session_used_after_close(tree: ast.Module, closing: list[tuple[ast.
     return False
 
 
-def _opens_from(expr: ast.expr, factories: set[str]) -> bool:
-    """`factory()` / `factory.begin()` of one of `factories` (flow/interpreter.py factory_call)."""
-    if not isinstance(expr, ast.Call):
-        return False
-    func = expr.func
-    if isinstance(func, ast.Attribute) and func.attr == "begin":
-        func = func.value
-    return isinstance(func, ast.Name) and func.id in factories
+def _read_after_close(tree: ast.Module, close: ast.Call, helper_may_load: Callable[[ast.Call], bool]) -> bool:
+    """After `name.close()`, is the name, or a name that may hold an object loaded from or added to it,
+    read in the same function, or anywhere in a loop around the call?"""
+    scope, loops = _scope_and_loops(tree, close)
+    followed = _follow(list(ast.walk(scope)), {close.func.value.id}, helper_may_load)
+    return _used_after(scope, (close.end_lineno, close.end_col_offset), set(), loops, followed)
 
 
 def _scope_and_loops(tree: ast.Module, node: ast.AST) -> tuple[ast.AST, list[ast.AST]]:
