@@ -169,8 +169,10 @@ def test_a_check_stopped_while_the_engine_parses_exits_as_the_signal_would(tmp_p
             continue
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
-        signalled.append((delay, process.returncode, stderr.strip()))
         assert_quiet_after_exit(tmp_path, workers)
+        if process.returncode in (0, 1) and not stderr:
+            continue  # it finished between the poll and the signal (a busy machine): nothing stopped
+        signalled.append((delay, process.returncode, stderr.strip()))
     assert len(signalled) >= 3, signalled
     assert all(code == 130 and stderr == "session-lint: interrupted by SIGINT" for _, code, stderr in signalled), signalled
 
