@@ -9,6 +9,8 @@ absolute with the module's own dotted name (the FullyQualifiedNameProvider logic
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Collection, NamedTuple
 
@@ -26,6 +28,14 @@ class ModuleName(NamedTuple):
 
 def module_name_for(path: str | Path) -> ModuleName:
     """Dotted module name of a file, from the chain of packages (`__init__.py`) above it."""
+    return _module_name_for(str(path), os.getcwd())
+
+
+# Asked for the file and every module a trigger or rule follows, each time (a relative path's answer
+# depends on the working directory): the `stat`s and path objects were 2% of the screen on atom. The
+# layout is read once per process; session_lint/analysis/project.py `forget_layout` forgets it.
+@lru_cache(maxsize=4096)
+def _module_name_for(path: str, cwd: str) -> ModuleName:
     p = Path(path)
     stem = p.name.rsplit(".", 1)[0]
     parts = [] if stem == "__init__" else [stem]

@@ -33,6 +33,16 @@ def _search_roots(path: str, config_root: Path | None, cwd: str) -> tuple[Path, 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
+def forget_layout() -> None:
+    """Forget the project layout read so far (which files and packages exist, where the roots are):
+    a run reads it once, a long-lived process (the language server) before each file it lints, since
+    a module or an `__init__.py` may have been added or removed since."""
+    from .names import _module_name_for
+
+    for cached in (_module_name_for, find_module_source, _search_roots, _project_of):
+        cached.cache_clear()
+
+
 def scan_roots(path: str | Path, config_root: Path | None) -> tuple[Path, ...]:
     """The directories a scan of every project file (project_imports.named_by_string) walks: the
     file's package root and the configuration's root, or the working directory when those are one;
@@ -55,6 +65,7 @@ def _project_of(directory: str) -> Path | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # asked again for each module a trigger or rule follows (4 stats a root)
 def find_module_source(dotted: str, roots: tuple[Path, ...]) -> Path | None:
     rel = Path(*dotted.split("."))
     for root in roots:

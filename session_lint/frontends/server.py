@@ -34,6 +34,7 @@ from .. import __version__
 from ..api import Applicability, Config, ConfigError, Diagnostic, FixError, fix_source
 from ..diagnostics import SYNTAX_ERROR_CODE, syntax_error
 from ..engine.linter import LINE_END_RE, NOQA_RE, LintRun, noqa_suppresses, run_rules, single_fix
+from ..analysis.project import forget_layout
 from ..engine.runner import screen_for
 from ..rules import rule_by_code
 
@@ -279,6 +280,7 @@ class Engine:
 
     def lint(self, text: str, path: Path | None, root: Path) -> Linted:
         lint_path = path if path is not None else root / "untitled.py"
+        forget_layout()  # (files may have come and gone since the last request)
         try:
             config = self.configs.for_path(lint_path)
         except ConfigError as exc:
