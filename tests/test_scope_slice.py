@@ -13,7 +13,8 @@ from session_lint.config import Config
 from session_lint.engine.linter import fix_source, lint_source
 from session_lint.rules import all_rules
 from session_lint.engine.runner import screen_for
-from session_lint.engine.scope_slice import slice_for_scope
+from session_lint.analysis.walk import find_all
+from session_lint.engine.scope_slice import scope_slice, slice_for_scope
 from session_lint.engine.screen import scope_words
 
 ROOT = Path(__file__).parent.parent
@@ -131,3 +132,53 @@ def test_async_defs_are_kept_for_sync_in_async(tmp_path):
     path = tmp_path / "app" / "service.py"
     found = lint_source(source, str(path), Config(root=tmp_path, select=("SES015",)))
     assert [(d.line, d.column, d.code) for d in found] == [(4, 1, "SES015"), (10, 9, "SES015"), (18, 5, "SES015"), (28, 9, "SES015")]
+
+
+def left_out(source: str, words=WORDS) -> list[str]:
+    module = cst.parse_module(source)
+    found = scope_slice(module, words).left_out
+    return [node.name.value for node in find_all(module, lambda n: type(n) is cst.FunctionDef) if id(node) in found]
+
+
+SERVICE = ("from core.database import SessionLocal\nfrom sqlalchemy.orm import Session\nimport json\n\nstate = {}\n\n"
+           "class Service:\n    limit = 3\n\n"
+           "    def load(self, uid):\n        db = SessionLocal()\n        return db.get(User, uid)\n\n"
+           "    def fmt(self, x):\n        return json.dumps(x)\n\n"
+           "    @property\n    def session(self) -> Session:\n        return self._session\n\n"
+           "    @session.setter\n    def session(self, value):\n        self._session = value\n\n"
+           "    def reset(self):\n        global state\n        state = {}\n\n"
+           "    async def poll(self):\n        return 1\n")
+
+
+def test_methods_of_a_kept_class_that_spell_no_word_are_left_out():
+    # the setter stays: its decorator reads the name the property (which spells `Session`) binds in the
+    # class body; `reset` binds a module-level name; `fmt` and `poll` spell no word
+    assert kept(SERVICE) == ["from core.database import SessionLocal", "from sqlalchemy.orm import Session",
+                             "import json", "state = {}", "class Service:"]
+    assert left_out(SERVICE, scope_words(Config(), ["SES001"])) == ["fmt", "poll"]
+    assert left_out(SERVICE) == ["fmt"]  # SES015 (among every rule's words) visits every async def
+
+
+def test_methods_using_a_name_a_seed_binds_are_kept():
+    source = ("from core.database import SessionLocal\n\ndb = SessionLocal()\n\nclass Repo:\n"
+              "    def a(self):\n        return db.query(User).all()\n\n    def b(self):\n        return 2\n\n"
+              "    handler = b\n")
+    assert left_out(source) == []  # `a` uses the module's session; `b` is read by the class body
+    assert left_out(source.replace("    handler = b\n", "")) == ["b"]
+
+
+def test_a_class_left_out_whole_leaves_no_method_out():
+    source = "from core.database import SessionLocal\n\nclass Unrelated:\n    def f(self):\n        return 1\n"
+    assert kept(source) == ["from core.database import SessionLocal"]
+    assert left_out(source) == []  # (the class is not analysed at all)
+
+
+def test_methods_left_out_change_no_finding(monkeypatch):
+    source = SERVICE + ("\n    def close_then_read(self, uid):\n        db = SessionLocal()\n        user = db.get(User, uid)\n"
+                        "        db.close()\n        return db.query(User).filter_by(name=user.name).all()\n\n"
+                        "    def helper(self):\n        return self.fmt(1)\n")
+    assert left_out(source) == ["fmt", "helper"]
+    _same_with_and_without_slice(source, str(ROOT / "tests" / "project" / "app" / "module.py"), Config(),
+                                 monkeypatch)
+    assert [d.code for d in lint_source(source, str(ROOT / "tests" / "project" / "app" / "module.py"))] \
+        == ["SES001", "SES001", "SES006"]

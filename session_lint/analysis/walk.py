@@ -9,7 +9,7 @@ fields and does not descend.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 import libcst as cst
 
@@ -146,27 +146,31 @@ class _Hooks:
 _HOOKS: dict[type, _Hooks] = {}
 
 
-def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor, skip: frozenset[type] = frozenset()) -> None:
+def visit_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor, skip: frozenset[type] = frozenset(),
+                    left_out: Container[int] = ()) -> None:
     """`node.visit(visitor)` for a visitor that only reads the tree: the same `on_visit` /
     `on_leave` calls in the same order (children skipped when `on_visit` says so), without
     rebuilding and re-validating every node on the way back up. Nodes of the `skip` types below
-    `node` are left out, with everything below them."""
+    `node`, and the nodes whose ids are in `left_out`, are left out, with everything below them."""
     hooks = _HOOKS.get(type(visitor))
     if hooks is None:
         if len(_HOOKS) > 500:  # visitor classes made in a function (one per call)
             _HOOKS.clear()
         hooks = _HOOKS[type(visitor)] = _Hooks(type(visitor))
-    _visit(node, visitor, hooks, skip)
+    _visit(node, visitor, hooks, skip, left_out)
 
 
-def visit_code_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+def visit_code_read_only(node: cst.CSTNode, visitor: cst.CSTVisitor, left_out: Container[int] = ()) -> None:
     """`visit_read_only` without whitespace, comments and punctuation (LAYOUT): for a visitor that
     does nothing with those but record where they are (LibCST's scope analysis, about half its
     nodes)."""
-    visit_read_only(node, visitor, LAYOUT)
+    visit_read_only(node, visitor, LAYOUT, left_out)
 
 
-def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks, skip: frozenset[type]) -> None:
+def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks, skip: frozenset[type],
+           left_out: Container[int]) -> None:
+    if left_out and id(node) in left_out:
+        return
     kind = type(node)
     if hooks.own_visit:  # CSTVisitor.on_visit: children unless the hook returns False
         name = hooks.visits[kind] if kind in hooks.visits else hooks.method(hooks.visits, "visit_", kind)
@@ -179,11 +183,11 @@ def _visit(node: cst.CSTNode, visitor: cst.CSTVisitor, hooks: _Hooks, skip: froz
             value = getattr(node, field)
             if is_node[type(value)]:
                 if type(value) not in skip:
-                    _visit(value, visitor, hooks, skip)
+                    _visit(value, visitor, hooks, skip, left_out)
             elif isinstance(value, (list, tuple)):
                 for child in value:
                     if is_node[type(child)] and type(child) not in skip:
-                        _visit(child, visitor, hooks, skip)
+                        _visit(child, visitor, hooks, skip, left_out)
     if hooks.own_leave:
         name = hooks.leaves[kind] if kind in hooks.leaves else hooks.method(hooks.leaves, "leave_", kind)
         if name is not None:

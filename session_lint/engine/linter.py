@@ -22,7 +22,7 @@ from .metadata import visit_with_rules
 from ..analysis.names import fallback_module_name, module_name_for
 from ..analysis.model import FileModel
 from ..rules import all_rules
-from .scope_slice import slice_for_scope
+from .scope_slice import ScopeSlice, scope_slice
 from .screen import Verdict, scope_words
 
 MAX_FIX_ROUNDS = 10
@@ -253,7 +253,7 @@ def _findings(source: str, module: cst.Module, path: str, config: Config,
         return []
     words = scope_words(config, [r.code for r in rule_classes])
     try:
-        scope_module = slice_for_scope(module, words) if words is not None else module
+        scoped = scope_slice(module, words) if words is not None else ScopeSlice(module)
     except RecursionError:  # deeper than even the deep stack allows (session_lint/engine/deep.py)
         return _too_deep_to_analyse(path)
     for module_name in (module_name_for(path), fallback_module_name(path)):
@@ -262,7 +262,7 @@ def _findings(source: str, module: cst.Module, path: str, config: Config,
                             calls_elsewhere=calls_elsewhere)
         rules = [cls(context) for cls in rule_classes]
         try:
-            visit_with_rules(module, rules, scope_module, context, line_map, text)
+            visit_with_rules(module, rules, scoped.module, context, line_map, text, scoped.left_out)
             break
         except ImportError:  # relative import beyond the detected package: retry with a deeper one
             continue

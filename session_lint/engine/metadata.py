@@ -222,7 +222,7 @@ def _line_count(code: str) -> int:
     return len(LINE_END.findall(code))  # (what PositionProvider counts as a line break)
 
 
-def _scopes(module: cst.Module) -> Mapping:
+def _scopes(module: cst.Module, left_out: frozenset[int] = frozenset()) -> Mapping:
     """ScopeProvider's mapping. Both ScopeProvider and the ExpressionContextProvider it depends
     on do all their work in `visit_Module` (each runs its own visitor over the module); run
     through `MetadataWrapper.resolve`, each also gets a batched traversal of the whole module
@@ -230,23 +230,31 @@ def _scopes(module: cst.Module) -> Mapping:
     (tests/test_metadata.py)."""
     # both only read the tree (no rebuilt copy of it), and do nothing with layout but give it a scope
     # (which no rule asks about: a whitespace or comment node gets none)
-    visit_scope_providers_read_only(visit_code_read_only)
+    visit_scope_providers_read_only(_visit_code_but_left_out)
     contexts = ExpressionContextProvider()
+    contexts.left_out = left_out  # (scope_slice.py: methods no resolution of a word depends on)
     contexts.visit_Module(module)
     scopes = ScopeProvider()
+    scopes.left_out = left_out
     scopes.metadata = {ExpressionContextProvider: computed_metadata(contexts)}
     scopes.visit_Module(module)
     return computed_metadata(scopes)
+
+
+def _visit_code_but_left_out(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """How the scope visitors visit: layout and the nodes their provider leaves out skipped."""
+    visit_code_read_only(node, visitor, getattr(visitor.provider, "left_out", ()))
 
 
 class ModuleMetadata:
     """The metadata mappings rules read through `get_metadata`, for one module."""
 
     def __init__(self, module: cst.Module, scope_module: cst.Module | None = None,
-                 line_map: Callable[[int], int] | None = None, text: str | None = None) -> None:
+                 line_map: Callable[[int], int] | None = None, text: str | None = None,
+                 left_out: frozenset[int] = frozenset()) -> None:
         self.stack: list[cst.CSTNode] = []  # the rules' traversal: path from the module to the current node
         self.parents = _Parents(module, self.stack)
-        scopes = _Lazy(lambda: _scopes(scope_module or module))
+        scopes = _Lazy(lambda: _scopes(scope_module or module, left_out))
         self.providers: dict[type, Mapping] = {
             ParentNodeProvider: self.parents,
             ScopeProvider: scopes,
@@ -323,12 +331,14 @@ class _RuleTraversal:
 
 def visit_with_rules(module: cst.Module, rules: list[cst.BatchableCSTVisitor],
                      scope_module: cst.Module | None = None, file: FileModel | None = None,
-                     line_map: Callable[[int], int] | None = None, text: str | None = None) -> None:
+                     line_map: Callable[[int], int] | None = None, text: str | None = None,
+                     left_out: frozenset[int] = frozenset()) -> None:
     """Visit `module` once with every rule, metadata resolved as the rules ask for it (scopes from
-    `scope_module`, the statements of `module` name resolution depends on: scope_slice.py). The
-    file's model (what the rules and the analysis query) reads the same metadata. `text`: the
-    text `module` was parsed from, when the caller has it (positions are found in it)."""
-    metadata = ModuleMetadata(module, scope_module, line_map, text)
+    `scope_module`, the statements of `module` name resolution depends on, but the methods in
+    `left_out`: scope_slice.py). The file's model (what the rules and the analysis query) reads the
+    same metadata. `text`: the text `module` was parsed from, when the caller has it (positions
+    are found in it)."""
+    metadata = ModuleMetadata(module, scope_module, line_map, text, left_out)
     for rule in rules:
         rule.metadata = metadata.providers
     if file is not None:

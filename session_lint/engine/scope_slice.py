@@ -21,6 +21,14 @@ cannot change what those names resolve to. So ScopeProvider runs over a module m
 The nodes of the kept statements are the module's own nodes, so scopes map the same
 node objects; nodes of dropped statements get no scope (their qualified names are
 empty: none of them spells a word, so none could resolve to a configured name).
+
+The same holds one level down, for the methods of a kept class (atom's service modules are big
+classes of which a few methods use a session: a third of what scope analysis read): a method that
+spells no word, mentions no name a seed binds, declares no `global` (and is no `async def`, with
+SES015 selected) is left out of scope analysis (`ScopeSlice.left_out`: the traversal skips it, so
+every other node keeps its own identity), unless the class body's other statements, or the
+methods kept, mention its name (`@total.setter`, `handler = process`): then it stays, with what
+it mentions in turn.
 "Module-level names" are the names bound in the module's scope: assignment, loop,
 `with`, walrus and match targets, imports, def/class names (not inside function or
 class bodies), and `global` declarations in functions.
@@ -30,6 +38,7 @@ tests/test_scope_slice.py compares diagnostics with and without the slice.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import libcst as cst
 
@@ -136,14 +145,32 @@ def _values(value: object) -> tuple:
         else (value,) if IS_NODE[type(value)] else ()
 
 
+class ScopeSlice(NamedTuple):
+    """What scope analysis reads: `module`'s statements, but the methods whose ids are in `left_out`."""
+
+    module: cst.Module
+    left_out: frozenset[int] = frozenset()
+
+
 def slice_for_scope(module: cst.Module, words: ScopeWords) -> cst.Module:
     """`module` with the top-level statements no resolution of a word can depend on left out."""
+    return scope_slice(module, words).module
+
+
+def scope_slice(module: cst.Module, words: ScopeWords) -> ScopeSlice:
+    """The top-level statements of `module` a resolution of a word can depend on, and the methods of
+    their classes it cannot (see the module's docstring)."""
     mentioned: list[set[str]] = []  # every name each top-level statement spells
     binds: list[set[str]] = []  # the names it binds in the module's scope
-    for statement in module.body:
+    classes: dict[int, list[_Member]] = {}  # a class statement's index -> its body's statements
+    for index, statement in enumerate(module.body):
         found: set[str] = set()
         bound: set[str] = set()
-        _mentioned(statement, found, bound)  # (`global x` in a function: x is bound in the module)
+        members = _class_members(statement, found, bound)
+        if members is None:
+            _mentioned(statement, found, bound)  # (`global x` in a function: x is bound in the module)
+        else:
+            classes[index] = members
         _bound(statement, bound)
         mentioned.append(found)
         binds.append(bound)
@@ -163,9 +190,66 @@ def slice_for_scope(module: cst.Module, words: ScopeWords) -> cst.Module:
             if not kept[index] and bound & needed:
                 kept[index] = changed = True
                 needed |= mentioned[index]
+    spelled = words.spelled | seed_bound
+    left_out = frozenset(id(member.node) for index, members in classes.items() if kept[index]
+                         for member in _methods_left_out(members, spelled, words.async_defs))
     if all(kept):
-        return module
-    return module.with_changes(body=[s for s, keep in zip(module.body, kept) if keep])
+        return ScopeSlice(module, left_out)
+    return ScopeSlice(module.with_changes(body=[s for s, keep in zip(module.body, kept) if keep]), left_out)
+
+
+class _Member(NamedTuple):
+    """A statement of a class body (or the class's own header: `node` None), with the names it spells
+    and the `global` declarations it holds."""
+
+    node: cst.CSTNode | None
+    mentioned: set[str]
+    declared_global: set[str]
+
+
+def _class_members(statement: cst.CSTNode, found: set[str], bound: set[str]) -> list[_Member] | None:
+    """For a class with an indented body: `_mentioned` of the whole statement into `found` and
+    `bound`, and what each statement of its body (and its header) spells. None for any other statement."""
+    if type(statement) is not cst.ClassDef or type(statement.body) is not cst.IndentedBlock:
+        return None
+    members = []
+    header_found: set[str] = set()
+    header_bound: set[str] = set()
+    for field in child_fields(statement):
+        if field != "body":
+            for child in _values(getattr(statement, field)):
+                if type(child) not in LAYOUT:
+                    _mentioned(child, header_found, header_bound)
+    members.append(_Member(None, header_found, header_bound))
+    for member in statement.body.body:
+        member_found: set[str] = set()
+        member_bound: set[str] = set()
+        _mentioned(member, member_found, member_bound)
+        members.append(_Member(member, member_found, member_bound))
+    for member in members:
+        found |= member.mentioned
+        bound |= member.declared_global
+    return members
+
+
+def _methods_left_out(members: list[_Member], spelled: set[str] | frozenset[str], async_defs: bool) -> list[_Member]:
+    """The methods of a kept class no resolution of a word can depend on (see the module's docstring)."""
+    candidates = {id(m.node): m for m in members
+                  if type(m.node) is cst.FunctionDef and not m.declared_global and not m.mentioned & spelled
+                  and not (async_defs and _holds_async_def(m.node))}
+    if not candidates:
+        return []
+    # the class body binds each method's name: whatever the statements kept mention stays bound
+    needed = set().union(*(m.mentioned for m in members if id(m.node) not in candidates))
+    changed = True
+    while changed:
+        changed = False
+        for key, member in list(candidates.items()):
+            if member.node.name.value in needed:
+                del candidates[key]
+                needed |= member.mentioned
+                changed = True
+    return list(candidates.values())
 
 
 def _seed_binds(statement: cst.CSTNode, bound: set[str], words: frozenset[str]) -> set[str]:
