@@ -14,7 +14,7 @@ from session_lint.engine.linter import fix_source, lint_source
 from session_lint.rules import all_rules
 from session_lint.engine.runner import screen_for
 from session_lint.analysis.walk import find_all
-from session_lint.engine.scope_slice import scope_slice, slice_for_scope
+from session_lint.engine.scope_slice import scope_slice
 from session_lint.engine.screen import scope_words
 
 ROOT = Path(__file__).parent.parent
@@ -23,7 +23,7 @@ WORDS = scope_words(Config(), [r.code for r in all_rules()])
 
 def kept(source: str) -> list[str]:
     module = cst.parse_module(source)
-    return [module.code_for_node(s).strip().splitlines()[0] for s in slice_for_scope(module, WORDS).body]
+    return [module.code_for_node(s).strip().splitlines()[0] for s in scope_slice(module, WORDS).module.body]
 
 
 def test_unrelated_statements_are_left_out():
@@ -73,7 +73,7 @@ def test_docstrings_messages_and_parameter_names_do_not_link():
 
 def test_nothing_to_leave_out_returns_the_module_itself():
     module = cst.parse_module("from sqlalchemy.orm import Session\nS = Session\n")
-    assert slice_for_scope(module, WORDS) is module
+    assert scope_slice(module, WORDS).module is module
 
 
 def _same_with_and_without_slice(source: str, path: str, config: Config, monkeypatch) -> None:
@@ -126,7 +126,7 @@ def test_async_defs_are_kept_for_sync_in_async(tmp_path):
               "            return p\n")
     words = scope_words(Config(), ["SES015"])
     module = cst.parse_module(source)
-    assert [module.code_for_node(s).strip().splitlines()[0] for s in slice_for_scope(module, words).body] == [
+    assert [module.code_for_node(s).strip().splitlines()[0] for s in scope_slice(module, words).module.body] == [
         "from app.deps import DbSession", "async def f(p: DbSession):", "class C:", "if True:", "match mode:"]
     assert not scope_words(Config(), ["SES003"]).async_defs
     path = tmp_path / "app" / "service.py"

@@ -22,16 +22,17 @@ The nodes of the kept statements are the module's own nodes, so scopes map the s
 node objects; nodes of dropped statements get no scope (their qualified names are
 empty: none of them spells a word, so none could resolve to a configured name).
 
-The same holds one level down, for the methods of a kept class (atom's service modules are big
-classes of which a few methods use a session: a third of what scope analysis read): a method that
-spells no word, mentions no name a seed binds, declares no `global` (and is no `async def`, with
-SES015 selected) is left out of scope analysis (`ScopeSlice.left_out`: the traversal skips it, so
-every other node keeps its own identity), unless the class body's other statements, or the
-methods kept, mention its name (`@total.setter`, `handler = process`): then it stays, with what
-it mentions in turn.
 "Module-level names" are the names bound in the module's scope: assignment, loop,
 `with`, walrus and match targets, imports, def/class names (not inside function or
 class bodies), and `global` declarations in functions.
+
+The same holds one level down, for the methods of a kept class (atom's service modules are big
+classes of which a few methods use a session): a method that spells no word, mentions no name a
+seed binds, declares no `global` (and is no `async def`, with SES015 selected) is left out of
+scope analysis (`ScopeSlice.left_out`: the traversal skips it, so every other node keeps its own
+identity), unless the class body's other statements, or the methods kept, mention its name
+(`@total.setter`, `handler = process`): then it stays, with what it mentions in turn.
+
 tests/test_scope_slice.py compares diagnostics with and without the slice.
 """
 
@@ -150,11 +151,6 @@ class ScopeSlice(NamedTuple):
 
     module: cst.Module
     left_out: frozenset[int] = frozenset()
-
-
-def slice_for_scope(module: cst.Module, words: ScopeWords) -> cst.Module:
-    """`module` with the top-level statements no resolution of a word can depend on left out."""
-    return scope_slice(module, words).module
 
 
 def scope_slice(module: cst.Module, words: ScopeWords) -> ScopeSlice:
